@@ -1,0 +1,581 @@
+"""Ingestion: contract + io + store. Validate every row, upsert idempotently, keep every reject.
+
+A file is read in batches; each batch is one transaction (its accepted rows and
+its rejects together), so a crash leaves the store consistent and a rerun
+completes the file: rows already stored come back as ``unchanged``.
+
+Counts always satisfy ``read == accepted + updated + unchanged + rejected``;
+``held`` (feedback waiting for its customer) is part of ``rejected``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection
+
+from cxml import contract
+from cxml.errors import ConfigError, InputFileError
+from cxml.io import Chunk, read_chunks
+from cxml.settings import Settings
+from cxml.store import Store, content_hash
+
+KINDS = ("customers", "feedback")
+FEEDBACK_HASHED = (
+    "customer_id",
+    "created_at",
+    "channel",
+    "channel_original",
+    "text",
+    "nps",
+    "csat",
+    "ces",
+    "language",
+)
+
+
+@dataclass
+class IngestReport:
+    """What one ingestion did. ``read == accepted + updated + unchanged + rejected``."""
+
+    kind: str
+    source: str
+    run_id: int
+    read: int = 0
+    accepted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    held: int = 0
+    released: int = 0
+    seconds: float = 0.0
+    rejects_file: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready values."""
+        return asdict(self)
+
+
+@dataclass
+class _Rejected:
+    """Rows of one batch refused for a reason outside the contract's per-row checks."""
+
+    rows: np.ndarray
+    field: str
+    values: list[str]
+    reasons: list[str]
+
+
+def load_mapping_file(path: Path) -> dict[str, str]:
+    """Read a column mapping from YAML or JSON: ``{columns: {source: target}}`` or a flat dict."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the mapping file: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML or JSON: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("columns"), dict):
+        data = data["columns"]
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise ConfigError(
+            f"{path}: expected a mapping of file column to contract column, "
+            "e.g. `columns: {customerID: customer_id}`"
+        )
+    return dict(data)
+
+
+class _RejectWriter:
+    """Appends rejected rows to a CSV file: row, field, value, reason, then the raw columns."""
+
+    def __init__(self, path: Path | None, header: list[str]) -> None:
+        self.path = path
+        self.header = header
+        self.handle: IO[str] | None = None
+        self.writer: Any = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = open(path, "w", encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
+            self.writer = csv.writer(self.handle)
+            self.writer.writerow(["row", "field", "value", "reason", *header, "_record"])
+
+    def write(self, records: Iterable[dict[str, Any]], raw_rows: dict[int, dict[str, Any]]) -> None:
+        if self.writer is None:
+            return
+        for record in records:
+            raw = raw_rows.get(record["row"], {})
+            self.writer.writerow(
+                [
+                    record["row"],
+                    record["field"],
+                    record["value"],
+                    record["reason"],
+                    *[raw.get(h) for h in self.header],
+                    raw.get("_record"),
+                ]
+            )
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _escape(value: Any) -> Any:
+    """A raw value safe for JSON and the database: undecodable bytes as \\x escapes."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return value.replace("\x00", "\\x00")
+    return value
+
+
+class Ingestion:
+    """One file's ingestion into the store (use ``ingest_file``)."""
+
+    def __init__(
+        self,
+        store: Store,
+        kind: str,
+        path: Path,
+        *,
+        settings: Settings,
+        now: datetime,
+        mapping: dict[str, str] | None,
+        encoding: str,
+        file_format: str | None,
+        date_format: str | None,
+        as_of: datetime | None,
+        rejects_path: Path | None,
+        progress: Callable[[int], None] | None,
+        on_batch: Callable[[IngestReport], None] | None,
+    ) -> None:
+        if kind not in KINDS:
+            raise ConfigError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
+        self.store = store
+        self.kind = kind
+        self.path = path
+        self.settings = settings
+        self.now = now
+        self.mapping = mapping or {}
+        self.encoding = encoding
+        self.file_format = file_format
+        self.date_format = date_format
+        self.as_of = as_of
+        self.rejects_path = rejects_path
+        self.progress = progress
+        self.on_batch = on_batch
+        self.source = str(path.resolve())
+        self.seen: dict[str, int] = {}
+        self.run_id = 0
+
+    def run(self) -> IngestReport:
+        started = time.perf_counter()
+        header, chunks = read_chunks(
+            self.path,
+            chunk_rows=self.settings.ingest_batch_rows,
+            file_format=self.file_format,
+            encoding=self.encoding,
+            progress=self.progress,
+        )
+        renamed = contract.apply_mapping(header, self.mapping, source=str(self.path))
+        missing = contract.missing_required(renamed.values(), self.kind)
+        if missing:
+            raise InputFileError(
+                str(self.path),
+                f"required column(s) {', '.join(missing)} missing for {self.kind}; the file has: "
+                f"{', '.join(header)}. Map yours with --map, e.g. --map '{header[0]}={missing[0]}'",
+            )
+        run_id = self.store.start_run(self.kind, self.source, self.now)
+        self.run_id = run_id
+        self.store.clear_rejects(self.kind, self.source)
+        report = IngestReport(kind=self.kind, source=self.source, run_id=run_id)
+        writer = _RejectWriter(self.rejects_path, header)
+        report.rejects_file = str(self.rejects_path) if self.rejects_path else None
+        try:
+            for chunk in chunks:
+                self._batch(chunk, renamed, report, writer)
+                if self.on_batch is not None:
+                    self.on_batch(report)
+            if self.kind == "customers":
+                report.released = release_held_feedback(self.store, now=self.now)
+        except BaseException:
+            report.seconds = round(time.perf_counter() - started, 3)
+            self.store.finish_run(run_id, status="failed", counts=report.to_dict(), now=self.now)
+            raise
+        finally:
+            writer.close()
+        report.seconds = round(time.perf_counter() - started, 3)
+        self.store.finish_run(run_id, status="completed", counts=report.to_dict(), now=self.now)
+        return report
+
+    # --- one batch -------------------------------------------------------------------
+
+    def _batch(
+        self, chunk: Chunk, renamed: dict[str, str], report: IngestReport, writer: _RejectWriter
+    ) -> None:
+        frame = chunk.frame.rename(columns=renamed)
+        raw_by_row = self._raw_rows(chunk)
+        if self.kind == "feedback":
+            validated = contract.validate_feedback(
+                frame,
+                chunk.rows,
+                now=self.now,
+                max_text_chars=self.settings.max_text_chars,
+                future_tolerance_days=self.settings.future_tolerance_days,
+                date_format=self.date_format,
+            )
+        else:
+            validated = contract.validate_customers(
+                frame, chunk.rows, now=self.now, as_of=self.as_of, date_format=self.date_format
+            )
+        valid, duplicates = self._split_duplicates(validated.valid)
+        extra: list[_Rejected] = [duplicates] if duplicates.rows.size else []
+        with self.store.begin() as connection:
+            if self.kind == "feedback":
+                statuses, more, held = self._write_feedback(connection, valid)
+            else:
+                statuses, more, held = self._write_customers(connection, valid)
+            extra.extend(more)
+            records = self._reject_records(chunk, validated, extra, held, raw_by_row)
+            self.store.write_rejects(connection, records)
+        writer.write(records, raw_by_row)
+        report.read += chunk.read
+        report.accepted += int((statuses == "accepted").sum())
+        report.updated += int((statuses == "updated").sum())
+        report.unchanged += int((statuses == "unchanged").sum())
+        report.rejected += len(records)
+        report.held += sum(1 for r in records if r["held"])
+
+    def _raw_rows(self, chunk: Chunk) -> dict[int, dict[str, Any]]:
+        """Original values by record number, only for rows that may be rejected (lazy dict)."""
+        return _LazyRows(chunk)  # type: ignore[return-value]
+
+    def _split_duplicates(self, valid: pd.DataFrame) -> tuple[pd.DataFrame, _Rejected]:
+        """Refuse a second row with an id seen earlier in this file (the first one wins)."""
+        key = "feedback_id" if self.kind == "feedback" else "customer_id"
+        ids = valid[key]
+        rows = valid["row"].to_numpy()
+        first_row = ids.map(self.seen).to_numpy(dtype=object)
+        in_batch = ids.duplicated(keep="first").to_numpy()
+        earlier = np.array([r is not None and r == r for r in first_row], dtype=bool)
+        duplicate = in_batch | earlier
+        if in_batch.any():
+            first_in_batch = valid.groupby(key, sort=False)["row"].transform("first").to_numpy()
+            first_row = np.where(earlier, first_row, first_in_batch)
+        kept = valid.loc[~duplicate]
+        self.seen.update(zip(kept[key].tolist(), kept["row"].tolist(), strict=True))
+        positions = np.flatnonzero(duplicate)
+        rejected = _Rejected(
+            rows=rows[positions],
+            field=key,
+            values=[contract.show_value(ids.iat[p]) for p in positions],
+            reasons=[
+                f"{key}={contract.show_value(ids.iat[p])} repeats row {int(first_row[p])} "
+                "of this file (the first is kept)"
+                for p in positions
+            ],
+        )
+        return kept.reset_index(drop=True), rejected
+
+    def _write_feedback(
+        self, connection: Connection, valid: pd.DataFrame
+    ) -> tuple[np.ndarray, list[_Rejected], dict[int, dict[str, Any]]]:
+        if valid.empty:
+            return np.array([], dtype=object), [], {}
+        valid = valid.copy()
+        valid["content_hash"] = content_hash(valid, FEEDBACK_HASHED)
+        unknown, existing = self.store.write_feedback(
+            connection, valid, source=self.source, now=self.now
+        )
+        is_unknown = valid["customer_id"].isin(unknown).to_numpy()
+        statuses = row_statuses(valid["feedback_id"], valid["content_hash"], existing)
+        held: dict[int, dict[str, Any]] = {}
+        for position in np.flatnonzero(is_unknown):
+            row = valid.iloc[position]
+            held[int(row["row"])] = _normalized_feedback(row)
+        return statuses[~is_unknown], [], held
+
+    def _write_customers(
+        self, connection: Connection, valid: pd.DataFrame
+    ) -> tuple[np.ndarray, list[_Rejected], dict[int, dict[str, Any]]]:
+        if valid.empty:
+            return np.array([], dtype=object), [], {}
+        present = set(valid.attrs.get("present", []))
+        existing = self.store.existing_customers(connection, valid["customer_id"].tolist())
+        merged = merge_customers(valid, existing, present)
+        no_signup = merged["signup_date"].isna().to_numpy()
+        bad_order = (merged["churn_date"] < merged["signup_date"]).to_numpy()
+        refused: list[_Rejected] = []
+        if no_signup.any():
+            positions = np.flatnonzero(no_signup)
+            refused.append(
+                _Rejected(
+                    rows=merged["row"].to_numpy()[positions],
+                    field="signup_date",
+                    values=["" for _ in positions],
+                    reasons=[
+                        "signup_date is required for a customer not yet in the store "
+                        "(or map a tenure column to tenure_months)"
+                    ]
+                    * len(positions),
+                )
+            )
+        if bad_order.any():
+            positions = np.flatnonzero(bad_order & ~no_signup)
+            refused.append(
+                _Rejected(
+                    rows=merged["row"].to_numpy()[positions],
+                    field="churn_date",
+                    values=[str(merged["churn_date"].iat[p].date()) for p in positions],
+                    reasons=[
+                        f"churn_date={merged['churn_date'].iat[p].date()} is before the stored "
+                        f"signup_date={merged['signup_date'].iat[p].date()}"
+                        for p in positions
+                    ],
+                )
+            )
+        merged = merged.loc[~(no_signup | bad_order)].reset_index(drop=True)
+        merged["content_hash"] = customer_hash(merged)
+        stored = dict(zip(existing["customer_id"], existing["content_hash"], strict=True))
+        statuses = row_statuses(merged["customer_id"], merged["content_hash"], stored)
+        to_write = merged.loc[statuses != "unchanged"]
+        if not to_write.empty:
+            self.store.write_customers(connection, to_write, source=self.source, now=self.now)
+        return statuses, refused, {}
+
+    def _reject_records(
+        self,
+        chunk: Chunk,
+        validated: contract.Validated,
+        extra: list[_Rejected],
+        held: dict[int, dict[str, Any]],
+        raw_by_row: dict[int, dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        errors_by_row: dict[int, list[dict[str, str]]] = {}
+        for m in chunk.malformed:
+            errors_by_row.setdefault(m.row, []).append(
+                {"field": "", "value": "", "reason": m.reason}
+            )
+        for row, field, value, reason in validated.errors.itertuples(index=False, name=None):
+            errors_by_row.setdefault(int(row), []).append(
+                {"field": field, "value": value, "reason": reason}
+            )
+        for rejected in extra:
+            for row, value, reason in zip(
+                rejected.rows, rejected.values, rejected.reasons, strict=True
+            ):
+                errors_by_row.setdefault(int(row), []).append(
+                    {"field": rejected.field, "value": value, "reason": reason}
+                )
+        for row, normalized in held.items():
+            errors_by_row.setdefault(row, []).append(
+                {
+                    "field": "customer_id",
+                    "value": normalized["customer_id"],
+                    "reason": f"customer_id={normalized['customer_id']} is not in the store; "
+                    "held until that customer is ingested",
+                }
+            )
+        records = []
+        for row in sorted(errors_by_row):
+            errors = errors_by_row[row]
+            is_held = row in held and len(errors) == 1
+            records.append(
+                {
+                    "run_id": self.run_id,
+                    "kind": self.kind,
+                    "source": self.source,
+                    "row": row,
+                    "field": errors[0]["field"],
+                    "value": errors[0]["value"],
+                    "reason": "; ".join(e["reason"] for e in errors),
+                    "errors": errors,
+                    "raw": raw_by_row[row],
+                    "held": is_held,
+                    "customer_id": held[row]["customer_id"] if is_held else None,
+                    "normalized": held[row] if is_held else None,
+                    "created_at": self.now,
+                }
+            )
+        return records
+
+
+class _LazyRows(dict):  # type: ignore[type-arg]
+    """Maps a record number to its original values, built on first use (rejects are few)."""
+
+    def __init__(self, chunk: Chunk) -> None:
+        super().__init__()
+        self.chunk = chunk
+        self.position: dict[int, int] | None = None
+        self.malformed = {m.row: m.raw for m in chunk.malformed}
+
+    def __missing__(self, row: int) -> dict[str, Any]:
+        if row in self.malformed:
+            value = {"_record": _escape(self.malformed[row])}
+        else:
+            if self.position is None:
+                self.position = {int(r): i for i, r in enumerate(self.chunk.rows)}
+            values = self.chunk.frame.iloc[self.position[row]]
+            value = {str(k): _escape(v) for k, v in values.items()}
+        self[row] = value
+        return value
+
+    def get(self, row: int, default: Any = None) -> Any:  # type: ignore[override]
+        return self[row]
+
+
+def row_statuses(ids: pd.Series, hashes: pd.Series, stored: dict[str, int]) -> np.ndarray:
+    """'accepted' (new id), 'unchanged' (same hash as stored) or 'updated', per row."""
+    known = pd.DataFrame(
+        {
+            "key": list(stored.keys()),
+            "stored": pd.array([int(h) for h in stored.values()], dtype="Int64"),
+        }
+    )
+    joined = pd.DataFrame({"key": ids.to_numpy(dtype=object)}).merge(known, on="key", how="left")
+    stored_hash = joined["stored"]
+    same = (stored_hash == pd.array(hashes.to_numpy(dtype=np.int64), dtype="Int64")).fillna(False)
+    return np.where(
+        stored_hash.isna().to_numpy(),
+        "accepted",
+        np.where(same.to_numpy(dtype=bool), "unchanged", "updated"),
+    ).astype(object)
+
+
+def _normalized_feedback(row: pd.Series) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for column in contract.FEEDBACK_COLUMNS + ("channel_original",):
+        value = row[column]
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+            out[column] = None
+        elif column == "created_at":
+            out[column] = pd.Timestamp(value).isoformat()
+        elif column in contract.SCORE_RANGES:
+            out[column] = int(value)
+        else:
+            out[column] = str(value)
+    return out
+
+
+def feedback_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Normalised feedback dicts (as held in the rejects table) back to a typed frame."""
+    frame = pd.DataFrame(records, columns=[*contract.FEEDBACK_COLUMNS, "channel_original"])
+    frame["created_at"] = pd.to_datetime(frame["created_at"]).astype("datetime64[us]")
+    for score in contract.SCORE_RANGES:
+        frame[score] = pd.array(frame[score].tolist(), dtype="Int16")
+    for column in ("feedback_id", "customer_id", "channel", "channel_original", "text", "language"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame
+
+
+def merge_customers(valid: pd.DataFrame, existing: pd.DataFrame, present: set[str]) -> pd.DataFrame:
+    """Customer rows as they will be stored: the file's columns over the stored ones.
+
+    A contract column the file lacks keeps its stored value; attributes merge key
+    by key (the file's keys win). New customers take the file's values as they are.
+    """
+    merged = valid.copy()
+    if existing.empty:
+        return merged
+    stored = valid[["customer_id"]].merge(existing, on="customer_id", how="left")
+    found = stored["content_hash"].notna().to_numpy()
+    for column in ("signup_date", "churn_date", "monthly_value"):
+        if column not in present:
+            merged[column] = merged[column].where(~found, stored[column])
+    merged["attributes"] = [
+        {**old, **new} if isinstance(old, dict) else new
+        for old, new in zip(stored["attributes"], merged["attributes"], strict=True)
+    ]
+    return merged
+
+
+def customer_hash(frame: pd.DataFrame) -> np.ndarray:
+    """A content hash of stored customer fields (attributes by sorted key)."""
+    canonical = pd.DataFrame(
+        {
+            "signup_date": frame["signup_date"],
+            "churn_date": frame["churn_date"],
+            "monthly_value": frame["monthly_value"],
+            "attributes": [json.dumps(a, sort_keys=True, default=str) for a in frame["attributes"]],
+        }
+    )
+    return content_hash(canonical, list(canonical.columns))
+
+
+def release_held_feedback(store: Store, *, now: datetime) -> int:
+    """Store held feedback whose customer has arrived; returns how many rows were released.
+
+    A held row whose feedback_id was stored meanwhile (a later ingest) is dropped
+    from the holding list: the newer write wins.
+    """
+    released = 0
+    with store.begin() as connection:
+        held = store.held_feedback(connection)
+        if not held:
+            return 0
+        by_source: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for reject_id, normalized, source in held:
+            by_source.setdefault(source, []).append((reject_id, normalized))
+        for source, items in by_source.items():
+            frame = feedback_frame([n for _, n in items])
+            frame["content_hash"] = content_hash(frame, FEEDBACK_HASHED)
+            _, existing = store.write_feedback(
+                connection, frame, source=source, now=now, only_new=True
+            )
+            released += int((~frame["feedback_id"].isin(existing.keys())).sum())
+        store.delete_rejects(connection, [reject_id for reject_id, _, _ in held])
+    return released
+
+
+def ingest_file(
+    store: Store,
+    kind: str,
+    path: Path | str,
+    *,
+    settings: Settings,
+    now: datetime,
+    mapping: dict[str, str] | None = None,
+    encoding: str = "utf-8",
+    file_format: str | None = None,
+    date_format: str | None = None,
+    as_of: datetime | None = None,
+    rejects_path: Path | str | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_batch: Callable[[IngestReport], None] | None = None,
+) -> IngestReport:
+    """Ingest one file of ``kind`` ('customers' or 'feedback') and return what happened.
+
+    ``now`` is the ingest's notion of the present (feedback dated after it is
+    refused); ``as_of`` is the date a ``tenure_months`` column counts back from
+    (default: ``now``). A file that cannot be read, or lacks a required column,
+    raises InputFileError before anything is written.
+    """
+    return Ingestion(
+        store,
+        kind,
+        Path(path),
+        settings=settings,
+        now=now,
+        mapping=mapping,
+        encoding=encoding,
+        file_format=file_format,
+        date_format=date_format,
+        as_of=as_of,
+        rejects_path=Path(rejects_path) if rejects_path is not None else None,
+        progress=progress,
+        on_batch=on_batch,
+    ).run()

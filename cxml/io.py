@@ -1,0 +1,408 @@
+"""Read and write CSV, Parquet and JSON Lines in batches; nothing about meaning.
+
+Readers yield ``Chunk``s: an object-dtype frame of raw string values (``None``
+where a value is absent), the 1-based record number of each row, and the
+records that could not be shaped into the header's columns. Undecodable bytes
+are kept through ``surrogateescape`` so the contract can name them instead of
+the whole file failing.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from cxml.errors import InputFileError
+
+FORMATS = ("csv", "tsv", "parquet", "jsonl")
+
+
+@dataclass
+class Malformed:
+    """A record that does not fit the header: its number, raw text and why."""
+
+    row: int
+    raw: str
+    reason: str
+
+
+@dataclass
+class Chunk:
+    """One batch of raw records from a file."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    malformed: list[Malformed] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        """Records in this chunk, shaped or not."""
+        return len(self.frame) + len(self.malformed)
+
+
+def detect_format(path: Path, declared: str | None = None) -> str:
+    """Return the file's format from ``declared`` or its extension (``.gz`` allowed)."""
+    if declared:
+        if declared not in FORMATS:
+            raise InputFileError(
+                str(path), f"format {declared!r} is not one of {', '.join(FORMATS)}"
+            )
+        return declared
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    ext = suffixes[-1] if suffixes else ""
+    by_ext = {
+        ".csv": "csv",
+        ".txt": "csv",
+        ".tsv": "tsv",
+        ".tab": "tsv",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".json": "jsonl",
+    }
+    if ext not in by_ext:
+        raise InputFileError(
+            str(path),
+            f"cannot tell the format from the extension {ext or '(none)'!r}; "
+            "expected .csv, .tsv, .parquet or .jsonl (or declare it with --format)",
+        )
+    return by_ext[ext]
+
+
+class _CountingReader(io.RawIOBase):
+    """A binary reader that counts the bytes it hands out (for progress bars)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.consumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        count = len(data)
+        buffer[:count] = data
+        self.consumed += count
+        return count
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rb")
+    return open(path, "rb")  # noqa: SIM115 - closed by the caller's context
+
+
+def _header(path: Path, header: list[str]) -> list[str]:
+    names = [h.strip() for h in header]
+    if not any(names):
+        raise InputFileError(
+            str(path), "the first line is empty: expected a header of column names"
+        )
+    blanks = [i + 1 for i, n in enumerate(names) if not n]
+    if blanks:
+        # An unnamed column (a spreadsheet's index, say) is kept under a visible name.
+        for i in blanks:
+            names[i - 1] = f"column_{i}"
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputFileError(
+            str(path), f"the header repeats column name(s) {', '.join(map(repr, duplicates))}"
+        )
+    return names
+
+
+def read_csv_chunks(
+    path: Path,
+    *,
+    chunk_rows: int,
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[str], Iterator[Chunk]]:
+    """Return (header, chunks) of a delimited text file.
+
+    Quoted fields may hold delimiters, quotes and newlines. A record with more or
+    fewer fields than the header is returned as ``Malformed`` with its raw text.
+    Blank lines are not records. ``progress`` is called with bytes consumed so far.
+    """
+    try:
+        binary = _open_binary(path)
+    except OSError as exc:
+        raise InputFileError(str(path), f"cannot open: {exc.strerror or exc}") from exc
+    counting = _CountingReader(binary)
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        text = io.TextIOWrapper(
+            io.BufferedReader(counting, 1 << 20),
+            encoding=codec,
+            errors="surrogateescape",
+            newline="",
+        )
+    except LookupError as exc:
+        binary.close()
+        raise InputFileError(str(path), f"unknown encoding {encoding!r}") from exc
+    csv.field_size_limit(sys.maxsize)
+    reader = csv.reader(text, delimiter=delimiter)
+    try:
+        first = next(reader)
+    except StopIteration:
+        text.close()
+        raise InputFileError(str(path), "the file is empty: expected a header line") from None
+    except (csv.Error, UnicodeDecodeError, OSError, EOFError) as exc:
+        text.close()
+        raise InputFileError(
+            str(path), f"not readable as {encoding} delimited text: {exc}"
+        ) from exc
+    header = _header(path, first)
+    width = len(header)
+
+    def chunks() -> Iterator[Chunk]:
+        record = 0
+        try:
+            while True:
+                try:
+                    batch = [r for r in _take(reader, chunk_rows) if r]
+                except csv.Error as exc:
+                    raise InputFileError(
+                        str(path), f"the file cannot be parsed as CSV: {exc}", row=record + 1
+                    ) from exc
+                except (OSError, EOFError) as exc:
+                    raise InputFileError(str(path), f"read failed: {exc}", row=record + 1) from exc
+                if not batch:
+                    return
+                numbers = np.arange(record + 1, record + 1 + len(batch), dtype=np.int64)
+                record += len(batch)
+                lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+                misfit = np.flatnonzero(lengths != width)
+                malformed = [
+                    Malformed(
+                        row=int(numbers[i]),
+                        raw=delimiter.join(batch[i]),
+                        reason=f"the record has {lengths[i]} fields; the header has {width}",
+                    )
+                    for i in misfit
+                ]
+                if misfit.size:
+                    keep = lengths == width
+                    batch = [r for r, k in zip(batch, keep, strict=True) if k]
+                    numbers = numbers[keep]
+                frame = pd.DataFrame(batch, columns=header, dtype=object)
+                if progress is not None:
+                    progress(counting.consumed)
+                yield Chunk(frame=frame, rows=numbers, malformed=malformed)
+        finally:
+            text.close()
+
+    return header, chunks()
+
+
+def _take(reader: Iterator[list[str]], count: int) -> list[list[str]]:
+    batch: list[list[str]] = []
+    append = batch.append
+    for row in reader:
+        append(row)
+        if len(batch) >= count:
+            break
+    return batch
+
+
+def _to_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def read_parquet_chunks(
+    path: Path, *, chunk_rows: int, progress: Callable[[int], None] | None = None
+) -> tuple[list[str], Iterator[Chunk]]:
+    """Return (header, chunks) of a Parquet file; typed values become their text."""
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a non-Parquet file
+        raise InputFileError(str(path), f"not a readable Parquet file: {exc}") from exc
+    header = _header(path, list(parquet.schema_arrow.names))
+
+    def chunks() -> Iterator[Chunk]:
+        record = 0
+        done = 0
+        for batch in parquet.iter_batches(batch_size=chunk_rows):
+            data = {
+                name: np.array([_to_text(v) for v in column.to_pylist()], dtype=object)
+                for name, column in zip(header, batch.columns, strict=True)
+            }
+            frame = pd.DataFrame(data, columns=header, dtype=object)
+            numbers = np.arange(record + 1, record + 1 + len(frame), dtype=np.int64)
+            record += len(frame)
+            done += 1
+            if progress is not None:
+                progress(done)
+            yield Chunk(frame=frame, rows=numbers)
+
+    return header, chunks()
+
+
+def read_jsonl_chunks(
+    path: Path,
+    *,
+    chunk_rows: int,
+    encoding: str = "utf-8",
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[str], Iterator[Chunk]]:
+    """Return (header, chunks) of a JSON Lines file: one object per line.
+
+    The header is every key seen in the first chunk, in order of appearance; a
+    line that is not a JSON object is returned as ``Malformed``.
+    """
+    try:
+        binary = _open_binary(path)
+    except OSError as exc:
+        raise InputFileError(str(path), f"cannot open: {exc.strerror or exc}") from exc
+    counting = _CountingReader(binary)
+    text = io.TextIOWrapper(
+        io.BufferedReader(counting, 1 << 20), encoding=encoding, errors="surrogateescape"
+    )
+
+    def parse(
+        lines: list[tuple[int, str]],
+    ) -> tuple[list[tuple[int, dict[str, Any]]], list[Malformed]]:
+        good: list[tuple[int, dict[str, Any]]] = []
+        bad: list[Malformed] = []
+        for number, line in lines:
+            try:
+                value = json.loads(line)
+            except ValueError as exc:
+                bad.append(Malformed(number, line, f"not valid JSON: {exc}"))
+                continue
+            if not isinstance(value, dict):
+                bad.append(Malformed(number, line, "the line is JSON but not an object"))
+                continue
+            good.append((number, value))
+        return good, bad
+
+    def read_lines(start: int) -> list[tuple[int, str]]:
+        lines: list[tuple[int, str]] = []
+        number = start
+        for line in text:
+            if not line.strip():
+                continue
+            number += 1
+            lines.append((number, line))
+            if len(lines) >= chunk_rows:
+                break
+        return lines
+
+    first_lines = read_lines(0)
+    if not first_lines:
+        text.close()
+        raise InputFileError(str(path), "the file is empty: expected one JSON object per line")
+    first_good, first_bad = parse(first_lines)
+    if not first_good:
+        text.close()
+        raise InputFileError(
+            str(path),
+            f"no line of the first {len(first_lines)} is a JSON object: {first_bad[0].reason}",
+            row=first_bad[0].row,
+        )
+    header: list[str] = []
+    for _, obj in first_good:
+        for key in obj:
+            if key not in header:
+                header.append(key)
+
+    def to_chunk(good: list[tuple[int, dict[str, Any]]], bad: list[Malformed]) -> Chunk:
+        columns = list(header)
+        for _, obj in good:
+            for key in obj:
+                if key not in columns:
+                    columns.append(key)
+        frame = pd.DataFrame(
+            {c: np.array([_to_text(o.get(c)) for _, o in good], dtype=object) for c in columns},
+            columns=columns,
+            dtype=object,
+        )
+        numbers = np.array([n for n, _ in good], dtype=np.int64)
+        return Chunk(frame=frame, rows=numbers, malformed=bad)
+
+    def chunks() -> Iterator[Chunk]:
+        try:
+            yield to_chunk(first_good, first_bad)
+            last = first_lines[-1][0]
+            while True:
+                lines = read_lines(last)
+                if not lines:
+                    return
+                last = lines[-1][0]
+                if progress is not None:
+                    progress(counting.consumed)
+                yield to_chunk(*parse(lines))
+        finally:
+            text.close()
+
+    return header, chunks()
+
+
+def read_chunks(
+    path: Path,
+    *,
+    chunk_rows: int,
+    file_format: str | None = None,
+    encoding: str = "utf-8",
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[str], Iterator[Chunk]]:
+    """Return (header, chunks) for any supported file; the format comes from the extension."""
+    if not path.exists():
+        raise InputFileError(str(path), "no such file")
+    if path.is_dir():
+        raise InputFileError(str(path), "is a directory, expected a file")
+    kind = detect_format(path, file_format)
+    if kind == "parquet":
+        return read_parquet_chunks(path, chunk_rows=chunk_rows, progress=progress)
+    if kind == "jsonl":
+        return read_jsonl_chunks(path, chunk_rows=chunk_rows, encoding=encoding, progress=progress)
+    delimiter = "\t" if kind == "tsv" else ","
+    return read_csv_chunks(
+        path, chunk_rows=chunk_rows, encoding=encoding, delimiter=delimiter, progress=progress
+    )
+
+
+def progress_total(path: Path) -> int:
+    """The number the progress callback counts up to: bytes, or row groups for Parquet."""
+    if detect_format(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_row_groups)
+    return path.stat().st_size
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` as CSV, Parquet or JSON Lines, chosen by the extension."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kind = detect_format(path)
+    if kind == "parquet":
+        frame.to_parquet(path, index=False)
+    elif kind == "jsonl":
+        frame.to_json(path, orient="records", lines=True, force_ascii=False, date_format="iso")
+    else:
+        frame.to_csv(path, index=False, sep="\t" if kind == "tsv" else ",")

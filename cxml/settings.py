@@ -1,0 +1,47 @@
+"""One typed settings object; the only module that reads the environment (prefix ``CXML_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything cxml can be configured with.
+
+    Defaults give the embedded setup: a SQLite file and a SQLite-backed MLflow
+    store, both in the working directory. Every field can be set through the
+    environment as ``CXML_<FIELD>`` (for example ``CXML_DATABASE_URL``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CXML_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///cxml.db",
+        description="SQLAlchemy URL of the store: sqlite:///path.db or postgresql+psycopg://user@host:5432/db",
+    )
+    mlflow_tracking_uri: str = Field(
+        default="sqlite:///mlflow.db",
+        description="MLflow tracking URI; the default is a SQLite-backed store in the working directory",
+    )
+    ingest_batch_rows: int = Field(
+        default=50_000, ge=1, description="rows per ingestion batch (one transaction each)"
+    )
+    max_text_chars: int = Field(
+        default=20_000, ge=1, description="longest feedback text accepted, in characters"
+    )
+    future_tolerance_days: int = Field(
+        default=1,
+        ge=0,
+        description="feedback dated more than this many days after the ingest's now is rejected",
+    )
+
+    def resolved_database_url(self) -> str:
+        """Return the database URL with a relative SQLite path made absolute."""
+        prefix = "sqlite:///"
+        url = self.database_url
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(Path(url[len(prefix) :]).resolve())
+        return url

@@ -1,0 +1,97 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+# JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+ID = String(255)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", ID, primary_key=True),
+    Column("signup_date", Date, nullable=False),
+    Column("churn_date", Date, nullable=True),
+    Column("monthly_value", Float, nullable=True),
+    Column("attributes", JSONType, nullable=False),
+    Column("content_hash", BigInteger, nullable=False),
+    Column("source", Text, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("feedback_id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.customer_id"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("channel_original", Text, nullable=True),
+    Column("text", Text, nullable=True),
+    Column("nps", SmallInteger, nullable=True),
+    Column("csat", SmallInteger, nullable=True),
+    Column("ces", SmallInteger, nullable=True),
+    Column("language", String(20), nullable=True),
+    Column("content_hash", BigInteger, nullable=False),
+    Column("source", Text, nullable=True),
+    Column("ingested_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_feedback_customer_created", "customer_id", "created_at"),
+    Index("ix_feedback_created", "created_at"),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("counts", JSONType, nullable=True),
+)
+
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("reject_id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("ingest_runs.run_id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("field", Text, nullable=True),
+    Column("value", Text, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("errors", JSONType, nullable=False),
+    Column("raw", JSONType, nullable=False),
+    # Feedback held until its customer arrives: the normalised row, ready to store.
+    Column("held", Boolean, nullable=False, default=False),
+    Column("customer_id", ID, nullable=True),
+    Column("normalized", JSONType, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_rejects_source", "kind", "source"),
+    Index("ix_rejects_held_customer", "held", "customer_id"),
+)
