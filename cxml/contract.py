@@ -265,7 +265,9 @@ def normalize_channel(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     lookup = {**_CHANNEL_SYNONYMS, **canonical}
     channel = folded.map(lookup)
     channel = channel.where(channel.notna(), "other")
-    original = stripped.where((stripped != channel) & (stripped != ""), None)
+    # Keep the original where it said more than case or spacing: a synonym or an unknown value.
+    renamed = folded != channel.str.replace("_", " ", regex=False)
+    original = stripped.where(renamed & (stripped != ""), None)
     return channel.astype(object), original.astype(object)
 
 

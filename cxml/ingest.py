@@ -199,6 +199,12 @@ class Ingestion:
                 f"required column(s) {', '.join(missing)} missing for {self.kind}; the file has: "
                 f"{', '.join(header)}. Map yours with --map, e.g. --map '{header[0]}={missing[0]}'",
             )
+        if self.kind == "customers" and "feedback_id" in renamed.values():
+            raise InputFileError(
+                str(self.path),
+                "has a feedback_id column: this looks like a feedback file; "
+                "load it with `cxml ingest feedback`",
+            )
         run_id = self.store.start_run(self.kind, self.source, self.now)
         self.run_id = run_id
         self.store.clear_rejects(self.kind, self.source)
@@ -262,7 +268,7 @@ class Ingestion:
 
     def _raw_rows(self, chunk: Chunk) -> dict[int, dict[str, Any]]:
         """Original values by record number, only for rows that may be rejected (lazy dict)."""
-        return _LazyRows(chunk)  # type: ignore[return-value]
+        return _LazyRows(chunk)
 
     def _split_duplicates(self, valid: pd.DataFrame) -> tuple[pd.DataFrame, _Rejected]:
         """Refuse a second row with an id seen earlier in this file (the first one wins)."""
@@ -414,7 +420,7 @@ class Ingestion:
         return records
 
 
-class _LazyRows(dict):  # type: ignore[type-arg]
+class _LazyRows(dict[int, dict[str, Any]]):
     """Maps a record number to its original values, built on first use (rejects are few)."""
 
     def __init__(self, chunk: Chunk) -> None:
@@ -434,7 +440,7 @@ class _LazyRows(dict):  # type: ignore[type-arg]
         self[row] = value
         return value
 
-    def get(self, row: int, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, row: int, default: Any = None) -> Any:
         return self[row]
 
 
@@ -458,7 +464,7 @@ def row_statuses(ids: pd.Series, hashes: pd.Series, stored: dict[str, int]) -> n
 
 def _normalized_feedback(row: pd.Series) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for column in contract.FEEDBACK_COLUMNS + ("channel_original",):
+    for column in (*contract.FEEDBACK_COLUMNS, "channel_original"):
         value = row[column]
         if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
             out[column] = None

@@ -100,8 +100,8 @@ class _CountingReader(io.RawIOBase):
 
 def _open_binary(path: Path) -> IO[bytes]:
     if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rb")
-    return open(path, "rb")  # noqa: SIM115 - closed by the caller's context
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
 
 
 def _header(path: Path, header: list[str]) -> list[str]:
@@ -246,8 +246,7 @@ def read_parquet_chunks(
 
     def chunks() -> Iterator[Chunk]:
         record = 0
-        done = 0
-        for batch in parquet.iter_batches(batch_size=chunk_rows):
+        for done, batch in enumerate(parquet.iter_batches(batch_size=chunk_rows), start=1):
             data = {
                 name: np.array([_to_text(v) for v in column.to_pylist()], dtype=object)
                 for name, column in zip(header, batch.columns, strict=True)
@@ -255,7 +254,6 @@ def read_parquet_chunks(
             frame = pd.DataFrame(data, columns=header, dtype=object)
             numbers = np.arange(record + 1, record + 1 + len(frame), dtype=np.int64)
             record += len(frame)
-            done += 1
             if progress is not None:
                 progress(done)
             yield Chunk(frame=frame, rows=numbers)

@@ -396,7 +396,7 @@ class Store:
                 .where(customers.c.churn_date.is_not(None))
             ).scalar_one()
             n_feedback = connection.execute(select(func.count()).select_from(feedback)).scalar_one()
-            by_channel = dict(
+            by_channel: dict[str, int] = dict(
                 connection.execute(
                     select(feedback.c.channel, func.count())
                     .group_by(feedback.c.channel)
@@ -404,7 +404,7 @@ class Store:
                 ).all()
             )
             language = func.coalesce(feedback.c.language, "unknown")
-            by_language = dict(
+            by_language: dict[str, int] = dict(
                 connection.execute(
                     select(language, func.count()).group_by(language).order_by(language)
                 ).all()
@@ -470,6 +470,8 @@ class Store:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         frame = pd.DataFrame(rows, columns=list(query.selected_columns.keys()))
+        for column in ("channel_original", "language", "text"):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
         for score in ("nps", "csat", "ces"):
             frame[score] = frame[score].astype("Int16")
         return frame

@@ -1,0 +1,415 @@
+"""The ``cxml`` command: parse arguments, call the library, print. No logic of its own.
+
+Errors of cxml's own types become one line on stderr and an exit code
+(2 configuration, 3 unreadable input, 4 not found, 5 store); nothing else
+is caught, so a real bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from cxml import __version__
+from cxml.errors import ConfigError, CxmlError
+from cxml.settings import Settings
+
+
+def _now() -> datetime:
+    """The CLI decides what now is (UTC, without zone); the library only receives it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _store(ctx: click.Context) -> Any:
+    from cxml.store import Store
+
+    if "store" not in ctx.obj:
+        ctx.obj["store"] = Store.open(_settings(ctx))
+    return ctx.obj["store"]
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _parse_date(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option}={value!r} is not an ISO date (expected YYYY-MM-DD)") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cxml")
+@click.option(
+    "--database-url",
+    envvar="CXML_DATABASE_URL",
+    default=None,
+    help="Store URL (default: sqlite:///cxml.db in the working directory).",
+)
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None) -> None:
+    """cxml: customer feedback in, churn risk and its reasons out."""
+    overrides: dict[str, Any] = {}
+    if database_url:
+        overrides["database_url"] = database_url
+    ctx.obj = {"settings": Settings(**overrides)}
+
+
+# --- ingestion ------------------------------------------------------------------------
+
+
+@cli.group()
+def ingest() -> None:
+    """Validate and load a file of customers or feedback into the store."""
+
+
+def _ingest_options(func: Any) -> Any:
+    options = [
+        click.argument("path", type=click.Path(path_type=Path)),
+        click.option(
+            "--map",
+            "maps",
+            multiple=True,
+            metavar="SOURCE=TARGET",
+            help="Rename a file column to a contract column (repeatable), e.g. customerID=customer_id.",
+        ),
+        click.option(
+            "--mapping",
+            "mapping_file",
+            type=click.Path(path_type=Path),
+            help="YAML/JSON file with `columns: {source: target}`.",
+        ),
+        click.option(
+            "--rejects",
+            "rejects_path",
+            type=click.Path(path_type=Path),
+            help="Write rejected rows (with reasons) to this CSV.",
+        ),
+        click.option(
+            "--encoding",
+            default="utf-8",
+            show_default=True,
+            help="Text encoding of CSV/JSONL files.",
+        ),
+        click.option(
+            "--format",
+            "file_format",
+            type=click.Choice(["csv", "tsv", "parquet", "jsonl"]),
+            help="File format (default: from the extension).",
+        ),
+        click.option(
+            "--date-format",
+            help="strftime format of the file's dates when they are not ISO 8601, e.g. %d/%m/%Y.",
+        ),
+        click.option(
+            "--as-of", help="Date a tenure_months column counts back from (default: today)."
+        ),
+        click.option(
+            "--json", "as_json", is_flag=True, help="Print the counts as one JSON object."
+        ),
+        click.option(
+            "--progress/--no-progress",
+            default=None,
+            help="Progress bar on stderr (default: when stderr is a terminal).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@contextmanager
+def _progress_bar(path: Path, enabled: bool | None) -> Iterator[Any]:
+    from cxml.io import progress_total
+
+    show = sys.stderr.isatty() if enabled is None else enabled
+    if not show or not path.is_file():
+        yield None
+        return
+    try:
+        total = progress_total(path)
+    except CxmlError:
+        yield None
+        return
+    with click.progressbar(length=total, label=f"ingesting {path.name}", file=sys.stderr) as bar:
+        state = {"done": 0}
+
+        def advance(done: int) -> None:
+            bar.update(max(done - state["done"], 0))
+            state["done"] = done
+
+        yield advance
+
+
+def _run_ingest(ctx: click.Context, kind: str, path: Path, **options: Any) -> None:
+    from cxml.contract import parse_mapping
+    from cxml.ingest import ingest_file, load_mapping_file
+
+    mapping: dict[str, str] = {}
+    if options["mapping_file"]:
+        mapping.update(load_mapping_file(options["mapping_file"]))
+    mapping.update(parse_mapping(options["maps"]))
+    store = _store(ctx)
+    with _progress_bar(path, options["progress"]) as progress:
+        report = ingest_file(
+            store,
+            kind,
+            path,
+            settings=_settings(ctx),
+            now=_now(),
+            mapping=mapping,
+            encoding=options["encoding"],
+            file_format=options["file_format"],
+            date_format=options["date_format"],
+            as_of=_parse_date(options["as_of"], "--as-of"),
+            rejects_path=options["rejects_path"],
+            progress=progress,
+        )
+    if options["as_json"]:
+        _echo_json(report.to_dict())
+        return
+    click.echo(
+        f"{kind} from {path}: read {report.read:,}, accepted {report.accepted:,}, "
+        f"updated {report.updated:,}, unchanged {report.unchanged:,}, rejected {report.rejected:,}"
+        + (f" (held until their customer arrives: {report.held:,})" if report.held else "")
+        + (f"; released {report.released:,} held feedback" if report.released else "")
+        + f" in {report.seconds:.1f}s"
+    )
+    if report.rejected:
+        where = report.rejects_file or "the store (cxml rejects)"
+        click.echo(f"rejected rows and their reasons: {where}")
+
+
+@ingest.command("customers")
+@_ingest_options
+@click.pass_context
+def ingest_customers(ctx: click.Context, path: Path, **options: Any) -> None:
+    """Load customers: customer_id, signup_date, churn_date, monthly_value, any attributes."""
+    _run_ingest(ctx, "customers", path, **options)
+
+
+@ingest.command("feedback")
+@_ingest_options
+@click.pass_context
+def ingest_feedback(ctx: click.Context, path: Path, **options: Any) -> None:
+    """Load feedback: feedback_id, customer_id, created_at, channel, text, nps, csat, ces, language."""
+    _run_ingest(ctx, "feedback", path, **options)
+
+
+# --- reading the store ----------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Counts of customers and feedback, by channel and by language."""
+    result = _store(ctx).stats()
+    if as_json:
+        _echo_json(result)
+        return
+    click.echo(
+        f"customers: {result['customers']:,} ({result['customers_active']:,} active, "
+        f"{result['customers_churned']:,} churned)"
+    )
+    click.echo(
+        f"feedback:  {result['feedback']:,} ({result['feedback_with_text']:,} with text), "
+        f"{result['feedback_first'] or '-'} to {result['feedback_last'] or '-'}"
+    )
+    for title, key in (
+        ("by channel", "feedback_by_channel"),
+        ("by language", "feedback_by_language"),
+    ):
+        click.echo(f"  {title}: " + ", ".join(f"{k} {v:,}" for k, v in result[key].items()))
+    click.echo(
+        f"rejects:   {result['rejects']:,} (held for unknown customers: {result['rejects_held']:,})"
+    )
+
+
+@cli.command()
+@click.argument("customer_id")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the customer and the timeline as JSON."
+)
+@click.pass_context
+def timeline(ctx: click.Context, customer_id: str, as_json: bool) -> None:
+    """One customer's interactions across every channel, oldest first."""
+    store = _store(ctx)
+    customer = store.customer(customer_id)
+    events = store.timeline(customer_id)
+    if as_json:
+        records = events.astype(object).where(events.notna(), None).to_dict(orient="records")
+        _echo_json({"customer": customer, "timeline": records})
+        return
+    status = f"churned {customer['churn_date']}" if customer["churn_date"] else "active"
+    value = customer["monthly_value"]
+    click.echo(
+        f"{customer_id}: signed up {customer['signup_date']}, {status}"
+        + (f", {value:,.2f}/month" if value is not None else "")
+    )
+    if customer["attributes"]:
+        click.echo("  " + ", ".join(f"{k}={v}" for k, v in customer["attributes"].items()))
+    click.echo(f"{len(events)} interaction(s)")
+    for event in events.itertuples(index=False):
+        scores = " ".join(
+            f"{name.upper()} {int(value)}"
+            for name, value in (("nps", event.nps), ("csat", event.csat), ("ces", event.ces))
+            if not pd.isna(value)
+        )
+        text = (event.text or "").replace("\n", " ⏎ ")
+        click.echo(
+            f"{pd.Timestamp(event.created_at):%Y-%m-%d %H:%M}  {event.channel:<10} "
+            f"{scores:<14} {text}"
+        )
+
+
+@cli.command()
+@click.option("--kind", type=click.Choice(["customers", "feedback"]), help="Only this kind.")
+@click.option("--source", help="Only rejects of this file (absolute path as ingested).")
+@click.option("--out", type=click.Path(path_type=Path), help="Write them to CSV/Parquet/JSONL.")
+@click.option("--json", "as_json", is_flag=True, help="Print them as JSON lines.")
+@click.option("--limit", default=20, show_default=True, help="Rows printed (not written).")
+@click.pass_context
+def rejects(
+    ctx: click.Context,
+    kind: str | None,
+    source: str | None,
+    out: Path | None,
+    as_json: bool,
+    limit: int,
+) -> None:
+    """Rows refused at ingestion, with their row numbers, fields, values and reasons."""
+    from cxml.io import write_frame
+
+    frame = _store(ctx).rejects_frame(kind, source)
+    if out is not None:
+        printable = frame.copy()
+        for column in ("errors", "raw", "normalized"):
+            printable[column] = [json.dumps(v, ensure_ascii=False) for v in printable[column]]
+        write_frame(printable, out)
+        click.echo(f"{len(frame):,} reject(s) written to {out}")
+        return
+    if as_json:
+        for record in frame.head(limit).to_dict(orient="records"):
+            click.echo(json.dumps(record, ensure_ascii=False, default=str))
+        return
+    click.echo(f"{len(frame):,} reject(s)")
+    for record in frame.head(limit).itertuples(index=False):
+        held = " [held]" if record.held else ""
+        click.echo(f"{Path(record.source).name} row {record.row}{held}: {record.reason}")
+
+
+@cli.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply migrations up to the newest schema (ingestion does this too)."""
+    store = _store(ctx)
+    click.echo(f"store at schema revision {store.schema_revision()}")
+
+
+# --- demo -----------------------------------------------------------------------------
+
+
+@cli.command("demo-data")
+@click.option(
+    "--customers", "n_customers", default=2000, show_default=True, help="Customers to generate."
+)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("demo"), show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--end", help="Last day of the world (default: today).")
+def demo_data(n_customers: int, out: Path, seed: int, end: str | None) -> None:
+    """Write a synthetic world: customers, multi-channel EN/JA feedback, planted truth."""
+    from cxml.demo import generate, write_world
+
+    end_day = _parse_date(end, "--end")
+    world = generate(n_customers, seed=seed, end=(end_day or _now()).date())
+    paths = write_world(world, out)
+    click.echo(
+        f"{len(world.customers):,} customers and {len(world.feedback):,} feedback rows "
+        f"({world.params['start']} to {world.params['end']}) written to {out}/"
+    )
+    for name, path in paths.items():
+        click.echo(f"  {name:<16} {path}")
+
+
+@cli.command()
+@click.option("--customers", "n_customers", default=2000, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("demo"), show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, n_customers: int, out: Path, seed: int) -> None:
+    """Run the whole flow on generated data: generate, ingest, summarise."""
+    from cxml.demo import generate, write_world
+    from cxml.ingest import ingest_file
+
+    settings = _settings(ctx)
+    now = _now()
+    click.echo(f"1. generating a world of {n_customers:,} customers (seed {seed}) in {out}/")
+    world = generate(n_customers, seed=seed, end=now.date())
+    paths = write_world(world, out)
+    store = _store(ctx)
+    click.echo(f"2. ingesting into {settings.resolved_database_url()}")
+    for kind in ("customers", "feedback"):
+        report = ingest_file(
+            store,
+            kind,
+            paths[kind],
+            settings=settings,
+            now=now,
+            rejects_path=out / f"rejects_{kind}.csv",
+        )
+        click.echo(
+            f"   {kind}: read {report.read:,}, accepted {report.accepted:,}, updated "
+            f"{report.updated:,}, unchanged {report.unchanged:,}, rejected {report.rejected:,} "
+            f"({report.seconds:.1f}s)"
+        )
+    click.echo("3. the store now holds:")
+    ctx.invoke(stats, as_json=False)
+    busiest = world.feedback["customer_id"].value_counts().index[0]
+    click.echo(f"4. one customer's conversation across channels ({busiest}):")
+    ctx.invoke(timeline, customer_id=busiest, as_json=False)
+    click.echo("\nnext:")
+    click.echo("  cxml stats --json                      counts by channel and language")
+    click.echo(f"  cxml timeline {busiest}               one customer's story")
+    click.echo(f"  cxml ingest feedback {paths['feedback']} --json   re-ingest: all unchanged")
+    click.echo(f"  planted truth for tests and evaluation: {paths['feedback_truth']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    try:
+        cli.main(args=argv, prog_name="cxml", standalone_mode=False)
+    except CxmlError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
