@@ -408,8 +408,9 @@ def validate_feedback(
     else:
         channel = pd.Series(["other"] * len(frame), dtype=object)
         original = pd.Series([None] * len(frame), dtype=object)
-    out["channel"] = channel.to_numpy()
-    out["channel_original"] = original.to_numpy()
+    # Object columns on purpose (see strings()); assigning arrays would infer Arrow strings.
+    out["channel"] = channel.astype(object)
+    out["channel_original"] = original.astype(object)
 
     if "text" in frame.columns:
         text = _text(frame["text"])
@@ -422,7 +423,7 @@ def validate_feedback(
         )
     else:
         text = pd.Series([None] * len(frame), dtype=object)
-    out["text"] = text.to_numpy()
+    out["text"] = text.astype(object)
 
     any_score = np.zeros(len(frame), dtype=bool)
     for score, (low, high) in SCORE_RANGES.items():
@@ -457,9 +458,9 @@ def validate_feedback(
             "language",
             "language='{v}' is not a language code (expected ISO 639, e.g. en, ja, pt-br)",
         )
-        out["language"] = language.astype(object).to_numpy()
+        out["language"] = language.astype(object)
     else:
-        out["language"] = None
+        out["language"] = pd.Series([None] * len(frame), dtype=object)
 
     out["row"] = rows
     return Validated(

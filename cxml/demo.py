@@ -569,3 +569,135 @@ def write_world(world: World, out: Path) -> dict[str, str]:
         json.dumps(world.params, indent=2, ensure_ascii=False), encoding="utf-8"
     )
     return {k: str(v) for k, v in paths.items()}
+
+
+def scaled_feedback(world: World, n_rows: int, *, seed: int = 11) -> pd.DataFrame:
+    """``n_rows`` feedback rows drawn from the world's, with fresh ids (for volume tests)."""
+    rng = np.random.default_rng(seed)
+    picked = rng.integers(0, len(world.feedback), n_rows)
+    frame = world.feedback.iloc[picked].reset_index(drop=True).copy()
+    frame["feedback_id"] = [f"S{i:09d}" for i in range(1, n_rows + 1)]
+    return frame
+
+
+_BAD_BYTES_MARK = "\u0001BADBYTES\u0001"
+_EXTRA_FIELD_MARK = "\u0002EXTRA\u0002"
+CORRUPTIONS = (
+    "bad_date",
+    "future_date",
+    "nps_out_of_range",
+    "csat_not_a_number",
+    "ces_not_whole",
+    "missing_feedback_id",
+    "missing_customer_id",
+    "missing_created_at",
+    "unknown_customer",
+    "duplicate_id",
+    "invalid_utf8",
+    "very_long_text",
+    "nul_character",
+    "nothing_to_keep",
+    "extra_field",
+    "bad_language",
+)
+
+
+def write_corrupted_feedback(
+    frame: pd.DataFrame, path: Path, *, fraction: float = 0.2, seed: int = 5
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write ``frame`` as CSV with ``fraction`` of its rows corrupted in varied ways.
+
+    Returns (expected rejects: row, corruption, field; good rows as they should be
+    stored). Some good rows get embedded newlines, quotes and commas: valid CSV
+    that must come through intact. Row numbers are 1-based data records.
+    """
+    rng = np.random.default_rng(seed)
+    data = pd.DataFrame(
+        {c: frame[c].astype(object).where(frame[c].notna(), "").astype(str) for c in frame.columns},
+        dtype=object,
+    )
+    n = len(data)
+    positions = rng.permutation(n)
+    n_bad = int(n * fraction)
+    bad_positions = np.sort(positions[:n_bad])
+    tricky = positions[n_bad : n_bad + max(n // 50, 1)]
+    data.loc[tricky, "text"] = [f'She said "no, never",\nthen: "call me" #{p}' for p in tricky]
+    kinds = rng.choice(CORRUPTIONS, size=n_bad).astype(object)
+    # A duplicate repeats the id of the nearest earlier good row, so the first one is kept.
+    good_sorted = np.sort(positions[n_bad:])
+    duplicates = bad_positions[kinds == "duplicate_id"]
+    earlier = np.searchsorted(good_sorted, duplicates) - 1
+    kinds[np.isin(bad_positions, duplicates[earlier < 0])] = "missing_feedback_id"
+    has_earlier = earlier >= 0
+    data.loc[duplicates[has_earlier], "feedback_id"] = data.loc[
+        good_sorted[earlier[has_earlier]], "feedback_id"
+    ].to_numpy()
+    fields = {
+        "bad_date": "created_at",
+        "future_date": "created_at",
+        "missing_created_at": "created_at",
+        "nps_out_of_range": "nps",
+        "csat_not_a_number": "csat",
+        "ces_not_whole": "ces",
+        "missing_feedback_id": "feedback_id",
+        "missing_customer_id": "customer_id",
+        "unknown_customer": "customer_id",
+        "duplicate_id": "feedback_id",
+        "invalid_utf8": "text",
+        "very_long_text": "text",
+        "nul_character": "text",
+        "nothing_to_keep": "text",
+        "extra_field": "",
+        "bad_language": "language",
+    }
+    long_text = "very long complaint " * 1200
+    for kind in CORRUPTIONS:
+        rows = bad_positions[kinds == kind]
+        if rows.size == 0 or kind == "duplicate_id":
+            continue
+        if kind == "bad_date":
+            bad_dates = ["2024-02-30", "yesterday", "31/12/2024", "2024-13-01T10:00:00"]
+            data.loc[rows, "created_at"] = rng.choice(bad_dates, size=rows.size)
+        elif kind == "future_date":
+            data.loc[rows, "created_at"] = "2199-01-01T00:00:00"
+        elif kind == "missing_created_at":
+            data.loc[rows, "created_at"] = ""
+        elif kind == "nps_out_of_range":
+            data.loc[rows, "nps"] = rng.choice(["11", "-1", "42"], size=rows.size)
+        elif kind == "csat_not_a_number":
+            data.loc[rows, "csat"] = "five"
+        elif kind == "ces_not_whole":
+            data.loc[rows, "ces"] = "3.5"
+        elif kind == "missing_feedback_id":
+            data.loc[rows, "feedback_id"] = ""
+        elif kind == "missing_customer_id":
+            data.loc[rows, "customer_id"] = ""
+        elif kind == "unknown_customer":
+            data.loc[rows, "customer_id"] = [f"GHOST-{p}" for p in rows]
+        elif kind == "invalid_utf8":
+            data.loc[rows, "text"] = "bad bytes here " + _BAD_BYTES_MARK
+        elif kind == "very_long_text":
+            data.loc[rows, "text"] = long_text
+        elif kind == "nul_character":
+            data.loc[rows, "text"] = "nul\x00inside"
+        elif kind == "nothing_to_keep":
+            data.loc[rows, ["text", "nps", "csat", "ces"]] = ""
+        elif kind == "extra_field":
+            data.loc[rows, "language"] = "en" + _EXTRA_FIELD_MARK
+        elif kind == "bad_language":
+            data.loc[rows, "language"] = "english please!"
+    expected = pd.DataFrame(
+        {
+            "row": bad_positions + 1,
+            "corruption": kinds,
+            "field": [fields[k] for k in kinds],
+        }
+    )
+    buffer = data.to_csv(index=False, lineterminator="\n")
+    raw = buffer.encode("utf-8")
+    raw = raw.replace(_BAD_BYTES_MARK.encode(), b"\xff\xfe\xfa")
+    raw = raw.replace(_EXTRA_FIELD_MARK.encode(), b",surplus")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(raw)
+    good = data.loc[np.sort(positions[n_bad:])]
+    return expected, good.reset_index(drop=True)

@@ -111,11 +111,11 @@ class _RejectWriter:
             self.writer = csv.writer(self.handle)
             self.writer.writerow(["row", "field", "value", "reason", *header, "_record"])
 
-    def write(self, records: Iterable[dict[str, Any]], raw_rows: dict[int, dict[str, Any]]) -> None:
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
         if self.writer is None:
             return
         for record in records:
-            raw = raw_rows.get(record["row"], {})
+            raw = record["raw"]
             self.writer.writerow(
                 [
                     record["row"],
@@ -234,7 +234,6 @@ class Ingestion:
         self, chunk: Chunk, renamed: dict[str, str], report: IngestReport, writer: _RejectWriter
     ) -> None:
         frame = chunk.frame.rename(columns=renamed)
-        raw_by_row = self._raw_rows(chunk)
         if self.kind == "feedback":
             validated = contract.validate_feedback(
                 frame,
@@ -256,19 +255,15 @@ class Ingestion:
             else:
                 statuses, more, held = self._write_customers(connection, valid)
             extra.extend(more)
-            records = self._reject_records(chunk, validated, extra, held, raw_by_row)
+            records = self._reject_records(chunk, validated, extra, held)
             self.store.write_rejects(connection, records)
-        writer.write(records, raw_by_row)
+        writer.write(records)
         report.read += chunk.read
         report.accepted += int((statuses == "accepted").sum())
         report.updated += int((statuses == "updated").sum())
         report.unchanged += int((statuses == "unchanged").sum())
         report.rejected += len(records)
         report.held += sum(1 for r in records if r["held"])
-
-    def _raw_rows(self, chunk: Chunk) -> dict[int, dict[str, Any]]:
-        """Original values by record number, only for rows that may be rejected (lazy dict)."""
-        return _LazyRows(chunk)
 
     def _split_duplicates(self, valid: pd.DataFrame) -> tuple[pd.DataFrame, _Rejected]:
         """Refuse a second row with an id seen earlier in this file (the first one wins)."""
@@ -369,7 +364,6 @@ class Ingestion:
         validated: contract.Validated,
         extra: list[_Rejected],
         held: dict[int, dict[str, Any]],
-        raw_by_row: dict[int, dict[str, Any]],
     ) -> list[dict[str, Any]]:
         errors_by_row: dict[int, list[dict[str, str]]] = {}
         for m in chunk.malformed:
@@ -396,6 +390,7 @@ class Ingestion:
                     "held until that customer is ingested",
                 }
             )
+        raw_by_row = _raw_rows(chunk, errors_by_row)
         records = []
         for row in sorted(errors_by_row):
             errors = errors_by_row[row]
@@ -420,39 +415,32 @@ class Ingestion:
         return records
 
 
-class _LazyRows(dict[int, dict[str, Any]]):
-    """Maps a record number to its original values, built on first use (rejects are few)."""
-
-    def __init__(self, chunk: Chunk) -> None:
-        super().__init__()
-        self.chunk = chunk
-        self.position: dict[int, int] | None = None
-        self.malformed = {m.row: m.raw for m in chunk.malformed}
-
-    def __missing__(self, row: int) -> dict[str, Any]:
-        if row in self.malformed:
-            value = {"_record": _escape(self.malformed[row])}
-        else:
-            if self.position is None:
-                self.position = {int(r): i for i, r in enumerate(self.chunk.rows)}
-            values = self.chunk.frame.iloc[self.position[row]]
-            value = {str(k): _escape(v) for k, v in values.items()}
-        self[row] = value
-        return value
-
-    def get(self, row: int, default: Any = None) -> Any:
-        return self[row]
+def _raw_rows(chunk: Chunk, rows: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The original values of ``rows`` (record numbers) of a chunk, escaped for storage."""
+    wanted = set(rows)
+    out: dict[int, dict[str, Any]] = {
+        m.row: {"_record": _escape(m.raw)} for m in chunk.malformed if m.row in wanted
+    }
+    positions = np.flatnonzero(np.isin(chunk.rows, np.fromiter(wanted, dtype=np.int64)))
+    if positions.size:
+        subset = chunk.frame.iloc[positions]
+        records = subset.to_dict(orient="records")
+        for row, record in zip(chunk.rows[positions].tolist(), records, strict=True):
+            out[int(row)] = {str(k): _escape(v) for k, v in record.items()}
+    return out
 
 
 def row_statuses(ids: pd.Series, hashes: pd.Series, stored: dict[str, int]) -> np.ndarray:
     """'accepted' (new id), 'unchanged' (same hash as stored) or 'updated', per row."""
     known = pd.DataFrame(
         {
-            "key": list(stored.keys()),
+            "key": pd.Series(list(stored.keys()), dtype=object),
             "stored": pd.array([int(h) for h in stored.values()], dtype="Int64"),
         }
     )
-    joined = pd.DataFrame({"key": ids.to_numpy(dtype=object)}).merge(known, on="key", how="left")
+    joined = pd.DataFrame({"key": pd.Series(ids.to_numpy(dtype=object), dtype=object)}).merge(
+        known, on="key", how="left"
+    )
     stored_hash = joined["stored"]
     same = (stored_hash == pd.array(hashes.to_numpy(dtype=np.int64), dtype="Int64")).fillna(False)
     return np.where(

@@ -223,6 +223,8 @@ def _to_text(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return value
+    if isinstance(value, float) and value != value:  # NaN written by some JSON producers
+        return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):

@@ -1,0 +1,83 @@
+"""Shared fixtures: a real store on SQLite and on PostgreSQL, a small demo world.
+
+PostgreSQL is expected at 127.0.0.1:5432 (trust auth, database ``test``) on every
+machine, CI included; ``CXML_TEST_POSTGRES_URL`` points elsewhere. When it cannot
+be reached the PostgreSQL tests fail, they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from cxml.demo import World, generate, write_world
+from cxml.settings import Settings
+from cxml.store import Store
+
+POSTGRES_URL = os.environ.get(
+    "CXML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+WORLD_END = date(2025, 6, 30)
+NOW = datetime(2025, 7, 1, 12, 0, 0)
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[object]:
+    engine = create_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to connect is a failed test run, never a skip
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_URL} ({exc}). It must run for the tests: "
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+            pytrace=False,
+        )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cxml.db'}"
+        return
+    engine = request.getfixturevalue("postgres_engine")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, ingest_batch_rows=1000)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    store = Store.open(settings)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def world() -> World:
+    return generate(300, seed=3, end=WORLD_END)
+
+
+@pytest.fixture(scope="session")
+def world_files(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return write_world(world, tmp_path_factory.mktemp("world"))

@@ -1,0 +1,83 @@
+"""The real `cxml` console script, run as a user would, against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CXML = str(Path(sys.executable).parent / "cxml")
+
+
+def run(args: list[str], database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CXML_DATABASE_URL": database_url}
+    return subprocess.run(
+        [CXML, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_demo_data_then_ingest_twice_prints_json_counts(database_url: str, tmp_path: Path) -> None:
+    made = run(
+        ["demo-data", "--customers", "120", "--out", "world", "--seed", "5", "--end", "2025-06-30"],
+        database_url,
+        tmp_path,
+    )
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "world" / "truth_feedback.csv").exists()
+    reports = []
+    for _ in range(2):
+        for kind in ("customers", "feedback"):
+            done = run(["ingest", kind, f"world/{kind}.csv", "--json"], database_url, tmp_path)
+            assert done.returncode == 0, done.stderr
+            reports.append(json.loads(done.stdout))
+    for report in reports:
+        assert (
+            report["read"]
+            == report["accepted"] + report["updated"] + report["unchanged"] + report["rejected"]
+        )
+    assert reports[2]["accepted"] == 0 and reports[3]["accepted"] == 0
+    assert reports[3]["unchanged"] == reports[1]["accepted"] > 0
+
+    stats = json.loads(run(["stats", "--json"], database_url, tmp_path).stdout)
+    assert stats["customers"] == 120
+    assert stats["feedback"] == reports[1]["accepted"]
+    assert set(stats["feedback_by_language"]) >= {"en", "ja"}
+
+    shown = run(["timeline", "C000001"], database_url, tmp_path)
+    assert shown.returncode == 0 and "C000001: signed up" in shown.stdout
+    as_json = json.loads(run(["timeline", "C000001", "--json"], database_url, tmp_path).stdout)
+    times = [event["created_at"] for event in as_json["timeline"]]
+    assert times == sorted(times)
+
+
+def test_errors_are_one_line_with_an_exit_code(database_url: str, tmp_path: Path) -> None:
+    missing = run(["timeline", "NOPE"], database_url, tmp_path)
+    assert missing.returncode == 4
+    assert missing.stderr.strip() == "error: customer 'NOPE' is not in the store"
+    (tmp_path / "f.csv").write_text("id,text\n1,hello\n", encoding="utf-8")
+    unreadable = run(["ingest", "feedback", "f.csv"], database_url, tmp_path)
+    assert unreadable.returncode == 3
+    assert "required column(s) feedback_id, customer_id, created_at missing" in unreadable.stderr
+    assert "Traceback" not in unreadable.stderr
+    bad_map = run(["ingest", "feedback", "f.csv", "--map", "oops"], database_url, tmp_path)
+    assert bad_map.returncode == 2 and "expected SOURCE=TARGET" in bad_map.stderr
+
+
+def test_rejects_file_names_row_field_value_and_reason(database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("customer_id,signup_date\nc1,2024-01-01\n", encoding="utf-8")
+    (tmp_path / "f.csv").write_text(
+        "feedback_id,customer_id,created_at,text,nps\nf1,c1,2025-01-01,ok,7\nf2,c1,2025-01-02,meh,11\n",
+        encoding="utf-8",
+    )
+    assert run(["ingest", "customers", "c.csv"], database_url, tmp_path).returncode == 0
+    done = run(
+        ["ingest", "feedback", "f.csv", "--rejects", "out/rejects.csv"], database_url, tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("row,field,value,reason,feedback_id")
+    assert lines[1].startswith("2,nps,11,nps=11 is outside 0-10,f2,c1")
+    listed = run(["rejects"], database_url, tmp_path)
+    assert "f.csv row 2: nps=11 is outside 0-10" in listed.stdout

@@ -1,0 +1,259 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cxml.demo import World, scaled_feedback, write_corrupted_feedback
+from cxml.errors import ConfigError, InputFileError
+from cxml.ingest import IngestReport, ingest_file
+from cxml.settings import Settings
+from cxml.store import Store
+from tests.conftest import NOW, SHARED_DATA
+
+
+def ingest(
+    store: Store, settings: Settings, kind: str, path: Path | str, **kwargs: object
+) -> IngestReport:
+    return ingest_file(store, kind, path, settings=settings, now=NOW, **kwargs)  # type: ignore[arg-type]
+
+
+def counts_add_up(report: IngestReport) -> bool:
+    return report.read == report.accepted + report.updated + report.unchanged + report.rejected
+
+
+def test_reingest_changes_nothing(
+    store: Store, settings: Settings, world_files: dict[str, str]
+) -> None:
+    first = [ingest(store, settings, kind, world_files[kind]) for kind in ("customers", "feedback")]
+    stats_before = store.stats()
+    feedback_before = store.table_frame("feedback")
+    second = [
+        ingest(store, settings, kind, world_files[kind]) for kind in ("customers", "feedback")
+    ]
+    assert [r.accepted for r in first] == [r.read for r in first]
+    assert [(r.accepted, r.updated, r.rejected) for r in second] == [(0, 0, 0), (0, 0, 0)]
+    assert [r.unchanged for r in second] == [r.read for r in second]
+    assert store.stats() == stats_before
+    pd.testing.assert_frame_equal(store.table_frame("feedback"), feedback_before)
+
+
+def test_changed_feedback_updates_in_place_and_is_counted(
+    store: Store, settings: Settings, world: World, world_files: dict[str, str], tmp_path: Path
+) -> None:
+    ingest(store, settings, "customers", world_files["customers"])
+    ingest(store, settings, "feedback", world_files["feedback"])
+    changed = world.feedback.copy()
+    changed.loc[0, "text"] = "Changed my mind: the service is great."
+    changed.loc[1, "csat"] = 1 if changed.loc[1, "csat"] is pd.NA else None
+    path = tmp_path / "changed.csv"
+    changed.to_csv(path, index=False)
+    report = ingest(store, settings, "feedback", path)
+    assert (report.accepted, report.updated, report.rejected) == (0, 2, 0)
+    assert report.unchanged == len(changed) - 2
+    assert counts_add_up(report)
+    stored = store.table_frame("feedback").set_index("feedback_id")
+    assert (
+        stored.loc[changed.loc[0, "feedback_id"], "text"]
+        == "Changed my mind: the service is great."
+    )
+    assert len(stored) == len(changed)
+
+
+def test_feedback_for_an_unknown_customer_is_held_then_released(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    feedback = tmp_path / "feedback.csv"
+    feedback.write_text(
+        "feedback_id,customer_id,created_at,channel,text,nps\n"
+        "f1,c1,2025-01-01,email,Too expensive,3\n"
+        "f2,c2,2025-01-02,chat,Lovely staff,10\n",
+        encoding="utf-8",
+    )
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,signup_date\nc1,2024-01-01\n", encoding="utf-8")
+    ingest(store, settings, "customers", customers)
+    report = ingest(store, settings, "feedback", feedback)
+    assert (report.accepted, report.rejected, report.held) == (1, 1, 1)
+    held = store.rejects_frame("feedback")
+    assert held["reason"].tolist() == [
+        "customer_id=c2 is not in the store; held until that customer is ingested"
+    ]
+    assert bool(held["held"].iloc[0]) and held["row"].tolist() == [2]
+
+    more = tmp_path / "more_customers.csv"
+    more.write_text("customer_id,signup_date\nc2,2024-02-01\n", encoding="utf-8")
+    released = ingest(store, settings, "customers", more)
+    assert released.released == 1
+    assert store.rejects_frame("feedback").empty
+    timeline = store.timeline("c2")
+    assert timeline["text"].tolist() == ["Lovely staff"]
+    assert int(timeline["nps"].iloc[0]) == 10
+
+
+def test_a_crash_mid_file_leaves_the_store_consistent_and_a_rerun_completes_it(
+    store: Store, settings: Settings, world: World, world_files: dict[str, str]
+) -> None:
+    settings = settings.model_copy(update={"ingest_batch_rows": 300})
+    ingest(store, settings, "customers", world_files["customers"])
+    crash_after = 2
+    assert len(world.feedback) > 3 * settings.ingest_batch_rows
+
+    def crash(report: IngestReport) -> None:
+        if report.read >= crash_after * settings.ingest_batch_rows:
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        ingest(store, settings, "feedback", world_files["feedback"], on_batch=crash)
+    assert store.stats()["feedback"] == crash_after * settings.ingest_batch_rows
+    runs = store.runs_frame()
+    assert runs["status"].iloc[0] == "failed"
+
+    rerun = ingest(store, settings, "feedback", world_files["feedback"])
+    assert rerun.unchanged == crash_after * settings.ingest_batch_rows
+    assert rerun.accepted == len(world.feedback) - rerun.unchanged
+    assert store.stats()["feedback"] == len(world.feedback)
+
+
+def test_a_file_missing_a_required_column_fails_fast_and_writes_nothing(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "feedback.csv"
+    path.write_text("id,customer,when\n1,c1,2025-01-01\n", encoding="utf-8")
+    with pytest.raises(
+        InputFileError, match=r"required column.*feedback_id, customer_id, created_at"
+    ):
+        ingest(store, settings, "feedback", path)
+    assert store.runs_frame().empty
+    assert store.stats()["feedback"] == 0
+
+
+def test_a_mapping_to_a_missing_column_is_a_config_error(
+    store: Store, settings: Settings, world_files: dict[str, str]
+) -> None:
+    with pytest.raises(ConfigError, match="not in the file"):
+        ingest(store, settings, "feedback", world_files["feedback"], mapping={"nope": "text"})
+
+
+def test_customer_rows_merge_attributes_and_keep_unmentioned_fields(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    first = tmp_path / "a.csv"
+    first.write_text(
+        "customer_id,signup_date,monthly_value,plan\nc1,2024-01-01,30,basic\n", encoding="utf-8"
+    )
+    second = tmp_path / "b.csv"
+    second.write_text("customer_id,region\nc1,north\n", encoding="utf-8")
+    ingest(store, settings, "customers", first)
+    report = ingest(store, settings, "customers", second)
+    assert (report.updated, report.accepted) == (1, 0)
+    customer = store.customer("c1")
+    assert customer["attributes"] == {"plan": "basic", "region": "north"}
+    assert customer["monthly_value"] == 30.0
+    assert str(customer["signup_date"]) == "2024-01-01"
+    again = ingest(store, settings, "customers", second)
+    assert again.unchanged == 1
+
+
+def test_a_new_customer_without_signup_date_is_rejected_with_the_way_out(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("customer_id,plan\nc9,gold\n", encoding="utf-8")
+    report = ingest(store, settings, "customers", path)
+    assert report.rejected == 1
+    assert "signup_date is required" in store.rejects_frame("customers")["reason"].iloc[0]
+
+
+@pytest.mark.slow
+def test_a_corrupted_file_keeps_every_good_row_and_names_every_bad_one(
+    store: Store, settings: Settings, world: World, world_files: dict[str, str], tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"ingest_batch_rows": 20_000})
+    ingest(store, settings, "customers", world_files["customers"])
+    frame = scaled_feedback(world, 100_000)
+    path = tmp_path / "corrupted.csv"
+    expected, good = write_corrupted_feedback(frame, path, fraction=0.2)
+    rejects_path = tmp_path / "rejects.csv"
+    report = ingest(store, settings, "feedback", path, rejects_path=rejects_path)
+
+    assert counts_add_up(report)
+    assert report.read == 100_000
+    assert report.rejected == len(expected) == 20_000
+    assert report.accepted == len(good)
+    assert report.held == int((expected["corruption"] == "unknown_customer").sum())
+
+    rejected = store.rejects_frame("feedback").set_index("row")
+    assert sorted(rejected.index) == sorted(expected["row"])
+    got = rejected[["field", "reason"]].rename(columns={"field": "field_got"})
+    joined = expected.set_index("row").join(got)
+    assert (joined["field"] == joined["field_got"]).all(), joined[
+        joined["field"] != joined["field_got"]
+    ].head()
+    assert joined["reason"].str.len().min() > 10
+
+    stored = store.table_frame("feedback").set_index("feedback_id")
+    assert len(stored) == len(good)
+    tricky = good[good["text"].str.contains('"no, never"', regex=False)]
+    assert len(tricky) > 0
+    assert (stored.loc[tricky["feedback_id"], "text"].to_numpy() == tricky["text"].to_numpy()).all()
+
+    in_file = pd.read_csv(rejects_path, dtype=str, keep_default_na=False, encoding_errors="replace")
+    assert len(in_file) == 20_000
+    assert set(in_file.columns[:4]) == {"row", "field", "value", "reason"}
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "jsonl"])
+def test_parquet_and_jsonl_ingest_like_csv(
+    store: Store,
+    settings: Settings,
+    world: World,
+    world_files: dict[str, str],
+    tmp_path: Path,
+    file_format: str,
+) -> None:
+    ingest(store, settings, "customers", world_files["customers"])
+    path = tmp_path / f"feedback.{file_format}"
+    if file_format == "parquet":
+        world.feedback.to_parquet(path, index=False)
+    else:
+        world.feedback.to_json(path, orient="records", lines=True, force_ascii=False)
+    report = ingest(store, settings, "feedback", path)
+    assert report.accepted == len(world.feedback)
+    again = ingest(store, settings, "feedback", world_files["feedback"])
+    assert again.unchanged == len(world.feedback), "the same content from CSV must hash the same"
+
+
+def test_ibm_telco_tables_ingest_with_a_mapping_alone(store: Store, settings: Settings) -> None:
+    telco = SHARED_DATA / "telco-ibm"
+    assert telco.is_dir(), f"the shared datasets are expected at {SHARED_DATA}"
+    classic = ingest(
+        store,
+        settings,
+        "customers",
+        telco / "Telco-Customer-Churn.csv",
+        mapping={
+            "customerID": "customer_id",
+            "tenure": "tenure_months",
+            "MonthlyCharges": "monthly_value",
+        },
+    )
+    assert (classic.read, classic.accepted, classic.rejected) == (7043, 7043, 0)
+    for table in ("services", "demographics", "location", "status"):
+        report = ingest(
+            store,
+            settings,
+            "customers",
+            telco / f"Telco_customer_churn_{table}.csv",
+            mapping={"Customer ID": "customer_id"},
+        )
+        assert report.rejected == 0 and report.updated == 7043, table
+    customer = store.customer("7590-VHVEG")
+    assert customer["attributes"]["Churn"] == "No"
+    # The services table spells Contract its own way; the later file wins, key by key.
+    assert customer["attributes"]["Contract"] == "Month-to-Month"
+    assert customer["attributes"]["Satisfaction Score"] == 3
+    assert customer["attributes"]["gender"] == "Female"
+    assert customer["monthly_value"] == 29.85
+    assert store.stats()["customers"] == 7043

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from cxml.store import Store
+from cxml.store.tables import metadata
+
+
+def test_migrations_build_exactly_the_declared_tables(store: Store) -> None:
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert differences == []
+    assert store.schema_revision() == "0001"
+
+
+def test_migrating_twice_is_a_no_op(store: Store) -> None:
+    store.migrate()
+    assert store.schema_revision() == "0001"
+
+
+def test_an_empty_store_reports_zero_counts(store: Store) -> None:
+    stats = store.stats()
+    assert stats["customers"] == 0 and stats["feedback"] == 0
+    assert stats["feedback_by_channel"] == {}
