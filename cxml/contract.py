@@ -279,6 +279,8 @@ def strings(values: pd.Series) -> pd.Series:
     """
     array = values.to_numpy(dtype=object, na_value=None)
     series = pd.Series(array, dtype=object)
+    if pd.api.types.infer_dtype(array, skipna=False) == "string":
+        return series  # the common case: every value is already a string
     missing = series.isna()
     if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
         series = series.map(lambda v: v if isinstance(v, str) or v is None else str(v))

@@ -213,7 +213,7 @@ class Ingestion:
         report.rejects_file = str(self.rejects_path) if self.rejects_path else None
         try:
             for chunk in chunks:
-                self._batch(chunk, renamed, report, writer)
+                self._batch(chunk, self._validate(chunk, renamed), report, writer)
                 if self.on_batch is not None:
                     self.on_batch(report)
             if self.kind == "customers":
@@ -230,12 +230,11 @@ class Ingestion:
 
     # --- one batch -------------------------------------------------------------------
 
-    def _batch(
-        self, chunk: Chunk, renamed: dict[str, str], report: IngestReport, writer: _RejectWriter
-    ) -> None:
+    def _validate(self, chunk: Chunk, renamed: dict[str, str]) -> contract.Validated:
+        """Check one chunk against the contract."""
         frame = chunk.frame.rename(columns=renamed)
         if self.kind == "feedback":
-            validated = contract.validate_feedback(
+            return contract.validate_feedback(
                 frame,
                 chunk.rows,
                 now=self.now,
@@ -243,10 +242,18 @@ class Ingestion:
                 future_tolerance_days=self.settings.future_tolerance_days,
                 date_format=self.date_format,
             )
-        else:
-            validated = contract.validate_customers(
-                frame, chunk.rows, now=self.now, as_of=self.as_of, date_format=self.date_format
-            )
+        return contract.validate_customers(
+            frame, chunk.rows, now=self.now, as_of=self.as_of, date_format=self.date_format
+        )
+
+    def _batch(
+        self,
+        chunk: Chunk,
+        validated: contract.Validated,
+        report: IngestReport,
+        writer: _RejectWriter,
+    ) -> None:
+        """Store one validated chunk and its rejects in one transaction."""
         valid, duplicates = self._split_duplicates(validated.valid)
         extra: list[_Rejected] = [duplicates] if duplicates.rows.size else []
         with self.store.begin() as connection:
@@ -270,9 +277,11 @@ class Ingestion:
         key = "feedback_id" if self.kind == "feedback" else "customer_id"
         ids = valid[key]
         rows = valid["row"].to_numpy()
-        first_row = ids.map(self.seen).to_numpy(dtype=object)
+        # A plain dict lookup per id: Series.map(dict) would copy the whole dict every batch.
+        seen = self.seen
+        first_row = np.array([seen.get(i) for i in ids.tolist()], dtype=object)
         in_batch = ids.duplicated(keep="first").to_numpy()
-        earlier = np.array([r is not None and r == r for r in first_row], dtype=bool)
+        earlier = np.array([r is not None for r in first_row], dtype=bool)
         duplicate = in_batch | earlier
         if in_batch.any():
             first_in_batch = valid.groupby(key, sort=False)["row"].transform("first").to_numpy()

@@ -496,11 +496,23 @@ def _iso(value: Any) -> str | None:
 def content_hash(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     """A 64-bit hash per row of ``columns`` (as signed int64, to fit BIGINT).
 
-    Values are hashed through their text form so dtype choices (Int16 vs float,
-    object vs string) never change the hash of the same content.
+    Each column is brought to one canonical dtype first (text as Python strings,
+    numbers as float64, times as int64 microseconds), so the same content hashes
+    the same whichever reader or path produced it.
     """
-    canonical = pd.DataFrame(
-        {c: frame[c].astype(object).where(frame[c].notna(), None).astype(str) for c in columns}
-    )
-    hashed = pd.util.hash_pandas_object(canonical.astype(object), index=False).to_numpy()
+    canonical: dict[str, Any] = {}
+    for column in columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            micros = values.astype("datetime64[us]").to_numpy().view(np.int64)
+            canonical[column] = np.where(values.isna().to_numpy(), np.iinfo(np.int64).min, micros)
+        elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            canonical[column] = values.astype("float64").to_numpy(na_value=np.nan)
+        else:
+            text = values.to_numpy(dtype=object, na_value=None)
+            text = np.where(pd.isna(text), "\x00<null>", text).astype(object)
+            if pd.api.types.infer_dtype(text, skipna=False) != "string":
+                text = np.array([str(v) for v in text], dtype=object)
+            canonical[column] = text
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(canonical), index=False).to_numpy()
     return hashed.view(np.int64)

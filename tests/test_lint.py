@@ -1,0 +1,27 @@
+"""The code stays clean: ruff (lint and format) and mypy run as part of the tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def check(*command: str) -> None:
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ruff_finds_nothing() -> None:
+    check(str(BIN / "ruff"), "check", ".")
+
+
+def test_code_is_formatted() -> None:
+    check(str(BIN / "ruff"), "format", "--check", ".")
+
+
+def test_mypy_finds_nothing() -> None:
+    check(str(BIN / "mypy"))
