@@ -327,6 +327,126 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo(f"store at schema revision {store.schema_revision()}")
 
 
+# --- text -----------------------------------------------------------------------------
+
+
+@cli.group()
+def train() -> None:
+    """Fit models and track them in MLflow."""
+
+
+@train.command("text")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(path_type=Path),
+    help="Train on this file instead of the store's feedback.",
+)
+@click.option("--text-column", default="text", show_default=True)
+@click.option(
+    "--label-column",
+    help="Column with positive/neutral/negative labels (else weak labels from scores).",
+)
+@click.option(
+    "--taxonomy", "taxonomy_path", type=click.Path(path_type=Path), help="Theme taxonomy YAML."
+)
+@click.option(
+    "--themes",
+    "n_themes",
+    type=int,
+    help="Discovered themes per language (default: from the data size).",
+)
+@click.option(
+    "--register/--no-register",
+    default=True,
+    show_default=True,
+    help="Register as cxml-text and make it champion.",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def train_text(
+    ctx: click.Context,
+    input_path: Path | None,
+    text_column: str,
+    label_column: str | None,
+    taxonomy_path: Path | None,
+    n_themes: int | None,
+    register: bool,
+    as_json: bool,
+) -> None:
+    """Fit the text pipeline (sentiment, themes, intents) and log it to MLflow."""
+    from cxml.text.training import train_text_pipeline
+
+    settings = _settings(ctx)
+    frame = None if input_path else _store(ctx).feedback_frame(with_text=True)
+    result = train_text_pipeline(
+        settings,
+        frame=frame,
+        input_path=input_path,
+        text_column=text_column,
+        label_column=label_column,
+        taxonomy_path=taxonomy_path,
+        n_themes=n_themes,
+        previous=_champion_text(settings),
+        register=register,
+    )
+    if as_json:
+        _echo_json(result)
+        return
+    click.echo(
+        f"text pipeline fitted on {result['texts']:,} comments ({', '.join(result['languages'])}); "
+        f"sentiment from {result['label_source']}; {result['themes']} themes, coverage {result['coverage']:.1%}"
+    )
+    if result.get("version"):
+        click.echo(
+            f"registered as cxml-text version {result['version']} (alias champion), run {result['run_id']}"
+        )
+
+
+def _champion_text(settings: Settings) -> Any:
+    from cxml.tracking import load_text_champion
+
+    loaded = load_text_champion(settings)
+    return loaded[0] if loaded else None
+
+
+@cli.command()
+@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out", "out_path", required=True, type=click.Path(path_type=Path), help="JSON Lines output."
+)
+@click.option("--text-column", default="text", show_default=True)
+@click.option(
+    "--id-column", help="Column carried into the output (default: feedback_id or id when present)."
+)
+@click.option("--language-column", default="language", show_default=True)
+@click.pass_context
+def analyze(
+    ctx: click.Context,
+    input_path: Path,
+    out_path: Path,
+    text_column: str,
+    id_column: str | None,
+    language_column: str,
+) -> None:
+    """Analyse every row's text: language, sentiment, themes, key phrases, intents, redacted text."""
+    from cxml.text.training import analyze_file
+
+    settings = _settings(ctx)
+    summary = analyze_file(
+        settings,
+        input_path,
+        out_path,
+        text_column=text_column,
+        id_column=id_column,
+        language_column=language_column,
+    )
+    click.echo(
+        f"{summary['rows']:,} rows analysed with {summary['model']} into {out_path} "
+        f"(theme coverage {summary['coverage']:.1%})"
+    )
+
+
 # --- demo -----------------------------------------------------------------------------
 
 
@@ -385,13 +505,49 @@ def demo(ctx: click.Context, n_customers: int, out: Path, seed: int) -> None:
         )
     click.echo("3. the store now holds:")
     ctx.invoke(stats, as_json=False)
+    from cxml.text.training import train_text_pipeline
+    from cxml.tracking import load_text_champion
+
+    click.echo(
+        f"4. training the text pipeline on the store's comments (taxonomy {paths['taxonomy']})"
+    )
+    previous = load_text_champion(settings)
+    trained = train_text_pipeline(
+        settings,
+        frame=store.feedback_frame(with_text=True),
+        taxonomy_path=Path(paths["taxonomy"]),
+        previous=previous[0] if previous else None,
+    )
+    click.echo(
+        f"   {trained['texts']:,} comments ({', '.join(trained['languages'])}); sentiment from "
+        f"{trained['label_source']}; {trained['themes']} themes; coverage {trained['coverage']:.1%}; "
+        f"registered as cxml-text version {trained['version']} (champion)"
+    )
     busiest = world.feedback["customer_id"].value_counts().index[0]
-    click.echo(f"4. one customer's conversation across channels ({busiest}):")
+    click.echo(f"5. one customer's conversation across channels ({busiest}):")
     ctx.invoke(timeline, customer_id=busiest, as_json=False)
+    loaded = load_text_champion(settings)
+    assert loaded is not None
+    recent = store.timeline(busiest).dropna(subset=["text"]).tail(3)
+    click.echo("6. what the text pipeline reads in their latest comments:")
+    for text, result in zip(
+        recent["text"], loaded[0].analyze(recent["text"].tolist()), strict=True
+    ):
+        themes = ", ".join(f"{t['label']} ({t['sentiment']['label']})" for t in result["themes"])
+        intents = ", ".join(i["intent"] for i in result["intents"]) or "-"
+        click.echo(
+            f"   «{text[:70]}» → {result['sentiment']['label']}; themes: {themes}; intents: {intents}"
+        )
     click.echo("\nnext:")
-    click.echo("  cxml stats --json                      counts by channel and language")
-    click.echo(f"  cxml timeline {busiest}               one customer's story")
-    click.echo(f"  cxml ingest feedback {paths['feedback']} --json   re-ingest: all unchanged")
+    click.echo("  cxml stats --json                          counts by channel and language")
+    click.echo(f"  cxml timeline {busiest}                   one customer's story")
+    click.echo(f"  cxml analyze --input {paths['feedback']} --out analysed.jsonl")
+    click.echo(
+        f"  edit {paths['taxonomy']} and run: cxml train text --taxonomy {paths['taxonomy']}"
+    )
+    click.echo(
+        f"  mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}   runs and the model registry"
+    )
     click.echo(f"  planted truth for tests and evaluation: {paths['feedback_truth']}")
 
 

@@ -551,6 +551,60 @@ def _scores(
     return out
 
 
+# The demo world's taxonomy, as a user would write it: a starting point to edit.
+DEMO_TAXONOMY = """\
+# Themes for the demo world. Edit freely: rename a label, add keywords, merge themes
+# (merge: [other_id]), or drop a theme. Ids stay stable; pinned themes never change id.
+version: 1
+themes:
+  - id: billing
+    label: Billing and charges
+    keywords:
+      en: [bill, billing, invoice, charge, charged, overcharge, overcharged, refund, fee]
+      ja: [請求, 請求書, 引き落とし, 返金, 手数料, 二重]
+  - id: network
+    label: Network reliability
+    keywords:
+      en: [connection, outage, signal, wifi, disconnect, internet]
+      ja: [回線, 通信障害, 電波, 切断, つながら, ネット]
+  - id: support
+    label: Customer support
+    keywords:
+      en: [support, agent, hold, customer service, transfer]
+      ja: [サポート, 担当者, 窓口, 問い合わせ, たらい回し]
+  - id: price
+    label: Price and value
+    keywords:
+      en: [price, expensive, cheap, competitor, cheaper, value]
+      ja: [料金, 値上げ, 半額, 安い, 高すぎ, 値段]
+  - id: app
+    label: App and login
+    keywords:
+      en: [app, login, crash, crashes]
+      ja: [アプリ, ログイン, バージョン]
+  - id: installation
+    label: Installation and delivery
+    keywords:
+      en: [installation, technician, engineer, router, setup]
+      ja: [工事, 開通, ルーター, 作業員, 設置]
+  - id: staff
+    label: Friendly staff
+    keywords:
+      en: [staff, friendly, polite, helpful, lovely]
+      ja: [スタッフ, 親切, 丁寧, 店舗]
+  - id: speed
+    label: Speed
+    keywords:
+      en: [speed, fast, quick, streaming, download]
+      ja: [速度, 速く, 動画, 快適]
+  - id: account
+    label: Account and plan changes
+    keywords:
+      en: [address, plan, contract, line, account]
+      ja: [住所, プラン, 契約書, 追加, 変更]
+"""
+
+
 def write_world(world: World, out: Path) -> dict[str, str]:
     """Write the world's files into ``out``; returns {name: path}."""
     out.mkdir(parents=True, exist_ok=True)
@@ -560,7 +614,9 @@ def write_world(world: World, out: Path) -> dict[str, str]:
         "customers_truth": out / "truth_customers.csv",
         "feedback_truth": out / "truth_feedback.csv",
         "world": out / "world.json",
+        "taxonomy": out / "taxonomy.yaml",
     }
+    paths["taxonomy"].write_text(DEMO_TAXONOMY, encoding="utf-8")
     world.customers.to_csv(paths["customers"], index=False)
     world.feedback.to_csv(paths["feedback"], index=False)
     world.customers_truth.to_csv(paths["customers_truth"], index=False)

@@ -476,6 +476,29 @@ class Store:
             frame[score] = frame[score].astype("Int16")
         return frame
 
+    def feedback_frame(self, *, with_text: bool = False) -> pd.DataFrame:
+        """Feedback rows (no bookkeeping columns), oldest first; only those with text if asked."""
+        columns = [
+            feedback.c.feedback_id,
+            feedback.c.customer_id,
+            feedback.c.created_at,
+            feedback.c.channel,
+            feedback.c.text,
+            feedback.c.nps,
+            feedback.c.csat,
+            feedback.c.ces,
+            feedback.c.language,
+        ]
+        query = select(*columns).order_by(feedback.c.created_at, feedback.c.feedback_id)
+        if with_text:
+            query = query.where(feedback.c.text.is_not(None))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        frame = pd.DataFrame(rows, columns=[c.name for c in columns])
+        for score in ("nps", "csat", "ces"):
+            frame[score] = frame[score].astype("Int16")
+        return frame
+
     def table_frame(self, name: str) -> pd.DataFrame:
         """A whole table as a frame (for tests and small exports), sorted by its key."""
         table = tables.metadata.tables[name]

@@ -1,0 +1,1 @@
+"""Text mining: language, redaction, tokens, sentiment, themes, key phrases, intents."""

@@ -1,0 +1,214 @@
+"""Tokens, sentences and key phrases through spaCy; Japanese through SudachiPy.
+
+English: a blank pipeline with the lookup lemmatiser (tables from spacy-lookups-data);
+Japanese: spaCy's Japanese language class, which runs SudachiPy with sudachidict-core
+and gives dictionary forms and part-of-speech tags. Everything works offline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s*|\n+")
+_NEGATORS_EN = {
+    "not",
+    "no",
+    "never",
+    "nothing",
+    "nobody",
+    "nowhere",
+    "neither",
+    "nor",
+    "without",
+    "hardly",
+    "cannot",
+}
+_NEGATORS_JA = {"ない", "ず", "ぬ", "ん", "無い"}
+_CLAUSE_BREAK = re.compile(r"^[,.;:!?、。！？]$")
+_JA_CONTENT = {"NOUN", "PROPN", "VERB", "ADJ"}
+_JA_NOUNISH = {"NOUN", "PROPN"}
+# Formal nouns and light words that carry no topic.
+_JA_STOP = {
+    "はず",
+    "こと",
+    "もの",
+    "ため",
+    "よう",
+    "ところ",
+    "とき",
+    "方",
+    "感じ",
+    "する",
+    "ある",
+    "いる",
+    "なる",
+    "できる",
+    "思う",
+    "言う",
+    "いう",
+}
+
+
+@dataclass(frozen=True)
+class Term:
+    """One content word: its normal form, character offsets in the text, and a negation flag."""
+
+    norm: str
+    start: int
+    end: int
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """A text's terms (content words, lemmatised), sentence spans and phrase candidates."""
+
+    terms: tuple[Term, ...]
+    sentences: tuple[tuple[int, int], ...]
+    phrases: tuple[Term, ...]
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text`` (on . ! ? 。 ！ ？ and line breaks)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.start()
+        if text[start:end].strip():
+            spans.append((start, end))
+        start = match.end()
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans or [(0, len(text))]
+
+
+class Tokenizer:
+    """Turns texts into ``Analysed`` records, one spaCy pipeline per language (loaded lazily)."""
+
+    def __init__(self, batch_size: int = 512) -> None:
+        self.batch_size = batch_size
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"batch_size": self.batch_size}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _nlp(self, language: str) -> Any:
+        cache: dict[str, Any] = self.__dict__.setdefault("_pipelines", {})
+        if language not in cache:
+            import spacy
+
+            if language == "en":
+                nlp = spacy.blank("en")
+                nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+                nlp.initialize()
+            elif language == "ja":
+                nlp = spacy.blank("ja")
+            else:
+                try:
+                    nlp = spacy.blank(language)
+                except Exception:  # spaCy has no class for this language: split on words
+                    nlp = spacy.blank("xx")
+            cache[language] = nlp
+        return cache[language]
+
+    def analyse(self, texts: Sequence[str], language: str) -> list[Analysed]:
+        """Analyse texts that share one language."""
+        nlp = self._nlp(language)
+        out: list[Analysed] = []
+        for text, doc in zip(texts, nlp.pipe(texts, batch_size=self.batch_size), strict=True):
+            if language == "ja":
+                out.append(_japanese(text, doc))
+            else:
+                out.append(_alphabetic(text, doc, english=language == "en"))
+        return out
+
+
+def _alphabetic(text: str, doc: Any, *, english: bool) -> Analysed:
+    terms: list[Term] = []
+    phrases: list[Term] = []
+    run: list[Any] = []
+    negated = False
+
+    def close_run() -> None:
+        if run:
+            start, end = run[0].idx, run[-1].idx + len(run[-1].text)
+            if len(run) <= 4:
+                phrases.append(
+                    Term(" ".join(t.lemma_.lower() or t.lower_ for t in run), start, end)
+                )
+            run.clear()
+
+    for token in doc:
+        lower = token.lower_
+        if _CLAUSE_BREAK.match(token.text):
+            negated = False
+            close_run()
+            continue
+        if lower in _NEGATORS_EN or lower.endswith("n't"):
+            negated = True
+            close_run()
+            continue
+        if token.is_stop or not token.is_alpha or len(lower) < 2:
+            close_run()
+            continue
+        lemma = (token.lemma_ or lower).lower() if english else lower
+        terms.append(Term(lemma, token.idx, token.idx + len(token.text), negated))
+        run.append(token)
+    close_run()
+    return Analysed(tuple(terms), tuple(split_sentences(text)), tuple(phrases))
+
+
+def _japanese(text: str, doc: Any) -> Analysed:
+    terms: list[Term] = []
+    phrases: list[Term] = []
+    tokens = list(doc)
+    run: list[Any] = []
+
+    def close_run() -> None:
+        if run:
+            surface = text[run[0].idx : run[-1].idx + len(run[-1].text)]
+            if len(surface) >= 2 and not re.fullmatch(r"[\u3040-\u309f]+", surface):
+                phrases.append(Term(surface, run[0].idx, run[-1].idx + len(run[-1].text)))
+            run.clear()
+
+    for i, token in enumerate(tokens):
+        pos = token.pos_
+        # サ変 nouns (請求, 解約) are tagged VERB by spaCy's map; keep them in compounds.
+        nounish = pos in _JA_NOUNISH or (pos == "VERB" and token.tag_.startswith("名詞"))
+        if nounish and not token.tag_.startswith("名詞-数詞") and token.lemma_ not in _JA_STOP:
+            run.append(token)
+        else:
+            close_run()
+        lemma = token.lemma_ or token.text
+        if (
+            pos in _JA_CONTENT
+            and lemma not in _JA_STOP
+            and lemma not in _NEGATORS_JA
+            and not re.fullmatch(r"[\u3040-\u309f]", token.text)
+        ):
+            negated = any(
+                t.lemma_ in _NEGATORS_JA and t.pos_ in ("AUX", "ADJ") for t in tokens[i + 1 : i + 3]
+            )
+            terms.append(Term(lemma, token.idx, token.idx + len(token.text), negated))
+    close_run()
+    return Analysed(tuple(terms), tuple(split_sentences(text)), tuple(phrases))
+
+
+def term_strings(analysed: Iterable[Analysed], *, mark_negation: bool = False) -> list[list[str]]:
+    """Each text's term norms (``NOT_`` prefixed where negated, when asked)."""
+    out = []
+    for record in analysed:
+        out.append(
+            [("NOT_" + t.norm) if mark_negation and t.negated else t.norm for t in record.terms]
+        )
+    return out
+
+
+def identity(terms: list[str]) -> list[str]:
+    """The analyzer of vectorisers fed with term lists (a named function, so models pickle)."""
+    return terms

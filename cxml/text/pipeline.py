@@ -1,0 +1,307 @@
+"""The text pipeline: one fitted object from raw comments to language, sentiment, themes,
+key phrases, intents and redacted text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxml.text.intents import IntentDetector
+from cxml.text.language import LanguageDetector
+from cxml.text.nlp import Analysed, Term, Tokenizer
+from cxml.text.redact import Redactor
+from cxml.text.sentiment import LABELS, NotFittedError, SentimentModel, weak_labels
+from cxml.text.themes import DISCOURSE_WORDS, OTHER, Taxonomy, ThemeModel
+
+DEFAULTS_DIR = Path(__file__).resolve().parents[2] / "models"
+_MAX_KEY_PHRASES = 5
+
+
+def load_default_sentiment(directory: Path = DEFAULTS_DIR) -> dict[str, SentimentModel]:
+    """The shipped default sentiment models (``models/sentiment_<lang>.joblib``), by language."""
+    import joblib
+
+    out: dict[str, SentimentModel] = {}
+    for path in sorted(directory.glob("sentiment_*.joblib")):
+        out[path.stem.split("_", 1)[1]] = joblib.load(path)
+    return out
+
+
+def _sentence_records(record: Analysed) -> list[Analysed]:
+    """The record split by sentence: terms and phrases inside each sentence span."""
+    out = []
+    for start, end in record.sentences:
+        terms = tuple(t for t in record.terms if start <= t.start < end)
+        phrases = tuple(p for p in record.phrases if start <= p.start < end)
+        out.append(Analysed(terms, ((start, end),), phrases))
+    return out
+
+
+class TextPipeline:
+    """Language → redaction → tokens → sentiment, themes, key phrases and intents.
+
+    Parts are swappable through the constructor. ``fit`` takes a frame with a text
+    column and, optionally, a label column (positive/neutral/negative) or score
+    columns (nps, csat, ces, rating) for weak labels; languages with neither fall
+    back to the shipped default models, then to the lexicon.
+    """
+
+    def __init__(
+        self,
+        detector: LanguageDetector | None = None,
+        redactor: Redactor | None = None,
+        tokenizer: Tokenizer | None = None,
+        sentiment: SentimentModel | None = None,
+        themes: ThemeModel | None = None,
+        intents: IntentDetector | None = None,
+        use_defaults: bool = True,
+    ) -> None:
+        self.detector = detector
+        self.redactor = redactor
+        self.tokenizer = tokenizer
+        self.sentiment = sentiment
+        self.themes = themes
+        self.intents = intents
+        self.use_defaults = use_defaults
+
+    # --- fitting -------------------------------------------------------------------
+
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        *,
+        text_column: str = "text",
+        label_column: str | None = None,
+        language_column: str = "language",
+        taxonomy: Taxonomy | None = None,
+    ) -> TextPipeline:
+        """Fit every trainable part on the comments of ``frame`` (rows without text are skipped)."""
+        self.detector_ = self.detector or LanguageDetector()
+        self.redactor_ = self.redactor or Redactor()
+        self.tokenizer_ = self.tokenizer or Tokenizer()
+        defaults = load_default_sentiment() if self.use_defaults else {}
+        self.sentiment_ = self.sentiment or SentimentModel(defaults=defaults or None)
+        self.themes_ = self.themes or ThemeModel(taxonomy=taxonomy)
+        self.intents_ = self.intents or IntentDetector(extra=taxonomy.intents if taxonomy else None)
+        self.intents_.fit()
+        self.detector_.fit()
+
+        texts_raw = (
+            frame[text_column].astype(object).where(frame[text_column].notna(), "").astype(str)
+        )
+        keep = texts_raw.str.strip() != ""
+        data = frame.loc[keep].reset_index(drop=True)
+        texts = self.redactor_.transform(texts_raw[keep].tolist())
+        given = data[language_column] if language_column in data.columns else None
+        languages, _ = self._languages(texts, given)
+        analysed = self._analyse(texts, languages)
+
+        if label_column:
+            if label_column not in data.columns:
+                from cxml.errors import ConfigError
+
+                raise ConfigError(f"label column {label_column!r} is not in the input")
+            labels = (
+                data[label_column]
+                .astype(object)
+                .map(lambda v: str(v).strip().lower() if isinstance(v, str) else None)
+            )
+            labels = labels.where(labels.isin(LABELS), None)
+            self.label_source_ = f"labels from column {label_column!r}"
+        else:
+            labels = weak_labels(data)
+            self.label_source_ = "weak labels from scores" if labels.notna().any() else "none"
+        self.sentiment_.fit(texts, analysed, languages, labels.tolist())
+        self.themes_.fit(analysed, languages)
+        self.languages_ = sorted({lang for lang in languages if lang})
+        self.n_texts_ = len(texts)
+        self.labelled_ = int(labels.notna().sum())
+        return self
+
+    def _check(self) -> None:
+        if not hasattr(self, "themes_"):
+            raise NotFittedError("this TextPipeline is not fitted yet: call fit() first")
+
+    def _languages(
+        self, texts: Sequence[str], given: pd.Series | None
+    ) -> tuple[list[str | None], list[float]]:
+        """(language, confidence) per text: the given language, else the detected one."""
+        chosen: list[str | None] = [None] * len(texts)
+        confidence = [1.0] * len(texts)
+        if given is not None:
+            for i, value in enumerate(given.astype(object).where(given.notna(), None).tolist()):
+                if isinstance(value, str) and value.strip():
+                    chosen[i] = value.strip().lower()
+        missing = [i for i, c in enumerate(chosen) if c is None]
+        for i, (code, probability) in zip(
+            missing, self.detector_.detect([texts[i] for i in missing]), strict=True
+        ):
+            chosen[i], confidence[i] = code, probability
+        return chosen, confidence
+
+    def _analyse(self, texts: Sequence[str], languages: Sequence[str | None]) -> list[Analysed]:
+        out: list[Analysed | None] = [None] * len(texts)
+        groups: dict[str, list[int]] = {}
+        for i, language in enumerate(languages):
+            groups.setdefault(language or "xx", []).append(i)
+        for language, index in groups.items():
+            for i, record in zip(
+                index, self.tokenizer_.analyse([texts[i] for i in index], language), strict=True
+            ):
+                out[i] = record
+        return [r if r is not None else Analysed((), ((0, 0),), ()) for r in out]
+
+    # --- applying ------------------------------------------------------------------
+
+    def analyze(
+        self, texts: Sequence[str | None], languages: Sequence[str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        """One result per text, in order: language, sentiment, themes, key phrases, intents, redacted text."""
+        self._check()
+        raw = [t if isinstance(t, str) else "" for t in texts]
+        redacted = self.redactor_.transform(raw)
+        given = pd.Series(list(languages), dtype=object) if languages is not None else None
+        chosen, confidence = self._languages(redacted, given)
+        analysed = self._analyse(redacted, chosen)
+        results: list[dict[str, Any]] = [{} for _ in raw]
+        groups: dict[str | None, list[int]] = {}
+        for i, language in enumerate(chosen):
+            groups.setdefault(language, []).append(i)
+        for language, index in groups.items():
+            self._analyze_group(
+                [redacted[i] for i in index],
+                [analysed[i] for i in index],
+                language,
+                [results[i] for i in index],
+            )
+        for i, result in enumerate(results):
+            result["language"] = chosen[i]
+            result["language_confidence"] = confidence[i]
+            result["redacted_text"] = redacted[i]
+            if not redacted[i].strip():
+                result.update(
+                    sentiment=None,
+                    themes=[],
+                    key_phrases=[],
+                    intents=[],
+                    language=None,
+                    language_confidence=0.0,
+                )
+        return results
+
+    def _analyze_group(
+        self,
+        texts: list[str],
+        analysed: list[Analysed],
+        language: str | None,
+        results: list[dict[str, Any]],
+    ) -> None:
+        sentence_records: list[Analysed] = []
+        sentence_texts: list[str] = []
+        owner: list[int] = []
+        for i, (text, record) in enumerate(zip(texts, analysed, strict=True)):
+            for sentence in _sentence_records(record):
+                start, end = sentence.sentences[0]
+                sentence_records.append(sentence)
+                sentence_texts.append(text[start:end])
+                owner.append(i)
+        proba = self.sentiment_.proba(sentence_texts, sentence_records, language)
+        weights = np.array([len(r.terms) + 1.0 for r in sentence_records])
+        owner_array = np.array(owner, dtype=np.int64)
+        comment = np.zeros((len(texts), len(LABELS)))
+        np.add.at(comment, owner_array, proba * weights[:, None])
+        totals = np.bincount(owner_array, weights=weights, minlength=len(texts))[:, None]
+        comment = np.divide(comment, totals, out=np.full_like(comment, 1 / 3), where=totals > 0)
+        labels, scores = self.sentiment_.labels_from(comment, language)
+        matches = self.themes_.match(texts, analysed, language)
+        intents = self.intents_.detect(texts, language)
+        spans_by_text: dict[int, list[tuple[int, int, np.ndarray]]] = {}
+        for k, i in enumerate(owner):
+            start, end = sentence_records[k].sentences[0]
+            spans_by_text.setdefault(i, []).append((start, end, proba[k]))
+        for i, result in enumerate(results):
+            themes = []
+            for match in matches[i]:
+                inside = [
+                    p
+                    for s, e, p in spans_by_text.get(i, [])
+                    if s <= match.start < e or (match.id == OTHER)
+                ]
+                theme_proba = np.mean(inside, axis=0) if inside else comment[i]
+                theme_label, theme_score = self.sentiment_.labels_from(
+                    theme_proba[None, :], language
+                )
+                themes.append(
+                    {
+                        "id": match.id,
+                        "label": self.themes_.label(match.id),
+                        "confidence": match.confidence,
+                        "sentiment": {"label": str(theme_label[0]), "score": float(theme_score[0])},
+                        "span": [match.start, match.end] if match.id != OTHER else None,
+                        "evidence": texts[i][match.start : match.end]
+                        if match.id != OTHER
+                        else None,
+                    }
+                )
+            result["sentiment"] = {
+                "label": str(labels[i]),
+                "score": float(scores[i]),
+                "source": self.sentiment_.source(language),
+            }
+            result["themes"] = themes
+            result["key_phrases"] = self._key_phrases(texts[i], analysed[i], language)
+            result["intents"] = [
+                {**hit, "evidence": texts[i][int(hit["start"]) : int(hit["end"])]}  # type: ignore[call-overload]
+                for hit in intents[i]
+            ]
+
+    def _idf(self, language: str | None) -> dict[str, float]:
+        cache: dict[str | None, dict[str, float]] = self.__dict__.setdefault("_idf_cache", {})
+        if language not in cache:
+            vectorizer = self.themes_.vectorizers_.get(language or "")
+            cache[language] = (
+                dict(zip(vectorizer.get_feature_names_out(), vectorizer.idf_, strict=True))
+                if vectorizer is not None
+                else {}
+            )
+        return cache[language]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_idf_cache", None)
+        return state
+
+    def _key_phrases(self, text: str, record: Analysed, language: str | None) -> list[str]:
+        idf = self._idf(language)
+        default = max(idf.values(), default=1.0)
+        stop = DISCOURSE_WORDS.get(language or "", set())
+
+        def weight(phrase: Term) -> float:
+            parts = phrase.norm.split(" ") if language != "ja" else [phrase.norm]
+            return sum(idf.get(p, default) for p in parts) + 0.5 * (len(parts) - 1)
+
+        ranked = sorted((p for p in record.phrases if p.norm not in stop), key=weight, reverse=True)
+        seen: list[str] = []
+        for phrase in ranked:
+            surface = text[phrase.start : phrase.end]
+            if surface.lower() not in (s.lower() for s in seen):
+                seen.append(surface)
+            if len(seen) >= _MAX_KEY_PHRASES:
+                break
+        return seen
+
+    def theme_table(self) -> pd.DataFrame:
+        """The themes as a frame (id, label, language, kind, terms)."""
+        self._check()
+        return pd.DataFrame(self.themes_.table())
+
+    def coverage(self, results: Sequence[dict[str, Any]]) -> float:
+        """Share of analysed texts that got at least one theme other than ``other``."""
+        with_text = [r for r in results if r.get("themes")]
+        if not with_text:
+            return 0.0
+        return sum(any(t["id"] != OTHER for t in r["themes"]) for r in with_text) / len(with_text)

@@ -1,0 +1,149 @@
+"""Train, evaluate and apply the text pipeline: the library behind `cxml train text` and `cxml analyze`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cxml.errors import ConfigError, InputFileError
+from cxml.settings import Settings
+from cxml.text.pipeline import TextPipeline
+from cxml.text.themes import Taxonomy, ThemeModel
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A whole CSV/Parquet/JSONL file as a frame of raw values."""
+    from cxml.io import read_chunks
+
+    _, chunks = read_chunks(path, chunk_rows=100_000)
+    frames = [c.frame for c in chunks]
+    if not frames:
+        raise InputFileError(str(path), "has a header but no rows")
+    return pd.concat(frames, ignore_index=True)
+
+
+def default_pipeline() -> TextPipeline:
+    """The pipeline a fresh install uses: shipped sentiment defaults, lexicon, no learned themes."""
+    return TextPipeline().fit(pd.DataFrame({"text": pd.Series([], dtype=object)}))
+
+
+def train_text_pipeline(
+    settings: Settings,
+    *,
+    frame: pd.DataFrame | None = None,
+    input_path: Path | None = None,
+    text_column: str = "text",
+    label_column: str | None = None,
+    taxonomy_path: Path | None = None,
+    n_themes: int | None = None,
+    previous: TextPipeline | None = None,
+    register: bool = True,
+) -> dict[str, Any]:
+    """Fit the text pipeline on ``frame`` or a file, log it to MLflow, and report what it learned."""
+    from cxml.tracking import log_text_pipeline
+
+    if frame is None:
+        if input_path is None:
+            raise ConfigError("give either a frame or --input FILE")
+        frame = read_table(input_path)
+    if text_column not in frame.columns:
+        raise ConfigError(
+            f"text column {text_column!r} is not in the input; it has: {', '.join(map(str, frame.columns))}"
+        )
+    if text_column != "text":
+        frame = frame.rename(columns={text_column: "text"})
+        text_column = "text"
+    for score in ("nps", "csat", "ces", "rating"):
+        if score in frame.columns:
+            frame[score] = pd.to_numeric(frame[score], errors="coerce")
+    taxonomy = Taxonomy.from_yaml(taxonomy_path) if taxonomy_path else None
+    themes = ThemeModel(
+        taxonomy=taxonomy,
+        n_themes=n_themes,
+        previous=previous.themes_ if previous is not None else None,
+    )
+    pipeline = TextPipeline(themes=themes).fit(frame, label_column=label_column, taxonomy=taxonomy)
+    with_text = frame[frame["text"].astype(object).fillna("").astype(str).str.strip() != ""]
+    sample_frame = (
+        with_text.sample(min(200, len(with_text)), random_state=0) if len(with_text) else with_text
+    )
+    sample = pipeline.analyze(
+        sample_frame["text"].tolist(),
+        sample_frame["language"].tolist() if "language" in sample_frame.columns else None,
+    )
+    coverage = pipeline.coverage(sample)
+    metrics = {
+        "texts": float(pipeline.n_texts_),
+        "labelled": float(pipeline.labelled_),
+        "theme_coverage": coverage,
+    }
+    params = {
+        "label_source": pipeline.label_source_,
+        "languages": ",".join(pipeline.languages_),
+        "n_themes": n_themes or "auto",
+        "taxonomy": str(taxonomy_path) if taxonomy_path else "",
+        "taxonomy_version": taxonomy.version if taxonomy else "",
+        "sentiment_sources": json.dumps(
+            {lang: pipeline.sentiment_.source(lang) for lang in pipeline.languages_}
+        ),
+    }
+    logged = log_text_pipeline(
+        pipeline, settings, params=params, metrics=metrics, sample=sample, register=register
+    )
+    return {
+        **logged,
+        "texts": pipeline.n_texts_,
+        "languages": pipeline.languages_,
+        "label_source": pipeline.label_source_,
+        "themes": len(pipeline.themes_.themes_),
+        "coverage": coverage,
+        "lineage": pipeline.themes_.lineage_,
+    }
+
+
+def analyze_file(
+    settings: Settings,
+    input_path: Path,
+    out_path: Path,
+    *,
+    text_column: str = "text",
+    id_column: str | None = None,
+    language_column: str = "language",
+    batch_rows: int = 5000,
+) -> dict[str, Any]:
+    """Analyse every row of a file into JSON Lines, in input order, with the champion or the defaults."""
+    from cxml.tracking import load_text_champion
+
+    frame = read_table(input_path)
+    if text_column not in frame.columns:
+        raise InputFileError(
+            str(input_path),
+            f"no text column {text_column!r}; its columns are: {', '.join(frame.columns)}",
+        )
+    if id_column is None:
+        id_column = next((c for c in ("feedback_id", "id") if c in frame.columns), None)
+    elif id_column not in frame.columns:
+        raise InputFileError(str(input_path), f"no id column {id_column!r}")
+    loaded = load_text_champion(settings)
+    pipeline, model = (
+        (loaded[0], f"cxml-text version {loaded[1]}")
+        if loaded
+        else (default_pipeline(), "the shipped defaults")
+    )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    covered = analysed = 0
+    with open(out_path, "w", encoding="utf-8") as out:
+        for start in range(0, len(frame), batch_rows):
+            part = frame.iloc[start : start + batch_rows]
+            languages = part[language_column].tolist() if language_column in part.columns else None
+            results = pipeline.analyze(part[text_column].tolist(), languages)
+            ids = part[id_column].tolist() if id_column else [None] * len(part)
+            for row_id, result in zip(ids, results, strict=True):
+                record = {id_column: row_id} if id_column else {}
+                out.write(json.dumps({**record, **result}, ensure_ascii=False) + "\n")
+            analysed += sum(1 for r in results if r["themes"])
+            covered += sum(1 for r in results if any(t["id"] != "other" for t in r["themes"]))
+    return {"rows": len(frame), "model": model, "coverage": covered / analysed if analysed else 0.0}

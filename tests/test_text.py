@@ -1,0 +1,226 @@
+"""The text pipeline on real spaCy/SudachiPy tokenisers and the demo world's planted truth."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+from cxml.demo import DEMO_TAXONOMY, World, generate
+from cxml.errors import ConfigError
+from cxml.text.intents import IntentDetector
+from cxml.text.language import LanguageDetector
+from cxml.text.nlp import Tokenizer
+from cxml.text.pipeline import TextPipeline
+from cxml.text.redact import redact
+from cxml.text.sentiment import NotFittedError, weak_labels
+from cxml.text.themes import Taxonomy, ThemeModel
+
+
+@pytest.fixture(scope="module")
+def text_world() -> World:
+    return generate(900, seed=11, end=date(2025, 6, 30))
+
+
+@pytest.fixture(scope="module")
+def taxonomy(tmp_path_factory: pytest.TempPathFactory) -> Taxonomy:
+    path = tmp_path_factory.mktemp("taxonomy") / "taxonomy.yaml"
+    path.write_text(DEMO_TAXONOMY, encoding="utf-8")
+    return Taxonomy.from_yaml(path)
+
+
+@pytest.fixture(scope="module")
+def fitted(text_world: World, taxonomy: Taxonomy) -> TextPipeline:
+    frame = text_world.feedback.replace({"language": {"": None}})
+    return TextPipeline().fit(frame, taxonomy=taxonomy)
+
+
+@pytest.fixture(scope="module")
+def held_out() -> tuple[pd.DataFrame, pd.DataFrame]:
+    later = generate(300, seed=12, end=date(2025, 6, 30))
+    keep = later.feedback["text"] != ""
+    return later.feedback[keep].reset_index(drop=True), later.feedback_truth[keep].reset_index(
+        drop=True
+    )
+
+
+def test_language_detection_matches_the_planted_languages(
+    held_out: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    feedback, truth = held_out
+    detected = [code for code, _ in LanguageDetector().detect(feedback["text"].tolist())]
+    accuracy = (pd.Series(detected) == truth["language"]).mean()
+    assert accuracy > 0.97
+    assert LanguageDetector().detect(["", "12345", "解約します"]) == [
+        (None, 0.0),
+        (None, 0.0),
+        ("ja", 0.99),
+    ]
+
+
+def test_pii_is_redacted_and_ordinary_numbers_are_kept() -> None:
+    assert redact("mail me at ann.lee@example.com")[0] == "mail me at [EMAIL]"
+    assert redact("電話番号は090-1234-5678です。")[0] == "電話番号は[PHONE]です。"
+    assert redact("card 4111 1111 1111 1111 please")[0] == "card [CARD] please"
+    assert redact("call +44 20 7946 0958")[0] == "call [PHONE]"
+    assert (
+        redact("order 12345 on 2024-01-05 cost 39.99")[0] == "order 12345 on 2024-01-05 cost 39.99"
+    )
+    assert redact("4111 1111 1111 1112")[0] != "[CARD]"  # fails the Luhn check
+
+
+def test_japanese_key_phrases_are_words_and_compounds_not_sentences() -> None:
+    record = Tokenizer().analyse(["解約したはずのオプション料金がまだ請求されています。"], "ja")[0]
+    phrases = [p.norm for p in record.phrases]
+    assert "オプション料金" in phrases
+    assert all(len(p) <= 12 for p in phrases)
+
+
+def test_negation_is_marked_in_english_and_japanese() -> None:
+    english = Tokenizer().analyse(["The support was not good."], "en")[0]
+    assert [(t.norm, t.negated) for t in english.terms if t.norm == "good"] == [("good", True)]
+    japanese = Tokenizer().analyse(["通信速度は悪くない。"], "ja")[0]
+    assert [(t.norm, t.negated) for t in japanese.terms if t.norm == "悪い"] == [("悪い", True)]
+
+
+def test_weak_labels_follow_the_score_conventions() -> None:
+    frame = pd.DataFrame(
+        {
+            "nps": [0, 6, 7, 8, 9, None, None, None],
+            "csat": [None] * 5 + [2, 3, None],
+            "ces": [None] * 7 + [7],
+        }
+    )
+    assert weak_labels(frame).tolist() == [
+        "negative",
+        "negative",
+        "neutral",
+        "neutral",
+        "positive",
+        "negative",
+        "neutral",
+        "negative",
+    ]
+
+
+def test_sentiment_learned_from_scores_matches_the_planted_truth(
+    fitted: TextPipeline, held_out: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    feedback, truth = held_out
+    results = fitted.analyze(feedback["text"].tolist())
+    predicted = [r["sentiment"]["label"] for r in results]
+    for language in ("en", "ja"):
+        mask = truth["language"] == language
+        score = f1_score(truth.loc[mask, "sentiment"], pd.Series(predicted)[mask], average="macro")
+        assert score > 0.7, (language, score)
+    assert all(-1 <= r["sentiment"]["score"] <= 1 for r in results)
+    assert fitted.label_source_ == "weak labels from scores"
+
+
+def test_every_comment_gets_a_theme_with_evidence(fitted: TextPipeline) -> None:
+    text = "I was charged twice this month and nobody can explain why."
+    result = fitted.analyze([text])[0]
+    billing = [t for t in result["themes"] if t["id"] == "billing"]
+    assert billing, result["themes"]
+    start, end = billing[0]["span"]
+    assert text[start:end] == billing[0]["evidence"] and "charged" in billing[0]["evidence"]
+    assert billing[0]["sentiment"]["label"] == "negative"
+    nothing = fitted.analyze(["zzz qqq"])[0]
+    assert [t["id"] for t in nothing["themes"]] == ["other"]
+
+
+def test_english_and_japanese_about_one_thing_share_a_theme(fitted: TextPipeline) -> None:
+    english, japanese = fitted.analyze(
+        [
+            "There is a fee on my invoice that I never agreed to.",
+            "同意していない手数料が請求書に載っています。",
+        ]
+    )
+    assert "billing" in {t["id"] for t in english["themes"]} & {t["id"] for t in japanese["themes"]}
+
+
+def test_retention_intents_are_found_with_their_evidence() -> None:
+    detector = IntentDetector().fit()
+    found = detector.detect(
+        [
+            "I had to call four times and I'm thinking of switching to another provider. Please call me back."
+        ],
+        "en",
+    )[0]
+    assert {f["intent"] for f in found} == {"cancel", "effort", "callback"}
+    assert {
+        f["intent"]
+        for f in detector.detect(["解約の手続きを教えてください。何度も電話しました。"], "ja")[0]
+    } == {"cancel", "effort"}
+    assert detector.detect(["Lovely staff, thanks."], "en")[0] == []
+
+
+def test_analysis_redacts_before_anything_else(fitted: TextPipeline) -> None:
+    result = fitted.analyze(["My number is 090-1234-5678, the bill is wrong."])[0]
+    assert "090" not in json.dumps(result)
+    assert "[PHONE]" in result["redacted_text"]
+
+
+def test_results_come_back_in_input_order_with_empty_texts_handled(fitted: TextPipeline) -> None:
+    results = fitted.analyze(
+        ["スタッフがとても親切でした。", "", None, "The app crashes every time."]
+    )  # type: ignore[list-item]
+    assert [r["language"] for r in results] == ["ja", None, None, "en"]
+    assert results[1]["sentiment"] is None and results[1]["themes"] == []
+
+
+def test_retraining_keeps_theme_ids_and_records_lineage(text_world: World) -> None:
+    frame = text_world.feedback.replace({"language": {"": None}})
+    first = TextPipeline(use_defaults=False).fit(frame)
+    again = TextPipeline(themes=ThemeModel(previous=first.themes_), use_defaults=False).fit(frame)
+    first_ids = {t["id"] for t in first.themes_.table()}
+    second_ids = {t["id"] for t in again.themes_.table()}
+    assert len(first_ids & second_ids) >= 0.8 * len(first_ids)
+    events = {entry["event"] for entry in again.themes_.lineage_}
+    assert events <= {"kept", "renamed", "merged", "split", "new", "retired", "folded"}
+    assert "kept" in events
+
+
+def test_pinned_taxonomy_ids_never_change(text_world: World, taxonomy: Taxonomy) -> None:
+    frame = text_world.feedback.head(400).replace({"language": {"": None}})
+    pipeline = TextPipeline(use_defaults=False).fit(frame, taxonomy=taxonomy)
+    ids = {t["id"] for t in pipeline.themes_.table()}
+    assert {t.id for t in taxonomy.themes} <= ids
+
+
+def test_taxonomy_errors_name_the_theme(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text("themes:\n  - id: a\n    patterns: {en: ['(unclosed']}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="theme 'a': pattern"):
+        Taxonomy.from_yaml(path)
+    merged = Taxonomy.from_dict(
+        {
+            "themes": [
+                {"id": "a", "keywords": {"en": ["x"]}, "merge": ["b"]},
+                {"id": "b", "keywords": {"en": ["y"]}},
+            ]
+        }
+    )
+    assert [t.id for t in merged.themes] == ["a"] and merged.themes[0].keywords["en"] == ["x", "y"]
+
+
+def test_unfitted_parts_say_so() -> None:
+    with pytest.raises(NotFittedError, match="not fitted"):
+        TextPipeline().analyze(["hello"])
+
+
+def test_shipped_defaults_serve_a_fresh_install() -> None:
+    from cxml.text.training import default_pipeline
+
+    pipeline = default_pipeline()
+    good, bad = pipeline.analyze(
+        ["Great value, friendly staff.", "Terrible service, I want a refund."]
+    )
+    assert good["sentiment"]["label"] == "positive" and good["sentiment"]["source"] == "default"
+    assert bad["sentiment"]["label"] == "negative"
+    ja = pipeline.analyze(["業績は好調に推移しました。"])[0]
+    assert ja["sentiment"]["label"] == "positive"

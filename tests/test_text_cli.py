@@ -1,0 +1,58 @@
+"""`cxml train text` and `cxml analyze` end to end: real store, real MLflow registry on SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+CXML = str(Path(sys.executable).parent / "cxml")
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CXML_DATABASE_URL": "sqlite:///cxml.db",
+        "CXML_MLFLOW_TRACKING_URI": "sqlite:///mlflow.db",
+    }
+    return subprocess.run(
+        [CXML, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_analyze_works_before_any_training_then_uses_the_champion(tmp_path: Path) -> None:
+    made = run(["demo-data", "--customers", "250", "--out", "w", "--end", "2025-06-30"], tmp_path)
+    assert made.returncode == 0, made.stderr
+    fresh = run(["analyze", "--input", "w/feedback.csv", "--out", "fresh.jsonl"], tmp_path)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "the shipped defaults" in fresh.stdout
+
+    for kind in ("customers", "feedback"):
+        assert run(["ingest", kind, f"w/{kind}.csv"], tmp_path).returncode == 0
+    trained = run(["train", "text", "--taxonomy", "w/taxonomy.yaml", "--json"], tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    report = json.loads(trained.stdout[trained.stdout.index("{") :])
+    assert report["version"] == "1" and report["label_source"] == "weak labels from scores"
+
+    done = run(["analyze", "--input", "w/feedback.csv", "--out", "out.jsonl"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "cxml-text version 1" in done.stdout
+    rows = [
+        json.loads(line)
+        for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    source = pd.read_csv(tmp_path / "w" / "feedback.csv")
+    assert [r["feedback_id"] for r in rows] == source["feedback_id"].tolist()
+    with_text = [r for r in rows if r["sentiment"]]
+    assert {"language", "sentiment", "themes", "key_phrases", "intents", "redacted_text"} <= set(
+        with_text[0]
+    )
+
+    again = run(["train", "text", "--taxonomy", "w/taxonomy.yaml", "--json"], tmp_path)
+    second = json.loads(again.stdout[again.stdout.index("{") :])
+    assert second["version"] == "2"
+    assert any(entry["event"] == "kept" for entry in second["lineage"])
