@@ -28,7 +28,9 @@ HERE = Path(__file__).resolve().parent
 def clothing(data: Path) -> pd.DataFrame:
     frame = pd.read_csv(data / "womens-clothing-reviews" / "womens_clothing_reviews.csv")
     frame = frame.dropna(subset=["Review Text"])
-    label = np.select([frame["Rating"] <= 2, frame["Rating"] == 3], ["negative", "neutral"], "positive")
+    label = np.select(
+        [frame["Rating"] <= 2, frame["Rating"] == 3], ["negative", "neutral"], "positive"
+    )
     return pd.DataFrame({"text": frame["Review Text"].astype(str), "label": label})
 
 
@@ -42,14 +44,18 @@ def split(frame: pd.DataFrame, holdout: float, seed: int = 0) -> tuple[pd.DataFr
     """A fixed shuffled split: (train, test)."""
     order = np.random.default_rng(seed).permutation(len(frame))
     cut = int(len(frame) * (1 - holdout))
-    return frame.iloc[order[:cut]].reset_index(drop=True), frame.iloc[order[cut:]].reset_index(drop=True)
+    return frame.iloc[order[:cut]].reset_index(drop=True), frame.iloc[order[cut:]].reset_index(
+        drop=True
+    )
 
 
 def fit(frame: pd.DataFrame, language: str) -> SentimentModel:
     tokenizer = Tokenizer()
     texts = frame["text"].tolist()
     analysed = tokenizer.analyse(texts, language)
-    return SentimentModel(C=0.5).fit(texts, analysed, [language] * len(texts), frame["label"].tolist())
+    return SentimentModel(C=0.5).fit(
+        texts, analysed, [language] * len(texts), frame["label"].tolist()
+    )
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from cxml.text.lexicon import LexiconScorer
 from cxml.text.nlp import Analysed, identity, term_strings
 
 LABELS = ("negative", "neutral", "positive")
+CHARACTER_LANGUAGES = {"ja", "zh", "ko", "th"}
 
 
 class NotFittedError(RuntimeError):
@@ -53,10 +54,25 @@ def weak_labels(frame: pd.DataFrame) -> pd.Series:
 class _LanguageModel:
     """TF-IDF + lexicon features → logistic regression, for one language."""
 
-    def __init__(self, C: float, max_features: int, random_state: int) -> None:
+    def __init__(
+        self, C: float, max_features: int, random_state: int, characters: bool = False
+    ) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
+        # Character 1-3-grams for scripts without spaces (Japanese): they catch
+        # inflections and negation (「悪くない」) that dictionary forms lose.
+        self.characters = (
+            TfidfVectorizer(
+                analyzer="char",
+                ngram_range=(1, 3),
+                min_df=2,
+                sublinear_tf=True,
+                max_features=max_features,
+            )
+            if characters
+            else None
+        )
         self.vectorizer = TfidfVectorizer(
             analyzer=identity,  # terms arrive tokenised and lemmatised
             max_features=max_features,
@@ -68,21 +84,33 @@ class _LanguageModel:
         )
         self.lexicon_weight = 3.0
 
-    def _features(self, terms: list[list[str]], lexicon: np.ndarray, *, fit: bool) -> Any:
+    def _features(
+        self, texts: Sequence[str], terms: list[list[str]], lexicon: np.ndarray, *, fit: bool
+    ) -> Any:
         grams = [t + [f"{a}_{b}" for a, b in itertools.pairwise(t)] for t in terms]
-        tfidf = self.vectorizer.fit_transform(grams) if fit else self.vectorizer.transform(grams)
-        return sparse.hstack([tfidf, sparse.csr_matrix(lexicon * self.lexicon_weight)]).tocsr()
+        blocks = [self.vectorizer.fit_transform(grams) if fit else self.vectorizer.transform(grams)]
+        if self.characters is not None:
+            chars = self.characters
+            blocks.append(chars.fit_transform(texts) if fit else chars.transform(texts))
+        blocks.append(sparse.csr_matrix(lexicon * self.lexicon_weight))
+        return sparse.hstack(blocks).tocsr()
 
     def fit(
-        self, terms: list[list[str]], lexicon: np.ndarray, labels: Sequence[str]
+        self,
+        texts: Sequence[str],
+        terms: list[list[str]],
+        lexicon: np.ndarray,
+        labels: Sequence[str],
     ) -> _LanguageModel:
-        self.classifier.fit(self._features(terms, lexicon, fit=True), list(labels))
+        self.classifier.fit(self._features(texts, terms, lexicon, fit=True), list(labels))
         self.classes_ = list(self.classifier.classes_)
         return self
 
-    def proba(self, terms: list[list[str]], lexicon: np.ndarray) -> np.ndarray:
+    def proba(
+        self, texts: Sequence[str], terms: list[list[str]], lexicon: np.ndarray
+    ) -> np.ndarray:
         """Probabilities over LABELS (absent classes get 0)."""
-        raw = self.classifier.predict_proba(self._features(terms, lexicon, fit=False))
+        raw = self.classifier.predict_proba(self._features(texts, terms, lexicon, fit=False))
         out = np.zeros((len(terms), len(LABELS)))
         for j, label in enumerate(self.classes_):
             out[:, LABELS.index(label)] = raw[:, j]
@@ -134,8 +162,18 @@ class SentimentModel:
             chosen_texts = [texts[i] for i in index]
             chosen = [analysed[i] for i in index]
             lexicon = self.lexicon_.features(chosen_texts, chosen, str(language))
-            model = _LanguageModel(self.C, self.max_features, self.random_state)
-            model.fit(term_strings(chosen, mark_negation=True), lexicon, usable["label"].tolist())
+            model = _LanguageModel(
+                self.C,
+                self.max_features,
+                self.random_state,
+                characters=language in CHARACTER_LANGUAGES,
+            )
+            model.fit(
+                chosen_texts,
+                term_strings(chosen, mark_negation=True),
+                lexicon,
+                usable["label"].tolist(),
+            )
             self.models_[str(language)] = model
             self.sources_[str(language)] = "trained"
         return self
@@ -162,7 +200,9 @@ class SentimentModel:
             return np.zeros((0, len(LABELS)))
         if language in self.models_:
             lexicon = self.lexicon_.features(texts, analysed, language)
-            return self.models_[language].proba(term_strings(analysed, mark_negation=True), lexicon)
+            return self.models_[language].proba(
+                texts, term_strings(analysed, mark_negation=True), lexicon
+            )
         if self.defaults and language in self.defaults:
             return self.defaults[language].proba(texts, analysed, language)
         score = self.lexicon_.scores(texts, analysed, language or "")

@@ -1,0 +1,238 @@
+"""Benchmark the text pipeline: sentiment quality (in and out of domain), theme quality, throughput.
+
+Usage: python benchmarks/text.py [--data ../shared/data]
+Prints Markdown tables for benchmarks/RESULTS.md. Every model is scored on data it did not train on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the targets are stated
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score, normalized_mutual_info_score
+
+from cxml.demo import DEMO_TAXONOMY, generate
+from cxml.text.lexicon import LexiconScorer
+from cxml.text.nlp import Tokenizer
+from cxml.text.pipeline import TextPipeline
+from cxml.text.sentiment import SentimentModel
+from cxml.text.themes import OTHER, Taxonomy, ThemeModel
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKENIZER = Tokenizer()
+
+
+def lexicon_labels(texts: list[str], language: str, band: float) -> np.ndarray:
+    scores = LexiconScorer().scores(texts, TOKENIZER.analyse(texts, language), language)
+    return np.where(scores >= band, "positive", np.where(scores <= -band, "negative", "neutral"))
+
+
+def tfidf_reference(train: pd.DataFrame, test: pd.DataFrame, *, char: bool = False) -> np.ndarray:
+    vectorizer = (
+        TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+        if char
+        else TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    )
+    model = LogisticRegression(max_iter=2000, class_weight="balanced")
+    model.fit(vectorizer.fit_transform(train["text"]), train["label"])
+    return model.predict(vectorizer.transform(test["text"]))
+
+
+def cxml_model(train: pd.DataFrame, test: pd.DataFrame, language: str) -> np.ndarray:
+    model = SentimentModel(C=0.5).fit(
+        train["text"].tolist(),
+        TOKENIZER.analyse(train["text"].tolist(), language),
+        [language] * len(train),
+        train["label"].tolist(),
+    )
+    proba = model.proba(
+        test["text"].tolist(), TOKENIZER.analyse(test["text"].tolist(), language), language
+    )
+    return model.labels_from(proba, language)[0]
+
+
+def split(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    order = np.random.default_rng(seed).permutation(len(frame))
+    cut = int(len(frame) * 0.8)
+    return frame.iloc[order[:cut]].reset_index(drop=True), frame.iloc[order[cut:]].reset_index(
+        drop=True
+    )
+
+
+def f1(truth: pd.Series | np.ndarray, predicted: np.ndarray) -> str:
+    return f"{f1_score(truth, predicted, average='macro'):.3f}"
+
+
+def sentiment(data: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "models"))
+    from train_defaults import chabsa, clothing  # type: ignore[import-not-found]
+
+    print("\n### Sentiment, macro-F1 (held-out 20 % split, seed 0)\n")
+    print("| data | task | cxml | lexicon | TF-IDF + LR reference |")
+    print("|---|---|---|---|---|")
+    train, test = split(clothing(data))
+    print(
+        f"| womens-clothing-reviews (EN) | 3-class from rating | {f1(test['label'], cxml_model(train, test, 'en'))} "
+        f"| {f1(test['label'], lexicon_labels(test['text'].tolist(), 'en', 0.05))} "
+        f"| {f1(test['label'], tfidf_reference(train, test))} |"
+    )
+    train, test = split(chabsa(data))
+    cx = cxml_model(train, test, "ja")
+    cx = np.where(
+        cx == "neutral", "positive", cx
+    )  # the task is two-way: the neutral band goes to the majority
+    lex = lexicon_labels(test["text"].tolist(), "ja", 1e-9)
+    lex = np.where(lex == "neutral", "positive", lex)  # two classes: ties go to the majority class
+    ref = tfidf_reference(train, test, char=True)
+    print(
+        f"| chabsa-ja (JA) | positive vs negative | {f1(test['label'], cx)} (acc {accuracy_score(test['label'], cx):.3f}) "
+        f"| {f1(test['label'], lex)} | {f1(test['label'], ref)} (acc {accuracy_score(test['label'], ref):.3f}, char 1-3) |"
+    )
+
+    print("\n### Sentiment out of domain (the shipped defaults on data they never saw), macro-F1\n")
+    print("| data | task | cxml default | lexicon | TF-IDF + LR trained on clothing reviews |")
+    print("|---|---|---|---|---|")
+    nps = pd.read_csv(
+        data / "nps-verbatims" / "nps_verbatims.csv", encoding_errors="replace"
+    ).dropna(subset=["text", "NPS_SCORE"])
+    nps = pd.DataFrame(
+        {
+            "text": nps["text"].astype(str),
+            "label": np.select(
+                [nps["NPS_SCORE"] <= 6, nps["NPS_SCORE"] <= 8], ["negative", "neutral"], "positive"
+            ),
+        }
+    )
+    default_en = joblib.load(ROOT / "models" / "sentiment_en.joblib")
+    texts = nps["text"].tolist()
+    labels, _ = default_en.labels_from(
+        default_en.proba(texts, TOKENIZER.analyse(texts, "en"), "en"), "en"
+    )
+    print(
+        f"| nps-verbatims (EN telecom) | detractor/passive/promoter | {f1(nps['label'], labels)} "
+        f"| {f1(nps['label'], lexicon_labels(texts, 'en', 0.05))} | {f1(nps['label'], tfidf_reference(clothing(data), nps))} |"
+    )
+    world = generate(1500, seed=21, end=date(2025, 6, 30))
+    truth = world.feedback_truth
+    ja = truth["language"].eq("ja") & truth["sentiment"].isin(["positive", "negative"])
+    ja_texts = world.feedback.loc[ja, "text"].tolist()
+    default_ja = joblib.load(ROOT / "models" / "sentiment_ja.joblib")
+    labels, _ = default_ja.labels_from(
+        default_ja.proba(ja_texts, TOKENIZER.analyse(ja_texts, "ja"), "ja"), "ja"
+    )
+    labels = np.where(labels == "neutral", "positive", labels)
+    lex = lexicon_labels(ja_texts, "ja", 1e-9)
+    lex = np.where(lex == "neutral", "positive", lex)
+    ref = tfidf_reference(chabsa(data), pd.DataFrame({"text": ja_texts}), char=True)
+    print(
+        f"| demo world, Japanese customer comments | positive vs negative | {f1(truth.loc[ja, 'sentiment'], labels)} "
+        f"| {f1(truth.loc[ja, 'sentiment'], lex)} | {f1(truth.loc[ja, 'sentiment'], ref)} (trained on chABSA, char 1-3) |"
+    )
+
+
+def top_theme(matches: list) -> str:
+    best = max(matches, key=lambda m: m.confidence)
+    return best.id
+
+
+def themes(data: Path) -> None:
+    print("\n### Themes, NMI against known labels\n")
+    print("| data | cxml | reference |")
+    print("|---|---|---|")
+    test = pd.read_csv(data / "banking77" / "test.csv")
+    texts = test["text"].astype(str).tolist()
+    analysed = TOKENIZER.analyse(texts, "en")
+    model = ThemeModel(n_themes=77, min_texts=10).fit(analysed, ["en"] * len(texts))
+    assigned = [top_theme(m) for m in model.match(texts, analysed, "en")]
+    vectors = TfidfVectorizer(min_df=2, sublinear_tf=True).fit_transform(texts)
+    kmeans = KMeans(n_clusters=77, n_init=3, random_state=0).fit_predict(vectors)
+    print(
+        f"| banking77 test (3,080 queries, 77 intents), k = 77 | {normalized_mutual_info_score(test['category'], assigned):.3f} "
+        f"| {normalized_mutual_info_score(test['category'], kmeans):.3f} (k-means on TF-IDF) |"
+    )
+    world = generate(2000, seed=5, end=date(2025, 6, 30))
+    frame = world.feedback.join(
+        world.feedback_truth[["themes"]].rename(columns={"themes": "planted"})
+    )
+    frame = frame[frame["planted"] != ""].reset_index(drop=True)
+    frame["first"] = frame["planted"].str.split("|").str[0]
+    frame["language"] = world.feedback_truth.loc[
+        world.feedback_truth["themes"] != "", "language"
+    ].to_numpy()
+    taxonomy = Taxonomy.from_dict(__import__("yaml").safe_load(DEMO_TAXONOMY))
+    for label, chosen in (("discovered only", None), ("discovered + demo taxonomy", taxonomy)):
+        pipeline = TextPipeline(use_defaults=False).fit(frame, taxonomy=chosen)
+        results = pipeline.analyze(frame["text"].tolist(), frame["language"].tolist())
+        frame["assigned"] = [max(r["themes"], key=lambda t: t["confidence"])["id"] for r in results]
+        cells = []
+        for language in ("en", "ja"):
+            part = frame[frame["language"] == language]
+            cells.append(
+                f"{language} {normalized_mutual_info_score(part['first'], part['assigned']):.3f}"
+            )
+        agree = 0
+        planted = sorted(frame["first"].unique())
+        for theme in planted:
+            en = frame[(frame["first"] == theme) & (frame["language"] == "en")]["assigned"].mode()
+            ja = frame[(frame["first"] == theme) & (frame["language"] == "ja")]["assigned"].mode()
+            agree += int(
+                len(en) > 0 and len(ja) > 0 and en.iloc[0] == ja.iloc[0] and en.iloc[0] != OTHER
+            )
+        print(
+            f"| demo world planted themes, {label} | {', '.join(cells)}; same theme id for EN and JA: {agree}/{len(planted)} planted themes "
+            f"| — |"
+        )
+
+
+def throughput() -> None:
+    print("\n### Throughput of the full analyse path, one core (OMP_NUM_THREADS=1), warm\n")
+    print(
+        "| language | comments | tokeniser alone (comments/s) | full analyse (comments/s) | target |"
+    )
+    print("|---|---|---|---|---|")
+    world = generate(2500, seed=8, end=date(2025, 6, 30))
+    frame = world.feedback[world.feedback["text"] != ""].reset_index(drop=True)
+    languages = world.feedback_truth.loc[world.feedback["text"] != "", "language"].to_numpy()
+    pipeline = TextPipeline().fit(frame.assign(language=languages))
+    for language, target in (("en", 3000), ("ja", 1000)):
+        texts = frame.loc[languages == language, "text"].tolist()[:5000]
+        tokenizer = Tokenizer()
+        tokenizer.analyse(texts[:20], language)
+        pipeline.analyze(texts[:20], [language] * 20)
+        started = time.perf_counter()
+        tokenizer.analyse(texts, language)
+        ceiling = len(texts) / (time.perf_counter() - started)
+        started = time.perf_counter()
+        pipeline.analyze(texts)
+        full = len(texts) / (time.perf_counter() - started)
+        print(f"| {language} | {len(texts):,} | {ceiling:,.0f} | {full:,.0f} | ≥ {target:,} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--only", choices=["sentiment", "themes", "throughput"])
+    args = parser.parse_args()
+    if args.only in (None, "sentiment"):
+        sentiment(args.data)
+    if args.only in (None, "themes"):
+        themes(args.data)
+    if args.only in (None, "throughput"):
+        throughput()
+
+
+if __name__ == "__main__":
+    main()
