@@ -411,9 +411,21 @@ def _champion_text(settings: Settings) -> Any:
 
 
 @cli.command()
-@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path))
+@click.option("--input", "input_path", type=click.Path(path_type=Path), help="A file to analyse.")
 @click.option(
-    "--out", "out_path", required=True, type=click.Path(path_type=Path), help="JSON Lines output."
+    "--out", "out_path", type=click.Path(path_type=Path), help="JSON Lines output (with --input)."
+)
+@click.option(
+    "--store",
+    "into_store",
+    is_flag=True,
+    help="Analyse the store's feedback and keep the results there.",
+)
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="With --store: also re-analyse comments this model already read.",
 )
 @click.option("--text-column", default="text", show_default=True)
 @click.option(
@@ -423,16 +435,26 @@ def _champion_text(settings: Settings) -> Any:
 @click.pass_context
 def analyze(
     ctx: click.Context,
-    input_path: Path,
-    out_path: Path,
+    input_path: Path | None,
+    out_path: Path | None,
+    into_store: bool,
+    everything: bool,
     text_column: str,
     id_column: str | None,
     language_column: str,
 ) -> None:
     """Analyse every row's text: language, sentiment, themes, key phrases, intents, redacted text."""
-    from cxml.text.training import analyze_file
+    from cxml.text.training import analyze_file, analyze_store
 
     settings = _settings(ctx)
+    if into_store:
+        done = analyze_store(_store(ctx), settings, now=_now(), everything=everything)
+        click.echo(
+            f"{done['analysed']:,} comments analysed with model {done['model_version']} and stored"
+        )
+        return
+    if input_path is None or out_path is None:
+        raise ConfigError("give --input FILE --out FILE.jsonl, or --store")
     summary = analyze_file(
         settings,
         input_path,
@@ -445,6 +467,123 @@ def analyze(
         f"{summary['rows']:,} rows analysed with {summary['model']} into {out_path} "
         f"(theme coverage {summary['coverage']:.1%})"
     )
+
+
+# --- metrics ---------------------------------------------------------------------------
+
+
+def _print_table(frame: pd.DataFrame, as_json: bool, csv_path: Path | None) -> None:
+    from cxml.reporting import records
+
+    if csv_path is not None:
+        frame.to_csv(csv_path, index=False)
+        click.echo(f"{len(frame):,} rows written to {csv_path}")
+    elif as_json:
+        _echo_json(records(frame))
+    elif frame.empty:
+        click.echo("(no rows)")
+    else:
+        click.echo(frame.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+
+
+@cli.command()
+@click.argument("metric", type=click.Choice(["nps", "csat", "ces", "churn-rate", "retention"]))
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    help="Group by: channel, language, theme, or a customer attribute (repeatable).",
+)
+@click.option(
+    "--period",
+    type=click.Choice(["day", "week", "month", "quarter", "year"]),
+    help="Group by period.",
+)
+@click.option("--from", "start", help="First day included (ISO date).")
+@click.option("--to", "end", help="First day excluded (ISO date).")
+@click.option(
+    "--level", type=click.Choice(["response", "customer"]), default="response", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of rows.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the rows to CSV.")
+@click.pass_context
+def metrics(
+    ctx: click.Context,
+    metric: str,
+    by: tuple[str, ...],
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    level: str,
+    as_json: bool,
+    csv_path: Path | None,
+) -> None:
+    """NPS, CSAT, CES, churn and retention rates per group, with 95 % intervals and counts."""
+    from cxml.reporting import metric_table
+
+    frame = metric_table(
+        _store(ctx),
+        metric,
+        by=[b for part in by for b in part.split(",") if b],
+        period=period,
+        start=_parse_date(start, "--from"),
+        end=_parse_date(end, "--to"),
+        level=level,
+    )
+    _print_table(frame, as_json, csv_path)
+
+
+@cli.command()
+@click.option("--target", type=click.Choice(["nps", "churn"]), default="nps", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path))
+@click.pass_context
+def drivers(ctx: click.Context, target: str, as_json: bool, csv_path: Path | None) -> None:
+    """Themes ranked by their impact on NPS or churn (not by volume)."""
+    from cxml.reporting import driver_table
+
+    _print_table(driver_table(_store(ctx), target, as_of=_now()), as_json, csv_path)
+
+
+@cli.command()
+@click.option(
+    "--period", type=click.Choice(["week", "month", "quarter"]), default="month", show_default=True
+)
+@click.option("--by", "segment", help="A customer attribute to split by.")
+@click.option(
+    "--baseline", "baseline_periods", default=3, show_default=True, help="Periods in the baseline."
+)
+@click.option(
+    "--min-count",
+    default=10,
+    show_default=True,
+    help="Fewest mentions in the latest period to alert.",
+)
+@click.option("--all", "show_all", is_flag=True, help="Show every theme, not only alerts.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def alerts(
+    ctx: click.Context,
+    period: str,
+    segment: str | None,
+    baseline_periods: int,
+    min_count: int,
+    show_all: bool,
+    as_json: bool,
+) -> None:
+    """Emerging themes: rising share in the latest period against the baseline (z-test)."""
+    from cxml.reporting import alert_table
+
+    frame = alert_table(
+        _store(ctx),
+        period=period,
+        segment=segment,
+        baseline_periods=baseline_periods,
+        min_count=min_count,
+    )
+    if not show_all and not frame.empty:
+        frame = frame[frame["alert"]]
+    _print_table(frame, as_json, None)
 
 
 # --- demo -----------------------------------------------------------------------------
@@ -523,13 +662,29 @@ def demo(ctx: click.Context, n_customers: int, out: Path, seed: int) -> None:
         f"{trained['label_source']}; {trained['themes']} themes; coverage {trained['coverage']:.1%}; "
         f"registered as cxml-text version {trained['version']} (champion)"
     )
+    from cxml.reporting import driver_table, metric_table
+    from cxml.text.training import analyze_store
+
+    analysed = analyze_store(store, settings, now=now)
+    click.echo(f"   {analysed['analysed']:,} comments analysed and stored")
+    click.echo("5. NPS by quarter (95 % interval), and the themes that move it most:")
+    quarterly = metric_table(store, "nps", period="quarter").tail(4)
+    for row in quarterly.itertuples(index=False):
+        click.echo(
+            f"   {row.period}: NPS {row.nps:+.1f} [{row.ci_low:+.1f}, {row.ci_high:+.1f}] (n={row.n:,})"
+        )
+    for row in driver_table(store, "nps").head(3).itertuples(index=False):
+        click.echo(
+            f"   {row.theme_label}: impact {row.impact:+.1f} NPS points "
+            f"[{row.impact_ci_low:+.1f}, {row.impact_ci_high:+.1f}], {row.mentions:,} mentions"
+        )
     busiest = world.feedback["customer_id"].value_counts().index[0]
-    click.echo(f"5. one customer's conversation across channels ({busiest}):")
+    click.echo(f"6. one customer's conversation across channels ({busiest}):")
     ctx.invoke(timeline, customer_id=busiest, as_json=False)
     loaded = load_text_champion(settings)
     assert loaded is not None
     recent = store.timeline(busiest).dropna(subset=["text"]).tail(3)
-    click.echo("6. what the text pipeline reads in their latest comments:")
+    click.echo("7. what the text pipeline reads in their latest comments:")
     for text, result in zip(
         recent["text"], loaded[0].analyze(recent["text"].tolist()), strict=True
     ):
@@ -542,6 +697,9 @@ def demo(ctx: click.Context, n_customers: int, out: Path, seed: int) -> None:
     click.echo("  cxml stats --json                          counts by channel and language")
     click.echo(f"  cxml timeline {busiest}                   one customer's story")
     click.echo(f"  cxml analyze --input {paths['feedback']} --out analysed.jsonl")
+    click.echo("  cxml metrics nps --period month --by channel --json      metrics with intervals")
+    click.echo("  cxml drivers --target churn                 themes ranked by excess churn")
+    click.echo("  cxml alerts --all                           emerging themes")
     click.echo(
         f"  edit {paths['taxonomy']} and run: cxml train text --taxonomy {paths['taxonomy']}"
     )

@@ -52,6 +52,26 @@ def test_analyze_works_before_any_training_then_uses_the_champion(tmp_path: Path
         with_text[0]
     )
 
+    stored = run(["analyze", "--store"], tmp_path)
+    assert stored.returncode == 0, stored.stderr
+    assert "analysed with model 1 and stored" in stored.stdout
+    nps = json.loads(run(["metrics", "nps", "--period", "quarter", "--by", "channel", "--json"], tmp_path).stdout)
+    assert {"period", "channel", "nps", "ci_low", "ci_high", "n", "small"} <= set(nps[0])
+    assert all(-100 <= row["nps"] <= 100 for row in nps)
+    by_theme = json.loads(run(["metrics", "nps", "--by", "theme", "--json"], tmp_path).stdout)
+    assert "billing" in {row["theme"] for row in by_theme}
+    nps_drivers = json.loads(run(["drivers", "--target", "nps", "--json"], tmp_path).stdout)
+    impacts = [row["impact"] for row in nps_drivers]
+    assert impacts == sorted(impacts)  # ranked by impact, most harmful first
+    churn = run(["drivers", "--target", "churn", "--json"], tmp_path)
+    assert churn.returncode == 0, churn.stderr
+    assert all("monthly_revenue_at_risk" in row for row in json.loads(churn.stdout))
+    alerts = run(["alerts", "--all", "--json"], tmp_path)
+    assert alerts.returncode == 0, alerts.stderr
+    assert all("z" in row for row in json.loads(alerts.stdout))
+    wrong = run(["metrics", "churn-rate", "--by", "channel"], tmp_path)
+    assert wrong.returncode == 2 and "cannot be split by channel" in wrong.stderr
+
     again = run(["train", "text", "--taxonomy", "w/taxonomy.yaml", "--json"], tmp_path)
     second = json.loads(again.stdout[again.stdout.index("{") :])
     assert second["version"] == "2"

@@ -37,7 +37,14 @@ from sqlalchemy.exc import OperationalError
 from cxml.errors import NotFoundError, StoreError
 from cxml.settings import Settings
 from cxml.store import tables
-from cxml.store.tables import customers, feedback, ingest_runs, rejects
+from cxml.store.tables import (
+    customers,
+    feedback,
+    feedback_analysis,
+    feedback_themes,
+    ingest_runs,
+    rejects,
+)
 
 __all__ = ["Store", "tables"]
 
@@ -498,6 +505,63 @@ class Store:
         for score in ("nps", "csat", "ces"):
             frame[score] = frame[score].astype("Int16")
         return frame
+
+    # --- text analysis ---------------------------------------------------------------
+
+    def unanalysed_feedback(self, model_version: str, *, everything: bool = False) -> pd.DataFrame:
+        """Feedback with text not yet analysed by ``model_version`` (all of it with ``everything``)."""
+        query = (
+            select(feedback.c.feedback_id, feedback.c.text, feedback.c.language)
+            .select_from(
+                feedback.outerjoin(
+                    feedback_analysis, feedback_analysis.c.feedback_id == feedback.c.feedback_id
+                )
+            )
+            .where(feedback.c.text.is_not(None))
+            .order_by(feedback.c.feedback_id)
+        )
+        if not everything:
+            query = query.where(
+                (feedback_analysis.c.model_version.is_(None))
+                | (feedback_analysis.c.model_version != model_version)
+            )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["feedback_id", "text", "language"])
+        frame["language"] = frame["language"].astype(object).where(frame["language"].notna(), None)
+        return frame
+
+    def write_analysis(self, analysis: pd.DataFrame, themes: pd.DataFrame) -> None:
+        """Replace the stored analysis of the feedback in ``analysis`` (one transaction)."""
+        with self.begin() as connection:
+            self._stage(
+                connection,
+                "stage_ids",
+                (("feedback_id", "TEXT"),),
+                analysis[["feedback_id"]],
+            )
+            for table in (feedback_themes, feedback_analysis):
+                connection.execute(
+                    table.delete().where(
+                        table.c.feedback_id.in_(
+                            select(text("feedback_id")).select_from(text("stage_ids"))
+                        )
+                    )
+                )
+            self._drop_stage(connection, "stage_ids")
+            for table, frame in ((feedback_analysis, analysis), (feedback_themes, themes)):
+                if frame.empty:
+                    continue
+                records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+                connection.execute(insert(table), records)
+
+    def analysis_frame(self) -> pd.DataFrame:
+        """Every stored analysis row (for tests and exports)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(feedback_analysis)).mappings().all()
+        return pd.DataFrame(
+            [dict(r) for r in rows], columns=[c.name for c in feedback_analysis.columns]
+        )
 
     def table_frame(self, name: str) -> pd.DataFrame:
         """A whole table as a frame (for tests and small exports), sorted by its key."""

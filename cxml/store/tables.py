@@ -95,3 +95,27 @@ rejects = Table(
     Index("ix_rejects_source", "kind", "source"),
     Index("ix_rejects_held_customer", "held", "customer_id"),
 )
+
+# What the text pipeline read in each comment (written by `cxml analyze --store`).
+feedback_analysis = Table(
+    "feedback_analysis",
+    metadata,
+    Column("feedback_id", ID, ForeignKey("feedback.feedback_id"), primary_key=True),
+    Column("language", String(20), nullable=True),
+    Column("sentiment_label", String(10), nullable=True),
+    Column("sentiment_score", Float, nullable=True),
+    Column("intents", JSONType, nullable=False),
+    Column("model_version", String(50), nullable=False),
+    Column("analysed_at", DateTime, nullable=False),
+)
+
+feedback_themes = Table(
+    "feedback_themes",
+    metadata,
+    Column("feedback_id", ID, ForeignKey("feedback.feedback_id"), primary_key=True),
+    Column("theme_id", String(100), primary_key=True),
+    Column("theme_label", Text, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("sentiment_score", Float, nullable=True),
+    Index("ix_feedback_themes_theme", "theme_id"),
+)

@@ -147,3 +147,52 @@ def analyze_file(
             analysed += sum(1 for r in results if r["themes"])
             covered += sum(1 for r in results if any(t["id"] != "other" for t in r["themes"]))
     return {"rows": len(frame), "model": model, "coverage": covered / analysed if analysed else 0.0}
+
+
+def analyze_store(
+    store: Any, settings: Settings, *, now: Any, everything: bool = False, batch_rows: int = 5000
+) -> dict[str, Any]:
+    """Analyse the store's feedback with the champion (or the defaults) and store the results.
+
+    Only comments not yet analysed by this model version are read, unless ``everything``.
+    Each batch is one transaction; rerunning continues where a crash stopped.
+    """
+    from cxml.tracking import load_text_champion
+
+    loaded = load_text_champion(settings)
+    pipeline, version = loaded if loaded else (default_pipeline(), "defaults")
+    todo = store.unanalysed_feedback(version, everything=everything)
+    for start in range(0, len(todo), batch_rows):
+        part = todo.iloc[start : start + batch_rows]
+        results = pipeline.analyze(part["text"].tolist(), part["language"].tolist())
+        analysis = pd.DataFrame(
+            {
+                "feedback_id": part["feedback_id"].to_numpy(),
+                "language": [r["language"] for r in results],
+                "sentiment_label": [
+                    r["sentiment"]["label"] if r["sentiment"] else None for r in results
+                ],
+                "sentiment_score": [
+                    r["sentiment"]["score"] if r["sentiment"] else None for r in results
+                ],
+                "intents": [[i["intent"] for i in r["intents"]] for r in results],
+                "model_version": version,
+                "analysed_at": now,
+            }
+        )
+        themes = pd.DataFrame(
+            [
+                {
+                    "feedback_id": feedback_id,
+                    "theme_id": theme["id"],
+                    "theme_label": theme["label"],
+                    "confidence": theme["confidence"],
+                    "sentiment_score": theme["sentiment"]["score"],
+                }
+                for feedback_id, result in zip(part["feedback_id"], results, strict=True)
+                for theme in result["themes"]
+            ],
+            columns=["feedback_id", "theme_id", "theme_label", "confidence", "sentiment_score"],
+        )
+        store.write_analysis(analysis, themes)
+    return {"analysed": len(todo), "model_version": version}

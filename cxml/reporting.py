@@ -1,0 +1,134 @@
+"""Metrics, drivers and alerts from the store: queries (store.queries) + formulas (metrics, drivers).
+
+The library behind `cxml metrics`, `cxml drivers`, `cxml alerts` and the HTTP metrics routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxml import drivers, metrics
+from cxml.errors import ConfigError
+from cxml.store import Store, queries
+
+METRICS = ("nps", "csat", "ces", "churn-rate", "retention")
+
+
+def metric_table(
+    store: Store,
+    metric: str,
+    *,
+    by: Sequence[str] = (),
+    period: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    level: str = "response",
+) -> pd.DataFrame:
+    """One row per group: its keys, the metric under its own name, ci_low, ci_high, n, small."""
+    by = list(by)
+    if period and "period" not in by:
+        by.insert(0, "period")
+    period = period or "month"
+    if metric in ("nps", "csat", "ces"):
+        sums = queries.survey_aggregates(
+            store, metric, by=by, period=period, start=start, end=end, level=level
+        )
+        if metric == "nps":
+            values = metrics.nps_from_counts(
+                sums["promoters"], sums["passives"], sums["detractors"]
+            )
+        elif metric == "csat":
+            values = metrics.csat_from_sums(
+                sums["satisfied"], sums["total"], sums["total_sq"], sums["n"]
+            )
+        else:
+            values = metrics.ces_from_sums(
+                sums["low_effort"], sums["total"], sums["total_sq"], sums["n"]
+            )
+        keys = sums.drop(columns=[c for c in sums.columns if c not in by and c != "theme"])
+        return metrics.flag_small(pd.concat([keys.reset_index(drop=True), values], axis=1))
+    if metric in ("churn-rate", "retention"):
+        unsupported = [d for d in by if d in ("channel", "language", "theme")]
+        if unsupported:
+            raise ConfigError(
+                f"{metric} is a customer metric: it cannot be split by {', '.join(unsupported)}"
+            )
+        segments = [d for d in by if d != "period"]
+        table = queries.customer_table(store, segments)
+        if table.empty:
+            return pd.DataFrame()
+        first = pd.Timestamp(start) if start else table["signup_date"].min()
+        last = (
+            pd.Timestamp(end)
+            if end
+            else max(table["signup_date"].max(), table["churn_date"].max()) + pd.Timedelta(days=1)
+        )
+        bounds = metrics.period_bounds(first, last, period)
+        rates = metrics.churn_and_retention(table, bounds, segments)
+        name, low, high = (
+            ("churn_rate", "churn_ci_low", "churn_ci_high")
+            if metric == "churn-rate"
+            else ("retention_rate", "retention_ci_low", "retention_ci_high")
+        )
+        out = rates[
+            [*segments, "period", name, low, high, "n", "at_start", "churned", "new", "at_end"]
+        ]
+        out = out.rename(columns={low: "ci_low", high: "ci_high"})
+        return metrics.flag_small(out.reset_index(drop=True))
+    raise ConfigError(f"unknown metric {metric!r}: expected one of {', '.join(METRICS)}")
+
+
+def driver_table(store: Store, target: str, *, as_of: datetime | None = None) -> pd.DataFrame:
+    """Themes ranked by their impact on ``target`` ('nps' or 'churn')."""
+    responses = queries.response_themes(store)
+    if responses["theme"].isna().all():
+        raise ConfigError(
+            "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
+        )
+    if target == "nps":
+        return drivers.nps_drivers(responses)
+    if target == "churn":
+        customers = queries.customer_table(store)
+        customers.attrs["as_of"] = as_of
+        return drivers.churn_drivers(responses, customers)
+    raise ConfigError(f"unknown target {target!r}: expected nps or churn")
+
+
+def alert_table(
+    store: Store,
+    *,
+    period: str = "month",
+    segment: str | None = None,
+    baseline_periods: int = 3,
+    min_count: int = 10,
+) -> pd.DataFrame:
+    """Emerging themes: latest period against the baseline, per theme (and segment)."""
+    counts = queries.theme_period_counts(store, period, segment)
+    if counts.empty:
+        raise ConfigError(
+            "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
+        )
+    return drivers.emerging_themes(counts, baseline_periods=baseline_periods, min_count=min_count)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame as JSON-ready rows: NaN → None, numpy scalars → Python, floats rounded to 4 places."""
+    out = []
+    for row in frame.to_dict(orient="records"):
+        clean: dict[str, Any] = {}
+        for key, value in row.items():
+            if isinstance(value, float | np.floating):
+                clean[key] = None if np.isnan(value) else round(float(value), 4)
+            elif isinstance(value, np.integer):
+                clean[key] = int(value)
+            elif isinstance(value, np.bool_):
+                clean[key] = bool(value)
+            else:
+                clean[key] = value
+        out.append(clean)
+    return out
