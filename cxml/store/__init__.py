@@ -82,6 +82,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET work_mem TO '128MB'")
+    dbapi_connection.commit()
+
+
 def _alembic_config(connection: Connection) -> Any:
     from alembic.config import Config
 
@@ -106,6 +112,8 @@ class Store:
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
+            # Metric queries sort and group a million rows: let PostgreSQL do it in memory.
+            event.listen(engine, "connect", _postgres_session)
         store = cls(engine)
         if migrate:
             store.migrate()

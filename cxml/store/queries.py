@@ -87,13 +87,10 @@ def survey_aggregates(
         raise ConfigError(f"level {level!r} must be 'response' or 'customer'")
     dialect = store.dialect
     value = feedback.c[score]
-    needs_customers = any(d not in BUILTIN_DIMENSIONS for d in by)
+    segments = [d for d in by if d not in BUILTIN_DIMENSIONS]
     needs_themes = "theme" in by
-    needs_language = "language" in by
     source: Any = feedback
-    if needs_customers:
-        source = source.join(customers, customers.c.customer_id == feedback.c.customer_id)
-    if needs_language:
+    if "language" in by:
         source = source.outerjoin(
             feedback_analysis, feedback_analysis.c.feedback_id == feedback.c.feedback_id
         )
@@ -107,74 +104,95 @@ def survey_aggregates(
             columns["language"] = func.coalesce(
                 feedback.c.language, feedback_analysis.c.language, literal("unknown")
             )
-        elif dimension != "theme":
-            columns[dimension] = attribute_expression(dialect, dimension)
     conditions: list[ColumnElement[bool]] = [value.is_not(None)]
     if start is not None:
         conditions.append(feedback.c.created_at >= start)
     if end is not None:
         conditions.append(feedback.c.created_at < end)
-
-    inner = (
-        select(
-            feedback.c.feedback_id.label("feedback_id"),
-            value.label("value"),
-            *[expression.label(name) for name, expression in columns.items()],
-        )
-        .select_from(source)
-        .where(and_(*conditions))
-    )
+    selected = [
+        feedback.c.feedback_id.label("feedback_id"),
+        feedback.c.customer_id.label("customer_id"),
+        value.label("value"),
+        *[expression.label(name) for name, expression in columns.items()],
+    ]
+    rows_query = select(*selected).select_from(source).where(and_(*conditions))
     if level == "customer":
+        # Each customer's latest answer per period (and per the other dimensions).
         partition = [feedback.c.customer_id, *columns.values()]
         if "period" not in columns:
             partition.append(period_expression(dialect, feedback.c.created_at, period))
-        ranked = inner.add_columns(
-            func.row_number()
-            .over(
-                partition_by=partition,
-                order_by=[feedback.c.created_at.desc(), feedback.c.feedback_id.desc()],
+        if dialect == "sqlite":
+            # SQLite returns the bare columns of the row holding max(): one grouped pass.
+            latest_key = func.max(feedback.c.created_at.op("||")(feedback.c.feedback_id))
+            base = (
+                rows_query.add_columns(latest_key.label("latest")).group_by(*partition).subquery()
             )
-            .label("latest")
-        ).subquery()
-        base = select(ranked).where(ranked.c.latest == 1).subquery()
+        else:
+            # PostgreSQL: DISTINCT ON keeps the first row per partition in one sort.
+            base = (
+                rows_query.distinct(*partition)
+                .order_by(*partition, feedback.c.created_at.desc(), feedback.c.feedback_id.desc())
+                .subquery()
+            )
     else:
-        base = inner.subquery()
-    group = [base.c[name] for name in columns]
+        base = rows_query.subquery()
+
+    keys: list[Any] = [base.c[name] for name in columns]
     from_clause: Any = base
     if needs_themes:
         from_clause = base.join(
             feedback_themes, feedback_themes.c.feedback_id == base.c.feedback_id
         )
-        group.append(feedback_themes.c.theme_id.label("theme"))
-    v = base.c.value
+        keys.append(feedback_themes.c.theme_id.label("theme"))
+    if segments:
+        # Aggregate per customer first, then attach the segment: attributes are read once
+        # per customer and group, not once per response.
+        keys.append(base.c.customer_id)
+    sums = _score_sums(score, base.c.value)
+    query = select(*keys, func.count().label("n"), *sums).select_from(from_clause)
+    if keys:
+        query = query.group_by(*keys)
+    key_names = [*columns, *(["theme"] if needs_themes else [])]
+    sum_names = ["n", *[s.name for s in sums]]
+    if segments:
+        pre = query.subquery()
+        segment_columns = [attribute_expression(dialect, name).label(name) for name in segments]
+        outer_keys = [*segment_columns, *[pre.c[name] for name in key_names]]
+        query = (
+            select(*outer_keys, *[func.sum(pre.c[name]).label(name) for name in sum_names])
+            .select_from(pre.join(customers, customers.c.customer_id == pre.c.customer_id))
+            .group_by(*outer_keys)
+        )
+        key_names = [*segments, *key_names]
+    elif keys:
+        query = query.order_by(*keys)
+    with store.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    frame = pd.DataFrame(rows, columns=[*key_names, *sum_names])
+    for column in sum_names:
+        frame[column] = pd.to_numeric(frame[column]).fillna(0)
+    ordered = [name for name in by if name in frame.columns]
+    return (
+        frame[[*ordered, *sum_names]].sort_values(ordered).reset_index(drop=True)
+        if ordered
+        else frame
+    )
+
+
+def _score_sums(score: str, v: Any) -> list[Any]:
+    """The aggregate columns each score's metric is computed from."""
     if score == "nps":
-        sums = [
+        return [
             func.sum(case((v >= 9, 1), else_=0)).label("promoters"),
             func.sum(case((and_(v >= 7, v <= 8), 1), else_=0)).label("passives"),
             func.sum(case((v <= 6, 1), else_=0)).label("detractors"),
         ]
-    elif score == "csat":
-        sums = [
-            func.sum(case((v >= 4, 1), else_=0)).label("satisfied"),
-            func.sum(cast(v, Float)).label("total"),
-            func.sum(cast(v, Float) * cast(v, Float)).label("total_sq"),
-        ]
-    else:
-        sums = [
-            func.sum(case((v <= 3, 1), else_=0)).label("low_effort"),
-            func.sum(cast(v, Float)).label("total"),
-            func.sum(cast(v, Float) * cast(v, Float)).label("total_sq"),
-        ]
-    query = select(*group, func.count().label("n"), *sums).select_from(from_clause)
-    if group:
-        query = query.group_by(*group).order_by(*group)
-    with store.engine.connect() as connection:
-        rows = connection.execute(query).all()
-    names = [*columns, *(["theme"] if needs_themes else []), "n", *[s.name for s in sums]]
-    frame = pd.DataFrame(rows, columns=names)
-    for column in names[len(names) - len(sums) - 1 :]:
-        frame[column] = pd.to_numeric(frame[column]).fillna(0)
-    return frame
+    good = case((v >= 4, 1), else_=0) if score == "csat" else case((v <= 3, 1), else_=0)
+    return [
+        func.sum(good).label("satisfied" if score == "csat" else "low_effort"),
+        func.sum(cast(v, Float)).label("total"),
+        func.sum(cast(v, Float) * cast(v, Float)).label("total_sq"),
+    ]
 
 
 def customer_table(store: Store, attributes: Sequence[str] = ()) -> pd.DataFrame:

@@ -1,0 +1,99 @@
+"""Benchmark: metric queries over 1,000,000 scored responses on SQLite and PostgreSQL.
+
+Usage: python benchmarks/metrics.py [--rows 1000000]
+Each response has an NPS, CSAT and CES; customers come from a 5,000-customer demo world.
+Prints a Markdown table for benchmarks/RESULTS.md (median of 3 runs per query).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import uuid
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import create_engine, text
+
+from cxml.demo import generate, scaled_feedback, write_world
+from cxml.ingest import ingest_file
+from cxml.reporting import metric_table
+from cxml.settings import Settings
+from cxml.store import Store
+
+NOW = datetime(2026, 1, 2)
+QUERIES = {
+    "nps by month": dict(metric="nps", period="month"),
+    "nps by month × channel": dict(metric="nps", period="month", by=["channel"]),
+    "nps by quarter × plan (segment)": dict(metric="nps", period="quarter", by=["plan"]),
+    "csat by week": dict(metric="csat", period="week"),
+    "nps by month, customer level": dict(metric="nps", period="month", level="customer"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--data", type=Path, default=Path("bench-data"))
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "CXML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    args = parser.parse_args()
+    world = generate(5000, seed=1, end=date(2026, 1, 1))
+    paths = write_world(world, args.data / "world")
+    path = args.data / f"scored_{args.rows}.csv"
+    if not path.exists():
+        frame = scaled_feedback(world, args.rows, seed=3)
+        rng = np.random.default_rng(4)
+        frame["nps"] = rng.integers(0, 11, len(frame))
+        frame["csat"] = rng.integers(1, 6, len(frame))
+        frame["ces"] = rng.integers(1, 8, len(frame))
+        frame.to_csv(path, index=False)
+    print(f"# {args.rows:,} responses, each with NPS, CSAT and CES; median of 3 runs")
+    print("| query | sqlite (s) | postgresql (s) |")
+    print("|---|---|---|")
+    timings: dict[str, dict[str, float]] = {q: {} for q in QUERIES}
+    for target in ("sqlite", "postgresql"):
+        schema = None
+        if target == "sqlite":
+            db = args.data / "metrics.db"
+            if not db.exists():
+                pass
+            url = f"sqlite:///{db.resolve()}"
+        else:
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            with create_engine(args.postgres).begin() as connection:
+                connection.execute(text(f"CREATE SCHEMA {schema}"))
+            url = f"{args.postgres}?options=-csearch_path%3D{schema}"
+        settings = Settings(database_url=url)
+        store = Store.open(settings)
+        if store.stats()["feedback"] < args.rows:
+            ingest_file(store, "customers", paths["customers"], settings=settings, now=NOW)
+            ingest_file(store, "feedback", path, settings=settings, now=NOW)
+        if target == "postgresql":
+            with store.engine.begin() as connection:
+                connection.execute(text("ANALYZE"))
+        for name, query in QUERIES.items():
+            runs = []
+            for _ in range(3):
+                started = time.perf_counter()
+                table = metric_table(store, **query)  # type: ignore[arg-type]
+                runs.append(time.perf_counter() - started)
+            assert table["n"].sum() >= args.rows * (0.99 if query.get("level") != "customer" else 0)
+            timings[name][target] = statistics.median(runs)
+        store.close()
+        if schema:
+            with create_engine(args.postgres).begin() as connection:
+                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    for name, by_target in timings.items():
+        print(f"| {name} | {by_target['sqlite']:.2f} | {by_target['postgresql']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
