@@ -26,11 +26,11 @@ from cxml.store import Store
 
 NOW = datetime(2026, 1, 2)
 QUERIES = {
-    "nps by month": dict(metric="nps", period="month"),
-    "nps by month × channel": dict(metric="nps", period="month", by=["channel"]),
-    "nps by quarter × plan (segment)": dict(metric="nps", period="quarter", by=["plan"]),
-    "csat by week": dict(metric="csat", period="week"),
-    "nps by month, customer level": dict(metric="nps", period="month", level="customer"),
+    "nps by month": {"metric": "nps", "period": "month"},
+    "nps by month × channel": {"metric": "nps", "period": "month", "by": ["channel"]},
+    "nps by quarter × plan (segment)": {"metric": "nps", "period": "quarter", "by": ["plan"]},
+    "csat by week": {"metric": "csat", "period": "week"},
+    "nps by month, customer level": {"metric": "nps", "period": "month", "level": "customer"},
 }
 
 

@@ -55,7 +55,9 @@ def test_analyze_works_before_any_training_then_uses_the_champion(tmp_path: Path
     stored = run(["analyze", "--store"], tmp_path)
     assert stored.returncode == 0, stored.stderr
     assert "analysed with model 1 and stored" in stored.stdout
-    nps = json.loads(run(["metrics", "nps", "--period", "quarter", "--by", "channel", "--json"], tmp_path).stdout)
+    nps = json.loads(
+        run(["metrics", "nps", "--period", "quarter", "--by", "channel", "--json"], tmp_path).stdout
+    )
     assert {"period", "channel", "nps", "ci_low", "ci_high", "n", "small"} <= set(nps[0])
     assert all(-100 <= row["nps"] <= 100 for row in nps)
     by_theme = json.loads(run(["metrics", "nps", "--by", "theme", "--json"], tmp_path).stdout)
