@@ -26,7 +26,9 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/python benchmarks/ingest.py --rows 1000000
+	$(BIN)/python -m benchmarks.ingest --rows 1000000
+	$(BIN)/python -m benchmarks.metrics --rows 1000000
+	$(BIN)/python -m benchmarks.text
 
 clean:
 	rm -rf $(VENV) demo cxml.db cxml.db-wal cxml.db-shm mlflow.db bench-data

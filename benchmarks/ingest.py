@@ -1,6 +1,6 @@
 """Benchmark: ingest N feedback rows into SQLite and PostgreSQL, then re-ingest them.
 
-Usage: python benchmarks/ingest.py --rows 1000000 [--postgres URL] [--only sqlite|postgresql]
+Usage: python -m benchmarks.ingest --rows 1000000 [--postgres URL] [--only sqlite|postgresql]
 Prints one Markdown table row per database and pass; paste them into benchmarks/RESULTS.md.
 """
 
@@ -10,12 +10,10 @@ import argparse
 import os
 import platform
 import time
-import uuid
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
+from benchmarks.databases import bench_store
 from cxml.demo import generate, scaled_feedback, write_world
 from cxml.ingest import ingest_file
 from cxml.settings import Settings
@@ -52,33 +50,27 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     targets = [t for t in ("sqlite", "postgresql") if args.only in (None, t)]
     for target in targets:
-        schema = None
-        if target == "sqlite":
-            db = args.data / "bench.db"
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
-            url = f"sqlite:///{db.resolve()}"
-        else:
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            with create_engine(args.postgres).begin() as connection:
-                connection.execute(text(f"CREATE SCHEMA {schema}"))
-            url = f"{args.postgres}?options=-csearch_path%3D{schema}"
-        settings = Settings(database_url=url)
-        store = Store.open(settings)
-        ingest_file(store, "customers", paths["customers"], settings=settings, now=NOW)
-        for label in ("first", "again"):
-            started = time.perf_counter()
-            report = ingest_file(store, "feedback", feedback_path, settings=settings, now=NOW)
-            seconds = time.perf_counter() - started
-            print(
-                f"| {target} | {label} | {report.read:,} | {seconds:.1f} | {report.read / seconds:,.0f} "
-                f"| {report.accepted:,} | {report.unchanged:,} | {report.rejected:,} |",
-                flush=True,
-            )
-        store.close()
-        if schema:
-            with create_engine(args.postgres).begin() as connection:
-                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        database = bench_store(
+            target, sqlite_path=args.data / "bench.db", postgres_url=args.postgres, fresh=True
+        )
+        with database as (settings, store):
+            run_ingest(store, settings, paths["customers"], feedback_path, target)
+
+
+def run_ingest(
+    store: Store, settings: Settings, customers: str, feedback_path: Path, target: str
+) -> None:
+    """Load the customers, then the feedback twice; print a table row per pass."""
+    ingest_file(store, "customers", customers, settings=settings, now=NOW)
+    for label in ("first", "again"):
+        started = time.perf_counter()
+        report = ingest_file(store, "feedback", feedback_path, settings=settings, now=NOW)
+        seconds = time.perf_counter() - started
+        print(
+            f"| {target} | {label} | {report.read:,} | {seconds:.1f} | {report.read / seconds:,.0f} "
+            f"| {report.accepted:,} | {report.unchanged:,} | {report.rejected:,} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark: metric queries over 1,000,000 scored responses on SQLite and PostgreSQL.
 
-Usage: python benchmarks/metrics.py [--rows 1000000]
+Usage: python -m benchmarks.metrics [--rows 1000000]
 Each response has an NPS, CSAT and CES; customers come from a 5,000-customer demo world.
 Prints a Markdown table for benchmarks/RESULTS.md (median of 3 runs per query).
 """
@@ -11,13 +11,13 @@ import argparse
 import os
 import statistics
 import time
-import uuid
 from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from benchmarks.databases import bench_store
 from cxml.demo import generate, scaled_feedback, write_world
 from cxml.ingest import ingest_file
 from cxml.reporting import metric_table
@@ -60,39 +60,39 @@ def main() -> None:
     print("|---|---|---|")
     timings: dict[str, dict[str, float]] = {q: {} for q in QUERIES}
     for target in ("sqlite", "postgresql"):
-        schema = None
-        if target == "sqlite":
-            db = args.data / "metrics.db"
-            if not db.exists():
-                pass
-            url = f"sqlite:///{db.resolve()}"
-        else:
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            with create_engine(args.postgres).begin() as connection:
-                connection.execute(text(f"CREATE SCHEMA {schema}"))
-            url = f"{args.postgres}?options=-csearch_path%3D{schema}"
-        settings = Settings(database_url=url)
-        store = Store.open(settings)
-        if store.stats()["feedback"] < args.rows:
-            ingest_file(store, "customers", paths["customers"], settings=settings, now=NOW)
-            ingest_file(store, "feedback", path, settings=settings, now=NOW)
-        if target == "postgresql":
-            with store.engine.begin() as connection:
-                connection.execute(text("ANALYZE"))
-        for name, query in QUERIES.items():
-            runs = []
-            for _ in range(3):
-                started = time.perf_counter()
-                table = metric_table(store, **query)  # type: ignore[arg-type]
-                runs.append(time.perf_counter() - started)
-            assert table["n"].sum() >= args.rows * (0.99 if query.get("level") != "customer" else 0)
-            timings[name][target] = statistics.median(runs)
-        store.close()
-        if schema:
-            with create_engine(args.postgres).begin() as connection:
-                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        database = bench_store(
+            target, sqlite_path=args.data / "metrics.db", postgres_url=args.postgres, fresh=False
+        )
+        with database as (settings, store):
+            time_queries(store, settings, paths["customers"], path, args.rows, target, timings)
     for name, by_target in timings.items():
         print(f"| {name} | {by_target['sqlite']:.2f} | {by_target['postgresql']:.2f} |")
+
+
+def time_queries(
+    store: Store,
+    settings: Settings,
+    customers: str,
+    path: Path,
+    rows: int,
+    target: str,
+    timings: dict[str, dict[str, float]],
+) -> None:
+    """Load the data if the database lacks it, then time every query (median of 3)."""
+    if store.stats()["feedback"] < rows:
+        ingest_file(store, "customers", customers, settings=settings, now=NOW)
+        ingest_file(store, "feedback", path, settings=settings, now=NOW)
+    if target == "postgresql":
+        with store.engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+    for name, query in QUERIES.items():
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            table = metric_table(store, **query)  # type: ignore[arg-type]
+            runs.append(time.perf_counter() - started)
+        assert table["n"].sum() >= rows * (0.99 if query.get("level") != "customer" else 0)
+        timings[name][target] = statistics.median(runs)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark the text pipeline: sentiment quality (in and out of domain), theme quality, throughput.
 
-Usage: python benchmarks/text.py [--data ../shared/data]
+Usage: python -m benchmarks.text [--data ../shared/data]
 Prints Markdown tables for benchmarks/RESULTS.md. Every model is scored on data it did not train on.
 """
 
