@@ -571,6 +571,56 @@ class Store:
             [dict(r) for r in rows], columns=[c.name for c in feedback_analysis.columns]
         )
 
+    def churn_inputs(self) -> dict[str, pd.DataFrame]:
+        """What customer features are computed from: customers, feedback, analysis, themes."""
+        with self.engine.connect() as connection:
+            people = pd.DataFrame(
+                connection.execute(
+                    select(
+                        customers.c.customer_id,
+                        customers.c.signup_date,
+                        customers.c.churn_date,
+                        customers.c.monthly_value,
+                        customers.c.attributes,
+                    ).order_by(customers.c.customer_id)
+                ).all(),
+                columns=["customer_id", "signup_date", "churn_date", "monthly_value", "attributes"],
+            )
+            analysis = pd.DataFrame(
+                connection.execute(
+                    select(
+                        feedback_analysis.c.feedback_id,
+                        feedback_analysis.c.sentiment_score,
+                        feedback_analysis.c.intents,
+                    )
+                ).all(),
+                columns=["feedback_id", "sentiment_score", "intents"],
+            )
+            themes = pd.DataFrame(
+                connection.execute(
+                    select(
+                        feedback_themes.c.feedback_id,
+                        feedback_themes.c.theme_id,
+                        feedback_themes.c.sentiment_score,
+                    )
+                ).all(),
+                columns=["feedback_id", "theme_id", "sentiment_score"],
+            )
+        people["attributes"] = [
+            a if isinstance(a, dict) else json.loads(a) for a in people["attributes"]
+        ]
+        analysis["intents"] = [
+            i if isinstance(i, list) else json.loads(i) for i in analysis["intents"]
+        ]
+        for column in ("signup_date", "churn_date"):
+            people[column] = pd.to_datetime(people[column])
+        return {
+            "customers": people,
+            "feedback": self.feedback_frame(),
+            "analysis": analysis,
+            "themes": themes,
+        }
+
     def table_frame(self, name: str) -> pd.DataFrame:
         """A whole table as a frame (for tests and small exports), sorted by its key."""
         table = tables.metadata.tables[name]

@@ -1,0 +1,201 @@
+"""Customer features as of a date: the one place that knows about time windows.
+
+Nothing dated on or after ``as_of`` reaches a feature: feedback, scores, analysis and
+themes are cut at ``as_of`` before anything is computed, and a customer's churn date
+is used only to decide who is active at ``as_of`` (and, in ``churn_labels``, the label).
+Attributes are taken as stored (the store keeps no attribute history): a column that
+only exists because a customer churned is a leak, which ``leak_warnings`` looks for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+WINDOWS = (7, 30, 90, 365)
+THEME_HALF_LIFE_DAYS = 60.0
+NEGATIVE_SENTIMENT = -0.2
+
+
+def active_at(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Customers who signed up before ``as_of`` and had not churned by then."""
+    signup = pd.to_datetime(customers["signup_date"])
+    churn = pd.to_datetime(customers["churn_date"])
+    return customers[(signup < as_of) & (churn.isna() | (churn >= as_of))]
+
+
+def churn_labels(customers: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int) -> pd.Series:
+    """1 where an active customer churns within ``horizon_days`` after ``as_of``, else 0."""
+    active = active_at(customers, as_of)
+    churn = pd.to_datetime(active["churn_date"])
+    label = churn.notna() & (churn < as_of + pd.Timedelta(days=horizon_days))
+    return pd.Series(
+        label.astype(int).to_numpy(), index=active["customer_id"].to_numpy(), name="churned"
+    )
+
+
+def customer_features(
+    customers: pd.DataFrame,
+    feedback: pd.DataFrame,
+    as_of: pd.Timestamp,
+    *,
+    analysis: pd.DataFrame | None = None,
+    themes: pd.DataFrame | None = None,
+    theme_ids: Sequence[str] | None = None,
+    channels: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One row per customer active at ``as_of`` (index customer_id), every feature numeric or category.
+
+    ``customers``: customer_id, signup_date, churn_date, monthly_value, attributes (dict).
+    ``feedback``: feedback_id, customer_id, created_at, channel, nps, csat, ces.
+    ``analysis``: feedback_id, sentiment_score, intents (list); ``themes``: feedback_id,
+    theme_id, sentiment_score. ``theme_ids`` and ``channels`` fix the columns (pass the
+    training run's lists when scoring, so columns match).
+    """
+    as_of = pd.Timestamp(as_of)
+    active = active_at(customers, as_of).reset_index(drop=True)
+    out = pd.DataFrame(index=pd.Index(active["customer_id"].to_numpy(), name="customer_id"))
+    out["tenure_days"] = (as_of - pd.to_datetime(active["signup_date"])).dt.days.to_numpy()
+    out["monthly_value"] = pd.to_numeric(active["monthly_value"], errors="coerce").to_numpy()
+    attributes = pd.DataFrame(
+        list(active["attributes"].map(lambda a: a if isinstance(a, dict) else {}))
+    )
+    attributes.index = out.index
+    for column in attributes.columns:
+        values = attributes[column]
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().sum() >= 0.9 * values.notna().sum() and values.notna().any():
+            out[f"attr_{column}"] = numeric.to_numpy()
+        else:
+            out[f"attr_{column}"] = values.astype("string").astype("category").to_numpy()
+
+    past = feedback[
+        (pd.to_datetime(feedback["created_at"]) < as_of) & feedback["customer_id"].isin(out.index)
+    ].copy()
+    past["created_at"] = pd.to_datetime(past["created_at"])
+    past["age_days"] = (as_of - past["created_at"]).dt.total_seconds() / 86400.0
+    grouped = past.groupby("customer_id")
+
+    for window in WINDOWS:
+        recent = past[past["age_days"] <= window]
+        out[f"contacts_{window}d"] = (
+            recent.groupby("customer_id").size().reindex(out.index, fill_value=0)
+        )
+    for channel in channels if channels is not None else sorted(past["channel"].dropna().unique()):
+        in_channel = past[(past["channel"] == channel) & (past["age_days"] <= 365)]
+        out[f"channel_{channel}_365d"] = (
+            in_channel.groupby("customer_id").size().reindex(out.index, fill_value=0)
+        )
+    out["days_since_last_contact"] = grouped["age_days"].min().reindex(out.index)
+
+    ordered = past.sort_values(["customer_id", "created_at", "feedback_id"])
+    for score in ("nps", "csat", "ces"):
+        scored = ordered.dropna(subset=[score])
+        values = scored.groupby("customer_id")[score]
+        out[f"{score}_last"] = values.last().reindex(out.index).astype(float)
+        out[f"{score}_mean"] = values.mean().reindex(out.index)
+        if score == "nps":
+            out["nps_min"] = values.min().reindex(out.index).astype(float)
+            out["nps_trend"] = out["nps_last"] - out["nps_mean"]
+            out["detractor_last"] = (
+                (out["nps_last"] <= 6).astype(float).where(out["nps_last"].notna())
+            )
+            detractors = scored[(scored[score] <= 6) & (scored["age_days"] <= 365)]
+            out["detractors_365d"] = (
+                detractors.groupby("customer_id").size().reindex(out.index, fill_value=0)
+            )
+
+    negative_days = past.loc[past["nps"].fillna(10) <= 6, ["customer_id", "age_days"]]
+    if analysis is not None and not analysis.empty:
+        read = past.merge(analysis, on="feedback_id", how="inner")
+        for window in (90, 365):
+            recent = read[read["age_days"] <= window].groupby("customer_id")["sentiment_score"]
+            out[f"sentiment_mean_{window}d"] = recent.mean().reindex(out.index)
+            out[f"sentiment_min_{window}d"] = recent.min().reindex(out.index)
+        out["sentiment_trend"] = out["sentiment_mean_90d"] - out["sentiment_mean_365d"]
+        for intent in ("cancel", "effort", "callback"):
+            has = read[
+                (read["age_days"] <= 90) & read["intents"].map(lambda xs, i=intent: i in (xs or []))
+            ]
+            out[f"intent_{intent}_90d"] = (
+                has.groupby("customer_id").size().reindex(out.index, fill_value=0)
+            )
+        negative_days = pd.concat(
+            [
+                negative_days,
+                read.loc[
+                    read["sentiment_score"] <= NEGATIVE_SENTIMENT, ["customer_id", "age_days"]
+                ],
+            ]
+        )
+    out["days_since_last_negative"] = (
+        negative_days.groupby("customer_id")["age_days"].min().reindex(out.index)
+    )
+
+    if themes is not None and not themes.empty:
+        mentioned = past[["feedback_id", "customer_id", "age_days"]].merge(
+            themes, on="feedback_id", how="inner"
+        )
+        mentioned = mentioned[mentioned["theme_id"] != "other"]
+        decay = np.power(0.5, mentioned["age_days"] / THEME_HALF_LIFE_DAYS)
+        mentioned = mentioned.assign(
+            weight=decay,
+            negative=decay * (mentioned["sentiment_score"].fillna(0) <= NEGATIVE_SENTIMENT),
+        )
+        wanted = (
+            list(theme_ids) if theme_ids is not None else sorted(mentioned["theme_id"].unique())
+        )
+        sums = mentioned.groupby(["customer_id", "theme_id"])[["weight", "negative"]].sum()
+        for theme in wanted:
+            part = (
+                sums.xs(theme, level="theme_id")
+                if theme in sums.index.get_level_values("theme_id")
+                else None
+            )
+            out[f"theme_{theme}"] = (
+                part["weight"].reindex(out.index, fill_value=0.0) if part is not None else 0.0
+            )
+            out[f"theme_{theme}_negative"] = (
+                part["negative"].reindex(out.index, fill_value=0.0) if part is not None else 0.0
+            )
+    return out
+
+
+def leak_warnings(
+    frame: pd.DataFrame, label: pd.Series, *, auc_threshold: float = 0.97
+) -> list[str]:
+    """Columns that look like leaks: near-perfect alone, or filled only for one class."""
+    from sklearn.metrics import roc_auc_score
+
+    warnings: list[str] = []
+    y = label.to_numpy()
+    if len(np.unique(y)) < 2:
+        return warnings
+    for column in frame.columns:
+        values = frame[column]
+        present = values.notna().to_numpy()
+        if present.any() and not present.all():
+            share_positive = y[present].mean()
+            if share_positive in (0.0, 1.0) and present.sum() >= 10:
+                warnings.append(
+                    f"{column}: filled only for {'churners' if share_positive == 1 else 'non-churners'} "
+                    f"({present.sum():,} rows) — it is probably recorded because of the outcome"
+                )
+                continue
+        if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
+            codes = values.astype("category").cat.codes.to_numpy().astype(float)
+            rates = pd.Series(y).groupby(codes).mean()
+            score = codes.copy()
+            for code, rate in rates.items():
+                score[codes == code] = rate
+        else:
+            score = pd.to_numeric(values, errors="coerce").fillna(-1e12).to_numpy()
+        auc = roc_auc_score(y, score)
+        auc = max(auc, 1 - auc)
+        if auc >= auc_threshold:
+            warnings.append(
+                f"{column}: predicts churn alone with ROC-AUC {auc:.3f} — check it is known before churn"
+            )
+    return warnings
