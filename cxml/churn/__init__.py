@@ -1,0 +1,1 @@
+"""Churn risk: the model (estimator), its baselines and its evaluation."""
