@@ -23,6 +23,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.sql.elements import ColumnElement
 
 from cxml.errors import ConfigError
@@ -130,7 +131,7 @@ def survey_aggregates(
         else:
             # PostgreSQL: DISTINCT ON keeps the first row per partition in one sort.
             base = (
-                rows_query.distinct(*partition)
+                rows_query.ext(distinct_on(*partition))
                 .order_by(*partition, feedback.c.created_at.desc(), feedback.c.feedback_id.desc())
                 .subquery()
             )
