@@ -160,7 +160,7 @@ def customer_features(
             out[f"theme_{theme}_negative"] = (
                 part["negative"].reindex(out.index, fill_value=0.0) if part is not None else 0.0
             )
-    return out
+    return out.copy()  # one block per dtype instead of one per inserted column
 
 
 def leak_warnings(

@@ -148,3 +148,36 @@ def test_leak_warnings_name_outcome_only_and_near_perfect_columns() -> None:
     assert any(w.startswith("churn_reason: filled only for churners") for w in warnings)
     assert any(w.startswith("satisfaction: predicts churn alone") for w in warnings)
     assert not any(w.startswith("honest") for w in warnings)
+
+
+def test_training_snapshots_have_complete_labels_and_the_backtest_grades_forward(
+    small_world: World,
+) -> None:
+    from cxml.churn.training import backtest, snapshot_dates, training_set
+
+    customers = small_world.customers.assign(
+        signup_date=lambda f: pd.to_datetime(f["signup_date"]),
+        churn_date=lambda f: pd.to_datetime(f["churn_date"].replace("", None)),
+        attributes=lambda f: f[["plan", "contract"]].to_dict(orient="records"),
+    )
+    feedback = small_world.feedback.assign(created_at=lambda f: pd.to_datetime(f["created_at"]))
+    inputs = {
+        "customers": customers,
+        "feedback": feedback,
+        "analysis": pd.DataFrame(columns=["feedback_id", "sentiment_score", "intents"]),
+        "themes": pd.DataFrame(columns=["feedback_id", "theme_id", "sentiment_score"]),
+    }
+    as_of = pd.Timestamp("2025-06-30")
+    dates = snapshot_dates(as_of, 90, 3)
+    assert dates == [
+        pd.Timestamp("2025-04-01"),
+        pd.Timestamp("2025-01-01"),
+        pd.Timestamp("2024-10-03"),
+    ]
+    assert all(d + pd.Timedelta(days=90) <= as_of for d in dates)
+    frame, y, stamps = training_set(inputs, dates, 90)
+    assert len(frame) == len(y) == len(stamps) and set(np.unique(y)) <= {0, 1}
+    graded = backtest(inputs, as_of, 90, n_snapshots=3)
+    assert graded["validation_snapshot"] == "2025-04-01"
+    assert {"model", "logistic", "rule"} <= set(graded)
+    assert 0 <= graded["model"]["roc_auc"] <= 1

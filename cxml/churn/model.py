@@ -35,7 +35,7 @@ class NotFittedError(RuntimeError):
 
 def prepare(frame: pd.DataFrame, categories: dict[str, list[Any]] | None = None) -> pd.DataFrame:
     """Numeric columns as float, everything else as pandas categories (fixed to ``categories``)."""
-    out = pd.DataFrame(index=frame.index)
+    out: dict[str, Any] = {}
     for column in frame.columns:
         values = frame[column]
         if categories is not None:
@@ -56,7 +56,7 @@ def prepare(frame: pd.DataFrame, categories: dict[str, list[Any]] | None = None)
                 out[column] = numeric.astype(float)
             else:
                 out[column] = values.astype("string").astype(object).astype("category")
-    return out
+    return pd.DataFrame(out, index=frame.index)
 
 
 class ChurnModel:
