@@ -403,6 +403,119 @@ def train_text(
         )
 
 
+@train.command("churn")
+@click.option(
+    "--customers",
+    "customers_path",
+    type=click.Path(path_type=Path),
+    help="Flat mode: a labelled customer table.",
+)
+@click.option("--label-column", help="Flat mode: the column that says who churned.")
+@click.option(
+    "--positive",
+    default="Yes",
+    show_default=True,
+    help="Flat mode: the label value meaning churned.",
+)
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="SOURCE=TARGET",
+    help="Rename columns (id to customer_id).",
+)
+@click.option("--as-of", help="Store mode: the date labels must be complete by (default: today).")
+@click.option(
+    "--horizon",
+    "horizon_days",
+    default=90,
+    show_default=True,
+    help="Days after a snapshot a churn counts.",
+)
+@click.option(
+    "--snapshots",
+    "n_snapshots",
+    default=4,
+    show_default=True,
+    help="Store mode: snapshots to train on.",
+)
+@click.option("--without-text", is_flag=True, help="Store mode: leave the text features out.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def train_churn_command(
+    ctx: click.Context,
+    customers_path: Path | None,
+    label_column: str | None,
+    positive: str,
+    maps: tuple[str, ...],
+    as_of: str | None,
+    horizon_days: int,
+    n_snapshots: int,
+    without_text: bool,
+    as_json: bool,
+) -> None:
+    """Train a churn model (graded against baselines), log it and register a cxml-churn version."""
+    import pandas as pd
+
+    from cxml.churn.training import train_churn
+    from cxml.contract import parse_mapping
+    from cxml.text.training import read_table
+
+    settings = _settings(ctx)
+    if customers_path is not None:
+        table = read_table(customers_path).rename(columns=parse_mapping(maps))
+        result = train_churn(
+            settings,
+            flat=table,
+            label_column=label_column,
+            positive=positive,
+            horizon_days=horizon_days,
+        )
+    else:
+        day = _parse_date(as_of, "--as-of") or _now()
+        result = train_churn(
+            settings,
+            inputs=_store(ctx).churn_inputs(),
+            as_of=pd.Timestamp(day).normalize(),
+            horizon_days=horizon_days,
+            n_snapshots=n_snapshots,
+            with_text=not without_text,
+        )
+    if as_json:
+        _echo_json(result)
+        return
+    for warning in result["leak_warnings"]:
+        click.echo(f"warning: possible leak: {warning}", err=True)
+    grades = result["grades"]
+    click.echo(f"{result['mode']} mode, {result['rows']:,} rows; graded on {result['backtest']}")
+    for name in ("model", "logistic", "rule"):
+        g = grades[name]
+        click.echo(
+            f"  {name:<9} ROC-AUC {g['roc_auc']:.4f}  PR-AUC {g['pr_auc']:.3f}  Brier {g['brier']:.4f}  "
+            f"lift@10% {g['lift_top10']:.2f}"
+        )
+    click.echo(
+        f"registered cxml-churn version {result['version']}; champion is version {result['champion']}"
+    )
+
+
+@cli.command()
+@click.option("--version", help="The version to promote (default: the newest).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def promote(ctx: click.Context, version: str | None, as_json: bool) -> None:
+    """Make a cxml-churn version champion, only if it beats the champion on the same backtest."""
+    from cxml.tracking import promote_churn
+
+    result = promote_churn(_settings(ctx), version)
+    if as_json:
+        _echo_json(result)
+    else:
+        click.echo(("promoted: " if result["promoted"] else "refused: ") + result["reason"])
+    if not result["promoted"] and "already" not in result["reason"]:
+        raise SystemExit(6)  # scripts can tell a refusal from a promotion
+
+
 def _champion_text(settings: Settings) -> Any:
     from cxml.tracking import load_text_champion
 

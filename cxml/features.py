@@ -169,12 +169,15 @@ def leak_warnings(
     """Columns that look like leaks: near-perfect alone, or filled only for one class."""
     from sklearn.metrics import roc_auc_score
 
+    from cxml.churn.model import prepare
+
     warnings: list[str] = []
     y = label.to_numpy()
     if len(np.unique(y)) < 2:
         return warnings
-    for column in frame.columns:
-        values = frame[column]
+    typed = prepare(frame)
+    for column in typed.columns:
+        values = typed[column]
         present = values.notna().to_numpy()
         if present.any() and not present.all():
             share_positive = y[present].mean()
@@ -184,8 +187,17 @@ def leak_warnings(
                     f"({present.sum():,} rows) — it is probably recorded because of the outcome"
                 )
                 continue
-        if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
-            codes = values.astype("category").cat.codes.to_numpy().astype(float)
+        determined = _determined_share(values, y)
+        if determined >= 0.5:
+            warnings.append(
+                f"{column}: its value alone decides churn for {determined:.0%} of rows "
+                "(some values always churned, others never) — check it is known before churn"
+            )
+            continue
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            if len(values.cat.categories) > 50:
+                continue  # an id-like column: per-value rates would only echo the label
+            codes = values.cat.codes.to_numpy().astype(float)
             rates = pd.Series(y).groupby(codes).mean()
             score = codes.copy()
             for code, rate in rates.items():
@@ -199,3 +211,20 @@ def leak_warnings(
                 f"{column}: predicts churn alone with ROC-AUC {auc:.3f} — check it is known before churn"
             )
     return warnings
+
+
+def _determined_share(values: pd.Series, y: np.ndarray, min_rows: int = 20) -> float:
+    """Share of rows whose value's group (≥ ``min_rows``) churned always or never, when both kinds exist."""
+    if values.nunique(dropna=True) > 50:
+        return 0.0
+    rates = (
+        pd.DataFrame({"v": values.astype(object), "y": y})
+        .dropna()
+        .groupby("v")["y"]
+        .agg(["mean", "size"])
+    )
+    rates = rates[rates["size"] >= min_rows]
+    always, never = rates[rates["mean"] == 1.0], rates[rates["mean"] == 0.0]
+    if always.empty or never.empty:
+        return 0.0
+    return float((always["size"].sum() + never["size"].sum()) / len(y))

@@ -109,3 +109,122 @@ def load_text_champion(settings: Settings) -> tuple[Any, str] | None:
         return None
     model = mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL}@{CHAMPION}")
     return model.unwrap_python_model().pipeline, str(version.version)
+
+
+CHURN_MODEL = "cxml-churn"
+
+
+class ChurnPyfunc(_Base):
+    """pyfunc wrapper: a feature frame → calibrated churn probability per row."""
+
+    def load_context(self, context: Any) -> None:
+        import joblib
+
+        self.bundle = joblib.load(context.artifacts["bundle"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        return pd.DataFrame({"probability": self.bundle["model"].predict_proba(model_input)})
+
+
+def log_churn_model(
+    bundle: dict[str, Any],
+    settings: Settings,
+    *,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    artifacts: dict[str, Any],
+    input_example: pd.DataFrame,
+) -> dict[str, Any]:
+    """Log a churn model bundle as an MLflow run and register it as a new ``cxml-churn`` version.
+
+    The first version becomes champion; later ones wait for ``promote``.
+    """
+    import joblib
+
+    mlflow = _mlflow(settings)
+    mlflow.set_experiment("cxml-churn")
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
+        folder = Path(tmp)
+        for name, value in artifacts.items():
+            (folder / name).write_text(
+                json.dumps(value, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+            )
+            mlflow.log_artifact(str(folder / name))
+        path = folder / "bundle.joblib"
+        joblib.dump(bundle, path)
+        from cxml import __version__
+
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=ChurnPyfunc(),
+            artifacts={"bundle": str(path)},
+            input_example=input_example,
+            pip_requirements=[f"cxml=={__version__}"],
+            registered_model_name=CHURN_MODEL,
+        )
+        client = mlflow.MlflowClient()
+        version = str(info.registered_model_version)
+        client.set_model_version_tag(CHURN_MODEL, version, "backtest", params.get("backtest", ""))
+        champion = None
+        try:
+            champion = client.get_model_version_by_alias(CHURN_MODEL, CHAMPION)
+        except Exception:  # no champion yet: the first model becomes it
+            client.set_registered_model_alias(CHURN_MODEL, CHAMPION, version)
+        return {
+            "run_id": run.info.run_id,
+            "version": version,
+            "champion": version if champion is None else str(champion.version),
+        }
+
+
+def promote_churn(
+    settings: Settings, version: str | None = None, metric: str = "roc_auc"
+) -> dict[str, Any]:
+    """Make ``version`` (default: the newest) champion if it beats the champion on the same backtest.
+
+    Refuses, saying why, when the backtests differ or the challenger is not better.
+    """
+    from cxml.errors import ConfigError
+
+    mlflow = _mlflow(settings)
+    client = mlflow.MlflowClient()
+    versions = client.search_model_versions(f"name='{CHURN_MODEL}'")
+    if not versions:
+        raise ConfigError("no cxml-churn model is registered yet: run `cxml train churn` first")
+    chosen = (
+        max(versions, key=lambda v: int(v.version))
+        if version is None
+        else next((v for v in versions if str(v.version) == str(version)), None)
+    )
+    if chosen is None:
+        raise ConfigError(f"cxml-churn has no version {version}")
+    champion = client.get_model_version_by_alias(CHURN_MODEL, CHAMPION)
+    if str(champion.version) == str(chosen.version):
+        return {"promoted": False, "reason": f"version {chosen.version} is already the champion"}
+    challenger_run = client.get_run(chosen.run_id).data
+    champion_run = client.get_run(champion.run_id).data
+    same = challenger_run.params.get("backtest") == champion_run.params.get("backtest")
+    if not same:
+        return {
+            "promoted": False,
+            "reason": (
+                f"version {chosen.version} was graded on a different backtest "
+                f"({challenger_run.params.get('backtest')}) than champion {champion.version} "
+                f"({champion_run.params.get('backtest')}): retrain both on the same data and as-of date"
+            ),
+        }
+    new = challenger_run.metrics.get(f"model_{metric}", float("nan"))
+    old = champion_run.metrics.get(f"model_{metric}", float("nan"))
+    if not new > old:
+        return {
+            "promoted": False,
+            "reason": f"version {chosen.version} {metric} {new:.4f} does not beat champion {champion.version} ({old:.4f})",
+        }
+    client.set_registered_model_alias(CHURN_MODEL, CHAMPION, str(chosen.version))
+    return {
+        "promoted": True,
+        "reason": f"version {chosen.version} {metric} {new:.4f} beats {old:.4f}",
+        "champion": str(chosen.version),
+    }
