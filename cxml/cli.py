@@ -500,6 +500,80 @@ def train_churn_command(
 
 
 @cli.command()
+@click.option("--as-of", help="Store mode: score customers active on this date (default: today).")
+@click.option(
+    "--customers",
+    "customers_path",
+    type=click.Path(path_type=Path),
+    help="Flat mode: a customer table to score.",
+)
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="SOURCE=TARGET",
+    help="Rename columns (id to customer_id).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path),
+    help="Also write the scores to CSV/Parquet/JSONL.",
+)
+@click.option(
+    "--top", default=10, show_default=True, help="How many of the most at-risk customers to print."
+)
+@click.pass_context
+def score(
+    ctx: click.Context,
+    as_of: str | None,
+    customers_path: Path | None,
+    maps: tuple[str, ...],
+    out_path: Path | None,
+    top: int,
+) -> None:
+    """Score churn risk with the champion: probability, band, revenue at risk, reasons."""
+    import pandas as pd
+
+    from cxml.contract import parse_mapping
+    from cxml.io import write_frame
+    from cxml.scoring import score_flat, score_store
+    from cxml.text.training import read_table
+    from cxml.tracking import load_churn_champion
+
+    settings = _settings(ctx)
+    bundle, version = load_churn_champion(settings)
+    now = _now()
+    if customers_path is not None:
+        table = read_table(customers_path).rename(columns=parse_mapping(maps))
+        scored = score_flat(bundle, table, model_version=version, now=now)
+        if out_path is None:
+            raise ConfigError("flat mode writes a file: give --out FILE")
+    else:
+        day = pd.Timestamp(_parse_date(as_of, "--as-of") or now).normalize()
+        scored = score_store(
+            bundle, _store(ctx).churn_inputs(), day, model_version=version, now=now
+        )
+        _store(ctx).write_scores(scored)
+    if out_path is not None:
+        printable = scored.assign(
+            reasons=[json.dumps(r, ensure_ascii=False, default=str) for r in scored["reasons"]]
+        )
+        write_frame(printable, out_path)
+    click.echo(
+        f"{len(scored):,} customers scored with cxml-churn version {version} (reasons: exact TreeSHAP)"
+    )
+    for row in scored.sort_values("probability", ascending=False).head(top).itertuples(index=False):
+        reasons = "; ".join(r["text"] for r in row.reasons)
+        quote = next((r["evidence"]["quote"] for r in row.reasons if "evidence" in r), None)
+        click.echo(
+            f"  {row.customer_id}  {row.probability:.1%}  {row.band:<6} at risk {row.revenue_at_risk:,.2f}  — {reasons}"
+        )
+        if quote:
+            click.echo(f"      «{quote}»")
+
+
+@cli.command()
 @click.option("--version", help="The version to promote (default: the newest).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -791,13 +865,28 @@ def demo(ctx: click.Context, n_customers: int, out: Path, seed: int) -> None:
             f"   {row.theme_label}: impact {row.impact:+.1f} NPS points "
             f"[{row.impact_ci_low:+.1f}, {row.impact_ci_high:+.1f}], {row.mentions:,} mentions"
         )
+    click.echo("6. training the churn model (snapshots every 90 days, graded forward in time)")
+    ctx.invoke(
+        train_churn_command,
+        customers_path=None,
+        label_column=None,
+        positive="Yes",
+        maps=(),
+        as_of=None,
+        horizon_days=90,
+        n_snapshots=4,
+        without_text=False,
+        as_json=False,
+    )
+    click.echo("7. the ten customers most at risk today, with their reasons:")
+    ctx.invoke(score, as_of=None, customers_path=None, maps=(), out_path=out / "scores.csv", top=10)
     busiest = world.feedback["customer_id"].value_counts().index[0]
-    click.echo(f"6. one customer's conversation across channels ({busiest}):")
+    click.echo(f"8. one customer's conversation across channels ({busiest}):")
     ctx.invoke(timeline, customer_id=busiest, as_json=False)
     loaded = load_text_champion(settings)
     assert loaded is not None
     recent = store.timeline(busiest).dropna(subset=["text"]).tail(3)
-    click.echo("7. what the text pipeline reads in their latest comments:")
+    click.echo("9. what the text pipeline reads in their latest comments:")
     for text, result in zip(
         recent["text"], loaded[0].analyze(recent["text"].tolist()), strict=True
     ):
@@ -813,6 +902,9 @@ def demo(ctx: click.Context, n_customers: int, out: Path, seed: int) -> None:
     click.echo("  cxml metrics nps --period month --by channel --json      metrics with intervals")
     click.echo("  cxml drivers --target churn                 themes ranked by excess churn")
     click.echo("  cxml alerts --all                           emerging themes")
+    click.echo(
+        f"  {out / 'scores.csv'}: every active customer's risk, band, revenue at risk, reasons"
+    )
     click.echo(
         f"  edit {paths['taxonomy']} and run: cxml train text --taxonomy {paths['taxonomy']}"
     )

@@ -228,3 +228,17 @@ def promote_churn(
         "reason": f"version {chosen.version} {metric} {new:.4f} beats {old:.4f}",
         "champion": str(chosen.version),
     }
+
+
+def load_churn_champion(settings: Settings) -> tuple[dict[str, Any], str]:
+    """The champion churn bundle and its version; ConfigError when none is registered."""
+    from cxml.errors import ConfigError
+
+    mlflow = _mlflow(settings)
+    client = mlflow.MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(CHURN_MODEL, CHAMPION)
+    except Exception as exc:  # no registry or no alias yet
+        raise ConfigError("no cxml-churn champion yet: run `cxml train churn` first") from exc
+    model = mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL}@{CHAMPION}")
+    return model.unwrap_python_model().bundle, str(version.version)

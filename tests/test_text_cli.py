@@ -74,6 +74,25 @@ def test_analyze_works_before_any_training_then_uses_the_champion(tmp_path: Path
     wrong = run(["metrics", "churn-rate", "--by", "channel"], tmp_path)
     assert wrong.returncode == 2 and "cannot be split by channel" in wrong.stderr
 
+    churn = run(["train", "churn", "--as-of", "2025-06-30", "--snapshots", "3", "--json"], tmp_path)
+    assert churn.returncode == 0, churn.stderr
+    assert json.loads(churn.stdout[churn.stdout.index("{") :])["mode"] == "store"
+    scored = run(["score", "--as-of", "2025-06-30", "--out", "scores.csv", "--top", "3"], tmp_path)
+    assert scored.returncode == 0, scored.stderr
+    assert "customers scored with cxml-churn version 1" in scored.stdout
+    table = pd.read_csv(tmp_path / "scores.csv")
+    assert {
+        "customer_id",
+        "probability",
+        "band",
+        "revenue_at_risk",
+        "reasons",
+        "model_version",
+    } <= set(table.columns)
+    assert table["probability"].between(0, 1).all()
+    reasons = json.loads(table.sort_values("probability").iloc[-1]["reasons"])
+    assert reasons and all({"feature", "contribution", "text"} <= set(r) for r in reasons)
+
     again = run(["train", "text", "--taxonomy", "w/taxonomy.yaml", "--json"], tmp_path)
     second = json.loads(again.stdout[again.stdout.index("{") :])
     assert second["version"] == "2"

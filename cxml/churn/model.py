@@ -132,6 +132,16 @@ class ChurnModel:
         self._check()
         return self.booster_.predict_proba(self._data(X))[:, 1]
 
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Exact TreeSHAP contributions per row and feature, in log-odds of the trees' raw score.
+
+        Each row's contributions plus ``bias`` add up to the raw log-odds (before calibration).
+        """
+        self._check()
+        data = self._data(X)
+        values = self.booster_.booster_.predict(data, pred_contrib=True)
+        return pd.DataFrame(values, columns=[*self.columns_, "bias"], index=X.index)
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probability per row, in [0, 1].
 

@@ -44,6 +44,7 @@ from cxml.store.tables import (
     feedback_themes,
     ingest_runs,
     rejects,
+    scores,
 )
 
 __all__ = ["Store", "tables"]
@@ -620,6 +621,33 @@ class Store:
             "analysis": analysis,
             "themes": themes,
         }
+
+    def write_scores(self, frame: pd.DataFrame) -> None:
+        """Replace the scores of these customers for this as-of date and model version."""
+        if frame.empty:
+            return
+        with self.begin() as connection:
+            keys = frame[["as_of", "model_version"]].drop_duplicates()
+            for as_of, version in keys.itertuples(index=False):
+                connection.execute(
+                    scores.delete().where(
+                        scores.c.as_of == as_of, scores.c.model_version == version
+                    )
+                )
+            records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+            connection.execute(insert(scores), records)
+
+    def top_scores(self, as_of: Any, limit: int = 10) -> pd.DataFrame:
+        """The highest churn probabilities stored for ``as_of`` (any model version), highest first."""
+        query = (
+            select(scores)
+            .where(scores.c.as_of == as_of)
+            .order_by(scores.c.probability.desc(), scores.c.customer_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in scores.columns])
 
     def table_frame(self, name: str) -> pd.DataFrame:
         """A whole table as a frame (for tests and small exports), sorted by its key."""

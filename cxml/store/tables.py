@@ -119,3 +119,18 @@ feedback_themes = Table(
     Column("sentiment_score", Float, nullable=True),
     Index("ix_feedback_themes_theme", "theme_id"),
 )
+
+# Churn scores, one row per customer, as-of date and model version (the at-risk list reads them).
+scores = Table(
+    "scores",
+    metadata,
+    Column("customer_id", ID, ForeignKey("customers.customer_id"), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("model_version", String(50), primary_key=True),
+    Column("probability", Float, nullable=False),
+    Column("band", String(10), nullable=False),
+    Column("revenue_at_risk", Float, nullable=True),
+    Column("reasons", JSONType, nullable=False),
+    Column("scored_at", DateTime, nullable=False),
+    Index("ix_scores_as_of_probability", "as_of", "probability"),
+)
