@@ -10,6 +10,7 @@ only exists because a customer churned is a leak, which ``leak_warnings`` looks 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -148,18 +149,15 @@ def customer_features(
             list(theme_ids) if theme_ids is not None else sorted(mentioned["theme_id"].unique())
         )
         sums = mentioned.groupby(["customer_id", "theme_id"])[["weight", "negative"]].sum()
+        present = set(sums.index.get_level_values("theme_id"))
+        columns: dict[str, Any] = {}
         for theme in wanted:
-            part = (
-                sums.xs(theme, level="theme_id")
-                if theme in sums.index.get_level_values("theme_id")
-                else None
-            )
-            out[f"theme_{theme}"] = (
-                part["weight"].reindex(out.index, fill_value=0.0) if part is not None else 0.0
-            )
-            out[f"theme_{theme}_negative"] = (
-                part["negative"].reindex(out.index, fill_value=0.0) if part is not None else 0.0
-            )
+            part = sums.xs(theme, level="theme_id") if theme in present else None
+            for suffix, source in (("", "weight"), ("_negative", "negative")):
+                columns[f"theme_{theme}{suffix}"] = (
+                    part[source].reindex(out.index, fill_value=0.0) if part is not None else 0.0
+                )
+        out = pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
     return out.copy()  # one block per dtype instead of one per inserted column
 
 

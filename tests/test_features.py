@@ -146,7 +146,7 @@ def test_leak_warnings_name_outcome_only_and_near_perfect_columns() -> None:
     )
     warnings = leak_warnings(frame, y)
     assert any(w.startswith("churn_reason: filled only for churners") for w in warnings)
-    assert any(w.startswith("satisfaction: predicts churn alone") for w in warnings)
+    assert any(w.startswith("satisfaction: its value alone decides churn") for w in warnings)
     assert not any(w.startswith("honest") for w in warnings)
 
 
