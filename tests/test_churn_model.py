@@ -63,3 +63,16 @@ def test_unfitted_model_says_so_and_scoring_needs_the_training_columns() -> None
 
     with pytest.raises(ConfigError, match="complaints"):
         model.predict_proba(X.drop(columns=["complaints"]))
+
+
+def test_bulk_path_attributions_add_up_like_exact_treeshap() -> None:
+    X, y = synthetic(1500, 6)
+    model = ChurnModel(tune=False).fit(X, y)
+    raw = model.booster_.booster_.predict(model._data(X), raw_score=True)
+    fast = model.path_contributions(X)
+    exact = model.contributions(X)
+    assert np.abs(fast.sum(axis=1).to_numpy() - raw).max() < 1e-9
+    assert np.abs(exact.sum(axis=1).to_numpy() - raw).max() < 1e-9
+    top_fast = fast.drop(columns="bias").abs().to_numpy().argmax(axis=1)
+    top_exact = exact.drop(columns="bias").abs().to_numpy().argmax(axis=1)
+    assert (top_fast == top_exact).mean() > 0.6

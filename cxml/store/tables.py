@@ -131,6 +131,7 @@ scores = Table(
     Column("band", String(10), nullable=False),
     Column("revenue_at_risk", Float, nullable=True),
     Column("reasons", JSONType, nullable=False),
+    Column("attribution", String(30), nullable=False),
     Column("scored_at", DateTime, nullable=False),
     Index("ix_scores_as_of_probability", "as_of", "probability"),
 )

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("band", sa.String(10), nullable=False),
         sa.Column("revenue_at_risk", sa.Float, nullable=True),
         sa.Column("reasons", JSONType, nullable=False),
+        sa.Column("attribution", sa.String(30), nullable=False),
         sa.Column("scored_at", sa.DateTime, nullable=False),
     )
     op.create_index("ix_scores_as_of_probability", "scores", ["as_of", "probability"])
