@@ -36,6 +36,33 @@ except (
     _Base = object
 
 
+def _log_pyfunc(
+    mlflow: Any,
+    folder: Path,
+    *,
+    python_model: Any,
+    name: str,
+    payload: Any,
+    input_example: pd.DataFrame,
+    registered_model_name: str | None,
+) -> Any:
+    """Save ``payload`` with joblib and log it inside a pyfunc model (optionally registered)."""
+    import joblib
+
+    from cxml import __version__
+
+    path = folder / f"{name}.joblib"
+    joblib.dump(payload, path)
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=python_model,
+        artifacts={name: str(path)},
+        input_example=input_example,
+        pip_requirements=[f"cxml=={__version__}"],
+        registered_model_name=registered_model_name,
+    )
+
+
 class TextPyfunc(_Base):
     """pyfunc wrapper: a frame with a ``text`` column (and optional ``language``) → one JSON row per text."""
 
@@ -60,7 +87,6 @@ def log_text_pipeline(
     register: bool = True,
 ) -> dict[str, Any]:
     """Log a fitted TextPipeline as an MLflow run, register it and make it the champion."""
-    import joblib
 
     mlflow = _mlflow(settings)
     mlflow.set_experiment("cxml-text")
@@ -77,18 +103,15 @@ def log_text_pipeline(
         )
         for name in ("themes.csv", "lineage.json", "sample_annotated.jsonl"):
             mlflow.log_artifact(str(folder / name))
-        model_path = folder / "pipeline.joblib"
-        joblib.dump(pipeline, model_path)
-        from cxml import __version__
-
-        info = mlflow.pyfunc.log_model(
-            name="model",
+        info = _log_pyfunc(
+            mlflow,
+            folder,
             python_model=TextPyfunc(),
-            artifacts={"pipeline": str(model_path)},
+            name="pipeline",
+            payload=pipeline,
             input_example=pd.DataFrame(
                 {"text": ["The app keeps crashing.", "スタッフが親切でした。"]}
             ),
-            pip_requirements=[f"cxml=={__version__}"],
             registered_model_name=TEXT_MODEL if register else None,
         )
         version = None
@@ -139,7 +162,6 @@ def log_churn_model(
 
     The first version becomes champion; later ones wait for ``promote``.
     """
-    import joblib
 
     mlflow = _mlflow(settings)
     mlflow.set_experiment("cxml-churn")
@@ -152,16 +174,13 @@ def log_churn_model(
                 json.dumps(value, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
             )
             mlflow.log_artifact(str(folder / name))
-        path = folder / "bundle.joblib"
-        joblib.dump(bundle, path)
-        from cxml import __version__
-
-        info = mlflow.pyfunc.log_model(
-            name="model",
+        info = _log_pyfunc(
+            mlflow,
+            folder,
             python_model=ChurnPyfunc(),
-            artifacts={"bundle": str(path)},
+            name="bundle",
+            payload=bundle,
             input_example=input_example,
-            pip_requirements=[f"cxml=={__version__}"],
             registered_model_name=CHURN_MODEL,
         )
         client = mlflow.MlflowClient()
