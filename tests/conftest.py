@@ -8,6 +8,8 @@ be reached the PostgreSQL tests fail, they never skip.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -24,6 +26,7 @@ POSTGRES_URL = os.environ.get(
     "CXML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+CXML = str(Path(sys.executable).parent / "cxml")
 WORLD_END = date(2025, 6, 30)
 NOW = datetime(2025, 7, 1, 12, 0, 0)
 
@@ -81,3 +84,17 @@ def world() -> World:
 @pytest.fixture(scope="session")
 def world_files(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return write_world(world, tmp_path_factory.mktemp("world"))
+
+
+def run_cxml(
+    args: list[str], cwd: Path, *, database_url: str = "sqlite:///cxml.db", timeout: int = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `cxml` console script as a user would, with its own store and MLflow in ``cwd``."""
+    env = {
+        **os.environ,
+        "CXML_DATABASE_URL": database_url,
+        "CXML_MLFLOW_TRACKING_URI": "sqlite:///mlflow.db",
+    }
+    return subprocess.run(
+        [CXML, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )

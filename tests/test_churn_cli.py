@@ -5,27 +5,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from cxml.features import leak_warnings
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, run_cxml
 
-CXML = str(Path(sys.executable).parent / "cxml")
 TELCO = SHARED_DATA / "telco-ibm"
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "CXML_DATABASE_URL": "sqlite:///cxml.db",
-        "CXML_MLFLOW_TRACKING_URI": "sqlite:///mlflow.db",
-    }
-    return subprocess.run(
-        [CXML, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
-    )
+    return run_cxml(args, cwd)
 
 
 def test_flat_training_is_graded_registered_and_gated(tmp_path: Path) -> None:

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-CXML = str(Path(sys.executable).parent / "cxml")
+from tests.conftest import run_cxml
 
 
 def run(args: list[str], database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CXML_DATABASE_URL": database_url}
-    return subprocess.run(
-        [CXML, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+    return run_cxml(args, cwd, database_url=database_url, timeout=300)
 
 
 def test_demo_data_then_ingest_twice_prints_json_counts(database_url: str, tmp_path: Path) -> None:

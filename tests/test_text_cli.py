@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-CXML = str(Path(sys.executable).parent / "cxml")
+from tests.conftest import run_cxml
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "CXML_DATABASE_URL": "sqlite:///cxml.db",
-        "CXML_MLFLOW_TRACKING_URI": "sqlite:///mlflow.db",
-    }
-    return subprocess.run(
-        [CXML, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
+    return run_cxml(args, cwd, timeout=600)
 
 
 def test_analyze_works_before_any_training_then_uses_the_champion(tmp_path: Path) -> None:
