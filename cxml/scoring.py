@@ -74,6 +74,56 @@ def _quotes(
     return quotes
 
 
+def _reasons(
+    model: Any,
+    matrix: np.ndarray,
+    top: np.ndarray,
+    chosen: np.ndarray,
+    customers: np.ndarray,
+    quotes: dict[tuple[str, str], dict[str, Any]],
+) -> list[list[dict[str, Any]]]:
+    """Per row, its top reasons as dicts: feature, value as the customer has it, contribution,
+    a sentence, and the customer's own words (``evidence``) behind a theme or intent reason."""
+    names = [str(c) for c in model.columns_]
+    categories = [model.categories_.get(c) for c in model.columns_]
+    # Each (feature, value, contribution) sentence is built once per distinct value, not per row.
+    texts: dict[tuple[int, Any, bool], str] = {}
+    rounded = np.round(chosen, 4)
+    reasons: list[list[dict[str, Any]]] = []
+    for i in range(len(top)):
+        row = []
+        for slot in range(top.shape[1]):
+            j = int(top[i, slot])
+            if j < 0:
+                continue
+            raw = matrix[i, j]
+            value: Any
+            if raw != raw:  # NaN: missing
+                value = None
+            elif categories[j] is not None:
+                value = str(categories[j][int(raw)])
+            else:
+                value = int(raw) if raw.is_integer() else float(raw)
+            contribution = float(rounded[i, slot])
+            key = (j, value, contribution > 0)
+            text = texts.get(key)
+            if text is None:
+                text = texts[key] = _describe(names[j], value, contribution)
+            reason: dict[str, Any] = {
+                "feature": names[j],
+                "value": value,
+                "contribution": contribution,
+                "text": text,
+            }
+            if quotes:
+                evidence = quotes.get((customers[i], names[j]))
+                if evidence:
+                    reason["evidence"] = evidence
+            row.append(reason)
+        reasons.append(row)
+    return reasons
+
+
 def score_store(
     bundle: dict[str, Any],
     inputs: dict[str, pd.DataFrame],
@@ -126,6 +176,18 @@ def score_flat(
 EXACT_LIMIT = 2000
 
 
+def top_contributions(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the indices and values of the k largest contributions by size (−1: none left)."""
+    k = min(k, values.shape[1])
+    if k == 0:
+        return np.zeros((len(values), 0), dtype=np.int64), np.zeros((len(values), 0))
+    top = np.argpartition(-np.abs(values), k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.abs(np.take_along_axis(values, top, axis=1)), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    chosen = np.take_along_axis(values, top, axis=1)
+    return np.where(chosen == 0.0, -1, top), chosen
+
+
 def _scored(
     bundle: dict[str, Any],
     features: pd.DataFrame,
@@ -135,43 +197,19 @@ def _scored(
     quotes: dict[tuple[str, str], dict[str, Any]],
 ) -> pd.DataFrame:
     model = bundle["model"]
-    probability = model.predict_proba(features)
     exact = len(features) <= EXACT_LIMIT
-    attribution = "exact TreeSHAP" if exact else "path (Saabas)"
-    contributions = (
-        model.contributions(features) if exact else model.path_contributions(features)
-    ).drop(columns=["bias"])
-    values = contributions.to_numpy()
-    k = min(TOP_REASONS, values.shape[1])
-    top = np.argpartition(-np.abs(values), k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.abs(np.take_along_axis(values, top, axis=1)), axis=1)
-    top = np.take_along_axis(top, order, axis=1)
-    names = [str(c) for c in contributions.columns]
-    shown = features[contributions.columns].to_numpy(dtype=object)
+    # One walk down the trees gives the probability and, for bulk runs, the path attributions.
+    walked = model.walk(features, k=0 if exact else TOP_REASONS)
+    probability = walked["probability"]
+    if exact:
+        attribution = "exact TreeSHAP"
+        values = model.contributions(features).drop(columns=["bias"]).to_numpy()
+        top, chosen = top_contributions(values, TOP_REASONS)
+    else:
+        attribution = "path (Saabas)"
+        top, chosen = walked["top_index"], walked["top_value"]
+    reasons = _reasons(model, walked["matrix"], top, chosen, features.index.to_numpy(), quotes)
     customers = features.index.to_numpy()
-    reasons = []
-    for i in range(len(features)):
-        row = []
-        for j in top[i]:
-            contribution = float(values[i, j])
-            if contribution == 0.0:
-                continue
-            value = shown[i, j]
-            if value is None or (isinstance(value, float) and np.isnan(value)):
-                value = None
-            elif hasattr(value, "item"):
-                value = value.item()
-            reason: dict[str, Any] = {
-                "feature": names[j],
-                "value": value if isinstance(value, int | float | None) else str(value),
-                "contribution": round(contribution, 4),
-                "text": _describe(names[j], value, contribution),
-            }
-            evidence = quotes.get((customers[i], names[j])) if quotes else None
-            if evidence:
-                reason["evidence"] = evidence
-            row.append(reason)
-        reasons.append(row)
     monthly = (
         pd.to_numeric(features["monthly_value"], errors="coerce").to_numpy()
         if "monthly_value" in features

@@ -76,3 +76,43 @@ def test_bulk_path_attributions_add_up_like_exact_treeshap() -> None:
     top_fast = fast.drop(columns="bias").abs().to_numpy().argmax(axis=1)
     top_exact = exact.drop(columns="bias").abs().to_numpy().argmax(axis=1)
     assert (top_fast == top_exact).mean() > 0.6
+
+
+def test_compiled_trees_walk_to_lightgbms_leaves_with_missing_and_unseen_values() -> None:
+    from cxml.churn.compiled import walk
+
+    X, y = synthetic(3000, 7)
+    X = X.assign(spend=np.random.default_rng(7).normal(50, 20, len(X)))
+    model = ChurnModel(params={**GRID[2], "n_estimators": 60}).fit(X, y)
+    probe = X.head(600).copy()
+    rng = np.random.default_rng(8)
+    for column in probe.columns:
+        probe.loc[rng.random(len(probe)) < 0.15, column] = None
+    probe.loc[rng.random(len(probe)) < 0.1, "contract"] = "never-seen"
+    probe.loc[rng.random(len(probe)) < 0.1, "spend"] = 0.0
+    booster = model.booster_.booster_
+    data = model._data(probe)
+    out = walk(model.compiled_(), model.matrix(probe), k=3, full=True, leaves=True)
+    assert np.array_equal(out["raw"], booster.predict(data, raw_score=True))
+    expected_leaves = booster.predict(data, pred_leaf=True)
+    outputs = np.array(
+        [
+            [booster.get_leaf_output(t, int(leaf)) for t, leaf in enumerate(row)]
+            for row in expected_leaves
+        ]
+    )
+    assert np.array_equal(model.compiled_().leaf_value[out["leaves"]], outputs)
+    # the top-k are the largest path attributions by size, in order
+    sizes = np.abs(out["contributions"])
+    assert np.array_equal(out["top_index"][:, 0], sizes.argmax(axis=1))
+    picked = np.take_along_axis(out["contributions"], out["top_index"], axis=1)
+    assert np.array_equal(picked, out["top_value"])
+    assert (np.abs(out["top_value"][:, 0]) >= np.abs(out["top_value"][:, 1])).all()
+
+
+def test_probability_is_the_same_for_one_row_and_in_bulk() -> None:
+    X, y = synthetic(2000, 9)
+    model = ChurnModel(tune=False).fit(X, y)
+    bulk = model.predict_proba(X)
+    alone = np.array([model.predict_proba(X.iloc[[i]])[0] for i in range(0, 2000, 97)])
+    assert np.array_equal(bulk[::97], alone)

@@ -127,10 +127,51 @@ class ChurnModel:
             )
         return prepare(X[self.columns_], self.categories_)
 
+    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The rows as LightGBM reads them: float64, categories as their training codes, NaN missing."""
+        data = self._data(X)
+        columns = []
+        for column in self.columns_:
+            values = data[column]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                codes = values.cat.codes.to_numpy().astype(np.float64)
+                codes[codes < 0] = np.nan
+                columns.append(codes)
+            else:
+                columns.append(values.to_numpy(dtype=np.float64, na_value=np.nan))
+        return np.column_stack(columns) if columns else np.zeros((len(X), 0))
+
+    def compiled_(self) -> Any:
+        """The trees as flat arrays for the numba kernel (built once, not pickled)."""
+        cached = self.__dict__.get("_compiled")
+        if cached is None:
+            from cxml.churn.compiled import compile_trees
+
+            cached = self._compiled = compile_trees(self.booster_.booster_.dump_model())
+        return cached
+
+    def walk(self, X: pd.DataFrame, *, k: int = 3, full: bool = False) -> dict[str, np.ndarray]:
+        """One pass over the trees: raw log-odds, calibrated probability, top-k path attributions.
+
+        ``top_index`` / ``top_value``: per row the k features with the largest path attributions
+        (−1 where fewer are non-zero); with ``full`` also every attribution (``contributions``);
+        ``matrix``: the rows as the trees read them (see ``matrix``).
+        """
+        self._check()
+        from cxml.churn.compiled import walk
+
+        matrix = self.matrix(X)
+        out = walk(self.compiled_(), matrix, k=k, full=full)
+        out["probability"] = self._calibrated(out["raw"])
+        out["matrix"] = matrix
+        return out
+
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
         """The trees' uncalibrated probability."""
         self._check()
-        return self.booster_.predict_proba(self._data(X))[:, 1]
+        from cxml.churn.compiled import walk
+
+        return _sigmoid(walk(self.compiled_(), self.matrix(X), k=0)["raw"])
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Exact TreeSHAP contributions per row and feature, in log-odds of the trees' raw score.
@@ -142,93 +183,25 @@ class ChurnModel:
         values = self.booster_.booster_.predict(data, pred_contrib=True)
         return pd.DataFrame(values, columns=[*self.columns_, "bias"], index=X.index)
 
-    def _path_tables(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per tree: (feature indices used, leaves × features table of path contributions).
-
-        Saabas path attribution: at each split, the change in the node's mean output is
-        credited to the split's feature; along a leaf's path these add up to leaf − root.
-        """
-        cached = self.__dict__.get("_tables")
-        if cached is not None:
-            return cached
-        dump = self.booster_.booster_.dump_model()
-        tables: list[tuple[np.ndarray, np.ndarray]] = []
-        bias = 0.0
-        for tree in dump["tree_info"]:
-            root = tree["tree_structure"]
-            paths: dict[int, dict[int, float]] = {}
-
-            def walk(
-                node: dict[str, Any],
-                credit: dict[int, float],
-                paths: dict[int, dict[int, float]] = paths,
-            ) -> None:
-                if "leaf_index" in node:
-                    paths[int(node["leaf_index"])] = credit
-                    return
-                here = float(node["internal_value"])
-                feature = int(node["split_feature"])
-                for side in ("left_child", "right_child"):
-                    child = node[side]
-                    value = float(child.get("internal_value", child.get("leaf_value", 0.0)))
-                    walk(child, {**credit, feature: credit.get(feature, 0.0) + value - here})
-
-            if "leaf_index" in root:  # a tree with no split: all bias, no feature credit
-                bias += float(root.get("leaf_value", 0.0))
-                tables.append((np.zeros(0, dtype=np.int64), np.zeros((1, 0))))
-                continue
-            bias += float(root["internal_value"])
-            walk(root, {})
-            features = np.array(
-                sorted({f for credit in paths.values() for f in credit}), dtype=np.int64
-            )
-            table = np.zeros((max(paths) + 1, len(features)))
-            position = {f: i for i, f in enumerate(features)}
-            for leaf, credit in paths.items():
-                for feature, value in credit.items():
-                    table[leaf, position[feature]] = value
-            tables.append((features, table))
-        self._tables = tables
-        self._bias = bias
-        return tables
-
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.pop("_tables", None)
-        state.pop("_bias", None)
+        state.pop("_compiled", None)
         return state
 
     def path_contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Fast per-feature contributions for bulk scoring (Saabas paths, log-odds of the raw score).
 
         Each row's contributions plus ``bias`` add up exactly to the trees' raw log-odds, like
-        ``contributions`` (exact TreeSHAP), but cost one leaf lookup per tree instead of a tree walk.
+        ``contributions`` (exact TreeSHAP), but cost one walk down each tree.
         """
-        self._check()
-        tables = self._path_tables()
-        leaves = self.booster_.booster_.predict(self._data(X), pred_leaf=True)
-        leaves = np.asarray(leaves, dtype=np.int64).reshape(len(X), -1)
-        # Every tree's leaf table stacked into one (all leaves × features) matrix; a row's
-        # contributions are the sum of its leaves' rows: a sparse indicator times that matrix.
-        from scipy import sparse
+        out = self.walk(X, k=0, full=True)
+        frame = pd.DataFrame(out["contributions"], columns=self.columns_, index=X.index)
+        frame["bias"] = self.compiled_().bias
+        return frame
 
-        offsets = np.cumsum([0] + [table.shape[0] for _, table in tables[:-1]])
-        stacked = np.zeros((sum(table.shape[0] for _, table in tables), len(self.columns_)))
-        for (features, table), offset in zip(tables, offsets, strict=True):
-            if features.size:
-                stacked[offset : offset + table.shape[0], features] = table
-        n, trees = leaves.shape
-        indicator = sparse.csr_matrix(
-            (
-                np.ones(n * trees),
-                (leaves + offsets[None, :]).ravel(),
-                np.arange(0, n * trees + 1, trees),
-            ),
-            shape=(n, stacked.shape[0]),
-        )
-        out = pd.DataFrame(indicator @ stacked, columns=self.columns_, index=X.index)
-        out["bias"] = self._bias
-        return out
+    def _calibrated(self, raw_log_odds: np.ndarray) -> np.ndarray:
+        raw = _sigmoid(raw_log_odds)
+        return np.clip(self.calibrator_.predict(raw) + 1e-6 * (raw - 0.5), 0.0, 1.0)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated churn probability per row, in [0, 1].
@@ -236,8 +209,11 @@ class ChurnModel:
         Isotonic calibration is a step function; within a step, ties are broken by the
         trees' raw score (a shift of at most 1e-6), so calibration never costs ranking.
         """
-        raw = self.raw_score(X)
-        return np.clip(self.calibrator_.predict(raw) + 1e-6 * (raw - 0.5), 0.0, 1.0)
+        return self.walk(X, k=0)["probability"]
+
+
+def _sigmoid(log_odds: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-log_odds))
 
 
 class LogisticBaseline:
