@@ -440,6 +440,19 @@ def train_text(
     help="Store mode: snapshots to train on.",
 )
 @click.option("--without-text", is_flag=True, help="Store mode: leave the text features out.")
+@click.option(
+    "--definition",
+    type=click.Choice(["subscription", "inactivity"]),
+    default="subscription",
+    show_default=True,
+    help="Store mode: churn is the stored churn_date, or no interaction for --inactive-days.",
+)
+@click.option(
+    "--inactive-days",
+    default=90,
+    show_default=True,
+    help="With --definition inactivity: days without any interaction that count as churn.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def train_churn_command(
@@ -452,6 +465,8 @@ def train_churn_command(
     horizon_days: int,
     n_snapshots: int,
     without_text: bool,
+    definition: str,
+    inactive_days: int,
     as_json: bool,
 ) -> None:
     """Train a churn model (graded against baselines), log it and register a cxml-churn version."""
@@ -480,6 +495,9 @@ def train_churn_command(
             horizon_days=horizon_days,
             n_snapshots=n_snapshots,
             with_text=not without_text,
+            definition={"kind": definition, "inactive_days": inactive_days}
+            if definition == "inactivity"
+            else {"kind": "subscription"},
         )
     if as_json:
         _echo_json(result)
@@ -876,6 +894,8 @@ def demo(ctx: click.Context, n_customers: int, out: Path, seed: int) -> None:
         horizon_days=90,
         n_snapshots=4,
         without_text=False,
+        definition="subscription",
+        inactive_days=90,
         as_json=False,
     )
     click.echo("7. the ten customers most at risk today, with their reasons:")

@@ -37,6 +37,46 @@ def churn_labels(customers: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int
     )
 
 
+def inactivity_churn_dates(
+    customers: pd.DataFrame,
+    feedback: pd.DataFrame,
+    inactive_days: int,
+    data_end: pd.Timestamp,
+) -> pd.Series:
+    """Per customer (index customer_id), the day inactivity churn happened, or NaT.
+
+    Inactivity churn: no interaction (signup or any feedback) for ``inactive_days``. The churn
+    day is the first interaction followed by such a gap, plus ``inactive_days`` — counted only
+    when that day is on or before ``data_end``, so it is known then. Whether a customer was
+    already churned at a date T depends only on what happened before T.
+    """
+    gap = pd.Timedelta(days=inactive_days)
+    events = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "customer_id": customers["customer_id"].to_numpy(),
+                    "at": pd.to_datetime(customers["signup_date"]).to_numpy(),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "customer_id": feedback["customer_id"].to_numpy(),
+                    "at": pd.to_datetime(feedback["created_at"]).to_numpy(),
+                }
+            ),
+        ],
+        ignore_index=True,
+    ).dropna()
+    events = events[events["at"] < pd.Timestamp(data_end)]
+    events = events.sort_values(["customer_id", "at"], kind="stable")
+    following = events.groupby("customer_id")["at"].shift(-1)
+    ends = events["at"] + gap
+    lapsed = (following.isna() | (following > ends)) & (ends <= pd.Timestamp(data_end))
+    first = ends[lapsed].groupby(events.loc[lapsed, "customer_id"]).min()
+    return first.reindex(customers["customer_id"].to_numpy()).dt.normalize()
+
+
 def customer_features(
     customers: pd.DataFrame,
     feedback: pd.DataFrame,

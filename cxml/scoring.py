@@ -137,6 +137,9 @@ def score_store(
         raise ConfigError(
             "the champion churn model was trained on a flat table: score a file with `cxml score --customers FILE`"
         )
+    from cxml.churn.training import with_churn_definition
+
+    inputs = with_churn_definition(inputs, bundle.get("churn_definition", {}), as_of)
     features = customer_features(
         inputs["customers"],
         inputs["feedback"],

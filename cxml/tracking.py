@@ -157,6 +157,7 @@ def log_churn_model(
     metrics: dict[str, float],
     artifacts: dict[str, Any],
     input_example: pd.DataFrame,
+    figures: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Log a churn model bundle as an MLflow run and register it as a new ``cxml-churn`` version.
 
@@ -174,13 +175,20 @@ def log_churn_model(
                 json.dumps(value, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
             )
             mlflow.log_artifact(str(folder / name))
+        for name, figure in (figures or {}).items():
+            mlflow.log_figure(figure, f"plots/{name}")
+        # Whole numbers logged as floats: a missing value at scoring time must fit the schema.
+        example = input_example.copy()
+        for column in example.columns:
+            if pd.api.types.is_integer_dtype(example[column]):
+                example[column] = example[column].astype("float64")
         info = _log_pyfunc(
             mlflow,
             folder,
             python_model=ChurnPyfunc(),
             name="bundle",
             payload=bundle,
-            input_example=input_example,
+            input_example=example,
             registered_model_name=CHURN_MODEL,
         )
         client = mlflow.MlflowClient()

@@ -98,3 +98,38 @@ def test_store_mode_trains_on_snapshots_and_registers(tmp_path: Path) -> None:
     assert result["mode"] == "store" and result["version"] == "1"
     assert result["backtest"].startswith("store:2025-04-01:h90:")
     assert set(result["grades"]) == {"model", "logistic", "rule"}
+    assert (
+        result["drivers"][0]["mean_abs_contribution"]
+        >= result["drivers"][-1]["mean_abs_contribution"]
+    )
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    client = mlflow.MlflowClient()
+    logged = {a.path for a in client.list_artifacts(result["run_id"], "plots")}
+    assert logged == {
+        "plots/roc.png",
+        "plots/precision_recall.png",
+        "plots/calibration.png",
+        "plots/gain.png",
+    }
+    names = {a.path for a in client.list_artifacts(result["run_id"])}
+    assert {"drivers.json", "grades.json", "leak_warnings.json"} <= names
+    model_info = mlflow.models.get_model_info(f"models:/cxml-churn/{result['version']}")
+    assert model_info.signature is not None and model_info.signature.inputs is not None
+    assert "tenure_days" in model_info.signature.inputs.input_names()
+
+    # inactivity churn: a second definition on the same store, its own backtest
+    os.chdir(tmp_path)
+    try:
+        inactive = train_churn(
+            settings,
+            inputs=inputs,
+            as_of=pd.Timestamp("2025-06-30"),
+            n_snapshots=3,
+            definition={"kind": "inactivity", "inactive_days": 60},
+        )
+    finally:
+        os.chdir(cwd)
+    assert inactive["backtest"] != result["backtest"]
+    assert inactive["grades"]["model"]["base_rate"] > result["grades"]["model"]["base_rate"]

@@ -181,3 +181,67 @@ def test_training_snapshots_have_complete_labels_and_the_backtest_grades_forward
     assert graded["validation_snapshot"] == "2025-04-01"
     assert {"model", "logistic", "rule"} <= set(graded)
     assert 0 <= graded["model"]["roc_auc"] <= 1
+
+
+def test_inactivity_churn_is_the_first_gap_and_only_once_it_is_known() -> None:
+    from cxml.features import inactivity_churn_dates
+
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["quiet", "busy", "lapsed-late", "returned"],
+            "signup_date": pd.to_datetime(["2025-01-01"] * 4),
+        }
+    )
+    feedback = pd.DataFrame(
+        {
+            "customer_id": ["busy", "busy", "busy", "lapsed-late", "returned", "returned"],
+            "created_at": pd.to_datetime(
+                [
+                    "2025-02-01",
+                    "2025-03-15",
+                    "2025-05-01",
+                    "2025-03-01",
+                    "2025-01-20",
+                    "2025-06-01",
+                ]
+            ),
+        }
+    )
+    end = pd.Timestamp("2025-06-15")
+    dates = inactivity_churn_dates(customers, feedback, 60, end)
+    assert dates["quiet"] == pd.Timestamp("2025-03-02")  # signup + 60 days, nothing since
+    assert pd.isna(dates["busy"])  # no 60-day gap; the last one (May 1) ends after the data
+    assert dates["lapsed-late"] == pd.Timestamp("2025-04-30")
+    assert dates["returned"] == pd.Timestamp("2025-03-21")  # the first gap counts
+    # Cut the data at April 1: the late lapse is not known yet, the rest is unchanged.
+    cut = pd.Timestamp("2025-04-01")
+    early = inactivity_churn_dates(customers, feedback[feedback["created_at"] < cut], 60, cut)
+    assert pd.isna(early["lapsed-late"])
+    assert early["quiet"] == dates["quiet"] and early["returned"] == dates["returned"]
+
+
+def test_inactivity_definition_keeps_the_active_set_point_in_time(world: World) -> None:
+    from cxml.churn.training import with_churn_definition
+    from cxml.features import active_at
+
+    customers = world.customers.assign(
+        signup_date=lambda f: pd.to_datetime(f["signup_date"]),
+        churn_date=lambda f: pd.to_datetime(f["churn_date"].replace("", None)),
+        attributes=[{}] * len(world.customers),
+    )
+    feedback = world.feedback.assign(created_at=lambda f: pd.to_datetime(f["created_at"]))
+    definition = {"kind": "inactivity", "inactive_days": 45}
+    as_of = pd.Timestamp("2025-03-01")
+    full = with_churn_definition({"customers": customers, "feedback": feedback}, definition, NOW)
+    cut = with_churn_definition(
+        {"customers": customers, "feedback": feedback[feedback["created_at"] < as_of]},
+        definition,
+        as_of,
+    )
+    assert set(active_at(full["customers"], as_of)["customer_id"]) == set(
+        active_at(cut["customers"], as_of)["customer_id"]
+    )
+    lapsed = full["customers"]["churn_date"].notna().sum()
+    assert (
+        lapsed > customers["churn_date"].notna().sum()
+    )  # inactivity finds more than cancellations

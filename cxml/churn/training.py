@@ -7,6 +7,7 @@ on the older snapshots and grades on the latest complete one (k = 0).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,9 +16,37 @@ import pandas as pd
 
 from cxml.churn.evaluate import grade
 from cxml.churn.model import ChurnModel, LogisticBaseline, RuleBaseline
-from cxml.features import churn_labels, customer_features
+from cxml.churn.plots import evaluation_figures
+from cxml.features import churn_labels, customer_features, inactivity_churn_dates
 
 MIN_THEME_MENTIONS = 20
+
+
+def with_churn_definition(
+    inputs: dict[str, pd.DataFrame], definition: dict[str, Any], data_end: pd.Timestamp
+) -> dict[str, pd.DataFrame]:
+    """The inputs with each customer's churn date as ``definition`` says, known by ``data_end``.
+
+    ``{"kind": "subscription"}``: the stored ``churn_date``. ``{"kind": "inactivity",
+    "inactive_days": N}``: no interaction for N days (see ``inactivity_churn_dates``); a stored
+    ``churn_date`` that comes earlier still counts.
+    """
+    kind = definition.get("kind", "subscription")
+    if kind == "subscription":
+        return inputs
+    if kind != "inactivity":
+        from cxml.errors import ConfigError
+
+        raise ConfigError(f"churn definition {kind!r} is not one of: subscription, inactivity")
+    customers = inputs["customers"].copy()
+    implied = inactivity_churn_dates(
+        customers, inputs["feedback"], int(definition["inactive_days"]), data_end
+    ).to_numpy()
+    stored = pd.to_datetime(customers["churn_date"])
+    stored = stored.where(stored <= pd.Timestamp(data_end))  # not known yet by data_end
+    both = pd.DataFrame({"stored": stored.to_numpy(), "inactive": implied})
+    customers["churn_date"] = both.min(axis=1).to_numpy()
+    return {**inputs, "customers": customers}
 
 
 def snapshot_dates(
@@ -93,13 +122,16 @@ def backtest(
     latest = stamps == np.datetime64(dates[0], "ns")
     X = frame.drop(columns=["customer_id"])
     graded: dict[str, Any] = {}
+    predictions: dict[str, np.ndarray] = {}
     for name, make in (
         ("model", ChurnModel),
         ("logistic", LogisticBaseline),
         ("rule", RuleBaseline),
     ):
         model = make().fit(X[~latest], y[~latest])
-        graded[name] = grade(y[latest], model.predict_proba(X[latest]))
+        predictions[name] = model.predict_proba(X[latest])
+        graded[name] = grade(y[latest], predictions[name])
+    graded["predictions"] = {"y": y[latest], **predictions}
     graded["validation_snapshot"] = str(dates[0].date())
     graded["train_snapshots"] = [str(d.date()) for d in dates[1:]]
     graded["rows_train"] = int((~latest).sum())
@@ -130,12 +162,14 @@ def flat_training_set(
 
 def cross_validated(
     X: pd.DataFrame, y: np.ndarray, folds: int = 5, random_state: int = 0
-) -> dict[str, dict[str, float]]:
-    """Stratified k-fold grades (means over folds) for the model and its baselines."""
+) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    """Stratified k-fold grades (means over folds) for the model and its baselines, and every
+    row's out-of-fold probability per model (``y`` holds the labels)."""
     from sklearn.model_selection import StratifiedKFold
 
     split = StratifiedKFold(folds, shuffle=True, random_state=random_state)
     graded: dict[str, list[dict[str, float]]] = {"model": [], "logistic": [], "rule": []}
+    predictions = {name: np.zeros(len(y)) for name in graded}
     for train, test in split.split(X, y):
         for name, make in (
             ("model", ChurnModel),
@@ -143,11 +177,13 @@ def cross_validated(
             ("rule", RuleBaseline),
         ):
             model = make().fit(X.iloc[train], y[train])
-            graded[name].append(grade(y[test], model.predict_proba(X.iloc[test])))
-    return {
+            predictions[name][test] = model.predict_proba(X.iloc[test])
+            graded[name].append(grade(y[test], predictions[name][test]))
+    means = {
         name: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
         for name, rows in graded.items()
     }
+    return means, {"y": np.asarray(y), **predictions}
 
 
 def _digest(frame: pd.DataFrame, y: np.ndarray) -> str:
@@ -179,6 +215,7 @@ def train_churn(
     horizon_days: int = 90,
     n_snapshots: int = 4,
     with_text: bool = True,
+    definition: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Grade (k-fold for a flat table, time-based backtest for the store), fit on everything,
     log to MLflow and register a ``cxml-churn`` version. Returns grades, warnings, version."""
@@ -191,7 +228,7 @@ def train_churn(
 
             raise ConfigError("a flat table needs --label-column")
         X, y = flat_training_set(flat, label_column=label_column, positive=positive)
-        graded = cross_validated(X, y)
+        graded, predictions = cross_validated(X, y)
         mode, backtest_key = "flat", f"flat:5fold:{_digest(X, y)}"
         columns: dict[str, list[str]] = {}
     else:
@@ -199,6 +236,7 @@ def train_churn(
             from cxml.errors import ConfigError
 
             raise ConfigError("store mode needs the store's data and --as-of")
+        inputs = with_churn_definition(inputs, definition or {"kind": "subscription"}, as_of)
         dates = snapshot_dates(as_of, horizon_days, n_snapshots)
         columns = feature_columns(inputs, dates[-1])
         frame, y, _ = training_set(
@@ -207,10 +245,12 @@ def train_churn(
         X = frame.drop(columns=["customer_id"])
         result = backtest(inputs, as_of, horizon_days, n_snapshots=n_snapshots, with_text=with_text)
         graded = {name: result[name] for name in ("model", "logistic", "rule")}
+        predictions = result["predictions"]
         mode = "store"
         backtest_key = f"store:{result['validation_snapshot']}:h{horizon_days}:{_digest(X, y)}"
     warnings = leak_warnings(X, pd.Series(y))
     model = ChurnModel().fit(X, y)
+    drivers = global_drivers(model, X)
     bundle = {
         "model": model,
         "mode": mode,
@@ -220,12 +260,14 @@ def train_churn(
         "horizon_days": horizon_days,
         "with_text": with_text,
         "base_rate": float(np.mean(y)),
+        "churn_definition": definition or {"kind": "subscription"},
     }
     params = {
         "mode": mode,
         "backtest": backtest_key,
         "horizon_days": horizon_days,
         "with_text": with_text,
+        "churn_definition": json.dumps(definition or {"kind": "subscription"}),
         "rows": len(X),
         "features": X.shape[1],
         "best_params": model.best_params_,
@@ -239,14 +281,35 @@ def train_churn(
             "grades.json": graded,
             "leak_warnings.json": warnings,
             "features.json": list(X.columns),
+            "drivers.json": drivers.to_dict(orient="records"),
         },
-        input_example=X.head(3),
+        figures=evaluation_figures(
+            predictions["y"], {k: v for k, v in predictions.items() if k != "y"}
+        ),
+        input_example=X.head(5),
     )
     return {
         **logged,
         "mode": mode,
         "grades": graded,
         "leak_warnings": warnings,
+        "drivers": drivers.head(10).to_dict(orient="records"),
         "rows": len(X),
         "backtest": backtest_key,
     }
+
+
+def global_drivers(model: ChurnModel, X: pd.DataFrame) -> pd.DataFrame:
+    """Features ranked by mean |attribution| over ``X`` (log-odds), with the mean signed value."""
+    contributions = model.path_contributions(X).drop(columns=["bias"])
+    return (
+        pd.DataFrame(
+            {
+                "feature": contributions.columns,
+                "mean_abs_contribution": contributions.abs().mean().to_numpy(),
+                "mean_contribution": contributions.mean().to_numpy(),
+            }
+        )
+        .sort_values("mean_abs_contribution", ascending=False, kind="stable")
+        .reset_index(drop=True)
+    )
