@@ -579,7 +579,8 @@ def score(
         )
         write_frame(printable, out_path)
     click.echo(
-        f"{len(scored):,} customers scored with cxml-churn version {version} (reasons: exact TreeSHAP)"
+        f"{len(scored):,} customers scored with cxml-churn version {version} "
+        f"(reasons: {scored['attribution'].iloc[0] if len(scored) else '-'})"
     )
     for row in scored.sort_values("probability", ascending=False).head(top).itertuples(index=False):
         reasons = "; ".join(r["text"] for r in row.reasons)
@@ -791,6 +792,108 @@ def alerts(
     _print_table(frame, as_json, None)
 
 
+# --- service --------------------------------------------------------------------------
+
+
+@cli.group()
+def keys() -> None:
+    """API keys for the HTTP service: create, list, revoke."""
+
+
+@keys.command("create")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    type=click.Choice(["score", "ingest", "read", "admin"]),
+    help="Repeatable; admin implies every scope.",
+)
+@click.option("--name", help="Who or what uses the key (shown in `cxml keys list`).")
+@click.pass_context
+def keys_create(ctx: click.Context, scopes: tuple[str, ...], name: str | None) -> None:
+    """Create a key; it is printed once, alone on the last line, and stored only as a hash."""
+    from cxml.keys import create_key
+
+    key = create_key(_store(ctx), scopes, now=_now(), name=name)
+    click.echo(
+        f"scopes: {', '.join(sorted(set(scopes)))}; keep the key now, it is not shown again:"
+    )
+    click.echo(key)
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def keys_list(ctx: click.Context, as_json: bool) -> None:
+    """Every key's id, name, scopes, creation and revocation (never the key itself)."""
+    from cxml.store.service import list_api_keys
+
+    rows = list_api_keys(_store(ctx))
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
+        click.echo(
+            f"{row['key_id']}  {','.join(row['scopes']):<24} {state:<18} {row['name'] or ''}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_or_id")
+@click.pass_context
+def keys_revoke(ctx: click.Context, key_or_id: str) -> None:
+    """Revoke a key (give the key or its id); it stops working at once."""
+    from cxml.keys import revoke_key
+
+    click.echo(f"revoked {revoke_key(_store(ctx), key_or_id, now=_now())}")
+
+
+@cli.command("export-models")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
+@click.pass_context
+def export_models(ctx: click.Context, out: Path) -> None:
+    """Write the champions as bundles (churn.joblib, text.joblib) a server can load without MLflow."""
+    from cxml.tracking import export_champions
+
+    written = export_champions(_settings(ctx), out)
+    for kind, version in written.items():
+        click.echo(f"{kind}: version {version} → {out / (kind + '.joblib')}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="Worker processes.")
+@click.option("--log-level", default="info", show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int, log_level: str) -> None:
+    """Start the HTTP API (uvicorn): /v1/..., the OpenAPI spec at /docs, the team's page at /."""
+    _run_server(_settings(ctx), host, port, workers, log_level)
+
+
+def _run_server(settings: Settings, host: str, port: int, workers: int, log_level: str) -> None:
+    import os
+    import tempfile
+
+    import uvicorn
+
+    # Workers are separate processes: they read the same settings from the environment.
+    os.environ["CXML_DATABASE_URL"] = settings.database_url
+    os.environ["CXML_MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cxml-metrics-")
+    uvicorn.run(
+        "serve.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )
+
+
 # --- demo -----------------------------------------------------------------------------
 
 
@@ -820,9 +923,19 @@ def demo_data(n_customers: int, out: Path, seed: int, end: str | None) -> None:
 @click.option("--customers", "n_customers", default=2000, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo"), show_default=True)
 @click.option("--seed", default=7, show_default=True)
+@click.option(
+    "--serve/--no-serve",
+    "start_server",
+    default=True,
+    show_default=True,
+    help="End by starting the HTTP API (Ctrl-C stops it).",
+)
+@click.option("--port", default=8000, show_default=True, help="Port of the HTTP API.")
 @click.pass_context
-def demo(ctx: click.Context, n_customers: int, out: Path, seed: int) -> None:
-    """Run the whole flow on generated data: generate, ingest, summarise."""
+def demo(
+    ctx: click.Context, n_customers: int, out: Path, seed: int, start_server: bool, port: int
+) -> None:
+    """Run the whole flow on generated data: generate, ingest, text, metrics, churn, serve."""
     from cxml.demo import generate, write_world
     from cxml.ingest import ingest_file
 
@@ -932,6 +1045,19 @@ def demo(ctx: click.Context, n_customers: int, out: Path, seed: int) -> None:
         f"  mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}   runs and the model registry"
     )
     click.echo(f"  planted truth for tests and evaluation: {paths['feedback_truth']}")
+    if not start_server:
+        return
+    from cxml.keys import create_key
+
+    key = create_key(store, ["read", "score"], now=_now(), name="demo")
+    base = f"http://127.0.0.1:{port}"
+    click.echo(
+        f"\n10. the HTTP API at {base} (OpenAPI at {base}/docs; the retention team's page at {base}/)"
+    )
+    click.echo("    a key with scopes read and score was created for you; the ten most at risk:")
+    click.echo(f"    curl -s -H 'X-API-Key: {key}' '{base}/v1/at-risk?limit=10'")
+    click.echo("    (Ctrl-C stops the server)", nl=True)
+    _run_server(settings, "127.0.0.1", port, 1, "warning")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 
 from cxml import contract
 from cxml.errors import ConfigError, InputFileError
-from cxml.io import Chunk, read_chunks
+from cxml.io import Chunk, read_chunks, records_chunk
 from cxml.settings import Settings
 from cxml.store import Store, content_hash
 
@@ -150,7 +150,7 @@ class Ingestion:
         self,
         store: Store,
         kind: str,
-        path: Path,
+        path: Path | None,
         *,
         settings: Settings,
         now: datetime,
@@ -162,6 +162,8 @@ class Ingestion:
         rejects_path: Path | None,
         progress: Callable[[int], None] | None,
         on_batch: Callable[[IngestReport], None] | None,
+        records: list[Any] | None = None,
+        source: str | None = None,
     ) -> None:
         if kind not in KINDS:
             raise ConfigError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
@@ -178,30 +180,44 @@ class Ingestion:
         self.rejects_path = rejects_path
         self.progress = progress
         self.on_batch = on_batch
-        self.source = str(path.resolve())
+        self.records = records
+        self.source = source or str(Path(path or "").resolve())
         self.seen: dict[str, int] = {}
         self.run_id = 0
+        self.statuses: dict[int, str] = {}  # record number → accepted / updated / unchanged
 
     def run(self) -> IngestReport:
         started = time.perf_counter()
-        header, chunks = read_chunks(
-            self.path,
-            chunk_rows=self.settings.ingest_batch_rows,
-            file_format=self.file_format,
-            encoding=self.encoding,
-            progress=self.progress,
-        )
-        renamed = contract.apply_mapping(header, self.mapping, source=str(self.path))
+        chunks: Iterable[Chunk]
+        if self.records is not None:
+            header, chunk = records_chunk(self.records)
+            chunks = [chunk]
+        else:
+            assert self.path is not None
+            header, chunks = read_chunks(
+                self.path,
+                chunk_rows=self.settings.ingest_batch_rows,
+                file_format=self.file_format,
+                encoding=self.encoding,
+                progress=self.progress,
+            )
+        renamed = contract.apply_mapping(header, self.mapping, source=self.source)
         missing = contract.missing_required(renamed.values(), self.kind)
+        if missing and self.records is not None and header:
+            raise InputFileError(
+                self.source,
+                f"required field(s) {', '.join(missing)} missing for {self.kind}; the items have: "
+                f"{', '.join(header)}",
+            )
         if missing:
             raise InputFileError(
-                str(self.path),
+                self.source,
                 f"required column(s) {', '.join(missing)} missing for {self.kind}; the file has: "
                 f"{', '.join(header)}. Map yours with --map, e.g. --map '{header[0]}={missing[0]}'",
             )
         if self.kind == "customers" and "feedback_id" in renamed.values():
             raise InputFileError(
-                str(self.path),
+                self.source,
                 "has a feedback_id column: this looks like a feedback file; "
                 "load it with `cxml ingest feedback`",
             )
@@ -313,6 +329,13 @@ class Ingestion:
         )
         is_unknown = valid["customer_id"].isin(unknown).to_numpy()
         statuses = row_statuses(valid["feedback_id"], valid["content_hash"], existing)
+        self.statuses.update(
+            zip(
+                valid["row"].to_numpy()[~is_unknown].tolist(),
+                statuses[~is_unknown].tolist(),
+                strict=True,
+            )
+        )
         held: dict[int, dict[str, Any]] = {}
         for position in np.flatnonzero(is_unknown):
             row = valid.iloc[position]
@@ -362,6 +385,7 @@ class Ingestion:
         merged["content_hash"] = customer_hash(merged)
         stored = dict(zip(existing["customer_id"], existing["content_hash"], strict=True))
         statuses = row_statuses(merged["customer_id"], merged["content_hash"], stored)
+        self.statuses.update(zip(merged["row"].tolist(), statuses.tolist(), strict=True))
         to_write = merged.loc[statuses != "unchanged"]
         if not to_write.empty:
             self.store.write_customers(connection, to_write, source=self.source, now=self.now)
@@ -582,3 +606,63 @@ def ingest_file(
         progress=progress,
         on_batch=on_batch,
     ).run()
+
+
+def ingest_records(
+    store: Store,
+    kind: str,
+    records: list[Any],
+    *,
+    settings: Settings,
+    now: datetime,
+    source: str,
+) -> tuple[IngestReport, list[dict[str, Any]]]:
+    """Ingest a batch of JSON objects (an API request) under the file contract.
+
+    ``source`` names the batch: sending the same batch again (same ``source``) changes nothing
+    and replaces its earlier rejects, like a file. Returns the report and one result per item,
+    in order: ``status`` accepted / updated / unchanged / held / rejected, and for the last two
+    the ``errors`` (field, value, reason).
+    """
+    ingestion = Ingestion(
+        store,
+        kind,
+        None,
+        settings=settings,
+        now=now,
+        mapping=None,
+        encoding="utf-8",
+        file_format=None,
+        date_format=None,
+        as_of=None,
+        rejects_path=None,
+        progress=None,
+        on_batch=None,
+        records=records,
+        source=source,
+    )
+    report = ingestion.run()
+    rejected = {
+        int(r["row"]): r for r in store.rejects_frame(kind, source).to_dict(orient="records")
+    }
+    key = "feedback_id" if kind == "feedback" else "customer_id"
+    items = []
+    for number, record in enumerate(records, start=1):
+        identifier = record.get(key) if isinstance(record, dict) else None
+        if number in rejected:
+            found = rejected[number]
+            errors = (
+                found["errors"]
+                if isinstance(found["errors"], list)
+                else json.loads(found["errors"])
+            )
+            items.append(
+                {
+                    key: identifier,
+                    "status": "held" if found["held"] else "rejected",
+                    "errors": errors,
+                }
+            )
+        else:
+            items.append({key: identifier, "status": ingestion.statuses.get(number, "unchanged")})
+    return report, items

@@ -363,6 +363,31 @@ def read_jsonl_chunks(
     return header, chunks()
 
 
+def records_chunk(records: list[Any]) -> tuple[list[str], Chunk]:
+    """(header, one chunk) from JSON values already parsed (an API batch), as a JSON Lines file
+    would give them: record numbers from 1, values as text, non-objects ``Malformed``."""
+    header: list[str] = []
+    good: list[tuple[int, dict[str, Any]]] = []
+    bad: list[Malformed] = []
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            bad.append(
+                Malformed(number, json.dumps(record, default=str), "the item is not an object")
+            )
+            continue
+        good.append((number, record))
+        for key in record:
+            if key not in header:
+                header.append(key)
+    frame = pd.DataFrame(
+        {c: np.array([_to_text(o.get(c)) for _, o in good], dtype=object) for c in header},
+        columns=header,
+        dtype=object,
+    )
+    numbers = np.array([n for n, _ in good], dtype=np.int64)
+    return header, Chunk(frame=frame, rows=numbers, malformed=bad)
+
+
 def read_chunks(
     path: Path,
     *,

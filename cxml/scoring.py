@@ -201,12 +201,13 @@ def _scored(
 ) -> pd.DataFrame:
     model = bundle["model"]
     exact = len(features) <= EXACT_LIMIT
+    data = model._data(features)  # prepared once for the walk and for TreeSHAP
     # One walk down the trees gives the probability and, for bulk runs, the path attributions.
-    walked = model.walk(features, k=0 if exact else TOP_REASONS)
+    walked = model.walk(features, k=0 if exact else TOP_REASONS, prepared=data)
     probability = walked["probability"]
     if exact:
         attribution = "exact TreeSHAP"
-        values = model.contributions(features).drop(columns=["bias"]).to_numpy()
+        values = model.booster_.booster_.predict(data, pred_contrib=True)[:, :-1]
         top, chosen = top_contributions(values, TOP_REASONS)
     else:
         attribution = "path (Saabas)"
@@ -229,5 +230,311 @@ def _scored(
             "reasons": reasons,
             "attribution": attribution,
             "scored_at": now,
+            "features_as_of": pd.Timestamp(as_of).to_pydatetime(),
         }
     )
+
+
+# --- scoring a request: some customers by id, some inline ------------------------------------
+
+
+def flat_rows(customers: pd.DataFrame) -> pd.DataFrame:
+    """Customers as a flat table for a flat-mode model: customer_id, monthly_value, attributes."""
+    attributes = pd.DataFrame(
+        [a if isinstance(a, dict) else {} for a in customers["attributes"]],
+        index=customers.index,
+    )
+    table = pd.concat(
+        [
+            customers[["customer_id", "monthly_value"]],
+            attributes.drop(columns=["monthly_value"], errors="ignore"),
+        ],
+        axis=1,
+    )
+    return table.reset_index(drop=True)
+
+
+def _raw_text(value: Any) -> Any:
+    """A JSON value as the contract reads raw file values: text (None stays None)."""
+    from cxml.io import _to_text
+
+    return _to_text(value)
+
+
+def inline_inputs(
+    items: list[dict[str, Any]],
+    stored: dict[str, pd.DataFrame],
+    *,
+    now: datetime,
+    text_pipeline: Any,
+    text_version: str,
+    max_text_chars: int,
+    future_tolerance_days: int,
+) -> tuple[dict[str, pd.DataFrame], dict[int, list[dict[str, str]]]]:
+    """Features inputs for customers described in a request, on top of what the store holds.
+
+    Each item: ``customer_id``, ``attributes`` (contract columns like signup_date and
+    monthly_value, or any attribute), ``feedback`` (contract fields). Inline attributes win over
+    stored ones; inline feedback is added to the stored feedback and read by ``text_pipeline``.
+    Nothing is written. Returns the inputs and, per item position, the contract's errors.
+    """
+    from cxml import contract
+
+    errors: dict[int, list[dict[str, str]]] = {}
+    rows = np.arange(1, len(items) + 1)
+    known = stored["customers"].set_index("customer_id")
+    raw_customers = []
+    for item in items:
+        attributes = {str(k): _raw_text(v) for k, v in (item.get("attributes") or {}).items()}
+        raw_customers.append({**attributes, "customer_id": item["customer_id"]})
+    customers_raw = pd.DataFrame(raw_customers, dtype=object)
+    checked = contract.validate_customers(customers_raw, rows, now=now, as_of=now)
+    for row, field, value, reason in checked.errors.itertuples(index=False, name=None):
+        errors.setdefault(int(row) - 1, []).append(
+            {"field": f"attributes.{field}", "value": value, "reason": reason}
+        )
+    valid = checked.valid.set_index("row")
+    people = []
+    for position, item in enumerate(items):
+        if position + 1 not in valid.index:
+            continue
+        row = valid.loc[position + 1]
+        customer_id = item["customer_id"]
+        base: dict[str, Any] = (
+            known.loc[customer_id].to_dict() if customer_id in known.index else {}
+        )
+        present = set(checked.valid.attrs.get("present", []))
+        signup = row["signup_date"] if pd.notna(row["signup_date"]) else base.get("signup_date")
+        if signup is None or pd.isna(signup):
+            errors.setdefault(position, []).append(
+                {
+                    "field": "attributes.signup_date",
+                    "value": "",
+                    "reason": "signup_date (or tenure_months) is required for a customer not in the store",
+                }
+            )
+            continue
+        people.append(
+            {
+                "customer_id": customer_id,
+                "signup_date": pd.Timestamp(signup),
+                "churn_date": row["churn_date"]
+                if "churn_date" in present
+                else base.get("churn_date"),
+                "monthly_value": row["monthly_value"]
+                if "monthly_value" in present
+                else base.get("monthly_value"),
+                "attributes": {**(base.get("attributes") or {}), **row["attributes"]},
+            }
+        )
+    raw_feedback = []
+    owners = []
+    for position, item in enumerate(items):
+        for number, entry in enumerate(item.get("feedback") or []):
+            fields = {str(k): _raw_text(v) for k, v in entry.items()}
+            fields.setdefault("feedback_id", f"inline:{item['customer_id']}:{number + 1}")
+            raw_feedback.append({**fields, "customer_id": item["customer_id"]})
+            owners.append((position, number))
+    feedback_new = pd.DataFrame(columns=["feedback_id", "customer_id", "created_at"])
+    if raw_feedback:
+        checked_feedback = contract.validate_feedback(
+            pd.DataFrame(raw_feedback, dtype=object),
+            np.arange(1, len(raw_feedback) + 1),
+            now=now,
+            max_text_chars=max_text_chars,
+            future_tolerance_days=future_tolerance_days,
+        )
+        for row, field, value, reason in checked_feedback.errors.itertuples(index=False, name=None):
+            position, number = owners[int(row) - 1]
+            errors.setdefault(position, []).append(
+                {"field": f"feedback[{number}].{field}", "value": value, "reason": reason}
+            )
+        feedback_new = checked_feedback.valid.drop(columns=["row", "channel_original"])
+    people_frame = pd.DataFrame(
+        people, columns=["customer_id", "signup_date", "churn_date", "monthly_value", "attributes"]
+    )
+    people_frame["signup_date"] = pd.to_datetime(people_frame["signup_date"])
+    people_frame["churn_date"] = pd.to_datetime(people_frame["churn_date"])
+    ok = set(people_frame["customer_id"]) - {items[p]["customer_id"] for p in errors}
+    people_frame = people_frame[people_frame["customer_id"].isin(ok)]
+    feedback_new = feedback_new[feedback_new["customer_id"].isin(ok)]
+    analysis = stored["analysis"]
+    themes = stored["themes"]
+    with_text = feedback_new.dropna(subset=["text"]) if "text" in feedback_new else feedback_new
+    if len(with_text):
+        from cxml.text.training import analysis_frames
+
+        results = text_pipeline.analyze(with_text["text"].tolist(), with_text["language"].tolist())
+        new_analysis, new_themes = analysis_frames(
+            with_text["feedback_id"].tolist(), results, text_version, now
+        )
+        analysis = pd.concat([analysis, new_analysis[analysis.columns]], ignore_index=True)
+        themes = pd.concat([themes, new_themes[themes.columns]], ignore_index=True)
+    stored_feedback = stored["feedback"][stored["feedback"]["customer_id"].isin(ok)]
+    feedback_all = pd.concat(
+        [stored_feedback, feedback_new[[c for c in stored_feedback.columns if c in feedback_new]]],
+        ignore_index=True,
+    )
+    feedback_all["created_at"] = pd.to_datetime(feedback_all["created_at"])
+    return (
+        {
+            "customers": people_frame.reset_index(drop=True),
+            "feedback": feedback_all,
+            "analysis": analysis,
+            "themes": themes,
+        },
+        errors,
+    )
+
+
+def score_request(
+    bundle: dict[str, Any],
+    store: Any,
+    items: list[dict[str, Any]],
+    *,
+    now: datetime,
+    model_version: str,
+    text_pipeline: Any,
+    text_version: str,
+    max_text_chars: int = 20_000,
+    future_tolerance_days: int = 1,
+    record: bool = True,
+    reuse: bool = True,
+) -> list[dict[str, Any]]:
+    """Score each item as of ``now``: by id (the store's data) or inline (attributes and feedback
+    in the item, on top of anything stored). One result per item, in order: the score, or an
+    ``error`` naming what is wrong. Scores of stored customers scored from stored data alone
+    are recorded in the store when ``record`` (the at-risk list reads them).
+
+    With ``reuse``, a by-id score stored today by the same model, from features cut after the
+    last change to that customer's data, is returned as it is (``reused``: true) instead of
+    being computed again; only the passing of time since its cut separates it from a new one.
+    """
+    from cxml.store.service import fresh_scores
+
+    as_of = pd.Timestamp(now)
+    inline_positions = [
+        p for p, item in enumerate(items) if item.get("attributes") or item.get("feedback")
+    ]
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    by_id = [p for p in range(len(items)) if p not in set(inline_positions)]
+    if reuse and by_id:
+        reusable = fresh_scores(
+            store,
+            sorted({items[p]["customer_id"] for p in by_id}),
+            model_version,
+            as_of.normalize().to_pydatetime(),
+        )
+        for position in by_id:
+            found = reusable.get(items[position]["customer_id"])
+            if found is not None:
+                results[position] = {**found, "recorded": True, "reused": True}
+    ids = [items[p]["customer_id"] for p in range(len(items)) if results[p] is None]
+    stored = store.churn_inputs(customer_ids=sorted(set(ids)))
+    known = set(stored["customers"]["customer_id"])
+    scored_by_id = pd.DataFrame()
+    for position in by_id:
+        if results[position] is not None:
+            continue
+        if items[position]["customer_id"] not in known:
+            results[position] = {
+                "customer_id": items[position]["customer_id"],
+                "error": {
+                    "status": 404,
+                    "field": "customer_id",
+                    "value": items[position]["customer_id"],
+                    "reason": "not in the store; send attributes (and feedback) inline to score it",
+                },
+            }
+    wanted = sorted({items[p]["customer_id"] for p in by_id if results[p] is None})
+    frames = []
+    if wanted:
+        scored_by_id = _score_inputs(
+            bundle, _only(stored, wanted), as_of, model_version=model_version, now=now
+        )
+        frames.append(scored_by_id)
+    if inline_positions:
+        inline_items = [items[p] for p in inline_positions]
+        inputs, errors = inline_inputs(
+            inline_items,
+            stored,
+            now=now,
+            text_pipeline=text_pipeline,
+            text_version=text_version,
+            max_text_chars=max_text_chars,
+            future_tolerance_days=future_tolerance_days,
+        )
+        for index, problems in errors.items():
+            results[inline_positions[index]] = {
+                "customer_id": inline_items[index]["customer_id"],
+                "error": {"status": 422, **problems[0], "errors": problems},
+            }
+        if len(inputs["customers"]):
+            frames.append(
+                _score_inputs(bundle, inputs, as_of, model_version=model_version, now=now)
+            )
+    scored: dict[str, list[dict[str, Any]]] = {}
+    for frame in frames:
+        for entry in frame.to_dict(orient="records"):
+            scored.setdefault(str(entry["customer_id"]), []).append(entry)
+    for position, item in enumerate(items):
+        if results[position] is not None:
+            continue
+        customer_id = item["customer_id"]
+        inline = position in set(inline_positions)
+        candidates = scored.get(customer_id, [])
+        row = (candidates[-1] if inline else candidates[0]) if candidates else None
+        if row is None:
+            churned = stored["customers"].loc[
+                stored["customers"]["customer_id"] == customer_id, "churn_date"
+            ]
+            reason = (
+                f"churned on {pd.Timestamp(churned.iloc[0]).date()}: only active customers are scored"
+                if len(churned) and pd.notna(churned.iloc[0])
+                else "not active at this time (signed up later, or churned)"
+            )
+            results[position] = {
+                "customer_id": customer_id,
+                "error": {
+                    "status": 409,
+                    "field": "customer_id",
+                    "value": customer_id,
+                    "reason": reason,
+                },
+            }
+            continue
+        results[position] = {**row, "recorded": record and not inline, "reused": False}
+    if record and not scored_by_id.empty:
+        from cxml.store.service import upsert_scores
+
+        upsert_scores(store, scored_by_id)
+    return [r for r in results if r is not None]
+
+
+def _only(inputs: dict[str, pd.DataFrame], customer_ids: list[str]) -> dict[str, pd.DataFrame]:
+    wanted = set(customer_ids)
+    return {
+        **inputs,
+        "customers": inputs["customers"][inputs["customers"]["customer_id"].isin(wanted)],
+        "feedback": inputs["feedback"][inputs["feedback"]["customer_id"].isin(wanted)],
+    }
+
+
+def _score_inputs(
+    bundle: dict[str, Any],
+    inputs: dict[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    *,
+    model_version: str,
+    now: datetime,
+) -> pd.DataFrame:
+    if bundle["mode"] == "flat":
+        from cxml.features import active_at
+
+        return score_flat(
+            bundle,
+            flat_rows(active_at(inputs["customers"], as_of)),
+            model_version=model_version,
+            now=now,
+        )
+    return score_store(bundle, inputs, as_of, model_version=model_version, now=now)

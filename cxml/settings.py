@@ -38,6 +38,31 @@ class Settings(BaseSettings):
         description="feedback dated more than this many days after the ingest's now is rejected",
     )
 
+    model_dir: Path = Field(
+        default=Path("models"),
+        description="exported model bundles (churn.joblib, text.joblib) served when the registry has no champion",
+    )
+    model_poll_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="how often each server worker checks for a new champion (0: only on reload)",
+    )
+    api_max_batch: int = Field(
+        default=1000, ge=1, description="most customers, texts or feedback items in one request"
+    )
+    api_max_body_bytes: int = Field(
+        default=10_000_000, ge=1_000, description="largest request body accepted, in bytes"
+    )
+    api_request_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="a request running longer is answered 503"
+    )
+    api_max_page: int = Field(
+        default=1000, ge=1, description="most rows of the at-risk list in one JSON page"
+    )
+    api_max_csv_rows: int = Field(
+        default=100_000, ge=1, description="most rows of the at-risk list in one CSV export"
+    )
+
     def resolved_database_url(self) -> str:
         """Return the database URL with a relative SQLite path made absolute."""
         prefix = "sqlite:///"

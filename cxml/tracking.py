@@ -269,3 +269,39 @@ def load_churn_champion(settings: Settings) -> tuple[dict[str, Any], str]:
         raise ConfigError("no cxml-churn champion yet: run `cxml train churn` first") from exc
     model = mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL}@{CHAMPION}")
     return model.unwrap_python_model().bundle, str(version.version)
+
+
+def champion_version(settings: Settings, name: str) -> str | None:
+    """The version behind ``name@champion``, or None (no registry, model or alias yet)."""
+    mlflow = _mlflow(settings)
+    try:
+        return str(mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
+    except Exception:  # a fresh install: nothing registered yet
+        return None
+
+
+def export_champions(settings: Settings, directory: Path) -> dict[str, str]:
+    """Write the champions as bundles a server can load without a registry:
+    ``churn.joblib`` and ``text.joblib`` in ``directory``. Returns {kind: version}."""
+    import joblib
+
+    from cxml.errors import ConfigError
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written: dict[str, str] = {}
+    text = load_text_champion(settings)
+    if text is not None:
+        joblib.dump({"pipeline": text[0], "version": text[1]}, directory / "text.joblib")
+        written["text"] = text[1]
+    try:
+        bundle, version = load_churn_champion(settings)
+    except ConfigError:
+        bundle = None
+    if bundle is not None:
+        joblib.dump({**bundle, "version": version}, directory / "churn.joblib")
+        written["churn"] = version
+    if not written:
+        raise ConfigError(
+            "no champion to export: train with `cxml train text` / `cxml train churn`"
+        )
+    return written

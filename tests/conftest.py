@@ -98,3 +98,92 @@ def run_cxml(
     return subprocess.run(
         [CXML, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    """A real `cxml serve` (uvicorn) on loopback, in its own process."""
+
+    def __init__(self, cwd: Path, database_url: str, **env: str) -> None:
+        import time
+
+        import httpx
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = open(cwd / f"serve-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [CXML, "serve", "--port", str(self.port), "--log-level", "warning"],
+            cwd=cwd,
+            env={
+                **os.environ,
+                "CXML_DATABASE_URL": database_url,
+                "CXML_MLFLOW_TRACKING_URI": "sqlite:///mlflow.db",
+                **env,
+            },
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"cxml serve exited: {(cwd / self.log.name).read_text()}")
+            try:
+                httpx.get(f"{self.base}/healthz", timeout=1).raise_for_status()
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("cxml serve did not answer /healthz within 90 s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def new_key(cwd: Path, database_url: str, *scopes: str) -> str:
+    args = ["keys", "create", *[part for s in scopes for part in ("--scope", s)]]
+    made = run_cxml(args, cwd, database_url=database_url)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, object]]:
+    """The demo world (300 customers) trained and scored, served by a real uvicorn server."""
+    cwd = tmp_path_factory.mktemp(f"served-{request.param}")
+    schema = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{cwd / 'cxml.db'}"
+    else:
+        engine = request.getfixturevalue("postgres_engine")
+        schema = f"t_{uuid.uuid4().hex[:16]}"
+        with engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+        url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    made = run_cxml(
+        ["demo", "--customers", "300", "--seed", "5", "--no-serve"], cwd, database_url=url
+    )
+    assert made.returncode == 0, made.stderr[-3000:]
+    keys = {scope: new_key(cwd, url, scope) for scope in ("admin", "read", "score", "ingest")}
+    server = Server(cwd, url, CXML_MODEL_POLL_SECONDS="1")
+    try:
+        yield {"base": server.base, "keys": keys, "cwd": cwd, "url": url, "dialect": request.param}
+    finally:
+        server.stop()
+        if schema is not None:
+            with request.getfixturevalue("postgres_engine").begin() as connection:
+                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))

@@ -127,9 +127,11 @@ class ChurnModel:
             )
         return prepare(X[self.columns_], self.categories_)
 
-    def matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """The rows as LightGBM reads them: float64, categories as their training codes, NaN missing."""
-        data = self._data(X)
+    def matrix(self, X: pd.DataFrame, prepared: pd.DataFrame | None = None) -> np.ndarray:
+        """The rows as LightGBM reads them: float64, categories as their training codes, NaN missing.
+
+        ``prepared``: the same rows already through ``_data`` (saves preparing them twice)."""
+        data = self._data(X) if prepared is None else prepared
         columns = []
         for column in self.columns_:
             values = data[column]
@@ -150,7 +152,14 @@ class ChurnModel:
             cached = self._compiled = compile_trees(self.booster_.booster_.dump_model())
         return cached
 
-    def walk(self, X: pd.DataFrame, *, k: int = 3, full: bool = False) -> dict[str, np.ndarray]:
+    def walk(
+        self,
+        X: pd.DataFrame,
+        *,
+        k: int = 3,
+        full: bool = False,
+        prepared: pd.DataFrame | None = None,
+    ) -> dict[str, np.ndarray]:
         """One pass over the trees: raw log-odds, calibrated probability, top-k path attributions.
 
         ``top_index`` / ``top_value``: per row the k features with the largest path attributions
@@ -160,7 +169,7 @@ class ChurnModel:
         self._check()
         from cxml.churn.compiled import walk
 
-        matrix = self.matrix(X)
+        matrix = self.matrix(X, prepared)
         out = walk(self.compiled_(), matrix, k=k, full=full)
         out["probability"] = self._calibrated(out["raw"])
         out["matrix"] = matrix

@@ -492,8 +492,15 @@ class Store:
             frame[score] = frame[score].astype("Int16")
         return frame
 
-    def feedback_frame(self, *, with_text: bool = False) -> pd.DataFrame:
-        """Feedback rows (no bookkeeping columns), oldest first; only those with text if asked."""
+    def feedback_frame(
+        self,
+        *,
+        with_text: bool = False,
+        customer_ids: Sequence[str] | None = None,
+        feedback_ids: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Feedback rows (no bookkeeping columns), oldest first; only those with text if asked,
+        only these customers' if ``customer_ids`` is given."""
         columns = [
             feedback.c.feedback_id,
             feedback.c.customer_id,
@@ -508,6 +515,10 @@ class Store:
         query = select(*columns).order_by(feedback.c.created_at, feedback.c.feedback_id)
         if with_text:
             query = query.where(feedback.c.text.is_not(None))
+        if customer_ids is not None:
+            query = query.where(feedback.c.customer_id.in_(list(customer_ids)))
+        if feedback_ids is not None:
+            query = query.where(feedback.c.feedback_id.in_(list(feedback_ids)))
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         frame = pd.DataFrame(rows, columns=[c.name for c in columns])
@@ -572,39 +583,43 @@ class Store:
             [dict(r) for r in rows], columns=[c.name for c in feedback_analysis.columns]
         )
 
-    def churn_inputs(self) -> dict[str, pd.DataFrame]:
-        """What customer features are computed from: customers, feedback, analysis, themes."""
+    def churn_inputs(self, customer_ids: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
+        """What customer features are computed from: customers, feedback, analysis, themes
+        (everyone's, or only these customers')."""
+        people_query = select(
+            customers.c.customer_id,
+            customers.c.signup_date,
+            customers.c.churn_date,
+            customers.c.monthly_value,
+            customers.c.attributes,
+        ).order_by(customers.c.customer_id)
+        analysis_query = select(
+            feedback_analysis.c.feedback_id,
+            feedback_analysis.c.sentiment_score,
+            feedback_analysis.c.intents,
+        )
+        themes_query = select(
+            feedback_themes.c.feedback_id,
+            feedback_themes.c.theme_id,
+            feedback_themes.c.sentiment_score,
+        )
+        if customer_ids is not None:
+            ids = list(customer_ids)
+            people_query = people_query.where(customers.c.customer_id.in_(ids))
+            theirs = select(feedback.c.feedback_id).where(feedback.c.customer_id.in_(ids))
+            analysis_query = analysis_query.where(feedback_analysis.c.feedback_id.in_(theirs))
+            themes_query = themes_query.where(feedback_themes.c.feedback_id.in_(theirs))
         with self.engine.connect() as connection:
             people = pd.DataFrame(
-                connection.execute(
-                    select(
-                        customers.c.customer_id,
-                        customers.c.signup_date,
-                        customers.c.churn_date,
-                        customers.c.monthly_value,
-                        customers.c.attributes,
-                    ).order_by(customers.c.customer_id)
-                ).all(),
+                connection.execute(people_query).all(),
                 columns=["customer_id", "signup_date", "churn_date", "monthly_value", "attributes"],
             )
             analysis = pd.DataFrame(
-                connection.execute(
-                    select(
-                        feedback_analysis.c.feedback_id,
-                        feedback_analysis.c.sentiment_score,
-                        feedback_analysis.c.intents,
-                    )
-                ).all(),
+                connection.execute(analysis_query).all(),
                 columns=["feedback_id", "sentiment_score", "intents"],
             )
             themes = pd.DataFrame(
-                connection.execute(
-                    select(
-                        feedback_themes.c.feedback_id,
-                        feedback_themes.c.theme_id,
-                        feedback_themes.c.sentiment_score,
-                    )
-                ).all(),
+                connection.execute(themes_query).all(),
                 columns=["feedback_id", "theme_id", "sentiment_score"],
             )
         people["attributes"] = [
@@ -617,7 +632,7 @@ class Store:
             people[column] = pd.to_datetime(people[column])
         return {
             "customers": people,
-            "feedback": self.feedback_frame(),
+            "feedback": self.feedback_frame(customer_ids=customer_ids),
             "analysis": analysis,
             "themes": themes,
         }

@@ -133,5 +133,47 @@ scores = Table(
     Column("reasons", JSONType, nullable=False),
     Column("attribution", String(30), nullable=False),
     Column("scored_at", DateTime, nullable=False),
+    # The instant the features were cut at (nothing on or after it was read); older rows: NULL.
+    Column("features_as_of", DateTime, nullable=True),
     Index("ix_scores_as_of_probability", "as_of", "probability"),
+    Index("ix_scores_customer_scored", "customer_id", "scored_at"),
+)
+
+# API keys: only a hash of the secret is kept; the key is shown once when created.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", JSONType, nullable=False),
+    Column("name", Text, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
+)
+
+# Closing the loop with at-risk customers and detractors; every change is kept as an event.
+follow_ups = Table(
+    "follow_ups",
+    metadata,
+    Column("follow_up_id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", ID, ForeignKey("customers.customer_id"), nullable=False),
+    Column("owner", Text, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("note", Text, nullable=True),
+    Column("outcome", Text, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("created_by", String(32), nullable=True),
+    Index("ix_follow_ups_customer", "customer_id", "updated_at"),
+)
+
+follow_up_events = Table(
+    "follow_up_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("follow_up_id", Integer, ForeignKey("follow_ups.follow_up_id"), nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+    Column("changed_by", String(32), nullable=True),
+    Column("changes", JSONType, nullable=False),
+    Index("ix_follow_up_events_follow_up", "follow_up_id"),
 )

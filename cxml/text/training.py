@@ -165,34 +165,56 @@ def analyze_store(
     for start in range(0, len(todo), batch_rows):
         part = todo.iloc[start : start + batch_rows]
         results = pipeline.analyze(part["text"].tolist(), part["language"].tolist())
-        analysis = pd.DataFrame(
-            {
-                "feedback_id": part["feedback_id"].to_numpy(),
-                "language": [r["language"] for r in results],
-                "sentiment_label": [
-                    r["sentiment"]["label"] if r["sentiment"] else None for r in results
-                ],
-                "sentiment_score": [
-                    r["sentiment"]["score"] if r["sentiment"] else None for r in results
-                ],
-                "intents": [[i["intent"] for i in r["intents"]] for r in results],
-                "model_version": version,
-                "analysed_at": now,
-            }
-        )
-        themes = pd.DataFrame(
-            [
-                {
-                    "feedback_id": feedback_id,
-                    "theme_id": theme["id"],
-                    "theme_label": theme["label"],
-                    "confidence": theme["confidence"],
-                    "sentiment_score": theme["sentiment"]["score"],
-                }
-                for feedback_id, result in zip(part["feedback_id"], results, strict=True)
-                for theme in result["themes"]
-            ],
-            columns=["feedback_id", "theme_id", "theme_label", "confidence", "sentiment_score"],
-        )
+        analysis, themes = analysis_frames(part["feedback_id"].tolist(), results, version, now)
         store.write_analysis(analysis, themes)
     return {"analysed": len(todo), "model_version": version}
+
+
+def analyze_feedback(
+    store: Any, pipeline: Any, version: str, feedback_ids: list[str], *, now: Any
+) -> int:
+    """Analyse these stored comments with ``pipeline`` and keep the results; returns how many."""
+    frame = store.feedback_frame(with_text=True, feedback_ids=feedback_ids)
+    if frame.empty:
+        return 0
+    results = pipeline.analyze(frame["text"].tolist(), frame["language"].tolist())
+    analysis, themes = analysis_frames(frame["feedback_id"].tolist(), results, version, now)
+    store.write_analysis(analysis, themes)
+    return len(frame)
+
+
+def analysis_frames(
+    feedback_ids: list[str], results: list[dict[str, Any]], version: str, now: Any
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The pipeline's results as the store keeps them: one analysis row per comment, one theme
+    row per (comment, theme)."""
+    analysis = pd.DataFrame(
+        {
+            "feedback_id": feedback_ids,
+            "language": [r["language"] for r in results],
+            "sentiment_label": [
+                r["sentiment"]["label"] if r["sentiment"] else None for r in results
+            ],
+            "sentiment_score": [
+                r["sentiment"]["score"] if r["sentiment"] else None for r in results
+            ],
+            "intents": [[i["intent"] for i in r["intents"]] for r in results],
+            "model_version": version,
+            "analysed_at": now,
+        }
+    )
+    themes = pd.DataFrame(
+        [
+            {
+                "feedback_id": feedback_id,
+                "theme_id": theme["id"],
+                "theme_label": theme["label"],
+                "confidence": theme["confidence"],
+                "sentiment_score": theme["sentiment"]["score"],
+            }
+            for feedback_id, result in zip(feedback_ids, results, strict=True)
+            for theme in result["themes"]
+        ],
+        columns=["feedback_id", "theme_id", "theme_label", "confidence", "sentiment_score"],
+    )
+    return analysis, themes

@@ -1,0 +1,68 @@
+"""API keys: created with scopes, stored only as a hash, shown once, revocable.
+
+A key reads ``cxml_<key id>_<secret>``: the id finds the stored row, the secret is checked
+against its SHA-256 hash (256 random bits, so a fast hash is enough; no salt needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from cxml.errors import ConfigError
+from cxml.store import Store, service
+
+SCOPES = ("score", "ingest", "read", "admin")
+PREFIX = "cxml"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_key(
+    store: Store, scopes: Sequence[str], *, now: datetime, name: str | None = None
+) -> str:
+    """A new key with ``scopes`` (``admin`` implies every scope); returns it — the only time it is shown."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if not scopes or unknown:
+        raise ConfigError(
+            f"scope(s) {', '.join(unknown) or '(none)'} not allowed: give one or more of {', '.join(SCOPES)}"
+        )
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    service.insert_api_key(store, key_id, _hash(secret), sorted(set(scopes)), name, now)
+    return f"{PREFIX}_{key_id}_{secret}"
+
+
+def verify_key(store: Store, key: str | None) -> dict[str, Any] | None:
+    """The key's id and scopes when ``key`` is valid and not revoked, else None."""
+    if not key:
+        return None
+    parts = key.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX:
+        return None
+    row = service.api_key_row(store, parts[1])
+    if row is None or row["revoked_at"] is not None:
+        return None
+    if not hmac.compare_digest(row["secret_hash"], _hash(parts[2])):
+        return None
+    scopes = set(row["scopes"])
+    if "admin" in scopes:
+        scopes = set(SCOPES)
+    return {"key_id": row["key_id"], "scopes": scopes, "name": row["name"]}
+
+
+def revoke_key(store: Store, key_or_id: str, *, now: datetime) -> str:
+    """Revoke a key given itself or its id; returns the id. NotFoundError when unknown."""
+    from cxml.errors import NotFoundError
+
+    parts = key_or_id.strip().split("_", 2)
+    key_id = parts[1] if len(parts) == 3 and parts[0] == PREFIX else key_or_id.strip()
+    if not service.revoke_api_key(store, key_id, now):
+        raise NotFoundError("active API key", key_id)
+    return key_id

@@ -1,0 +1,1 @@
+"""The cxml HTTP service (FastAPI): ``create_app(settings)`` in ``serve.app``."""

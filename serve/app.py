@@ -1,0 +1,227 @@
+"""The FastAPI app: ``create_app(settings)``. The lifespan opens the store and loads the models
+once per worker; a background task reloads them when a champion changes. Errors of cxml's own
+types map to HTTP statuses here, in one place; no stack trace ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cxml import __version__
+from cxml.errors import ConfigError, CxmlError, InputFileError, NotFoundError, StoreError
+from cxml.settings import Settings
+from serve import telemetry
+from serve.deps import Service
+from serve.models import Models
+
+log = logging.getLogger("cxml.serve")
+STATIC = Path(__file__).parent / "static"
+STATUS_OF: dict[type[CxmlError], int] = {
+    NotFoundError: 404,
+    ConfigError: 422,
+    InputFileError: 422,
+    StoreError: 503,
+}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Guard:
+    """Pure ASGI middleware: body size limit (413), request time limit (503), request metrics."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.max_body = settings.api_max_body_bytes
+        self.timeout = settings.api_request_timeout_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started_at = time.perf_counter()
+        status = {"code": 500, "started": False}
+        limit = self.max_body
+
+        async def reply(code: int, detail: str, field: str | None = None) -> None:
+            body = json.dumps({"detail": detail, "field": field}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": code,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            status["code"] = code
+
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await reply(
+                413, f"the request body is {int(declared):,} bytes; at most {limit:,}", "body"
+            )
+            telemetry.observe(scope, 413, time.perf_counter() - started_at)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                status["started"] = True
+            await send(message)
+
+        try:
+            await asyncio.wait_for(self.app(scope, counted, watched), self.timeout)
+        except _TooLarge:
+            if not status["started"]:
+                await reply(413, f"the request body is over {limit:,} bytes", "body")
+        except TimeoutError:
+            if not status["started"]:
+                await reply(
+                    503, f"the request took longer than {self.timeout:g} s; try a smaller batch"
+                )
+        finally:
+            telemetry.observe(scope, int(status["code"]), time.perf_counter() - started_at)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app for ``settings`` (default: from the environment, prefix CXML_)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from cxml.store import Store
+
+        store = Store.open(settings)
+        models = Models(settings)
+        app.state.service = Service(settings=settings, store=store, models=models)
+        try:
+            await asyncio.to_thread(models.load)
+        except Exception:  # a broken model must not keep the service (health, ingest) down
+            log.exception("loading models failed; /readyz stays 503 until a reload succeeds")
+        telemetry.models_loaded(models.current)
+        poller = asyncio.create_task(_poll(models, settings.model_poll_seconds))
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with suppress(asyncio.CancelledError):
+                await poller
+            store.close()
+
+    app = FastAPI(
+        title="cxml",
+        version=__version__,
+        summary="Customer feedback in, churn risk and its reasons out.",
+        description=(
+            "Score customers, analyse texts, ingest feedback, read at-risk lists and one "
+            "customer's whole story, close the loop with follow-ups, and read CX metrics. "
+            "Every /v1 route needs an `X-API-Key` header with the right scope."
+        ),
+        lifespan=lifespan,
+    )
+    app.add_middleware(Guard, settings=settings)
+
+    @app.exception_handler(CxmlError)
+    async def cxml_error(request: Request, exc: CxmlError) -> JSONResponse:
+        status = next((s for t, s in STATUS_OF.items() if isinstance(exc, t)), 400)
+        return JSONResponse({"detail": str(exc), "field": getattr(exc, "field", None)}, status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"]),
+                "reason": e["msg"],
+                "value": _shown(e.get("input")),
+            }
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": None, "reason": "invalid request"}
+        return JSONResponse(
+            {
+                "detail": f"{first['field']}: {first['reason']}",
+                "field": first["field"],
+                "errors": errors,
+            },
+            422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail, "field": getattr(exc, "field", None)},
+            exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"detail": "internal error: it is logged on the server", "field": None}, 500
+        )
+
+    from serve.routes import analyze, at_risk, customers, feedback, health, metrics, models, score
+
+    for module in (health, score, analyze, feedback, customers, at_risk, metrics, models):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn --factory serve.app:app_factory`` (each worker builds its own app)."""
+    return create_app()
+
+
+async def _poll(models: Models, every: float) -> None:
+    """Reload the models when a champion changes (every worker polls on its own)."""
+    if every <= 0:
+        return
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if await asyncio.to_thread(models.check):
+                telemetry.models_loaded(models.current)
+                log.info("models reloaded: %s", models.describe())
+        except Exception:  # keep serving the models we have
+            log.exception("checking for new champions failed")
+
+
+def _shown(value: Any) -> Any:
+    text = jsonable_encoder(value) if value is not None else None
+    if isinstance(text, str) and len(text) > 60:
+        return text[:57] + "…"
+    if isinstance(text, dict | list):
+        shown = json.dumps(text, default=str)
+        return shown if len(shown) <= 60 else shown[:57] + "…"
+    return text

@@ -1,0 +1,79 @@
+"""What routes depend on: the service state (settings, store, models) and API-key auth."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader
+
+from cxml.settings import Settings
+from cxml.store import Store
+from serve.models import Loaded, Models
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="A key from `cxml keys create --scope ...`; scopes: score, ingest, read, admin",
+)
+
+
+@dataclass
+class Service:
+    """One worker's state: created by ``create_app``, opened by its lifespan."""
+
+    settings: Settings
+    store: Store
+    models: Models
+
+
+def now() -> datetime:
+    """The API decides what now is (UTC, without zone); the library only receives it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def require(scope: str) -> Callable[..., dict[str, Any]]:
+    """A dependency: the caller's key must be valid (else 401) and hold ``scope`` (else 403)."""
+
+    def check(
+        key: str | None = Depends(api_key_header), state: Service = Depends(service)
+    ) -> dict[str, Any]:
+        from cxml.keys import verify_key
+
+        if not key:
+            raise HTTPException(
+                401, "missing X-API-Key header: create a key with `cxml keys create`"
+            )
+        found = verify_key(state.store, key)
+        if found is None:
+            raise HTTPException(401, "X-API-Key is not a valid, unrevoked key")
+        if scope not in found["scopes"]:
+            raise HTTPException(
+                403,
+                f"this key's scopes ({', '.join(sorted(found['scopes']))}) do not include {scope!r}",
+            )
+        return found
+
+    return check
+
+
+def churn_model(state: Service = Depends(service)) -> Loaded:
+    """The loaded models, when a churn model serves (else 503 saying how to fix it)."""
+    loaded = state.models.current
+    if loaded.churn is None:
+        raise HTTPException(503, "; ".join(loaded.problems) or "no churn model loaded")
+    return loaded
+
+
+def text_model(state: Service = Depends(service)) -> Loaded:
+    loaded = state.models.current
+    if loaded.text is None:
+        raise HTTPException(503, "no text model loaded: POST /v1/models/reload")
+    return loaded

@@ -1,0 +1,164 @@
+"""The models a server worker serves, loaded once and swapped whole on reload.
+
+Sources, best first: the MLflow registry's ``champion`` aliases (``cxml-churn``, ``cxml-text``);
+bundles exported to ``settings.model_dir`` (``cxml export-models``); for text, the shipped
+defaults. A reload builds the new set completely before swapping one reference, so requests
+in flight finish on the models they started with and none is dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cxml.settings import Settings
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One consistent set of models."""
+
+    churn: dict[str, Any] | None = None
+    churn_version: str | None = None
+    churn_source: str | None = None
+    text: Any = None
+    text_version: str | None = None
+    text_source: str | None = None
+    loaded_at: float = field(default_factory=time.time)
+    problems: tuple[str, ...] = ()
+
+
+class Models:
+    """Holds the current ``Loaded`` set; ``check`` reloads when a champion changed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.current = Loaded()
+        self._lock = threading.Lock()
+
+    def _registry_versions(self) -> dict[str, str | None]:
+        from cxml.tracking import CHURN_MODEL, TEXT_MODEL, champion_version
+
+        return {
+            "churn": champion_version(self.settings, CHURN_MODEL),
+            "text": champion_version(self.settings, TEXT_MODEL),
+        }
+
+    def _bundle(self, name: str) -> tuple[Path, float] | None:
+        path = Path(self.settings.model_dir) / f"{name}.joblib"
+        return (path, path.stat().st_mtime) if path.is_file() else None
+
+    def _wanted(self) -> dict[str, str | None]:
+        """What should serve now: a registry version, or a bundle file's identity."""
+        versions = self._registry_versions()
+        for kind in ("churn", "text"):
+            if versions[kind] is None:
+                bundle = self._bundle(kind)
+                versions[kind] = f"bundle:{bundle[0]}:{bundle[1]}" if bundle else None
+        return versions
+
+    def load(self) -> Loaded:
+        """Load what should serve now and swap it in; returns the new set."""
+        import joblib
+
+        from cxml.tracking import load_churn_champion, load_text_champion
+
+        with self._lock:
+            wanted = self._wanted()
+            problems: list[str] = []
+            churn = churn_version = churn_source = None
+            if wanted["churn"] and not wanted["churn"].startswith("bundle:"):
+                churn, churn_version = load_churn_champion(self.settings)
+                churn_source = f"registry:cxml-churn@champion:{churn_version}"
+            elif wanted["churn"]:
+                bundle = dict(joblib.load(Path(self.settings.model_dir) / "churn.joblib"))
+                churn_version = str(bundle.pop("version", "bundle"))
+                churn, churn_source = bundle, wanted["churn"]
+            else:
+                problems.append(
+                    "no churn model: train one with `cxml train churn` (registry "
+                    f"{self.settings.mlflow_tracking_uri}) or put an exported churn.joblib in "
+                    f"{self.settings.model_dir}/ (`cxml export-models`), then POST /v1/models/reload"
+                )
+            if wanted["text"] and not wanted["text"].startswith("bundle:"):
+                loaded = load_text_champion(self.settings)
+                assert loaded is not None
+                text, text_version = loaded
+                text_source = f"registry:cxml-text@champion:{text_version}"
+            elif wanted["text"]:
+                bundle = joblib.load(Path(self.settings.model_dir) / "text.joblib")
+                text, text_version, text_source = (
+                    bundle["pipeline"],
+                    str(bundle["version"]),
+                    wanted["text"],
+                )
+            else:
+                from cxml.text.training import default_pipeline
+
+                text, text_version, text_source = default_pipeline(), "defaults", "defaults"
+            _warm_up(churn, text)
+            self.current = Loaded(
+                churn=churn,
+                churn_version=churn_version,
+                churn_source=churn_source,
+                text=text,
+                text_version=text_version,
+                text_source=text_source,
+                problems=tuple(problems),
+            )
+            return self.current
+
+    def check(self) -> bool:
+        """Reload when a champion or bundle changed since the last load; True when it did."""
+        current = self.current
+        serving = {"churn": _identity(current.churn_source), "text": _identity(current.text_source)}
+        if self._wanted() == serving:
+            return False
+        self.load()
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        """What serves now, for GET /v1/models."""
+        current = self.current
+        return {
+            "churn": None
+            if current.churn is None
+            else {
+                "version": current.churn_version,
+                "source": current.churn_source,
+                "mode": current.churn["mode"],
+                "horizon_days": current.churn["horizon_days"],
+                "features": len(current.churn["columns"]),
+                "churn_definition": current.churn.get("churn_definition", {"kind": "subscription"}),
+            },
+            "text": {"version": current.text_version, "source": current.text_source},
+            "loaded_at": current.loaded_at,
+            "problems": list(current.problems),
+        }
+
+
+def _identity(source: str | None) -> str | None:
+    """A loaded source in the form ``_wanted`` gives: a registry version or a bundle identity."""
+    if source is None or source == "defaults":
+        return None
+    if source.startswith("registry:"):
+        return source.rsplit(":", 1)[1]
+    return source
+
+
+def _warm_up(churn: dict[str, Any] | None, text: Any) -> None:
+    """Run each model once on a dummy input, so the first request does not pay for compiling
+    (numba), dictionaries (Sudachi) or lazy imports."""
+    import numpy as np
+    import pandas as pd
+
+    if churn is not None:
+        model = churn["model"]
+        row = pd.DataFrame({c: [np.nan] for c in churn["columns"]})
+        model.walk(row, k=3)
+        model.contributions(row)
+    if text is not None:
+        text.analyze(["warming up", "準備中です"], [None, None])

@@ -1,0 +1,1 @@
+"""One module per resource; each only translates HTTP to library calls and back."""

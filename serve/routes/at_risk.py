@@ -1,0 +1,130 @@
+"""GET /v1/at-risk: the ranked list the retention team works through, as JSON pages or CSV."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from cxml.store.service import at_risk
+from serve.deps import Service, now, require, service
+from serve.schemas import AtRiskPage, Problem
+
+router = APIRouter(prefix="/v1", tags=["at-risk"])
+CSV_COLUMNS = (
+    "customer_id",
+    "probability",
+    "band",
+    "revenue_at_risk",
+    "monthly_value",
+    "reasons",
+    "follow_up_status",
+    "follow_up_owner",
+    "model_version",
+    "as_of",
+)
+
+
+def _cursor(sort: str, item: dict[str, Any]) -> str:
+    raw = json.dumps([sort, item["sort_key"], item["customer_id"]]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(sort: str, cursor: str | None) -> tuple[float, str] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        kind, value, customer_id = json.loads(base64.urlsafe_b64decode(padded))
+        if kind != sort:
+            raise ValueError("sort changed")
+        return float(value), str(customer_id)
+    except Exception:  # any malformed cursor is the client's error, said plainly
+        raise HTTPException(
+            422, "cursor: not a cursor this list gave (or the sort changed since)"
+        ) from None
+
+
+@router.get(
+    "/at-risk",
+    response_model=AtRiskPage,
+    summary="Active customers by their latest score, highest first; Accept: text/csv exports",
+    responses={
+        200: {"content": {"text/csv": {}}},
+        422: {"model": Problem},
+    },
+)
+def at_risk_list(
+    request: Request,
+    sort: Literal["probability", "revenue_at_risk"] = "probability",
+    limit: int = Query(50, ge=1, le=100_000, description="rows in this page (the team's capacity)"),
+    cursor: str | None = Query(
+        None, max_length=2000, description="the `next` of the previous page"
+    ),
+    band: list[Literal["high", "medium", "low"]] = Query([], description="repeatable"),
+    min_probability: float | None = Query(None, ge=0, le=1),
+    theme: list[str] = Query([], description="raised this theme (id) in the last theme_days"),
+    theme_days: int = Query(90, ge=1, le=3650),
+    follow_up_status: list[Literal["none", "open", "contacted", "resolved", "lost"]] = Query(
+        [], description="status of the latest follow-up; none = no follow-up yet"
+    ),
+    attribute: list[str] = Query(
+        [], description="NAME=VALUE on a customer attribute (a segment), repeatable"
+    ),
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> Any:
+    wants_csv = "text/csv" in request.headers.get("accept", "")
+    most = state.settings.api_max_csv_rows if wants_csv else state.settings.api_max_page
+    if limit > most:
+        raise HTTPException(422, f"limit={limit:,} is over the maximum of {most:,} per page")
+    attributes: dict[str, str] = {}
+    for pair in attribute:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise HTTPException(422, f"attribute={pair!r}: expected NAME=VALUE, e.g. plan=premium")
+        attributes[name] = value
+    items = at_risk(
+        state.store,
+        today=now(),
+        sort=sort,
+        limit=limit + 1,
+        after=_after(sort, cursor),
+        bands=band,
+        min_probability=min_probability,
+        attributes=attributes,
+        themes=theme,
+        theme_days=theme_days,
+        follow_up_status=follow_up_status,
+    )
+    page, more = items[:limit], len(items) > limit
+    if wants_csv:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for item in page:
+            follow = item["follow_up"] or {}
+            writer.writerow(
+                [
+                    item["customer_id"],
+                    item["probability"],
+                    item["band"],
+                    item["revenue_at_risk"],
+                    item["monthly_value"],
+                    "; ".join(r["text"] for r in item["reasons"]),
+                    follow.get("status", ""),
+                    follow.get("owner", ""),
+                    item["model_version"],
+                    item["as_of"],
+                ]
+            )
+        headers = {"Content-Disposition": 'attachment; filename="at-risk.csv"'}
+        if more:
+            headers["X-Next-Cursor"] = _cursor(sort, page[-1])
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    return {"items": page, "next": _cursor(sort, page[-1]) if more else None}

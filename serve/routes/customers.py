@@ -1,0 +1,81 @@
+"""One customer's whole story, and the follow-ups that close the loop with them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from cxml.followups import open_follow_up, update_follow_up
+from cxml.store import service as queries
+from serve.deps import Service, now, require, service
+from serve.schemas import CustomerStory, FollowUp, FollowUpCreate, FollowUpPatch, Problem
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+CustomerPath = Path(min_length=1, max_length=255, description="the customer's id")
+
+
+@router.get(
+    "/{customer_id}",
+    response_model=CustomerStory,
+    summary="Profile, latest score and reasons, follow-ups, and the cross-channel timeline",
+    responses={404: {"model": Problem}},
+)
+def customer(
+    customer_id: str = CustomerPath,
+    timeline_limit: int = Query(200, ge=1, le=5000, description="newest feedback first"),
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> dict[str, Any]:
+    profile = state.store.customer(customer_id)  # NotFoundError → 404
+    return {
+        "customer_id": profile["customer_id"],
+        "signup_date": profile["signup_date"],
+        "churn_date": profile["churn_date"],
+        "monthly_value": profile["monthly_value"],
+        "attributes": queries._json(profile["attributes"]),
+        "score": queries.latest_score(state.store, customer_id),
+        "follow_ups": queries.customer_follow_ups(state.store, customer_id),
+        "timeline": queries.analysed_timeline(state.store, customer_id, timeline_limit),
+    }
+
+
+@router.post(
+    "/{customer_id}/follow-ups",
+    response_model=FollowUp,
+    status_code=201,
+    summary="Open a follow-up (owner, status, note, outcome); the change is kept in its history",
+    responses={404: {"model": Problem}},
+)
+def create_follow_up(
+    body: FollowUpCreate,
+    customer_id: str = CustomerPath,
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> dict[str, Any]:
+    return open_follow_up(
+        state.store, customer_id, body.model_dump(), actor=key["key_id"], now=now()
+    )
+
+
+@router.patch(
+    "/{customer_id}/follow-ups/{follow_up_id}",
+    response_model=FollowUp,
+    summary="Change a follow-up; every change is kept (who, when, old and new values)",
+    responses={404: {"model": Problem}},
+)
+def change_follow_up(
+    body: FollowUpPatch,
+    customer_id: str = CustomerPath,
+    follow_up_id: int = Path(ge=1, le=2_147_483_647),
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> dict[str, Any]:
+    return update_follow_up(
+        state.store,
+        customer_id,
+        follow_up_id,
+        body.model_dump(exclude_unset=True),
+        actor=key["key_id"],
+        now=now(),
+    )

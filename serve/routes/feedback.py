@@ -1,0 +1,109 @@
+"""POST /v1/feedback and /v1/customers: ingest a batch under the file contract, one result per item."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
+
+from cxml.ingest import ingest_records
+from cxml.text.training import analyze_feedback
+from serve.deps import Service, now, require, service
+from serve.schemas import FeedbackRequest, FeedbackResponse, Problem
+
+router = APIRouter(prefix="/v1", tags=["ingest"])
+
+
+def _source(kind: str, items: list[Any]) -> str:
+    """The batch's name: the same batch sent again is the same source (idempotent retries)."""
+    digest = hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()
+    return f"api:{kind}:{digest[:24]}"
+
+
+def _check_size(state: Service, field: str, items: list[Any]) -> None:
+    if len(items) > state.settings.api_max_batch:
+        raise HTTPException(
+            413,
+            f"{field}: {len(items):,} items; at most {state.settings.api_max_batch:,} in one request",
+        )
+
+
+@router.post(
+    "/feedback",
+    response_model=FeedbackResponse,
+    summary="Ingest feedback as it arrives; idempotent on feedback_id; comments are analysed at once",
+    responses={413: {"model": Problem}, 422: {"model": Problem}},
+)
+def post_feedback(
+    body: FeedbackRequest,
+    key: dict[str, Any] = Depends(require("ingest")),
+    state: Service = Depends(service),
+) -> dict[str, Any]:
+    _check_size(state, "feedback", body.feedback)
+    when = now()
+    report, items = ingest_records(
+        state.store,
+        "feedback",
+        body.feedback,
+        settings=state.settings,
+        now=when,
+        source=_source("feedback", body.feedback),
+    )
+    stored = [str(i["feedback_id"]) for i in items if i["status"] in ("accepted", "updated")]
+    loaded = state.models.current
+    analysed = (
+        analyze_feedback(state.store, loaded.text, str(loaded.text_version), stored, now=when)
+        if stored and loaded.text is not None
+        else 0
+    )
+    return {
+        "read": report.read,
+        "accepted": report.accepted,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "rejected": report.rejected,
+        "held": report.held,
+        "analysed": analysed,
+        "results": items,
+    }
+
+
+class CustomersRequest(BaseModel):
+    customers: list[dict[str, Any]] = Field(
+        min_length=1,
+        examples=[
+            [
+                {
+                    "customer_id": "C900001",
+                    "signup_date": "2025-02-01",
+                    "monthly_value": 39.0,
+                    "plan": "basic",
+                }
+            ]
+        ],
+    )
+
+
+@router.post(
+    "/customers",
+    summary="Create or update customers (contract columns and any attributes); releases held feedback",
+    responses={413: {"model": Problem}, 422: {"model": Problem}},
+)
+def post_customers(
+    body: CustomersRequest,
+    key: dict[str, Any] = Depends(require("ingest")),
+    state: Service = Depends(service),
+) -> dict[str, Any]:
+    _check_size(state, "customers", body.customers)
+    report, items = ingest_records(
+        state.store,
+        "customers",
+        body.customers,
+        settings=state.settings,
+        now=now(),
+        source=_source("customers", body.customers),
+    )
+    return {**report.to_dict(), "results": items}

@@ -1,0 +1,67 @@
+"""CX metrics, drivers and emerging themes (the computations live in cxml.reporting)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from cxml.reporting import alert_table, driver_table, metric_table, records
+from serve.deps import Service, now, require, service
+from serve.schemas import Problem
+
+router = APIRouter(prefix="/v1", tags=["metrics"])
+
+
+@router.get(
+    "/metrics/{metric}",
+    summary="NPS, CSAT, CES, churn or retention rate per group, with 95 % intervals and counts",
+    responses={422: {"model": Problem}},
+)
+def metric(
+    metric: Literal["nps", "csat", "ces", "churn-rate", "retention"],
+    by: list[str] = Query(
+        [], description="channel, language, theme, or a customer attribute (repeatable)"
+    ),
+    period: Literal["day", "week", "month", "quarter", "year"] | None = None,
+    start: datetime | None = Query(None, alias="from", description="first day included"),
+    end: datetime | None = Query(None, alias="to", description="first day excluded"),
+    level: Literal["response", "customer"] = "response",
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> dict[str, Any]:
+    frame = metric_table(
+        state.store,
+        metric,
+        by=[b for part in by for b in part.split(",") if b],
+        period=period,
+        start=start.replace(tzinfo=None) if start else None,
+        end=end.replace(tzinfo=None) if end else None,
+        level=level,
+    )
+    return {"metric": metric, "rows": records(frame)}
+
+
+@router.get("/drivers/{target}", summary="Themes ranked by their impact on NPS or churn")
+def drivers(
+    target: Literal["nps", "churn"],
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> dict[str, Any]:
+    return {"target": target, "rows": records(driver_table(state.store, target, as_of=now()))}
+
+
+@router.get("/alerts", summary="Emerging themes: rising share in the latest period (z-test)")
+def alerts(
+    period: Literal["week", "month", "quarter"] = "month",
+    baseline: int = Query(3, ge=1, le=24),
+    min_count: int = Query(10, ge=1, le=1_000_000),
+    show_all: bool = Query(False, alias="all"),
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> dict[str, Any]:
+    frame = alert_table(state.store, period=period, baseline_periods=baseline, min_count=min_count)
+    if not show_all and not frame.empty:
+        frame = frame[frame["alert"]]
+    return {"rows": records(frame)}

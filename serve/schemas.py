@@ -1,0 +1,234 @@
+"""The wire models: the contract the CRM codes against (JSON in and out, versioned under /v1)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CustomerId = Field(min_length=1, max_length=255, examples=["C000123"])
+
+
+class Problem(BaseModel):
+    """An error: what is wrong, and where."""
+
+    detail: str = Field(examples=["customers: 1,500 items; at most 1,000 in one request"])
+    field: str | None = Field(default=None, examples=["customers"])
+
+
+class InlineFeedback(BaseModel):
+    """A piece of feedback sent with a score request (not stored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feedback_id: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(examples=["2026-11-20T09:30:00Z"])
+    channel: str | None = Field(default=None, max_length=100, examples=["email"])
+    text: str | None = Field(default=None, examples=["I'm thinking about cancelling."])
+    nps: int | None = Field(default=None, ge=0, le=10)
+    csat: int | None = Field(default=None, ge=1, le=5)
+    ces: int | None = Field(default=None, ge=1, le=7)
+    language: str | None = Field(default=None, max_length=20)
+
+
+class ScoreItem(BaseModel):
+    """A customer to score: by id (the store's data), or with attributes and feedback inline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str = CustomerId
+    attributes: dict[str, str | int | float | bool | None] | None = Field(
+        default=None,
+        examples=[{"signup_date": "2024-03-01", "monthly_value": 49.0, "plan": "premium"}],
+    )
+    feedback: list[InlineFeedback] | None = None
+
+
+class ScoreRequest(BaseModel):
+    customers: list[ScoreItem] = Field(
+        min_length=1,
+        examples=[
+            [
+                {"customer_id": "C000001"},
+                {
+                    "customer_id": "X9",
+                    "attributes": {
+                        "signup_date": "2025-01-15",
+                        "monthly_value": 30,
+                        "plan": "basic",
+                    },
+                    "feedback": [
+                        {
+                            "created_at": "2026-11-20T10:00:00Z",
+                            "channel": "chat",
+                            "text": "Third outage this month, I want to cancel.",
+                            "nps": 2,
+                        }
+                    ],
+                },
+            ]
+        ],
+    )
+
+
+class Evidence(BaseModel):
+    feedback_id: str
+    date: str
+    quote: str
+
+
+class Reason(BaseModel):
+    """One driver of the score: signed contribution in log-odds, in plain words."""
+
+    feature: str
+    value: str | int | float | None
+    contribution: float
+    text: str
+    evidence: Evidence | None = None
+
+
+class ItemError(BaseModel):
+    status: int = Field(examples=[404])
+    field: str | None = None
+    value: str | None = None
+    reason: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class ScoreResult(BaseModel):
+    """A score, or an item-level error (the batch itself did not fail)."""
+
+    customer_id: str
+    probability: float | None = None
+    band: Literal["high", "medium", "low"] | None = None
+    revenue_at_risk: float | None = None
+    reasons: list[Reason] = []
+    attribution: str | None = None
+    model_version: str | None = None
+    as_of: date | None = None
+    scored_at: datetime | None = None
+    features_as_of: datetime | None = None
+    recorded: bool = False
+    reused: bool = Field(
+        default=False,
+        description="a score stored today from the same data and model, returned as it is",
+    )
+    error: ItemError | None = None
+
+
+class ScoreResponse(BaseModel):
+    results: list[ScoreResult]
+
+
+class TextItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, max_length=255)
+    text: str
+    language: str | None = Field(default=None, max_length=20)
+
+
+class AnalyzeRequest(BaseModel):
+    texts: list[str | TextItem] = Field(
+        min_length=1,
+        examples=[["The app keeps crashing since the update.", "スタッフがとても親切でした。"]],
+    )
+
+
+class AnalyzeResponse(BaseModel):
+    results: list[dict[str, Any]]
+    model_version: str
+
+
+class FeedbackRequest(BaseModel):
+    """Feedback rows under the ingestion contract (feedback_id, customer_id, created_at, …)."""
+
+    feedback: list[dict[str, Any]] = Field(
+        min_length=1,
+        examples=[
+            [
+                {
+                    "feedback_id": "crm-88121",
+                    "customer_id": "C000001",
+                    "created_at": "2026-11-20T10:00:00Z",
+                    "channel": "email",
+                    "text": "Billing charged me twice again.",
+                    "csat": 1,
+                }
+            ]
+        ],
+    )
+
+
+class FeedbackResponse(BaseModel):
+    read: int
+    accepted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    held: int
+    analysed: int
+    results: list[dict[str, Any]]
+
+
+class FollowUpCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner: str | None = Field(default=None, max_length=200, examples=["aiko@retention"])
+    status: Literal["open", "contacted", "resolved", "lost"] = "open"
+    note: str | None = Field(default=None, max_length=10_000)
+    outcome: str | None = Field(default=None, max_length=10_000)
+
+
+class FollowUpPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner: str | None = Field(default=None, max_length=200)
+    status: Literal["open", "contacted", "resolved", "lost"] | None = None
+    note: str | None = Field(default=None, max_length=10_000)
+    outcome: str | None = Field(default=None, max_length=10_000, examples=["stayed: 20 % discount"])
+
+
+class FollowUp(BaseModel):
+    follow_up_id: int
+    customer_id: str
+    owner: str | None
+    status: str
+    note: str | None
+    outcome: str | None
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+    history: list[dict[str, Any]]
+
+
+class AtRiskItem(BaseModel):
+    customer_id: str
+    probability: float
+    band: str
+    revenue_at_risk: float | None
+    reasons: list[Reason]
+    attribution: str
+    model_version: str
+    as_of: date
+    scored_at: datetime
+    monthly_value: float | None
+    attributes: dict[str, Any]
+    follow_up: dict[str, Any] | None
+
+
+class AtRiskPage(BaseModel):
+    items: list[AtRiskItem]
+    next: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
+
+
+class CustomerStory(BaseModel):
+    customer_id: str
+    signup_date: date
+    churn_date: date | None
+    monthly_value: float | None
+    attributes: dict[str, Any]
+    score: dict[str, Any] | None
+    follow_ups: list[FollowUp]
+    timeline: list[dict[str, Any]]

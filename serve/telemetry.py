@@ -1,0 +1,63 @@
+"""Prometheus metrics for GET /metrics: requests by route and status, latency, scored customers,
+the model versions serving. With several workers, ``cxml serve`` sets PROMETHEUS_MULTIPROC_DIR
+and every worker's numbers are summed."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.types import Scope
+
+REQUESTS = Counter(
+    "cxml_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "cxml_http_request_duration_seconds",
+    "Time to answer a request",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+SCORED = Counter("cxml_scored_customers_total", "Customers scored over HTTP")
+ANALYSED = Counter("cxml_analysed_texts_total", "Texts analysed over HTTP")
+MODEL = Gauge(
+    "cxml_model_info",
+    "1 for each model version serving",
+    ["kind", "version"],
+    multiprocess_mode="liveall",
+)
+
+
+def observe(scope: Scope, status: int, seconds: float) -> None:
+    """Count one answered request under its route template (never the raw path)."""
+    route = scope.get("route")
+    template = getattr(route, "path", "unmatched")
+    method = scope.get("method", "")
+    REQUESTS.labels(method, template, str(status)).inc()
+    LATENCY.labels(method, template).observe(seconds)
+
+
+def models_loaded(loaded: Any) -> None:
+    """Publish which versions serve in this worker."""
+    MODEL.clear()
+    MODEL.labels("churn", str(loaded.churn_version)).set(1 if loaded.churn is not None else 0)
+    MODEL.labels("text", str(loaded.text_version)).set(1 if loaded.text is not None else 0)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text of every metric (all workers' when multiprocess)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
