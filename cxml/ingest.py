@@ -203,11 +203,11 @@ class Ingestion:
             )
         renamed = contract.apply_mapping(header, self.mapping, source=self.source)
         missing = contract.missing_required(renamed.values(), self.kind)
-        if missing and self.records is not None and header:
+        if missing and self.records is not None:
             raise InputFileError(
                 self.source,
                 f"required field(s) {', '.join(missing)} missing for {self.kind}; the items have: "
-                f"{', '.join(header)}",
+                f"{', '.join(header) or 'no fields'}",
             )
         if missing:
             raise InputFileError(

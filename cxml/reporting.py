@@ -29,8 +29,10 @@ def metric_table(
     end: datetime | None = None,
     level: str = "response",
 ) -> pd.DataFrame:
-    """One row per group: its keys, the metric under its own name, ci_low, ci_high, n, small."""
-    by = list(by)
+    """One row per group: its keys, the metric under its own name, ci_low, ci_high, n, small.
+
+    A dimension named twice counts once."""
+    by = list(dict.fromkeys(by))
     if period and "period" not in by:
         by.insert(0, "period")
     period = period or "month"

@@ -70,6 +70,11 @@ class Guard:
             await send({"type": "http.response.body", "body": body})
             status["code"] = code
 
+        raw = scope.get("raw_path") or b""
+        if b"%00" in raw.lower() or b"%00" in (scope.get("query_string") or b"").lower():
+            await reply(422, "the URL holds a NUL character (%00): not allowed anywhere", "url")
+            telemetry.observe(scope, 422, time.perf_counter() - started_at)
+            return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await reply(

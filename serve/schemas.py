@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CustomerId = Field(min_length=1, max_length=255, examples=["C000123"])
+CustomerId = Field(min_length=1, max_length=255, pattern=r"^[^\x00]+$", examples=["C000123"])
 
 
 class Problem(BaseModel):

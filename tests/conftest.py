@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -159,21 +160,9 @@ def new_key(cwd: Path, database_url: str, *scopes: str) -> str:
     return made.stdout.strip().splitlines()[-1]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def served(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, object]]:
-    """The demo world (300 customers) trained and scored, served by a real uvicorn server."""
-    cwd = tmp_path_factory.mktemp(f"served-{request.param}")
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{cwd / 'cxml.db'}"
-    else:
-        engine = request.getfixturevalue("postgres_engine")
-        schema = f"t_{uuid.uuid4().hex[:16]}"
-        with engine.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-        url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+@contextmanager
+def demo_server(cwd: Path, url: str, dialect: str) -> Iterator[dict[str, object]]:
+    """The demo world (300 customers) trained and scored into ``url``, served by real uvicorn."""
     made = run_cxml(
         ["demo", "--customers", "300", "--seed", "5", "--no-serve"], cwd, database_url=url
     )
@@ -181,9 +170,30 @@ def served(
     keys = {scope: new_key(cwd, url, scope) for scope in ("admin", "read", "score", "ingest")}
     server = Server(cwd, url, CXML_MODEL_POLL_SECONDS="1")
     try:
-        yield {"base": server.base, "keys": keys, "cwd": cwd, "url": url, "dialect": request.param}
+        yield {"base": server.base, "keys": keys, "cwd": cwd, "url": url, "dialect": dialect}
     finally:
         server.stop()
-        if schema is not None:
-            with request.getfixturevalue("postgres_engine").begin() as connection:
-                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, object]]:
+    """A served demo world on SQLite, then on PostgreSQL (a schema of its own, dropped after)."""
+    cwd = tmp_path_factory.mktemp(f"served-{request.param}")
+    if request.param == "sqlite":
+        with demo_server(cwd, f"sqlite:///{cwd / 'cxml.db'}", "sqlite") as served:
+            yield served
+        return
+    engine = request.getfixturevalue("postgres_engine")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        with demo_server(
+            cwd, f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", "postgresql"
+        ) as served:
+            yield served
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))

@@ -231,3 +231,13 @@ def test_customer_level_keeps_each_customers_latest_answer(
     latest = frame.sort_values(["created_at", "feedback_id"]).groupby("customer_id").tail(1)
     assert int(table["n"].iloc[0]) == frame["customer_id"].nunique()
     assert table["nps"].iloc[0] == pytest.approx(metrics.nps(latest["nps"])["nps"])
+
+
+def test_a_dimension_named_twice_counts_once(
+    store: Store, settings: Settings, world_files: dict[str, str]
+) -> None:
+    for kind in ("customers", "feedback"):
+        ingest_file(store, kind, world_files[kind], settings=settings, now=NOW)
+    once = metric_table(store, "nps", by=["channel"])
+    twice = metric_table(store, "nps", by=["channel", "channel"])
+    pd.testing.assert_frame_equal(once, twice)

@@ -59,6 +59,10 @@ def period_expression(dialect: str, column: Any, period: str) -> ColumnElement[A
 
 def attribute_expression(dialect: str, name: str) -> ColumnElement[Any]:
     """The customer attribute ``name`` as a groupable value."""
+    if "\x00" in name or not name.strip() or len(name) > 255:
+        raise ConfigError(
+            f"attribute name {name[:60]!r} is not usable: expected 1-255 characters, no NUL"
+        )
     if dialect == "postgresql":
         return customers.c.attributes.op("->>")(literal(name))
     path = '$."' + name.replace('"', '\\"') + '"'
