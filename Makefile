@@ -7,6 +7,9 @@ STAMP := $(VENV)/.cxml-installed
 .PHONY: setup demo test lint bench clean
 
 $(STAMP): pyproject.toml
+	@# Debian's Chromium for the page's browser test, wrk for the HTTP benchmark (no browser download)
+	command -v chromium >/dev/null && command -v wrk >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -29,6 +32,8 @@ bench: setup
 	$(BIN)/python -m benchmarks.ingest --rows 1000000
 	$(BIN)/python -m benchmarks.metrics --rows 1000000
 	$(BIN)/python -m benchmarks.text
+	$(BIN)/python -m benchmarks.score_speed --rows 1000000
+	$(BIN)/python -m benchmarks.serve
 
 clean:
 	rm -rf $(VENV) demo cxml.db cxml.db-wal cxml.db-shm mlflow.db bench-data

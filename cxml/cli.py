@@ -557,10 +557,12 @@ def score(
     from cxml.io import write_frame
     from cxml.scoring import score_flat, score_store
     from cxml.text.training import read_table
-    from cxml.tracking import load_churn_champion
+    from cxml.tracking import load_churn_for_mode
 
     settings = _settings(ctx)
-    bundle, version = load_churn_champion(settings)
+    # A file of customers needs a flat-mode model, the store a store-mode one: the champion
+    # when it is of that kind, else the newest version that is.
+    bundle, version = load_churn_for_mode(settings, "flat" if customers_path else "store")
     now = _now()
     if customers_path is not None:
         table = read_table(customers_path).rename(columns=parse_mapping(maps))

@@ -31,12 +31,21 @@ def bands(probability: np.ndarray, base_rate: float) -> np.ndarray:
     ).astype(object)
 
 
-def _describe(feature: str, value: Any, contribution: float) -> str:
+def _describe(
+    feature: str, value: Any, contribution: float, labels: dict[str, str] | None = None
+) -> str:
     direction = "raises" if contribution > 0 else "lowers"
     shown = "missing" if value is None or (isinstance(value, float) and np.isnan(value)) else value
     if isinstance(shown, float):
         shown = round(shown, 2)
     name = feature.removeprefix("attr_").replace("_", " ")
+    if feature.startswith("theme_"):
+        theme = feature.removeprefix("theme_")
+        negative = theme.endswith("_negative")
+        theme = theme.removesuffix("_negative")
+        label = (labels or {}).get(theme, theme)
+        what = "negative mentions of" if negative else "mentions of"
+        return f"{what} “{label}” (recent-weighted {shown}) {direction} the risk"
     return f"{name} = {shown} {direction} the risk"
 
 
@@ -81,6 +90,7 @@ def _reasons(
     chosen: np.ndarray,
     customers: np.ndarray,
     quotes: dict[tuple[str, str], dict[str, Any]],
+    labels: dict[str, str],
 ) -> list[list[dict[str, Any]]]:
     """Per row, its top reasons as dicts: feature, value as the customer has it, contribution,
     a sentence, and the customer's own words (``evidence``) behind a theme or intent reason."""
@@ -108,7 +118,7 @@ def _reasons(
             key = (j, value, contribution > 0)
             text = texts.get(key)
             if text is None:
-                text = texts[key] = _describe(names[j], value, contribution)
+                text = texts[key] = _describe(names[j], value, contribution, labels)
             reason: dict[str, Any] = {
                 "feature": names[j],
                 "value": value,
@@ -212,7 +222,15 @@ def _scored(
     else:
         attribution = "path (Saabas)"
         top, chosen = walked["top_index"], walked["top_value"]
-    reasons = _reasons(model, walked["matrix"], top, chosen, features.index.to_numpy(), quotes)
+    reasons = _reasons(
+        model,
+        walked["matrix"],
+        top,
+        chosen,
+        features.index.to_numpy(),
+        quotes,
+        bundle.get("theme_labels") or {},
+    )
     customers = features.index.to_numpy()
     monthly = (
         pd.to_numeric(features["monthly_value"], errors="coerce").to_numpy()
@@ -400,6 +418,7 @@ def score_request(
     future_tolerance_days: int = 1,
     record: bool = True,
     reuse: bool = True,
+    reused: list[dict[str, Any] | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Score each item as of ``now``: by id (the store's data) or inline (attributes and feedback
     in the item, on top of anything stored). One result per item, in order: the score, or an
@@ -409,27 +428,23 @@ def score_request(
     With ``reuse``, a by-id score stored today by the same model, from features cut after the
     last change to that customer's data, is returned as it is (``reused``: true) instead of
     being computed again; only the passing of time since its cut separates it from a new one.
+    ``reused``: the result of ``reused_scores`` when the caller already has it.
     """
-    from cxml.store.service import fresh_scores
-
     as_of = pd.Timestamp(now)
     inline_positions = [
         p for p, item in enumerate(items) if item.get("attributes") or item.get("feedback")
     ]
-    results: list[dict[str, Any] | None] = [None] * len(items)
+    results: list[dict[str, Any] | None] = (
+        list(reused)
+        if reused is not None
+        else reused_scores(store, items, now=now, model_version=model_version)
+        if reuse
+        else [None] * len(items)
+    )
     by_id = [p for p in range(len(items)) if p not in set(inline_positions)]
-    if reuse and by_id:
-        reusable = fresh_scores(
-            store,
-            sorted({items[p]["customer_id"] for p in by_id}),
-            model_version,
-            as_of.normalize().to_pydatetime(),
-        )
-        for position in by_id:
-            found = reusable.get(items[position]["customer_id"])
-            if found is not None:
-                results[position] = {**found, "recorded": True, "reused": True}
     ids = [items[p]["customer_id"] for p in range(len(items)) if results[p] is None]
+    if not ids:  # every score was still true: nothing to read or compute
+        return [r for r in results if r is not None]
     stored = store.churn_inputs(customer_ids=sorted(set(ids)))
     known = set(stored["customers"]["customer_id"])
     scored_by_id = pd.DataFrame()
@@ -476,7 +491,7 @@ def score_request(
     scored: dict[str, list[dict[str, Any]]] = {}
     for frame in frames:
         for entry in frame.to_dict(orient="records"):
-            scored.setdefault(str(entry["customer_id"]), []).append(entry)
+            scored.setdefault(str(entry["customer_id"]), []).append(_clean(entry))
     for position, item in enumerate(items):
         if results[position] is not None:
             continue
@@ -509,6 +524,35 @@ def score_request(
 
         upsert_scores(store, scored_by_id)
     return [r for r in results if r is not None]
+
+
+def reused_scores(
+    store: Any, items: list[dict[str, Any]], *, now: datetime, model_version: str
+) -> list[dict[str, Any] | None]:
+    """Per item, today's stored score when it is still true (see ``score_request``), else None.
+
+    Only by-id items (no inline attributes or feedback) can be reused. One indexed query.
+    """
+    from cxml.store.service import fresh_scores
+
+    by_id = [not (item.get("attributes") or item.get("feedback")) for item in items]
+    wanted = sorted(
+        {item["customer_id"] for item, plain in zip(items, by_id, strict=True) if plain}
+    )
+    found = fresh_scores(
+        store, wanted, model_version, pd.Timestamp(now).normalize().to_pydatetime()
+    )
+    return [
+        {**_clean(found[item["customer_id"]]), "recorded": True, "reused": True}
+        if plain and item["customer_id"] in found
+        else None
+        for item, plain in zip(items, by_id, strict=True)
+    ]
+
+
+def _clean(record: dict[str, Any]) -> dict[str, Any]:
+    """NaN (a missing monthly value's revenue at risk) as None, which JSON can carry."""
+    return {k: None if isinstance(v, float) and v != v else v for k, v in record.items()}
 
 
 def _only(inputs: dict[str, pd.DataFrame], customer_ids: list[str]) -> dict[str, pd.DataFrame]:

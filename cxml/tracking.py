@@ -271,6 +271,33 @@ def load_churn_champion(settings: Settings) -> tuple[dict[str, Any], str]:
     return model.unwrap_python_model().bundle, str(version.version)
 
 
+def load_churn_for_mode(settings: Settings, mode: str) -> tuple[dict[str, Any], str]:
+    """The champion churn bundle when it was trained in ``mode`` ('flat' or 'store'), else the
+    newest version trained in that mode; ConfigError when there is none."""
+    from cxml.errors import ConfigError
+
+    bundle, version = load_churn_champion(settings)
+    if bundle["mode"] == mode:
+        return bundle, version
+    mlflow = _mlflow(settings)
+    client = mlflow.MlflowClient()
+    versions = sorted(
+        client.search_model_versions(f"name='{CHURN_MODEL}'"),
+        key=lambda v: int(v.version),
+        reverse=True,
+    )
+    for candidate in versions:
+        if client.get_run(candidate.run_id).data.params.get("mode") == mode:
+            loaded = mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL}/{candidate.version}")
+            return loaded.unwrap_python_model().bundle, str(candidate.version)
+    how = (
+        "cxml train churn --customers FILE --label-column COLUMN"
+        if mode == "flat"
+        else "cxml train churn --as-of DATE"
+    )
+    raise ConfigError(f"no cxml-churn version was trained in {mode} mode: run `{how}`")
+
+
 def champion_version(settings: Settings, name: str) -> str | None:
     """The version behind ``name@champion``, or None (no registry, model or alias yet)."""
     mlflow = _mlflow(settings)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import APIKeyHeader
 
 from cxml.settings import Settings
@@ -35,14 +36,32 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
     return request.app.state.service
 
 
-def require(scope: str) -> Callable[..., dict[str, Any]]:
-    """A dependency: the caller's key must be valid (else 401) and hold ``scope`` (else 403)."""
+def fast_json(content: Any) -> Response:
+    """A JSON response straight from dicts (dates as ISO 8601), for hot routes whose shape the
+    route's response_model documents; skips re-validating what the library built."""
+    return Response(
+        json.dumps(content, default=_iso, ensure_ascii=False, allow_nan=False),
+        media_type="application/json",
+    )
 
-    def check(
+
+def _iso(value: Any) -> str:
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def require(scope: str) -> Callable[..., Any]:
+    """A dependency: the caller's key must be valid (else 401) and hold ``scope`` (else 403).
+
+    The lookup is one indexed read by key id, done on the event loop (cheaper than a thread hop).
+    """
+
+    async def check(
         key: str | None = Depends(api_key_header), state: Service = Depends(service)
     ) -> dict[str, Any]:
         from cxml.keys import verify_key
@@ -64,7 +83,7 @@ def require(scope: str) -> Callable[..., dict[str, Any]]:
     return check
 
 
-def churn_model(state: Service = Depends(service)) -> Loaded:
+async def churn_model(state: Service = Depends(service)) -> Loaded:
     """The loaded models, when a churn model serves (else 503 saying how to fix it)."""
     loaded = state.models.current
     if loaded.churn is None:
@@ -72,7 +91,7 @@ def churn_model(state: Service = Depends(service)) -> Loaded:
     return loaded
 
 
-def text_model(state: Service = Depends(service)) -> Loaded:
+async def text_model(state: Service = Depends(service)) -> Loaded:
     loaded = state.models.current
     if loaded.text is None:
         raise HTTPException(503, "no text model loaded: POST /v1/models/reload")

@@ -49,7 +49,8 @@ def observe(scope: Scope, status: int, seconds: float) -> None:
 
 def models_loaded(loaded: Any) -> None:
     """Publish which versions serve in this worker."""
-    MODEL.clear()
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # not supported across processes
+        MODEL.clear()
     MODEL.labels("churn", str(loaded.churn_version)).set(1 if loaded.churn is not None else 0)
     MODEL.labels("text", str(loaded.text_version)).set(1 if loaded.text is not None else 0)
 

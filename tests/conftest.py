@@ -197,3 +197,11 @@ def served(
     finally:
         with engine.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def served_sqlite_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """One served demo world on SQLite for the test modules that need a trained model."""
+    cwd = tmp_path_factory.mktemp("served-world")
+    with demo_server(cwd, f"sqlite:///{cwd / 'cxml.db'}", "sqlite") as served:
+        yield served

@@ -51,6 +51,25 @@ def test_flat_training_is_graded_registered_and_gated(tmp_path: Path) -> None:
         refused.stdout.startswith("refused: version 2 roc_auc")
         and "does not beat champion 1" in refused.stdout
     )
+    scored = run(
+        [
+            "score",
+            "--customers",
+            str(TELCO / "Telco-Customer-Churn.csv"),
+            "--map",
+            "customerID=customer_id",
+            "--out",
+            "telco_scores.csv",
+        ],
+        tmp_path,
+    )
+    assert scored.returncode == 0, scored.stderr
+    table = pd.read_csv(tmp_path / "telco_scores.csv")
+    assert len(table) == 7043 and table["probability"].between(0, 1).all()
+    assert set(table["attribution"]) == {"path (Saabas)"}
+    no_store_model = run(["score", "--as-of", "2025-01-01"], tmp_path)
+    assert no_store_model.returncode == 2
+    assert "no cxml-churn version was trained in store mode" in no_store_model.stderr
 
 
 def test_leaky_columns_of_the_extended_telco_table_are_named() -> None:

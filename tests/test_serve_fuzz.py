@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -10,14 +9,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.conftest import demo_server
 
-
-@pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    cwd = tmp_path_factory.mktemp("fuzzed")
-    with demo_server(cwd, f"sqlite:///{cwd / 'cxml.db'}", "sqlite") as served:
-        yield served
+@pytest.fixture
+def fuzzed(served_sqlite_world: dict[str, Any]) -> dict[str, Any]:
+    return served_sqlite_world
 
 
 def test_no_request_makes_the_server_fail(fuzzed: dict[str, Any]) -> None:

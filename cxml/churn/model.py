@@ -41,9 +41,9 @@ def prepare(frame: pd.DataFrame, categories: dict[str, list[Any]] | None = None)
         if categories is not None:
             # Scoring: the training run decided each column's kind.
             if column in categories:
-                out[column] = pd.Categorical(
-                    values.astype("string").astype(object), categories=categories[column]
-                )
+                text = values.astype("string").astype(object)
+                known = text.where(text.isin(categories[column]))  # unseen → missing
+                out[column] = pd.Categorical(known, categories=categories[column])
             else:
                 out[column] = pd.to_numeric(values, errors="coerce").astype(float)
         elif pd.api.types.is_numeric_dtype(values) and not isinstance(

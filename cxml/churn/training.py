@@ -261,6 +261,7 @@ def train_churn(
         "with_text": with_text,
         "base_rate": float(np.mean(y)),
         "churn_definition": definition or {"kind": "subscription"},
+        "theme_labels": theme_labels(inputs["themes"]) if inputs is not None else {},
     }
     params = {
         "mode": mode,
@@ -297,6 +298,15 @@ def train_churn(
         "rows": len(X),
         "backtest": backtest_key,
     }
+
+
+def theme_labels(themes: pd.DataFrame) -> dict[str, str]:
+    """Each theme id's label (its most frequent one), for reasons in plain words."""
+    if "theme_label" not in themes.columns or themes.empty:
+        return {}
+    counts = themes.groupby(["theme_id", "theme_label"]).size().reset_index(name="n")
+    best = counts.sort_values("n", ascending=False, kind="stable").drop_duplicates("theme_id")
+    return dict(zip(best["theme_id"], best["theme_label"], strict=True))
 
 
 def global_drivers(model: ChurnModel, X: pd.DataFrame) -> pd.DataFrame:

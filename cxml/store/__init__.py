@@ -602,6 +602,7 @@ class Store:
             feedback_themes.c.feedback_id,
             feedback_themes.c.theme_id,
             feedback_themes.c.sentiment_score,
+            feedback_themes.c.theme_label,
         )
         if customer_ids is not None:
             ids = list(customer_ids)
@@ -620,7 +621,7 @@ class Store:
             )
             themes = pd.DataFrame(
                 connection.execute(themes_query).all(),
-                columns=["feedback_id", "theme_id", "sentiment_score"],
+                columns=["feedback_id", "theme_id", "sentiment_score", "theme_label"],
             )
         people["attributes"] = [
             a if isinstance(a, dict) else json.loads(a) for a in people["attributes"]

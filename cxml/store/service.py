@@ -7,6 +7,7 @@ what a change is) live in ``cxml.keys`` and ``cxml.followups``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -14,9 +15,11 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
+    DateTime,
     Float,
     String,
     and_,
+    bindparam,
     cast,
     delete,
     exists,
@@ -224,6 +227,21 @@ def fresh_scores(
     after ``since``, and after the last change to the customer, their feedback or its analysis."""
     if not customer_ids:
         return {}
+    query = _fresh_scores_query()
+    out: dict[str, dict[str, Any]] = {}
+    with store.engine.connect() as connection:
+        found = connection.execute(
+            query, {"ids": list(customer_ids), "version": model_version, "since": since}
+        )
+        for row in found.mappings():
+            if row["customer_id"] not in out:
+                out[row["customer_id"]] = {**dict(row), "reasons": _json(row["reasons"])}
+    return out
+
+
+@functools.cache
+def _fresh_scores_query() -> Any:
+    """Built once: the hot path of POST /v1/score only binds its parameters."""
     cut = scores.c.features_as_of
     last_feedback = (
         select(func.max(feedback.c.updated_at))
@@ -240,25 +258,19 @@ def fresh_scores(
         .where(feedback.c.customer_id == scores.c.customer_id)
         .scalar_subquery()
     )
-    query = (
+    return (
         select(scores)
         .join(customers, customers.c.customer_id == scores.c.customer_id)
         .where(
-            scores.c.customer_id.in_(list(customer_ids)),
-            scores.c.model_version == model_version,
-            cut >= since,
+            scores.c.customer_id.in_(bindparam("ids", expanding=True)),
+            scores.c.model_version == bindparam("version"),
+            cut >= bindparam("since", type_=DateTime()),
             customers.c.updated_at <= cut,
             or_(last_feedback.is_(None), last_feedback <= cut),
             or_(last_analysis.is_(None), last_analysis <= cut),
         )
         .order_by(scores.c.customer_id, cut.desc())
     )
-    out: dict[str, dict[str, Any]] = {}
-    with store.engine.connect() as connection:
-        for row in connection.execute(query).mappings():
-            if row["customer_id"] not in out:
-                out[row["customer_id"]] = {**dict(row), "reasons": _json(row["reasons"])}
-    return out
 
 
 def _latest_scores() -> Any:

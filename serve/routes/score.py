@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
-from cxml.scoring import score_request
+from cxml.scoring import reused_scores, score_request
 from serve import telemetry
-from serve.deps import Service, churn_model, now, require, service
+from serve.deps import Service, churn_model, fast_json, now, require, service
 from serve.models import Loaded
-from serve.schemas import Problem, ScoreRequest, ScoreResponse
+from serve.schemas import Problem, ScoreRequest, ScoreResponse, ScoreResult
 
 router = APIRouter(prefix="/v1", tags=["score"])
 
@@ -26,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["score"])
         503: {"model": Problem, "description": "no churn model loaded"},
     },
 )
-def score(
+async def score(
     body: ScoreRequest,
     record: bool = Query(
         True, description="keep by-id scores in the store (the at-risk list reads them)"
@@ -39,25 +41,48 @@ def score(
     key: dict[str, Any] = Depends(require("score")),
     state: Service = Depends(service),
     loaded: Loaded = Depends(churn_model),
-) -> dict[str, Any]:
+) -> Response:
     limit = state.settings.api_max_batch
     if len(body.customers) > limit:
         raise HTTPException(
             413, f"customers: {len(body.customers):,} items; at most {limit:,} in one request"
         )
     assert loaded.churn is not None
-    results = score_request(
-        loaded.churn,
-        state.store,
-        [item.model_dump(exclude_none=True) for item in body.customers],
-        now=now(),
-        model_version=str(loaded.churn_version),
-        text_pipeline=loaded.text,
-        text_version=str(loaded.text_version),
-        max_text_chars=state.settings.max_text_chars,
-        future_tolerance_days=state.settings.future_tolerance_days,
-        record=record,
-        reuse=not fresh,
+    items = [item.model_dump(exclude_none=True) for item in body.customers]
+    when = now()
+    version = str(loaded.churn_version)
+    # The usual case, today's stored scores still true, is one indexed query: answered here;
+    # anything to compute (features, model, reasons) runs in the thread pool.
+    reused: list[dict[str, Any] | None] = (
+        reused_scores(state.store, items, now=when, model_version=version)
+        if not fresh
+        else [None] * len(items)
     )
+    if all(r is not None for r in reused):
+        results = [r for r in reused if r is not None]
+    else:
+        results = await run_in_threadpool(
+            score_request,
+            loaded.churn,
+            state.store,
+            items,
+            now=when,
+            model_version=version,
+            text_pipeline=loaded.text,
+            text_version=str(loaded.text_version),
+            max_text_chars=state.settings.max_text_chars,
+            future_tolerance_days=state.settings.future_tolerance_days,
+            record=record,
+            reuse=not fresh,
+            reused=reused,
+        )
     telemetry.SCORED.inc(sum(1 for r in results if "error" not in r))
-    return {"results": results}
+    return fast_json({"results": [_trimmed(r) for r in results]})
+
+
+def _trimmed(result: dict[str, Any]) -> dict[str, Any]:
+    """The wire fields of a result (see ScoreResult), without internal columns or empty ones."""
+    return {k: v for k, v in result.items() if k in RESULT_FIELDS and v is not None}
+
+
+RESULT_FIELDS = frozenset(ScoreResult.model_fields)
