@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -48,13 +49,9 @@ def postgres_engine() -> Iterator[object]:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'cxml.db'}"
-        return
-    engine = request.getfixturevalue("postgres_engine")
+@contextmanager
+def postgres_schema(engine: Any) -> Iterator[str]:
+    """A new PostgreSQL schema, as a store URL; dropped with everything in it afterwards."""
     schema = f"t_{uuid.uuid4().hex[:16]}"
     with engine.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
@@ -63,6 +60,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     finally:
         with engine.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cxml.db'}"
+        return
+    with postgres_schema(request.getfixturevalue("postgres_engine")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -185,18 +192,11 @@ def served(
         with demo_server(cwd, f"sqlite:///{cwd / 'cxml.db'}", "sqlite") as served:
             yield served
         return
-    engine = request.getfixturevalue("postgres_engine")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with engine.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        with demo_server(
-            cwd, f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", "postgresql"
-        ) as served:
-            yield served
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    with (
+        postgres_schema(request.getfixturevalue("postgres_engine")) as url,
+        demo_server(cwd, url, "postgresql") as served,
+    ):
+        yield served
 
 
 @pytest.fixture(scope="session")

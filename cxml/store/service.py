@@ -510,5 +510,21 @@ def analysed_timeline(
     return rows
 
 
+def customer_story(store: Store, customer_id: str, timeline_limit: int = 200) -> dict[str, Any]:
+    """One customer's profile, latest score, follow-ups and analysed timeline (newest first);
+    NotFoundError when the customer is not stored."""
+    profile = store.customer(customer_id)
+    return {
+        "customer_id": profile["customer_id"],
+        "signup_date": profile["signup_date"],
+        "churn_date": profile["churn_date"],
+        "monthly_value": profile["monthly_value"],
+        "attributes": _json(profile["attributes"]),
+        "score": latest_score(store, customer_id),
+        "follow_ups": customer_follow_ups(store, customer_id),
+        "timeline": analysed_timeline(store, customer_id, timeline_limit),
+    }
+
+
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value

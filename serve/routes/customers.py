@@ -27,17 +27,7 @@ def customer(
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
-    profile = state.store.customer(customer_id)  # NotFoundError → 404
-    return {
-        "customer_id": profile["customer_id"],
-        "signup_date": profile["signup_date"],
-        "churn_date": profile["churn_date"],
-        "monthly_value": profile["monthly_value"],
-        "attributes": queries._json(profile["attributes"]),
-        "score": queries.latest_score(state.store, customer_id),
-        "follow_ups": queries.customer_follow_ups(state.store, customer_id),
-        "timeline": queries.analysed_timeline(state.store, customer_id, timeline_limit),
-    }
+    return queries.customer_story(state.store, customer_id, timeline_limit)  # unknown → 404
 
 
 @router.post(
