@@ -69,6 +69,7 @@ class Guard:
             )
             await send({"type": "http.response.body", "body": body})
             status["code"] = code
+            status["started"] = True
 
         raw = scope.get("raw_path") or b""
         if b"%00" in raw.lower() or b"%00" in (scope.get("query_string") or b"").lower():
@@ -83,17 +84,23 @@ class Guard:
             telemetry.observe(scope, 413, time.perf_counter() - started_at)
             return
         seen = 0
+        too_large = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    too_large = True
                     raise _TooLarge
             return message
 
         async def watched(message: Message) -> None:
+            if too_large:  # the app answered the aborted read its own way (400): say 413
+                if message["type"] == "http.response.start" and not status["started"]:
+                    await reply(413, f"the request body is over {limit:,} bytes", "body")
+                return
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 status["started"] = True

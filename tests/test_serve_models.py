@@ -17,9 +17,23 @@ def test_missing_models_say_how_to_fix_then_bundles_load_on_reload(
     # A server on an empty store, an empty registry and an empty model folder.
     url = f"sqlite:///{tmp_path / 'cxml.db'}"
     admin = new_key(tmp_path, url, "admin")
-    server = Server(tmp_path, url, CXML_MODEL_DIR=str(tmp_path / "bundles"))
+    server = Server(
+        tmp_path, url, CXML_MODEL_DIR=str(tmp_path / "bundles"), CXML_API_MAX_BODY_BYTES="2000"
+    )
     try:
         headers = {"X-API-Key": admin}
+
+        def chunks() -> Any:  # no Content-Length: the limit must hold while reading
+            yield b'{"texts": ["'
+            yield b"a" * 5000
+            yield b'"]}'
+
+        chunked = httpx.post(
+            f"{server.base}/v1/analyze",
+            content=chunks(),
+            headers={**headers, "content-type": "application/json"},
+        )
+        assert chunked.status_code == 413 and chunked.json()["field"] == "body"
         ready = httpx.get(f"{server.base}/readyz")
         assert ready.status_code == 503
         assert "cxml train churn" in ready.json()["problems"][0]
