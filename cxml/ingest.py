@@ -154,14 +154,14 @@ class Ingestion:
         *,
         settings: Settings,
         now: datetime,
-        mapping: dict[str, str] | None,
-        encoding: str,
-        file_format: str | None,
-        date_format: str | None,
-        as_of: datetime | None,
-        rejects_path: Path | None,
-        progress: Callable[[int], None] | None,
-        on_batch: Callable[[IngestReport], None] | None,
+        mapping: dict[str, str] | None = None,
+        encoding: str = "utf-8",
+        file_format: str | None = None,
+        date_format: str | None = None,
+        as_of: datetime | None = None,
+        rejects_path: Path | None = None,
+        progress: Callable[[int], None] | None = None,
+        on_batch: Callable[[IngestReport], None] | None = None,
         records: list[Any] | None = None,
         source: str | None = None,
     ) -> None:
@@ -625,21 +625,7 @@ def ingest_records(
     the ``errors`` (field, value, reason).
     """
     ingestion = Ingestion(
-        store,
-        kind,
-        None,
-        settings=settings,
-        now=now,
-        mapping=None,
-        encoding="utf-8",
-        file_format=None,
-        date_format=None,
-        as_of=None,
-        rejects_path=None,
-        progress=None,
-        on_batch=None,
-        records=records,
-        source=source,
+        store, kind, None, settings=settings, now=now, records=records, source=source
     )
     report = ingestion.run()
     rejected = {

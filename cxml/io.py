@@ -218,7 +218,8 @@ def _take(reader: Iterator[list[str]], count: int) -> list[list[str]]:
     return batch
 
 
-def _to_text(value: Any) -> str | None:
+def to_text(value: Any) -> str | None:
+    """A JSON or Parquet value as the contract reads raw file values: text (None stays None)."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -250,7 +251,7 @@ def read_parquet_chunks(
         record = 0
         for done, batch in enumerate(parquet.iter_batches(batch_size=chunk_rows), start=1):
             data = {
-                name: np.array([_to_text(v) for v in column.to_pylist()], dtype=object)
+                name: np.array([to_text(v) for v in column.to_pylist()], dtype=object)
                 for name, column in zip(header, batch.columns, strict=True)
             }
             frame = pd.DataFrame(data, columns=header, dtype=object)
@@ -338,7 +339,7 @@ def read_jsonl_chunks(
                 if key not in columns:
                     columns.append(key)
         frame = pd.DataFrame(
-            {c: np.array([_to_text(o.get(c)) for _, o in good], dtype=object) for c in columns},
+            {c: np.array([to_text(o.get(c)) for _, o in good], dtype=object) for c in columns},
             columns=columns,
             dtype=object,
         )
@@ -380,7 +381,7 @@ def records_chunk(records: list[Any]) -> tuple[list[str], Chunk]:
             if key not in header:
                 header.append(key)
     frame = pd.DataFrame(
-        {c: np.array([_to_text(o.get(c)) for _, o in good], dtype=object) for c in header},
+        {c: np.array([to_text(o.get(c)) for _, o in good], dtype=object) for c in header},
         columns=header,
         dtype=object,
     )

@@ -272,13 +272,6 @@ def flat_rows(customers: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def _raw_text(value: Any) -> Any:
-    """A JSON value as the contract reads raw file values: text (None stays None)."""
-    from cxml.io import _to_text
-
-    return _to_text(value)
-
-
 def inline_inputs(
     items: list[dict[str, Any]],
     stored: dict[str, pd.DataFrame],
@@ -297,13 +290,14 @@ def inline_inputs(
     Nothing is written. Returns the inputs and, per item position, the contract's errors.
     """
     from cxml import contract
+    from cxml.io import to_text
 
     errors: dict[int, list[dict[str, str]]] = {}
     rows = np.arange(1, len(items) + 1)
     known = stored["customers"].set_index("customer_id")
     raw_customers = []
     for item in items:
-        attributes = {str(k): _raw_text(v) for k, v in (item.get("attributes") or {}).items()}
+        attributes = {str(k): to_text(v) for k, v in (item.get("attributes") or {}).items()}
         raw_customers.append({**attributes, "customer_id": item["customer_id"]})
     customers_raw = pd.DataFrame(raw_customers, dtype=object)
     checked = contract.validate_customers(customers_raw, rows, now=now, as_of=now)
@@ -349,7 +343,7 @@ def inline_inputs(
     owners = []
     for position, item in enumerate(items):
         for number, entry in enumerate(item.get("feedback") or []):
-            fields = {str(k): _raw_text(v) for k, v in entry.items()}
+            fields = {str(k): to_text(v) for k, v in entry.items()}
             fields.setdefault("feedback_id", f"inline:{item['customer_id']}:{number + 1}")
             raw_feedback.append({**fields, "customer_id": item["customer_id"]})
             owners.append((position, number))
@@ -431,9 +425,8 @@ def score_request(
     ``reused``: the result of ``reused_scores`` when the caller already has it.
     """
     as_of = pd.Timestamp(now)
-    inline_positions = [
-        p for p, item in enumerate(items) if item.get("attributes") or item.get("feedback")
-    ]
+    inline_positions = [p for p, item in enumerate(items) if _inline(item)]
+    is_inline = set(inline_positions)
     results: list[dict[str, Any] | None] = (
         list(reused)
         if reused is not None
@@ -441,7 +434,7 @@ def score_request(
         if reuse
         else [None] * len(items)
     )
-    by_id = [p for p in range(len(items)) if p not in set(inline_positions)]
+    by_id = [p for p in range(len(items)) if p not in is_inline]
     ids = [items[p]["customer_id"] for p in range(len(items)) if results[p] is None]
     if not ids:  # every score was still true: nothing to read or compute
         return [r for r in results if r is not None]
@@ -496,7 +489,7 @@ def score_request(
         if results[position] is not None:
             continue
         customer_id = item["customer_id"]
-        inline = position in set(inline_positions)
+        inline = position in is_inline
         candidates = scored.get(customer_id, [])
         row = (candidates[-1] if inline else candidates[0]) if candidates else None
         if row is None:
@@ -535,7 +528,7 @@ def reused_scores(
     """
     from cxml.store.service import fresh_scores
 
-    by_id = [not (item.get("attributes") or item.get("feedback")) for item in items]
+    by_id = [not _inline(item) for item in items]
     wanted = sorted(
         {item["customer_id"] for item, plain in zip(items, by_id, strict=True) if plain}
     )
@@ -548,6 +541,11 @@ def reused_scores(
         else None
         for item, plain in zip(items, by_id, strict=True)
     ]
+
+
+def _inline(item: dict[str, Any]) -> bool:
+    """An item that brings its own attributes or feedback (scored on top of the store, never reused)."""
+    return bool(item.get("attributes") or item.get("feedback"))
 
 
 def _clean(record: dict[str, Any]) -> dict[str, Any]:
