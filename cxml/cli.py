@@ -1,8 +1,9 @@
 """The ``cxml`` command: parse arguments, call the library, print. No logic of its own.
 
-Errors of cxml's own types become one line on stderr and an exit code
-(2 configuration, 3 unreadable input, 4 not found, 5 store); nothing else
-is caught, so a real bug still shows its traceback.
+Errors of cxml's own types become one line on stderr with their code and an exit code
+(2 configuration, 3 unreadable input, 4 not found, 5 store, 6 promotion refused, 7 model
+registry); a database that stops answering mid-command is a store error too. Nothing else is
+caught, so a real bug still shows its traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ import pandas as pd
 
 from cxml import __version__
 from cxml.errors import ConfigError, CxmlError
+from cxml.keys import SCOPES
+from cxml.metrics import LEVELS, PERIODS
+from cxml.reporting import ALERT_PERIODS, DRIVER_TARGETS, METRICS
 from cxml.settings import Settings
+
+PROMOTION_REFUSED = 6  # exit code: scripts can tell a refusal from a promotion
 
 
 def _now() -> datetime:
@@ -30,6 +36,11 @@ def _now() -> datetime:
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
+
+
+def _say(line: str) -> None:
+    """Progress of a long command, on stderr (stdout stays the result)."""
+    click.echo(line, err=True)
 
 
 def _store(ctx: click.Context) -> Any:
@@ -219,7 +230,9 @@ def ingest_feedback(ctx: click.Context, path: Path, **options: Any) -> None:
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Counts of customers and feedback, by channel and by language."""
-    result = _store(ctx).stats()
+    from cxml.store.records import stats as store_stats
+
+    result = store_stats(_store(ctx))
     if as_json:
         _echo_json(result)
         return
@@ -249,33 +262,19 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def timeline(ctx: click.Context, customer_id: str, as_json: bool) -> None:
     """One customer's interactions across every channel, oldest first."""
+    from cxml.lines import timeline_lines
+    from cxml.store.records import customer as stored_customer
+    from cxml.store.records import timeline as stored_timeline
+
     store = _store(ctx)
-    customer = store.customer(customer_id)
-    events = store.timeline(customer_id)
+    customer = stored_customer(store, customer_id)
+    events = stored_timeline(store, customer_id)
     if as_json:
         records = events.astype(object).where(events.notna(), None).to_dict(orient="records")
         _echo_json({"customer": customer, "timeline": records})
         return
-    status = f"churned {customer['churn_date']}" if customer["churn_date"] else "active"
-    value = customer["monthly_value"]
-    click.echo(
-        f"{customer_id}: signed up {customer['signup_date']}, {status}"
-        + (f", {value:,.2f}/month" if value is not None else "")
-    )
-    if customer["attributes"]:
-        click.echo("  " + ", ".join(f"{k}={v}" for k, v in customer["attributes"].items()))
-    click.echo(f"{len(events)} interaction(s)")
-    for event in events.itertuples(index=False):
-        scores = " ".join(
-            f"{name.upper()} {int(value)}"
-            for name, value in (("nps", event.nps), ("csat", event.csat), ("ces", event.ces))
-            if not pd.isna(value)
-        )
-        text = (event.text or "").replace("\n", " ⏎ ")
-        click.echo(
-            f"{pd.Timestamp(event.created_at):%Y-%m-%d %H:%M}  {event.channel:<10} "
-            f"{scores:<14} {text}"
-        )
+    for line in timeline_lines(customer, events):
+        click.echo(line)
 
 
 @cli.command()
@@ -295,8 +294,9 @@ def rejects(
 ) -> None:
     """Rows refused at ingestion, with their row numbers, fields, values and reasons."""
     from cxml.io import write_frame
+    from cxml.store.records import rejects_frame
 
-    frame = _store(ctx).rejects_frame(kind, source)
+    frame = rejects_frame(_store(ctx), kind, source)
     if out is not None:
         printable = frame.copy()
         for column in ("errors", "raw", "normalized"):
@@ -375,10 +375,11 @@ def train_text(
     as_json: bool,
 ) -> None:
     """Fit the text pipeline (sentiment, themes, intents) and log it to MLflow."""
+    from cxml.store.records import feedback_frame
     from cxml.text.training import train_text_pipeline
 
     settings = _settings(ctx)
-    frame = None if input_path else _store(ctx).feedback_frame(with_text=True)
+    frame = None if input_path else feedback_frame(_store(ctx), with_text=True)
     result = train_text_pipeline(
         settings,
         frame=frame,
@@ -470,10 +471,10 @@ def train_churn_command(
     as_json: bool,
 ) -> None:
     """Train a churn model (graded against baselines), log it and register a cxml-churn version."""
-    import pandas as pd
-
+    from cxml.churn.predictor import ChurnDefinition
     from cxml.churn.training import train_churn
     from cxml.contract import parse_mapping
+    from cxml.lines import grade_lines
     from cxml.text.training import read_table
 
     settings = _settings(ctx)
@@ -485,36 +486,29 @@ def train_churn_command(
             label_column=label_column,
             positive=positive,
             horizon_days=horizon_days,
+            say=_say,
         )
     else:
         day = _parse_date(as_of, "--as-of") or _now()
         result = train_churn(
             settings,
-            inputs=_store(ctx).churn_inputs(),
+            store=_store(ctx),
             as_of=pd.Timestamp(day).normalize(),
             horizon_days=horizon_days,
             n_snapshots=n_snapshots,
             with_text=not without_text,
-            definition={"kind": definition, "inactive_days": inactive_days}
+            definition=ChurnDefinition(kind="inactivity", inactive_days=inactive_days)
             if definition == "inactivity"
-            else {"kind": "subscription"},
+            else ChurnDefinition(),
+            say=_say,
         )
     if as_json:
         _echo_json(result)
         return
     for warning in result["leak_warnings"]:
         click.echo(f"warning: possible leak: {warning}", err=True)
-    grades = result["grades"]
-    click.echo(f"{result['mode']} mode, {result['rows']:,} rows; graded on {result['backtest']}")
-    for name in ("model", "logistic", "rule"):
-        g = grades[name]
-        click.echo(
-            f"  {name:<9} ROC-AUC {g['roc_auc']:.4f}  PR-AUC {g['pr_auc']:.3f}  Brier {g['brier']:.4f}  "
-            f"lift@10% {g['lift_top10']:.2f}"
-        )
-    click.echo(
-        f"registered cxml-churn version {result['version']}; champion is version {result['champion']}"
-    )
+    for line in grade_lines(result):
+        click.echo(line)
 
 
 @cli.command()
@@ -551,47 +545,69 @@ def score(
     top: int,
 ) -> None:
     """Score churn risk with the champion: probability, band, revenue at risk, reasons."""
-    import pandas as pd
-
+    from cxml.batch import printable, score_store
     from cxml.contract import parse_mapping
-    from cxml.io import write_frame
-    from cxml.scoring import score_flat, score_store
+    from cxml.io import FrameWriter
+    from cxml.lines import at_risk_lines
+    from cxml.scoring import attribution_for
+    from cxml.scoring import score as score_features
     from cxml.text.training import read_table
     from cxml.tracking import load_churn_for_mode
 
     settings = _settings(ctx)
     # A file of customers needs a flat-mode model, the store a store-mode one: the champion
     # when it is of that kind, else the newest version that is.
-    bundle, version = load_churn_for_mode(settings, "flat" if customers_path else "store")
+    predictor, version = load_churn_for_mode(settings, "flat" if customers_path else "store")
     now = _now()
     if customers_path is not None:
-        table = read_table(customers_path).rename(columns=parse_mapping(maps))
-        scored = score_flat(bundle, table, model_version=version, now=now)
         if out_path is None:
-            raise ConfigError("flat mode writes a file: give --out FILE")
+            raise ConfigError("flat mode writes a file: give --out FILE", field="out")
+        table = read_table(customers_path).rename(columns=parse_mapping(maps))
+        features = predictor.table(table)
+        scored = score_features(
+            predictor,
+            features,
+            as_of=pd.Timestamp(now).normalize(),
+            scored_at=now,
+            model_version=version,
+            attribution=attribution_for(len(features)),
+        )
+        with FrameWriter(out_path) as file:
+            file.write(printable(scored))
+        top_rows = scored.sort_values("probability", ascending=False).head(top)
+        rows, attribution = top_rows.to_dict(orient="records"), scored["attribution"].iloc[0]
+        count = len(scored)
     else:
         day = pd.Timestamp(_parse_date(as_of, "--as-of") or now).normalize()
-        scored = score_store(
-            bundle, _store(ctx).churn_inputs(), day, model_version=version, now=now
-        )
-        _store(ctx).write_scores(scored)
-    if out_path is not None:
-        printable = scored.assign(
-            reasons=[json.dumps(r, ensure_ascii=False, default=str) for r in scored["reasons"]]
-        )
-        write_frame(printable, out_path)
+
+        def progress(done: int, total: int) -> None:
+            _say(f"scored {done:,} of {total:,} active customers")
+
+        writer: FrameWriter | None
+        with FrameWriter(out_path) if out_path is not None else _no_file() as writer:
+            run = score_store(
+                _store(ctx),
+                predictor,
+                model_version=version,
+                as_of=day,
+                scored_at=now,
+                bucket_customers=settings.bucket_customers,
+                sink=(lambda part: writer.write(printable(part))) if writer is not None else None,
+                top=top,
+                progress=progress,
+            )
+        rows, attribution, count = run.top, run.attribution, run.scored
     click.echo(
-        f"{len(scored):,} customers scored with cxml-churn version {version} "
-        f"(reasons: {scored['attribution'].iloc[0] if len(scored) else '-'})"
+        f"{count:,} customers scored with cxml-churn version {version} (reasons: {attribution})"
+        + (f"; written to {out_path}" if out_path is not None else "")
     )
-    for row in scored.sort_values("probability", ascending=False).head(top).itertuples(index=False):
-        reasons = "; ".join(r["text"] for r in row.reasons)
-        quote = next((r["evidence"]["quote"] for r in row.reasons if "evidence" in r), None)
-        click.echo(
-            f"  {row.customer_id}  {row.probability:.1%}  {row.band:<6} at risk {row.revenue_at_risk:,.2f}  — {reasons}"
-        )
-        if quote:
-            click.echo(f"      «{quote}»")
+    for line in at_risk_lines(rows):
+        click.echo(line)
+
+
+@contextmanager
+def _no_file() -> Iterator[None]:
+    yield None
 
 
 @cli.command()
@@ -608,7 +624,7 @@ def promote(ctx: click.Context, version: str | None, as_json: bool) -> None:
     else:
         click.echo(("promoted: " if result["promoted"] else "refused: ") + result["reason"])
     if not result["promoted"] and "already" not in result["reason"]:
-        raise SystemExit(6)  # scripts can tell a refusal from a promotion
+        raise SystemExit(PROMOTION_REFUSED)
 
 
 def _champion_text(settings: Settings) -> Any:
@@ -656,7 +672,13 @@ def analyze(
 
     settings = _settings(ctx)
     if into_store:
-        done = analyze_store(_store(ctx), settings, now=_now(), everything=everything)
+        done = analyze_store(
+            _store(ctx),
+            settings,
+            now=_now(),
+            everything=everything,
+            progress=lambda n: _say(f"analysed {n:,} comments"),
+        )
         click.echo(
             f"{done['analysed']:,} comments analysed with model {done['model_version']} and stored"
         )
@@ -695,23 +717,17 @@ def _print_table(frame: pd.DataFrame, as_json: bool, csv_path: Path | None) -> N
 
 
 @cli.command()
-@click.argument("metric", type=click.Choice(["nps", "csat", "ces", "churn-rate", "retention"]))
+@click.argument("metric", type=click.Choice(METRICS))
 @click.option(
     "--by",
     "by",
     multiple=True,
     help="Group by: channel, language, theme, or a customer attribute (repeatable).",
 )
-@click.option(
-    "--period",
-    type=click.Choice(["day", "week", "month", "quarter", "year"]),
-    help="Group by period.",
-)
+@click.option("--period", type=click.Choice(PERIODS), help="Group by period.")
 @click.option("--from", "start", help="First day included (ISO date).")
 @click.option("--to", "end", help="First day excluded (ISO date).")
-@click.option(
-    "--level", type=click.Choice(["response", "customer"]), default="response", show_default=True
-)
+@click.option("--level", type=click.Choice(LEVELS), default="response", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of rows.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write the rows to CSV.")
 @click.pass_context
@@ -727,12 +743,12 @@ def metrics(
     csv_path: Path | None,
 ) -> None:
     """NPS, CSAT, CES, churn and retention rates per group, with 95 % intervals and counts."""
-    from cxml.reporting import metric_table
+    from cxml.reporting import dimensions, metric_table
 
     frame = metric_table(
         _store(ctx),
         metric,
-        by=[b for part in by for b in part.split(",") if b],
+        by=dimensions(by),
         period=period,
         start=_parse_date(start, "--from"),
         end=_parse_date(end, "--to"),
@@ -742,7 +758,7 @@ def metrics(
 
 
 @cli.command()
-@click.option("--target", type=click.Choice(["nps", "churn"]), default="nps", show_default=True)
+@click.option("--target", type=click.Choice(DRIVER_TARGETS), default="nps", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path))
 @click.pass_context
@@ -754,9 +770,7 @@ def drivers(ctx: click.Context, target: str, as_json: bool, csv_path: Path | Non
 
 
 @cli.command()
-@click.option(
-    "--period", type=click.Choice(["week", "month", "quarter"]), default="month", show_default=True
-)
+@click.option("--period", type=click.Choice(ALERT_PERIODS), default="month", show_default=True)
 @click.option("--by", "segment", help="A customer attribute to split by.")
 @click.option(
     "--baseline", "baseline_periods", default=3, show_default=True, help="Periods in the baseline."
@@ -788,9 +802,8 @@ def alerts(
         segment=segment,
         baseline_periods=baseline_periods,
         min_count=min_count,
+        only_alerts=not show_all,
     )
-    if not show_all and not frame.empty:
-        frame = frame[frame["alert"]]
     _print_table(frame, as_json, None)
 
 
@@ -808,7 +821,7 @@ def keys() -> None:
     "scopes",
     multiple=True,
     required=True,
-    type=click.Choice(["score", "ingest", "read", "admin"]),
+    type=click.Choice(SCOPES),
     help="Repeatable; admin implies every scope.",
 )
 @click.option("--name", help="Who or what uses the key (shown in `cxml keys list`).")
@@ -829,7 +842,7 @@ def keys_create(ctx: click.Context, scopes: tuple[str, ...], name: str | None) -
 @click.pass_context
 def keys_list(ctx: click.Context, as_json: bool) -> None:
     """Every key's id, name, scopes, creation and revocation (never the key itself)."""
-    from cxml.store.service import list_api_keys
+    from cxml.store.keys import list_api_keys
 
     rows = list_api_keys(_store(ctx))
     if as_json:
@@ -853,12 +866,17 @@ def keys_revoke(ctx: click.Context, key_or_id: str) -> None:
 
 
 @cli.command("export-models")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Folder to write into (default: CXML_MODEL_DIR, exported-models/).",
+)
 @click.pass_context
-def export_models(ctx: click.Context, out: Path) -> None:
-    """Write the champions as bundles (churn.joblib, text.joblib) a server can load without MLflow."""
+def export_models(ctx: click.Context, out: Path | None) -> None:
+    """Write the champions (churn.joblib, text.joblib) for a server without an MLflow registry."""
     from cxml.tracking import export_champions
 
+    out = out or _settings(ctx).model_dir
     written = export_champions(_settings(ctx), out)
     for kind, version in written.items():
         click.echo(f"{kind}: version {version} → {out / (kind + '.joblib')}")
@@ -938,115 +956,18 @@ def demo(
     ctx: click.Context, n_customers: int, out: Path, seed: int, start_server: bool, port: int
 ) -> None:
     """Run the whole flow on generated data: generate, ingest, text, metrics, churn, serve."""
-    from cxml.demo import generate, write_world
-    from cxml.ingest import ingest_file
+    from cxml.walkthrough import run_demo
 
     settings = _settings(ctx)
-    now = _now()
-    click.echo(f"1. generating a world of {n_customers:,} customers (seed {seed}) in {out}/")
-    world = generate(n_customers, seed=seed, end=now.date())
-    paths = write_world(world, out)
     store = _store(ctx)
-    click.echo(f"2. ingesting into {settings.resolved_database_url()}")
-    for kind in ("customers", "feedback"):
-        report = ingest_file(
-            store,
-            kind,
-            paths[kind],
-            settings=settings,
-            now=now,
-            rejects_path=out / f"rejects_{kind}.csv",
-        )
-        click.echo(
-            f"   {kind}: read {report.read:,}, accepted {report.accepted:,}, updated "
-            f"{report.updated:,}, unchanged {report.unchanged:,}, rejected {report.rejected:,} "
-            f"({report.seconds:.1f}s)"
-        )
-    click.echo("3. the store now holds:")
-    ctx.invoke(stats, as_json=False)
-    from cxml.text.training import train_text_pipeline
-    from cxml.tracking import load_text_champion
-
-    click.echo(
-        f"4. training the text pipeline on the store's comments (taxonomy {paths['taxonomy']})"
+    run = run_demo(
+        settings, store, n_customers=n_customers, out=out, seed=seed, now=_now(), say=click.echo
     )
-    previous = load_text_champion(settings)
-    trained = train_text_pipeline(
-        settings,
-        frame=store.feedback_frame(with_text=True),
-        taxonomy_path=Path(paths["taxonomy"]),
-        previous=previous[0] if previous else None,
-    )
-    click.echo(
-        f"   {trained['texts']:,} comments ({', '.join(trained['languages'])}); sentiment from "
-        f"{trained['label_source']}; {trained['themes']} themes; coverage {trained['coverage']:.1%}; "
-        f"registered as cxml-text version {trained['version']} (champion)"
-    )
-    from cxml.reporting import driver_table, metric_table
-    from cxml.text.training import analyze_store
-
-    analysed = analyze_store(store, settings, now=now)
-    click.echo(f"   {analysed['analysed']:,} comments analysed and stored")
-    click.echo("5. NPS by quarter (95 % interval), and the themes that move it most:")
-    quarterly = metric_table(store, "nps", period="quarter").tail(4)
-    for row in quarterly.itertuples(index=False):
-        click.echo(
-            f"   {row.period}: NPS {row.nps:+.1f} [{row.ci_low:+.1f}, {row.ci_high:+.1f}] (n={row.n:,})"
-        )
-    for row in driver_table(store, "nps").head(3).itertuples(index=False):
-        click.echo(
-            f"   {row.theme_label}: impact {row.impact:+.1f} NPS points "
-            f"[{row.impact_ci_low:+.1f}, {row.impact_ci_high:+.1f}], {row.mentions:,} mentions"
-        )
-    click.echo("6. training the churn model (snapshots every 90 days, graded forward in time)")
-    ctx.invoke(
-        train_churn_command,
-        customers_path=None,
-        label_column=None,
-        positive="Yes",
-        maps=(),
-        as_of=None,
-        horizon_days=90,
-        n_snapshots=4,
-        without_text=False,
-        definition="subscription",
-        inactive_days=90,
-        as_json=False,
-    )
-    click.echo("7. the ten customers most at risk today, with their reasons:")
-    ctx.invoke(score, as_of=None, customers_path=None, maps=(), out_path=out / "scores.csv", top=10)
-    busiest = world.feedback["customer_id"].value_counts().index[0]
-    click.echo(f"8. one customer's conversation across channels ({busiest}):")
-    ctx.invoke(timeline, customer_id=busiest, as_json=False)
-    loaded = load_text_champion(settings)
-    assert loaded is not None
-    recent = store.timeline(busiest).dropna(subset=["text"]).tail(3)
-    click.echo("9. what the text pipeline reads in their latest comments:")
-    for text, result in zip(
-        recent["text"], loaded[0].analyze(recent["text"].tolist()), strict=True
-    ):
-        themes = ", ".join(f"{t['label']} ({t['sentiment']['label']})" for t in result["themes"])
-        intents = ", ".join(i["intent"] for i in result["intents"]) or "-"
-        click.echo(
-            f"   «{text[:70]}» → {result['sentiment']['label']}; themes: {themes}; intents: {intents}"
-        )
     click.echo("\nnext:")
-    click.echo("  cxml stats --json                          counts by channel and language")
-    click.echo(f"  cxml timeline {busiest}                   one customer's story")
-    click.echo(f"  cxml analyze --input {paths['feedback']} --out analysed.jsonl")
-    click.echo("  cxml metrics nps --period month --by channel --json      metrics with intervals")
-    click.echo("  cxml drivers --target churn                 themes ranked by excess churn")
-    click.echo("  cxml alerts --all                           emerging themes")
-    click.echo(
-        f"  {out / 'scores.csv'}: every active customer's risk, band, revenue at risk, reasons"
-    )
-    click.echo(
-        f"  edit {paths['taxonomy']} and run: cxml train text --taxonomy {paths['taxonomy']}"
-    )
-    click.echo(
-        f"  mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}   runs and the model registry"
-    )
-    click.echo(f"  planted truth for tests and evaluation: {paths['feedback_truth']}")
+    width = max(len(command) for command, _ in run.next_commands)
+    for command, what in run.next_commands:
+        click.echo(f"  {command:<{width}}  {what}")
+    click.echo(f"  planted truth for tests and evaluation: {run.paths['feedback_truth']}")
     if not start_server:
         return
     from cxml.keys import create_key
@@ -1064,11 +985,18 @@ def demo(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    from sqlalchemy.exc import OperationalError
+
     try:
         cli.main(args=argv, prog_name="cxml", standalone_mode=False)
     except CxmlError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error [{exc.code}]: {exc}", err=True)
         return exc.exit_code
+    except OperationalError as exc:  # the database stopped answering mid-command
+        from cxml.errors import StoreError
+
+        click.echo(f"error [{StoreError.code}]: the store cannot be reached: {exc.orig}", err=True)
+        return StoreError.exit_code
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130

@@ -1,222 +1,315 @@
-"""Customer features as of a date: the one place that knows about time windows.
+"""Customer features at an instant: the one place that knows about time windows.
 
-Nothing dated on or after ``as_of`` reaches a feature: feedback, scores, analysis and
-themes are cut at ``as_of`` before anything is computed, and a customer's churn date
-is used only to decide who is active at ``as_of`` (and, in ``churn_labels``, the label).
-Attributes are taken as stored (the store keeps no attribute history): a column that
-only exists because a customer churned is a leak, which ``leak_warnings`` looks for.
+``customer_features(history, spec)`` turns what the store knew at ``history.as_of`` (a
+``History``, already cut in SQL by ``cxml.store.history``) into one row per customer. The same
+function serves one customer (an HTTP request), a bucket of a bulk job, or a Spark task: it is
+vectorised over rows with NumPy (bincounts over each row's customer position), so a single
+customer costs well under a millisecond and a bucket scales linearly.
+
+``FeatureSpec`` fixes the columns (theme ids, channels, attribute names, with or without
+text) so that every snapshot, bucket and request gives the training run's columns in its order.
+Attributes are taken as stored (the store keeps no attribute history): a column that only
+exists because a customer churned is a leak, which ``leak_warnings`` looks for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cxml.errors import ConfigError
+from cxml.store.history import History
+
 WINDOWS = (7, 30, 90, 365)
 THEME_HALF_LIFE_DAYS = 60.0
 NEGATIVE_SENTIMENT = -0.2
+INTENTS = ("cancel", "effort", "callback")
+SCORES = ("nps", "csat", "ces")
+MIN_THEME_MENTIONS = 20
 
 
-def active_at(customers: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Customers who signed up before ``as_of`` and had not churned by then."""
-    signup = pd.to_datetime(customers["signup_date"])
-    churn = pd.to_datetime(customers["churn_date"])
-    return customers[(signup < as_of) & (churn.isna() | (churn >= as_of))]
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which columns customer features have, in order: fixed once per training run."""
+
+    theme_ids: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    attributes: tuple[str, ...] = ()
+    with_text: bool = True
+
+    @classmethod
+    def observed(cls, history: History, *, with_text: bool = True) -> FeatureSpec:
+        """The columns the data in ``history`` has (for exploring; training fixes its own)."""
+        themes = history.themes
+        return cls(
+            theme_ids=tuple(sorted(set(themes["theme_id"].dropna()) - {"other"}))
+            if with_text
+            else (),
+            channels=tuple(sorted(history.feedback["channel"].dropna().unique())),
+            attributes=tuple(sorted({k for a in history.customers["attributes"] for k in a})),
+            with_text=with_text,
+        )
+
+    def columns(self) -> list[str]:
+        """The feature columns, in the order ``customer_features`` returns them."""
+        out = ["tenure_days", "monthly_value", *(f"attr_{a}" for a in self.attributes)]
+        out += [f"contacts_{w}d" for w in WINDOWS]
+        out += [f"channel_{c}_365d" for c in self.channels]
+        out += ["days_since_last_contact"]
+        out += ["nps_last", "nps_mean", "nps_min", "nps_trend", "detractor_last"]
+        out += ["detractors_365d", "csat_last", "csat_mean", "ces_last", "ces_mean"]
+        if self.with_text:
+            for window in (90, 365):
+                out += [f"sentiment_mean_{window}d", f"sentiment_min_{window}d"]
+            out += ["sentiment_trend", *(f"intent_{i}_90d" for i in INTENTS)]
+        out += ["days_since_last_negative"]
+        if self.with_text:
+            for theme in self.theme_ids:
+                out += [f"theme_{theme}", f"theme_{theme}_negative"]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (for run parameters and artifacts)."""
+        return {
+            "theme_ids": list(self.theme_ids),
+            "channels": list(self.channels),
+            "attributes": list(self.attributes),
+            "with_text": self.with_text,
+        }
 
 
-def churn_labels(customers: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int) -> pd.Series:
-    """1 where an active customer churns within ``horizon_days`` after ``as_of``, else 0."""
-    active = active_at(customers, as_of)
-    churn = pd.to_datetime(active["churn_date"])
-    label = churn.notna() & (churn < as_of + pd.Timedelta(days=horizon_days))
-    return pd.Series(
-        label.astype(int).to_numpy(), index=active["customer_id"].to_numpy(), name="churned"
+def customer_features(history: History, spec: FeatureSpec | None = None) -> pd.DataFrame:
+    """One row per customer of ``history`` (index customer_id), the columns of ``spec``.
+
+    Numbers are float64 (NaN where there is nothing to say, e.g. no NPS answer yet);
+    ``attr_*`` columns hold the stored attribute values as they are (the model decides, when
+    it is fitted, which are numbers and which are categories). Raises ConfigError when a
+    feedback row dated on or after ``as_of`` is given: histories are cut before this.
+    """
+    spec = spec or FeatureSpec.observed(history)
+    as_of = pd.Timestamp(history.as_of)
+    people = history.customers
+    index = pd.Index(people["customer_id"].to_numpy(dtype=object), name="customer_id")
+    n = len(index)
+    columns: dict[str, Any] = {}
+    signup = people["signup_date"].to_numpy(dtype="datetime64[ns]")
+    columns["tenure_days"] = ((as_of.to_datetime64() - signup) // np.timedelta64(1, "D")).astype(
+        float
     )
+    columns["monthly_value"] = people["monthly_value"].to_numpy(dtype=float, na_value=np.nan)
+    stored = people["attributes"].tolist()
+    for name in spec.attributes:
+        columns[f"attr_{name}"] = np.array(
+            [a.get(name) if isinstance(a, dict) else None for a in stored], dtype=object
+        )
+
+    rows = _Rows(history.feedback, index, as_of)
+    age = rows.age
+    for window in WINDOWS:
+        columns[f"contacts_{window}d"] = rows.count(age <= window)
+    for channel in spec.channels:
+        columns[f"channel_{channel}_365d"] = rows.count((rows.channel == channel) & (age <= 365))
+    columns["days_since_last_contact"] = rows.minimum(age, np.ones(len(age), dtype=bool))
+    for score in SCORES:
+        values = rows.values(score)
+        valid = ~np.isnan(values)
+        last = rows.last(values, valid)
+        columns[f"{score}_last"] = last
+        columns[f"{score}_mean"] = rows.mean(values, valid)
+        if score == "nps":
+            columns["nps_min"] = rows.minimum(values, valid)
+            columns["nps_trend"] = last - columns["nps_mean"]
+            columns["detractor_last"] = np.where(np.isnan(last), np.nan, (last <= 6).astype(float))
+            columns["detractors_365d"] = rows.count(valid & (values <= 6) & (age <= 365))
+    nps = rows.values("nps")
+    negative = ~np.isnan(nps) & (nps <= 6)
+    if spec.with_text:
+        sentiment = rows.values("sentiment_score")
+        scored = ~np.isnan(sentiment)
+        for window in (90, 365):
+            recent = scored & (age <= window)
+            columns[f"sentiment_mean_{window}d"] = rows.mean(sentiment, recent)
+            columns[f"sentiment_min_{window}d"] = rows.minimum(sentiment, recent)
+        columns["sentiment_trend"] = columns["sentiment_mean_90d"] - columns["sentiment_mean_365d"]
+        intents = rows.intents()
+        for intent in INTENTS:
+            said = np.fromiter((intent in i for i in intents), dtype=bool, count=len(intents)) & (
+                age <= 90
+            )
+            columns[f"intent_{intent}_90d"] = rows.count(said)
+        negative |= scored & (sentiment <= NEGATIVE_SENTIMENT)
+    columns["days_since_last_negative"] = rows.minimum(age, negative)
+    if spec.with_text and spec.theme_ids:
+        weight, weight_negative = _theme_weights(history.themes, index, as_of, spec.theme_ids)
+        for i, theme in enumerate(spec.theme_ids):
+            columns[f"theme_{theme}"] = weight[:, i]
+            columns[f"theme_{theme}_negative"] = weight_negative[:, i]
+    ordered = spec.columns()
+    numeric = [c for c in ordered if not c.startswith("attr_")]
+    block = np.empty((n, len(numeric)))
+    for j, name in enumerate(numeric):
+        block[:, j] = columns[name]
+    frame = pd.DataFrame(block, index=index, columns=numeric)
+    if spec.attributes:
+        attributes = pd.DataFrame(
+            {f"attr_{a}": columns[f"attr_{a}"] for a in spec.attributes}, index=index
+        )
+        frame = pd.concat([frame, attributes], axis=1)[ordered]
+    return frame
+
+
+class _Rows:
+    """Feedback rows of the customers of one history, with each row's customer position.
+
+    Reductions per customer are bincounts (sums, counts) and ufunc.at (min, last) over those
+    positions: one NumPy call per feature whatever the number of customers.
+    """
+
+    def __init__(self, feedback: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp) -> None:
+        created = feedback["created_at"].to_numpy(dtype="datetime64[ns]")
+        if len(created) and created.max() >= as_of.to_datetime64():
+            raise ConfigError(
+                f"feedback dated {pd.Timestamp(created.max())} reached the features as of "
+                f"{as_of}: read histories with cxml.store.history.read_history, which cuts time"
+            )
+        position = index.get_indexer(feedback["customer_id"].to_numpy(dtype=object))
+        self.kept = position >= 0
+        self.position = position[self.kept]
+        self.frame = feedback
+        self.n = len(index)
+        self.age = (as_of.to_datetime64() - created[self.kept]) / np.timedelta64(1, "s") / 86400.0
+        self.channel = feedback["channel"].to_numpy(dtype=object)[self.kept]
+        self.order = np.arange(len(self.position))
+
+    def values(self, column: str) -> np.ndarray:
+        if column not in self.frame.columns:
+            return np.full(len(self.position), np.nan)
+        return self.frame[column].to_numpy(dtype=float, na_value=np.nan)[self.kept]
+
+    def intents(self) -> list[Any]:
+        if "intents" not in self.frame.columns:
+            return [()] * len(self.position)
+        raw = self.frame["intents"].to_numpy(dtype=object)[self.kept]
+        return [i if isinstance(i, list | tuple) else () for i in raw]
+
+    def count(self, mask: np.ndarray) -> np.ndarray:
+        return np.bincount(self.position[mask], minlength=self.n).astype(float)
+
+    def mean(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        counts = np.bincount(self.position[mask], minlength=self.n)
+        sums = np.bincount(self.position[mask], weights=values[mask], minlength=self.n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+    def minimum(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        out = np.full(self.n, np.inf)
+        np.minimum.at(out, self.position[mask], values[mask])
+        out[np.isinf(out)] = np.nan
+        return out
+
+    def last(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The value of each customer's latest row where ``mask`` (rows are in time order)."""
+        latest = np.full(self.n, -1)
+        np.maximum.at(latest, self.position[mask], self.order[mask])
+        return np.where(
+            latest >= 0, values[np.maximum(latest, 0)] if len(values) else np.nan, np.nan
+        )
+
+
+def _theme_weights(
+    themes: pd.DataFrame, index: pd.Index, as_of: pd.Timestamp, theme_ids: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per (customer, theme): mentions decayed with a 60-day half-life, all and negative ones."""
+    shape = (len(index), len(theme_ids))
+    if themes.empty:
+        return np.zeros(shape), np.zeros(shape)
+    created = themes["created_at"].to_numpy(dtype="datetime64[ns]")
+    age = (as_of.to_datetime64() - created) / np.timedelta64(1, "s") / 86400.0
+    decay = np.power(0.5, age / THEME_HALF_LIFE_DAYS)
+    sentiment = themes["sentiment_score"].to_numpy(dtype=float, na_value=np.nan)
+    negative = decay * (np.nan_to_num(sentiment, nan=0.0) <= NEGATIVE_SENTIMENT)
+    theme_code = pd.Index(list(theme_ids)).get_indexer(themes["theme_id"].to_numpy(dtype=object))
+    customer = index.get_indexer(themes["customer_id"].to_numpy(dtype=object))
+    kept = (theme_code >= 0) & (customer >= 0)
+    cell = customer[kept] * len(theme_ids) + theme_code[kept]
+    size = shape[0] * shape[1]
+    weight = np.bincount(cell, decay[kept], size).reshape(shape)
+    weight_negative = np.bincount(cell, negative[kept], size).reshape(shape)
+    return weight, weight_negative
+
+
+# --- churn outcomes -------------------------------------------------------------------------------
+
+
+def churn_labels(
+    churn_dates: pd.Series, customer_ids: Sequence[str], as_of: Any, horizon_days: int
+) -> np.ndarray:
+    """1 where a customer (active at ``as_of``) churns within ``horizon_days`` after it, else 0.
+
+    ``churn_dates``: per customer id, the churn date known by the end of the horizon (NaT
+    when none); customers missing from it did not churn.
+    """
+    as_of = pd.Timestamp(as_of)
+    churn = pd.to_datetime(churn_dates.reindex(pd.Index(list(customer_ids)))).to_numpy(
+        dtype="datetime64[ns]"
+    )
+    end = (as_of + pd.Timedelta(days=horizon_days)).to_datetime64()
+    with np.errstate(invalid="ignore"):
+        return (~np.isnat(churn) & (churn < end)).astype(int)
 
 
 def inactivity_churn_dates(
-    customers: pd.DataFrame,
-    feedback: pd.DataFrame,
-    inactive_days: int,
-    data_end: pd.Timestamp,
+    interactions: pd.DataFrame, inactive_days: int, data_end: Any
 ) -> pd.Series:
     """Per customer (index customer_id), the day inactivity churn happened, or NaT.
 
-    Inactivity churn: no interaction (signup or any feedback) for ``inactive_days``. The churn
-    day is the first interaction followed by such a gap, plus ``inactive_days`` — counted only
-    when that day is on or before ``data_end``, so it is known then. Whether a customer was
-    already churned at a date T depends only on what happened before T.
+    ``interactions``: customer_id, at (signup and every feedback). Inactivity churn: no
+    interaction for ``inactive_days``. The churn day is the first interaction followed by such
+    a gap, plus ``inactive_days`` — counted only when that day is on or before ``data_end``, so
+    it is known then. Whether a customer was already churned at a date T depends only on what
+    happened before T.
     """
     gap = pd.Timedelta(days=inactive_days)
-    events = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "customer_id": customers["customer_id"].to_numpy(),
-                    "at": pd.to_datetime(customers["signup_date"]).to_numpy(),
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "customer_id": feedback["customer_id"].to_numpy(),
-                    "at": pd.to_datetime(feedback["created_at"]).to_numpy(),
-                }
-            ),
-        ],
-        ignore_index=True,
-    ).dropna()
-    events = events[events["at"] < pd.Timestamp(data_end)]
-    events = events.sort_values(["customer_id", "at"], kind="stable")
+    end = pd.Timestamp(data_end)
+    events = interactions.dropna()
+    events = events[events["at"] < end].sort_values(["customer_id", "at"], kind="stable")
     following = events.groupby("customer_id")["at"].shift(-1)
     ends = events["at"] + gap
-    lapsed = (following.isna() | (following > ends)) & (ends <= pd.Timestamp(data_end))
+    lapsed = (following.isna() | (following > ends)) & (ends <= end)
     first = ends[lapsed].groupby(events.loc[lapsed, "customer_id"]).min()
-    return first.reindex(customers["customer_id"].to_numpy()).dt.normalize()
+    ids = pd.Index(events["customer_id"].unique(), name="customer_id")
+    return first.reindex(ids).dt.normalize()
 
 
-def customer_features(
-    customers: pd.DataFrame,
-    feedback: pd.DataFrame,
-    as_of: pd.Timestamp,
-    *,
-    analysis: pd.DataFrame | None = None,
-    themes: pd.DataFrame | None = None,
-    theme_ids: Sequence[str] | None = None,
-    channels: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """One row per customer active at ``as_of`` (index customer_id), every feature numeric or category.
+def effective_churn_dates(
+    stored: pd.Series,
+    interactions: pd.DataFrame | None,
+    definition: dict[str, Any],
+    data_end: Any,
+) -> pd.Series:
+    """Each customer's churn date under ``definition``, as known by ``data_end``.
 
-    ``customers``: customer_id, signup_date, churn_date, monthly_value, attributes (dict).
-    ``feedback``: feedback_id, customer_id, created_at, channel, nps, csat, ces.
-    ``analysis``: feedback_id, sentiment_score, intents (list); ``themes``: feedback_id,
-    theme_id, sentiment_score. ``theme_ids`` and ``channels`` fix the columns (pass the
-    training run's lists when scoring, so columns match).
+    ``{"kind": "subscription"}``: the stored churn date. ``{"kind": "inactivity",
+    "inactive_days": N}``: no interaction for N days, or the stored date when earlier.
     """
-    as_of = pd.Timestamp(as_of)
-    active = active_at(customers, as_of).reset_index(drop=True)
-    out = pd.DataFrame(index=pd.Index(active["customer_id"].to_numpy(), name="customer_id"))
-    out["tenure_days"] = (as_of - pd.to_datetime(active["signup_date"])).dt.days.to_numpy()
-    out["monthly_value"] = pd.to_numeric(active["monthly_value"], errors="coerce").to_numpy()
-    attributes = pd.DataFrame(
-        list(active["attributes"].map(lambda a: a if isinstance(a, dict) else {}))
-    )
-    attributes.index = out.index
-    for column in attributes.columns:
-        values = attributes[column]
-        numeric = pd.to_numeric(values, errors="coerce")
-        if numeric.notna().sum() >= 0.9 * values.notna().sum() and values.notna().any():
-            out[f"attr_{column}"] = numeric.to_numpy()
-        else:
-            out[f"attr_{column}"] = values.astype("string").astype("category").to_numpy()
-
-    past = feedback[
-        (pd.to_datetime(feedback["created_at"]) < as_of) & feedback["customer_id"].isin(out.index)
-    ].copy()
-    # Only the columns features read, ids as plain objects: filtering Arrow-backed strings costs
-    # a pyarrow call per column per filter, most of a small call's time.
-    past = pd.DataFrame(
-        {
-            "feedback_id": past["feedback_id"].to_numpy(dtype=object),
-            "customer_id": past["customer_id"].to_numpy(dtype=object),
-            "created_at": pd.to_datetime(past["created_at"]).to_numpy(),
-            "channel": past["channel"].to_numpy(dtype=object),
-            **{score: past[score].array for score in ("nps", "csat", "ces")},
-        }
-    )
-    past["age_days"] = (as_of - past["created_at"]).dt.total_seconds() / 86400.0
-    grouped = past.groupby("customer_id")
-    # Counts per customer as bincounts over each row's customer position: one numpy call per
-    # column instead of a filter, a groupby and a reindex (this runs per request when serving).
-    position = out.index.get_indexer(past["customer_id"])
-    age = past["age_days"].to_numpy()
-    counts: dict[str, np.ndarray] = {}
-    for window in WINDOWS:
-        counts[f"contacts_{window}d"] = np.bincount(position[age <= window], minlength=len(out))
-    channel_of = past["channel"].to_numpy(dtype=object)
-    for channel in channels if channels is not None else sorted(past["channel"].dropna().unique()):
-        in_channel = (channel_of == channel) & (age <= 365)
-        counts[f"channel_{channel}_365d"] = np.bincount(position[in_channel], minlength=len(out))
-    counts["days_since_last_contact"] = grouped["age_days"].min().reindex(out.index).to_numpy()
-    out = pd.concat([out, pd.DataFrame(counts, index=out.index)], axis=1)
-
-    # Built as one dict and joined once: inserting columns one by one into a wide frame costs
-    # most of a small call's time.
-    more: dict[str, Any] = {}
-    ordered = past.sort_values(["customer_id", "created_at", "feedback_id"])
-    for score in ("nps", "csat", "ces"):
-        scored = ordered.dropna(subset=[score])
-        values = scored.groupby("customer_id")[score]
-        more[f"{score}_last"] = values.last().reindex(out.index).astype(float)
-        more[f"{score}_mean"] = values.mean().reindex(out.index)
-        if score == "nps":
-            more["nps_min"] = values.min().reindex(out.index).astype(float)
-            more["nps_trend"] = more["nps_last"] - more["nps_mean"]
-            more["detractor_last"] = (
-                (more["nps_last"] <= 6).astype(float).where(more["nps_last"].notna())
-            )
-            detractors = scored[(scored[score] <= 6) & (scored["age_days"] <= 365)]
-            more["detractors_365d"] = (
-                detractors.groupby("customer_id").size().reindex(out.index, fill_value=0)
-            )
-
-    negative_days = past.loc[past["nps"].fillna(10) <= 6, ["customer_id", "age_days"]]
-    if analysis is not None and not analysis.empty:
-        read = past.merge(analysis, on="feedback_id", how="inner")
-        for window in (90, 365):
-            recent = read[read["age_days"] <= window].groupby("customer_id")["sentiment_score"]
-            more[f"sentiment_mean_{window}d"] = recent.mean().reindex(out.index)
-            more[f"sentiment_min_{window}d"] = recent.min().reindex(out.index)
-        more["sentiment_trend"] = more["sentiment_mean_90d"] - more["sentiment_mean_365d"]
-        for intent in ("cancel", "effort", "callback"):
-            has = read[
-                (read["age_days"] <= 90) & read["intents"].map(lambda xs, i=intent: i in (xs or []))
-            ]
-            more[f"intent_{intent}_90d"] = (
-                has.groupby("customer_id").size().reindex(out.index, fill_value=0)
-            )
-        negative_days = pd.concat(
-            [
-                negative_days,
-                read.loc[
-                    read["sentiment_score"] <= NEGATIVE_SENTIMENT, ["customer_id", "age_days"]
-                ],
-            ]
+    kind = definition.get("kind", "subscription")
+    if kind == "subscription":
+        return stored
+    if kind != "inactivity":
+        raise ConfigError(
+            f"churn definition {kind!r} is not one of: subscription, inactivity",
+            field="definition",
+            value=kind,
         )
-    more["days_since_last_negative"] = (
-        negative_days.groupby("customer_id")["age_days"].min().reindex(out.index)
-    )
-
-    if themes is not None and not themes.empty:
-        mentioned = past[["feedback_id", "customer_id", "age_days"]].merge(
-            themes, on="feedback_id", how="inner"
-        )
-        mentioned = mentioned[mentioned["theme_id"] != "other"]
-        decay = np.power(0.5, mentioned["age_days"] / THEME_HALF_LIFE_DAYS)
-        mentioned = mentioned.assign(
-            weight=decay,
-            negative=decay * (mentioned["sentiment_score"].fillna(0) <= NEGATIVE_SENTIMENT),
-        )
-        wanted = (
-            list(theme_ids) if theme_ids is not None else sorted(mentioned["theme_id"].unique())
-        )
-        # Decayed sums per (customer, theme) in one bincount over flattened cells.
-        theme_code = pd.Index(wanted).get_indexer(mentioned["theme_id"])
-        kept = theme_code >= 0
-        cell = (
-            out.index.get_indexer(mentioned["customer_id"])[kept] * len(wanted) + theme_code[kept]
-        )
-        size = len(out) * len(wanted)
-        shape = (len(out), len(wanted))
-        weight = np.bincount(cell, mentioned["weight"].to_numpy()[kept], size).reshape(shape)
-        negative = np.bincount(cell, mentioned["negative"].to_numpy()[kept], size).reshape(shape)
-        for i, theme in enumerate(wanted):
-            more[f"theme_{theme}"] = weight[:, i]
-            more[f"theme_{theme}_negative"] = negative[:, i]
-    out = pd.concat([out, pd.DataFrame(more, index=out.index)], axis=1)
-    return out.copy()  # one block per dtype instead of one per inserted column
+    if interactions is None:
+        raise ConfigError("inactivity churn needs the customers' interactions")
+    implied = inactivity_churn_dates(interactions, int(definition["inactive_days"]), data_end)
+    both = pd.DataFrame({"stored": stored, "inactive": implied.reindex(stored.index)})
+    return both.min(axis=1)
 
 
 def leak_warnings(

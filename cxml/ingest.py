@@ -28,6 +28,7 @@ from cxml.errors import ConfigError, InputFileError
 from cxml.io import Chunk, read_chunks, records_chunk
 from cxml.settings import Settings
 from cxml.store import Store, content_hash
+from cxml.store import records as store_records
 
 KINDS = ("customers", "feedback")
 FEEDBACK_HASHED = (
@@ -221,9 +222,9 @@ class Ingestion:
                 "has a feedback_id column: this looks like a feedback file; "
                 "load it with `cxml ingest feedback`",
             )
-        run_id = self.store.start_run(self.kind, self.source, self.now)
+        run_id = store_records.start_run(self.store, self.kind, self.source, self.now)
         self.run_id = run_id
-        self.store.clear_rejects(self.kind, self.source)
+        store_records.clear_rejects(self.store, self.kind, self.source)
         report = IngestReport(kind=self.kind, source=self.source, run_id=run_id)
         writer = _RejectWriter(self.rejects_path, header)
         report.rejects_file = str(self.rejects_path) if self.rejects_path else None
@@ -236,12 +237,16 @@ class Ingestion:
                 report.released = release_held_feedback(self.store, now=self.now)
         except BaseException:
             report.seconds = round(time.perf_counter() - started, 3)
-            self.store.finish_run(run_id, status="failed", counts=report.to_dict(), now=self.now)
+            store_records.finish_run(
+                self.store, run_id, status="failed", counts=report.to_dict(), now=self.now
+            )
             raise
         finally:
             writer.close()
         report.seconds = round(time.perf_counter() - started, 3)
-        self.store.finish_run(run_id, status="completed", counts=report.to_dict(), now=self.now)
+        store_records.finish_run(
+            self.store, run_id, status="completed", counts=report.to_dict(), now=self.now
+        )
         return report
 
     # --- one batch -------------------------------------------------------------------
@@ -279,7 +284,7 @@ class Ingestion:
                 statuses, more, held = self._write_customers(connection, valid)
             extra.extend(more)
             records = self._reject_records(chunk, validated, extra, held)
-            self.store.write_rejects(connection, records)
+            store_records.write_rejects(connection, records)
         writer.write(records)
         report.read += chunk.read
         report.accepted += int((statuses == "accepted").sum())
@@ -324,7 +329,7 @@ class Ingestion:
             return np.array([], dtype=object), [], {}
         valid = valid.copy()
         valid["content_hash"] = content_hash(valid, FEEDBACK_HASHED)
-        unknown, existing = self.store.write_feedback(
+        unknown, existing = store_records.write_feedback(
             connection, valid, source=self.source, now=self.now
         )
         is_unknown = valid["customer_id"].isin(unknown).to_numpy()
@@ -348,7 +353,7 @@ class Ingestion:
         if valid.empty:
             return np.array([], dtype=object), [], {}
         present = set(valid.attrs.get("present", []))
-        existing = self.store.existing_customers(connection, valid["customer_id"].tolist())
+        existing = store_records.existing_customers(connection, valid["customer_id"].tolist())
         merged = merge_customers(valid, existing, present)
         no_signup = merged["signup_date"].isna().to_numpy()
         bad_order = (merged["churn_date"] < merged["signup_date"]).to_numpy()
@@ -388,7 +393,7 @@ class Ingestion:
         self.statuses.update(zip(merged["row"].tolist(), statuses.tolist(), strict=True))
         to_write = merged.loc[statuses != "unchanged"]
         if not to_write.empty:
-            self.store.write_customers(connection, to_write, source=self.source, now=self.now)
+            store_records.write_customers(connection, to_write, source=self.source, now=self.now)
         return statuses, refused, {}
 
     def _reject_records(
@@ -551,7 +556,7 @@ def release_held_feedback(store: Store, *, now: datetime) -> int:
     """
     released = 0
     with store.begin() as connection:
-        held = store.held_feedback(connection)
+        held = store_records.held_feedback(connection)
         if not held:
             return 0
         by_source: dict[str, list[tuple[int, dict[str, Any]]]] = {}
@@ -560,11 +565,11 @@ def release_held_feedback(store: Store, *, now: datetime) -> int:
         for source, items in by_source.items():
             frame = feedback_frame([n for _, n in items])
             frame["content_hash"] = content_hash(frame, FEEDBACK_HASHED)
-            _, existing = store.write_feedback(
+            _, existing = store_records.write_feedback(
                 connection, frame, source=source, now=now, only_new=True
             )
             released += int((~frame["feedback_id"].isin(existing.keys())).sum())
-        store.delete_rejects(connection, [reject_id for reject_id, _, _ in held])
+        store_records.delete_rejects(connection, [reject_id for reject_id, _, _ in held])
     return released
 
 
@@ -629,7 +634,8 @@ def ingest_records(
     )
     report = ingestion.run()
     rejected = {
-        int(r["row"]): r for r in store.rejects_frame(kind, source).to_dict(orient="records")
+        int(r["row"]): r
+        for r in store_records.rejects_frame(store, kind, source).to_dict(orient="records")
     }
     key = "feedback_id" if kind == "feedback" else "customer_id"
     items = []

@@ -14,7 +14,7 @@ import gzip
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -97,6 +97,36 @@ class _CountingReader(io.RawIOBase):
         self.consumed += count
         return count
 
+    def close(self) -> None:
+        """Close the wrapped file too (a TextIOWrapper's close reaches down to here)."""
+        try:
+            self.raw.close()
+        finally:
+            super().close()
+
+
+class _Chunks:
+    """Chunks of an open file: iterate them; the file is closed when they are exhausted, when
+    ``close`` is called, or when the iterator is dropped unused (a caller that stops at the
+    header, say, to refuse a missing column)."""
+
+    def __init__(self, generator: Generator[Any, None, None], handle: IO[Any]) -> None:
+        self.generator = generator
+        self.handle = handle
+
+    def __iter__(self) -> _Chunks:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self.generator)
+
+    def close(self) -> None:
+        self.generator.close()
+        self.handle.close()
+
+    def __del__(self) -> None:
+        self.close()
+
 
 def _open_binary(path: Path) -> IO[bytes]:
     if path.suffix.lower() == ".gz":
@@ -165,10 +195,14 @@ def read_csv_chunks(
         raise InputFileError(
             str(path), f"not readable as {encoding} delimited text: {exc}"
         ) from exc
-    header = _header(path, first)
+    try:
+        header = _header(path, first)
+    except InputFileError:
+        text.close()
+        raise
     width = len(header)
 
-    def chunks() -> Iterator[Chunk]:
+    def chunks() -> Generator[Chunk, None, None]:
         record = 0
         try:
             while True:
@@ -205,7 +239,7 @@ def read_csv_chunks(
         finally:
             text.close()
 
-    return header, chunks()
+    return header, _Chunks(chunks(), text)
 
 
 def _take(reader: Iterator[list[str]], count: int) -> list[list[str]]:
@@ -247,7 +281,7 @@ def read_parquet_chunks(
         raise InputFileError(str(path), f"not a readable Parquet file: {exc}") from exc
     header = _header(path, list(parquet.schema_arrow.names))
 
-    def chunks() -> Iterator[Chunk]:
+    def chunks() -> Generator[Chunk, None, None]:
         record = 0
         for done, batch in enumerate(parquet.iter_batches(batch_size=chunk_rows), start=1):
             data = {
@@ -346,7 +380,7 @@ def read_jsonl_chunks(
         numbers = np.array([n for n, _ in good], dtype=np.int64)
         return Chunk(frame=frame, rows=numbers, malformed=bad)
 
-    def chunks() -> Iterator[Chunk]:
+    def chunks() -> Generator[Chunk, None, None]:
         try:
             yield to_chunk(first_good, first_bad)
             last = first_lines[-1][0]
@@ -361,7 +395,7 @@ def read_jsonl_chunks(
         finally:
             text.close()
 
-    return header, chunks()
+    return header, _Chunks(chunks(), text)
 
 
 def records_chunk(records: list[Any]) -> tuple[list[str], Chunk]:
@@ -432,3 +466,47 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
         frame.to_json(path, orient="records", lines=True, force_ascii=False, date_format="iso")
     else:
         frame.to_csv(path, index=False, sep="\t" if kind == "tsv" else ",")
+
+
+class FrameWriter:
+    """Writes frames to one CSV, Parquet or JSON Lines file, part by part (bulk jobs write a
+    bucket at a time, so the whole result never sits in memory)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.kind = detect_format(path)
+        self._parquet: Any = None
+        self._started = False
+
+    def __enter__(self) -> FrameWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` (the same columns each time)."""
+        if self.kind == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.path, table.schema)
+            self._parquet.write_table(table.cast(self._parquet.schema))
+        elif self.kind == "jsonl":
+            with open(self.path, "a" if self._started else "w", encoding="utf-8") as out:
+                frame.to_json(
+                    out, orient="records", lines=True, force_ascii=False, date_format="iso"
+                )
+        else:
+            frame.to_csv(
+                self.path,
+                index=False,
+                sep="\t" if self.kind == "tsv" else ",",
+                mode="a" if self._started else "w",
+                header=not self._started,
+            )
+        self._started = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._parquet is not None:
+            self._parquet.close()

@@ -11,12 +11,24 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from cxml.errors import ConfigError
-from cxml.store import Store, service
+from cxml.store import Store
+from cxml.store import keys as stored_keys
 
-SCOPES = ("score", "ingest", "read", "admin")
+
+class Scope(StrEnum):
+    """What a key may do; ``admin`` implies every scope."""
+
+    SCORE = "score"
+    INGEST = "ingest"
+    READ = "read"
+    ADMIN = "admin"
+
+
+SCOPES = tuple(s.value for s in Scope)
 PREFIX = "cxml"
 
 
@@ -35,7 +47,7 @@ def create_key(
         )
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    service.insert_api_key(store, key_id, _hash(secret), sorted(set(scopes)), name, now)
+    stored_keys.insert_api_key(store, key_id, _hash(secret), sorted(set(scopes)), name, now)
     return f"{PREFIX}_{key_id}_{secret}"
 
 
@@ -46,7 +58,7 @@ def verify_key(store: Store, key: str | None) -> dict[str, Any] | None:
     parts = key.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         return None
-    row = service.api_key_row(store, parts[1])
+    row = stored_keys.api_key_row(store, parts[1])
     if row is None or row["revoked_at"] is not None:
         return None
     if not hmac.compare_digest(row["secret_hash"], _hash(parts[2])):
@@ -63,6 +75,6 @@ def revoke_key(store: Store, key_or_id: str, *, now: datetime) -> str:
 
     parts = key_or_id.strip().split("_", 2)
     key_id = parts[1] if len(parts) == 3 and parts[0] == PREFIX else key_or_id.strip()
-    if not service.revoke_api_key(store, key_id, now):
+    if not stored_keys.revoke_api_key(store, key_id, now):
         raise NotFoundError("active API key", key_id)
     return key_id

@@ -17,11 +17,32 @@ Cells with fewer than ``SMALL_CELL`` respondents are flagged ``small``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+
+class Period(StrEnum):
+    """Calendar periods metrics are grouped by (weeks start on Monday)."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+class Level(StrEnum):
+    """Every response counts, or each customer's latest response per period."""
+
+    RESPONSE = "response"
+    CUSTOMER = "customer"
+
+
+PERIODS = tuple(p.value for p in Period)
+LEVELS = tuple(level.value for level in Level)
 SMALL_CELL = 30
 Z95 = 1.959963984540054
 

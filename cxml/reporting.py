@@ -5,8 +5,9 @@ The library behind `cxml metrics`, `cxml drivers`, `cxml alerts` and the HTTP me
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -14,9 +15,44 @@ import pandas as pd
 
 from cxml import drivers, metrics
 from cxml.errors import ConfigError
-from cxml.store import Store, queries
+from cxml.store import Store
+from cxml.store import metrics as queries
 
-METRICS = ("nps", "csat", "ces", "churn-rate", "retention")
+
+class Metric(StrEnum):
+    """The CX metrics cxml computes (see cxml.metrics for their definitions)."""
+
+    NPS = "nps"
+    CSAT = "csat"
+    CES = "ces"
+    CHURN_RATE = "churn-rate"
+    RETENTION = "retention"
+
+
+class DriverTarget(StrEnum):
+    """What theme drivers are measured against."""
+
+    NPS = "nps"
+    CHURN = "churn"
+
+
+class AlertPeriod(StrEnum):
+    """Periods emerging themes are compared over."""
+
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+
+
+METRICS = tuple(m.value for m in Metric)
+DRIVER_TARGETS = tuple(t.value for t in DriverTarget)
+ALERT_PERIODS = tuple(p.value for p in AlertPeriod)
+
+
+def dimensions(by: Iterable[str]) -> list[str]:
+    """Group-by dimensions as given on the command line or in a URL: repeatable, each may hold
+    several separated by commas; blanks dropped, a dimension named twice counts once."""
+    return list(dict.fromkeys(part.strip() for b in by for part in b.split(",") if part.strip()))
 
 
 def metric_table(
@@ -108,14 +144,19 @@ def alert_table(
     segment: str | None = None,
     baseline_periods: int = 3,
     min_count: int = 10,
+    only_alerts: bool = False,
 ) -> pd.DataFrame:
-    """Emerging themes: latest period against the baseline, per theme (and segment)."""
+    """Emerging themes: latest period against the baseline, per theme (and segment); with
+    ``only_alerts`` only the themes that raise an alert."""
     counts = queries.theme_period_counts(store, period, segment)
     if counts.empty:
         raise ConfigError(
             "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
         )
-    return drivers.emerging_themes(counts, baseline_periods=baseline_periods, min_count=min_count)
+    table = drivers.emerging_themes(counts, baseline_periods=baseline_periods, min_count=min_count)
+    if only_alerts and not table.empty:
+        table = table[table["alert"]].reset_index(drop=True)
+    return table
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

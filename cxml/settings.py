@@ -38,9 +38,16 @@ class Settings(BaseSettings):
         description="feedback dated more than this many days after the ingest's now is rejected",
     )
 
+    bucket_customers: int = Field(
+        default=20_000,
+        ge=1,
+        description="customers read and processed together by bulk jobs (scoring, training "
+        "sets); peak memory depends on it, not on the store's size",
+    )
     model_dir: Path = Field(
-        default=Path("models"),
-        description="exported model bundles (churn.joblib, text.joblib) served when the registry has no champion",
+        default=Path("exported-models"),
+        description="models exported by `cxml export-models` (churn.joblib, text.joblib), served "
+        "when the registry has no champion",
     )
     model_poll_seconds: float = Field(
         default=5.0,

@@ -2,28 +2,111 @@
 
 Models are saved with joblib inside an MLflow pyfunc model, so the same object
 serves in the CLI, the API and on Spark (``mlflow.pyfunc.spark_udf``).
+
+"Nothing registered yet" (a fresh install) and "the registry cannot be reached" are different
+answers: the first is ``None`` or ``ModelNotFoundError``, the second always
+``RegistryError`` — never a silent fall back to the shipped defaults.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
+from cxml.errors import ConfigError, CxmlError, ModelNotFoundError, RegistryError
 from cxml.settings import Settings
 
 TEXT_MODEL = "cxml-text"
 CHAMPION = "champion"
+T = TypeVar("T")
 
 
 def _mlflow(settings: Settings) -> Any:
     import mlflow
 
+    # MLflow's own INFO lines and artifact progress bars are not the user's output.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     return mlflow
+
+
+def _missing(exc: BaseException) -> bool:
+    """True when MLflow says a model, version or alias does not exist (not a failure)."""
+    return getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST"
+
+
+@contextmanager
+def _registry(settings: Settings) -> Iterator[None]:
+    """Turn failures to reach the tracking store or registry into RegistryError."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except CxmlError:
+        raise
+    except MlflowException as exc:
+        if _missing(exc):
+            raise
+        raise RegistryError(
+            f"the MLflow registry at {settings.mlflow_tracking_uri} cannot be used: {exc.message}; "
+            "check CXML_MLFLOW_TRACKING_URI and that the tracking server runs",
+            value=settings.mlflow_tracking_uri,
+        ) from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise RegistryError(
+            f"the MLflow registry at {settings.mlflow_tracking_uri} cannot be reached: {exc}; "
+            "check CXML_MLFLOW_TRACKING_URI and that the tracking server runs",
+            value=settings.mlflow_tracking_uri,
+        ) from exc
+
+
+def _alias_version(settings: Settings, name: str) -> Any | None:
+    """The model version behind ``name@champion``, or None when there is none yet."""
+    from mlflow.exceptions import MlflowException
+
+    mlflow = _mlflow(settings)
+    client = mlflow.MlflowClient()
+    with _registry(settings):
+        try:
+            registered = client.get_registered_model(name)
+        except MlflowException as exc:
+            if _missing(exc):
+                return None
+            raise
+        version = registered.aliases.get(CHAMPION)
+        return None if version is None else client.get_model_version(name, str(version))
+
+
+def _quietly(call: Callable[[], T]) -> T:
+    """Run an MLflow call without its progress bars, notices ("Successfully registered model")
+    and warnings the user cannot act on; its errors still raise."""
+    import io
+    import os
+    from contextlib import redirect_stderr
+
+    previous = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with redirect_stderr(io.StringIO()):
+            return call()
+    finally:
+        logger.setLevel(level)
+        if previous is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = previous
 
 
 try:
@@ -71,7 +154,9 @@ class TextPyfunc(_Base):
 
         self.pipeline = joblib.load(context.artifacts["pipeline"])
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         languages = model_input["language"].tolist() if "language" in model_input.columns else None
         results = self.pipeline.analyze(model_input["text"].tolist(), languages)
         return pd.DataFrame({"analysis": [json.dumps(r, ensure_ascii=False) for r in results]})
@@ -89,8 +174,9 @@ def log_text_pipeline(
     """Log a fitted TextPipeline as an MLflow run, register it and make it the champion."""
 
     mlflow = _mlflow(settings)
-    mlflow.set_experiment("cxml-text")
-    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
+    with _registry(settings):
+        mlflow.set_experiment("cxml-text")
+    with _registry(settings), tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics(metrics)
         folder = Path(tmp)
@@ -103,16 +189,18 @@ def log_text_pipeline(
         )
         for name in ("themes.csv", "lineage.json", "sample_annotated.jsonl"):
             mlflow.log_artifact(str(folder / name))
-        info = _log_pyfunc(
-            mlflow,
-            folder,
-            python_model=TextPyfunc(),
-            name="pipeline",
-            payload=pipeline,
-            input_example=pd.DataFrame(
-                {"text": ["The app keeps crashing.", "スタッフが親切でした。"]}
-            ),
-            registered_model_name=TEXT_MODEL if register else None,
+        info = _quietly(
+            lambda: _log_pyfunc(
+                mlflow,
+                folder,
+                python_model=TextPyfunc(),
+                name="pipeline",
+                payload=pipeline,
+                input_example=pd.DataFrame(
+                    {"text": ["The app keeps crashing.", "スタッフが親切でした。"]}
+                ),
+                registered_model_name=TEXT_MODEL if register else None,
+            )
         )
         version = None
         if register:
@@ -123,14 +211,16 @@ def log_text_pipeline(
 
 
 def load_text_champion(settings: Settings) -> tuple[Any, str] | None:
-    """The champion TextPipeline and its version, or None when nothing is registered yet."""
-    mlflow = _mlflow(settings)
-    client = mlflow.MlflowClient()
-    try:
-        version = client.get_model_version_by_alias(TEXT_MODEL, CHAMPION)
-    except Exception:  # no registry, no model, or no alias yet: a fresh install
+    """The champion TextPipeline and its version, or None when nothing is registered yet
+    (RegistryError when the registry cannot be reached)."""
+    version = _alias_version(settings, TEXT_MODEL)
+    if version is None:
         return None
-    model = mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL}@{CHAMPION}")
+    mlflow = _mlflow(settings)
+    with _registry(settings):
+        model = _quietly(
+            lambda: mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL}/{version.version}")
+        )
     return model.unwrap_python_model().pipeline, str(version.version)
 
 
@@ -138,19 +228,40 @@ CHURN_MODEL = "cxml-churn"
 
 
 class ChurnPyfunc(_Base):
-    """pyfunc wrapper: a feature frame → calibrated churn probability per row."""
+    """pyfunc wrapper: a frame of the model's feature columns → calibrated churn probability."""
 
     def load_context(self, context: Any) -> None:
         import joblib
 
-        self.bundle = joblib.load(context.artifacts["bundle"])
+        path = context.artifacts.get("predictor") or context.artifacts["bundle"]
+        self.predictor = as_predictor(joblib.load(path))
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
-        return pd.DataFrame({"probability": self.bundle["model"].predict_proba(model_input)})
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        from cxml.churn.model import churn_probability
+
+        return pd.DataFrame(
+            {"probability": churn_probability(self.predictor.estimator, model_input)}
+        )
+
+
+def as_predictor(payload: Any) -> Any:
+    """A ChurnPredictor from what a registry version or an exported file holds (versions
+    before 0.2 registered a dict bundle)."""
+    from cxml.churn.predictor import ChurnPredictor
+
+    if isinstance(payload, ChurnPredictor):
+        return payload
+    if isinstance(payload, dict) and "predictor" in payload:
+        return as_predictor(payload["predictor"])
+    if isinstance(payload, dict) and "model" in payload:
+        return ChurnPredictor.from_bundle(payload)
+    raise ConfigError(f"not a cxml churn model: {type(payload).__name__}")
 
 
 def log_churn_model(
-    bundle: dict[str, Any],
+    predictor: Any,
     settings: Settings,
     *,
     params: dict[str, Any],
@@ -159,14 +270,14 @@ def log_churn_model(
     input_example: pd.DataFrame,
     figures: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Log a churn model bundle as an MLflow run and register it as a new ``cxml-churn`` version.
+    """Log a ChurnPredictor as an MLflow run and register it as a new ``cxml-churn`` version.
 
     The first version becomes champion; later ones wait for ``promote``.
     """
-
     mlflow = _mlflow(settings)
-    mlflow.set_experiment("cxml-churn")
-    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
+    with _registry(settings):
+        mlflow.set_experiment("cxml-churn")
+    with _registry(settings), tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
         folder = Path(tmp)
@@ -177,27 +288,31 @@ def log_churn_model(
             mlflow.log_artifact(str(folder / name))
         for name, figure in (figures or {}).items():
             mlflow.log_figure(figure, f"plots/{name}")
-        # Whole numbers logged as floats: a missing value at scoring time must fit the schema.
+        # Whole numbers logged as floats: a missing value at scoring time must fit the schema;
+        # attribute values as text, the way they are stored.
         example = input_example.copy()
         for column in example.columns:
             if pd.api.types.is_integer_dtype(example[column]):
                 example[column] = example[column].astype("float64")
-        info = _log_pyfunc(
-            mlflow,
-            folder,
-            python_model=ChurnPyfunc(),
-            name="bundle",
-            payload=bundle,
-            input_example=example,
-            registered_model_name=CHURN_MODEL,
+            elif example[column].dtype == object:
+                example[column] = example[column].map(lambda v: None if v is None else str(v))
+        info = _quietly(
+            lambda: _log_pyfunc(
+                mlflow,
+                folder,
+                python_model=ChurnPyfunc(),
+                name="predictor",
+                payload=predictor,
+                input_example=example,
+                registered_model_name=CHURN_MODEL,
+            )
         )
         client = mlflow.MlflowClient()
         version = str(info.registered_model_version)
         client.set_model_version_tag(CHURN_MODEL, version, "backtest", params.get("backtest", ""))
-        champion = None
-        try:
-            champion = client.get_model_version_by_alias(CHURN_MODEL, CHAMPION)
-        except Exception:  # no champion yet: the first model becomes it
+        client.set_model_version_tag(CHURN_MODEL, version, "mode", params.get("mode", ""))
+        champion = _alias_version(settings, CHURN_MODEL)
+        if champion is None:  # no champion yet: the first model becomes it
             client.set_registered_model_alias(CHURN_MODEL, CHAMPION, version)
         return {
             "run_id": run.info.run_id,
@@ -213,25 +328,38 @@ def promote_churn(
 
     Refuses, saying why, when the backtests differ or the challenger is not better.
     """
-    from cxml.errors import ConfigError
-
     mlflow = _mlflow(settings)
     client = mlflow.MlflowClient()
-    versions = client.search_model_versions(f"name='{CHURN_MODEL}'")
+    with _registry(settings):
+        versions = client.search_model_versions(f"name='{CHURN_MODEL}'")
     if not versions:
-        raise ConfigError("no cxml-churn model is registered yet: run `cxml train churn` first")
+        raise ModelNotFoundError(
+            "no cxml-churn model is registered yet: run `cxml train churn` first"
+        )
     chosen = (
         max(versions, key=lambda v: int(v.version))
         if version is None
         else next((v for v in versions if str(v.version) == str(version)), None)
     )
     if chosen is None:
-        raise ConfigError(f"cxml-churn has no version {version}")
-    champion = client.get_model_version_by_alias(CHURN_MODEL, CHAMPION)
+        raise ModelNotFoundError(
+            f"cxml-churn has no version {version}; its versions are "
+            f"{', '.join(sorted((str(v.version) for v in versions), key=int))}"
+        )
+    champion = _alias_version(settings, CHURN_MODEL)
+    if champion is None:
+        with _registry(settings):
+            client.set_registered_model_alias(CHURN_MODEL, CHAMPION, str(chosen.version))
+        return {
+            "promoted": True,
+            "reason": f"version {chosen.version} is champion (there was none)",
+            "champion": str(chosen.version),
+        }
     if str(champion.version) == str(chosen.version):
         return {"promoted": False, "reason": f"version {chosen.version} is already the champion"}
-    challenger_run = client.get_run(chosen.run_id).data
-    champion_run = client.get_run(champion.run_id).data
+    with _registry(settings):
+        challenger_run = client.get_run(chosen.run_id).data
+        champion_run = client.get_run(champion.run_id).data
     same = challenger_run.params.get("backtest") == champion_run.params.get("backtest")
     if not same:
         return {
@@ -249,7 +377,8 @@ def promote_churn(
             "promoted": False,
             "reason": f"version {chosen.version} {metric} {new:.4f} does not beat champion {champion.version} ({old:.4f})",
         }
-    client.set_registered_model_alias(CHURN_MODEL, CHAMPION, str(chosen.version))
+    with _registry(settings):
+        client.set_registered_model_alias(CHURN_MODEL, CHAMPION, str(chosen.version))
     return {
         "promoted": True,
         "reason": f"version {chosen.version} {metric} {new:.4f} beats {old:.4f}",
@@ -257,62 +386,57 @@ def promote_churn(
     }
 
 
-def load_churn_champion(settings: Settings) -> tuple[dict[str, Any], str]:
-    """The champion churn bundle and its version; ConfigError when none is registered."""
-    from cxml.errors import ConfigError
+def _load_churn_version(settings: Settings, version: str) -> Any:
+    mlflow = _mlflow(settings)
+    with _registry(settings):
+        model = _quietly(lambda: mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL}/{version}"))
+    return model.unwrap_python_model().predictor
 
+
+def load_churn_champion(settings: Settings) -> tuple[Any, str]:
+    """The champion ChurnPredictor and its version; ModelNotFoundError when none is registered."""
+    version = _alias_version(settings, CHURN_MODEL)
+    if version is None:
+        raise ModelNotFoundError("no cxml-churn champion yet: run `cxml train churn` first")
+    return _load_churn_version(settings, str(version.version)), str(version.version)
+
+
+def load_churn_for_mode(settings: Settings, mode: str) -> tuple[Any, str]:
+    """The champion ChurnPredictor when it was trained in ``mode`` ('flat' or 'store'), else the
+    newest version trained in that mode; ModelNotFoundError when there is none."""
+    predictor, version = load_churn_champion(settings)
+    if predictor.mode == mode:
+        return predictor, version
     mlflow = _mlflow(settings)
     client = mlflow.MlflowClient()
-    try:
-        version = client.get_model_version_by_alias(CHURN_MODEL, CHAMPION)
-    except Exception as exc:  # no registry or no alias yet
-        raise ConfigError("no cxml-churn champion yet: run `cxml train churn` first") from exc
-    model = mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL}@{CHAMPION}")
-    return model.unwrap_python_model().bundle, str(version.version)
-
-
-def load_churn_for_mode(settings: Settings, mode: str) -> tuple[dict[str, Any], str]:
-    """The champion churn bundle when it was trained in ``mode`` ('flat' or 'store'), else the
-    newest version trained in that mode; ConfigError when there is none."""
-    from cxml.errors import ConfigError
-
-    bundle, version = load_churn_champion(settings)
-    if bundle["mode"] == mode:
-        return bundle, version
-    mlflow = _mlflow(settings)
-    client = mlflow.MlflowClient()
-    versions = sorted(
-        client.search_model_versions(f"name='{CHURN_MODEL}'"),
-        key=lambda v: int(v.version),
-        reverse=True,
-    )
-    for candidate in versions:
-        if client.get_run(candidate.run_id).data.params.get("mode") == mode:
-            loaded = mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL}/{candidate.version}")
-            return loaded.unwrap_python_model().bundle, str(candidate.version)
+    with _registry(settings):
+        versions = sorted(
+            client.search_model_versions(f"name='{CHURN_MODEL}'"),
+            key=lambda v: int(v.version),
+            reverse=True,
+        )
+        for candidate in versions:
+            if client.get_run(candidate.run_id).data.params.get("mode") == mode:
+                return _load_churn_version(settings, str(candidate.version)), str(candidate.version)
     how = (
         "cxml train churn --customers FILE --label-column COLUMN"
         if mode == "flat"
         else "cxml train churn --as-of DATE"
     )
-    raise ConfigError(f"no cxml-churn version was trained in {mode} mode: run `{how}`")
+    raise ModelNotFoundError(f"no cxml-churn version was trained in {mode} mode: run `{how}`")
 
 
 def champion_version(settings: Settings, name: str) -> str | None:
-    """The version behind ``name@champion``, or None (no registry, model or alias yet)."""
-    mlflow = _mlflow(settings)
-    try:
-        return str(mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
-    except Exception:  # a fresh install: nothing registered yet
-        return None
+    """The version behind ``name@champion``, or None when nothing is registered yet
+    (RegistryError when the registry cannot be reached)."""
+    found = _alias_version(settings, name)
+    return None if found is None else str(found.version)
 
 
 def export_champions(settings: Settings, directory: Path) -> dict[str, str]:
-    """Write the champions as bundles a server can load without a registry:
+    """Write the champions as files a server can load without a registry:
     ``churn.joblib`` and ``text.joblib`` in ``directory``. Returns {kind: version}."""
     import joblib
-
-    from cxml.errors import ConfigError
 
     directory.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
@@ -320,15 +444,15 @@ def export_champions(settings: Settings, directory: Path) -> dict[str, str]:
     if text is not None:
         joblib.dump({"pipeline": text[0], "version": text[1]}, directory / "text.joblib")
         written["text"] = text[1]
-    try:
-        bundle, version = load_churn_champion(settings)
-    except ConfigError:
-        bundle = None
-    if bundle is not None:
-        joblib.dump({**bundle, "version": version}, directory / "churn.joblib")
-        written["churn"] = version
+    version = _alias_version(settings, CHURN_MODEL)
+    if version is not None:
+        predictor = _load_churn_version(settings, str(version.version))
+        joblib.dump(
+            {"predictor": predictor, "version": str(version.version)}, directory / "churn.joblib"
+        )
+        written["churn"] = str(version.version)
     if not written:
-        raise ConfigError(
+        raise ModelNotFoundError(
             "no champion to export: train with `cxml train text` / `cxml train churn`"
         )
     return written

@@ -12,30 +12,19 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cxml import __version__
-from cxml.errors import ConfigError, CxmlError, InputFileError, NotFoundError, StoreError
 from cxml.settings import Settings
-from serve import telemetry
+from serve import errors, telemetry
 from serve.deps import Service
 from serve.models import Models
 
 log = logging.getLogger("cxml.serve")
 STATIC = Path(__file__).parent / "static"
-STATUS_OF: dict[type[CxmlError], int] = {
-    NotFoundError: 404,
-    ConfigError: 422,
-    InputFileError: 422,
-    StoreError: 503,
-}
 
 
 class _TooLarge(Exception):
@@ -158,45 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(Guard, settings=settings)
 
-    @app.exception_handler(CxmlError)
-    async def cxml_error(request: Request, exc: CxmlError) -> JSONResponse:
-        status = next((s for t, s in STATUS_OF.items() if isinstance(exc, t)), 400)
-        return JSONResponse({"detail": str(exc), "field": getattr(exc, "field", None)}, status)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in e["loc"]),
-                "reason": e["msg"],
-                "value": _shown(e.get("input")),
-            }
-            for e in exc.errors()
-        ]
-        first = errors[0] if errors else {"field": None, "reason": "invalid request"}
-        return JSONResponse(
-            {
-                "detail": f"{first['field']}: {first['reason']}",
-                "field": first["field"],
-                "errors": errors,
-            },
-            422,
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.detail, "field": getattr(exc, "field", None)},
-            exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse(
-            {"detail": "internal error: it is logged on the server", "field": None}, 500
-        )
+    errors.install(app, _database_name(settings))
 
     from serve.routes import analyze, at_risk, customers, feedback, health, metrics, models, score
 
@@ -229,11 +180,7 @@ async def _poll(models: Models, every: float) -> None:
             log.exception("checking for new champions failed")
 
 
-def _shown(value: Any) -> Any:
-    text = jsonable_encoder(value) if value is not None else None
-    if isinstance(text, str) and len(text) > 60:
-        return text[:57] + "…"
-    if isinstance(text, dict | list):
-        shown = json.dumps(text, default=str)
-        return shown if len(shown) <= 60 else shown[:57] + "…"
-    return text
+def _database_name(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.resolved_database_url()).render_as_string(hide_password=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cxml.churn.predictor import ChurnPredictor
 from cxml.settings import Settings
 
 
@@ -21,7 +22,7 @@ from cxml.settings import Settings
 class Loaded:
     """One consistent set of models."""
 
-    churn: dict[str, Any] | None = None
+    churn: ChurnPredictor | None = None
     churn_version: str | None = None
     churn_source: str | None = None
     text: Any = None
@@ -74,9 +75,11 @@ class Models:
                 churn, churn_version = load_churn_champion(self.settings)
                 churn_source = f"registry:cxml-churn@champion:{churn_version}"
             elif wanted["churn"]:
-                bundle = dict(joblib.load(Path(self.settings.model_dir) / "churn.joblib"))
-                churn_version = str(bundle.pop("version", "bundle"))
-                churn, churn_source = bundle, wanted["churn"]
+                from cxml.tracking import as_predictor
+
+                payload = joblib.load(Path(self.settings.model_dir) / "churn.joblib")
+                churn_version = str(payload.get("version", "bundle"))
+                churn, churn_source = as_predictor(payload), wanted["churn"]
             else:
                 problems.append(
                     "no churn model: train one with `cxml train churn` (registry "
@@ -129,10 +132,7 @@ class Models:
             else {
                 "version": current.churn_version,
                 "source": current.churn_source,
-                "mode": current.churn["mode"],
-                "horizon_days": current.churn["horizon_days"],
-                "features": len(current.churn["columns"]),
-                "churn_definition": current.churn.get("churn_definition", {"kind": "subscription"}),
+                **current.churn.describe(),
             },
             "text": {"version": current.text_version, "source": current.text_source},
             "loaded_at": current.loaded_at,
@@ -149,15 +149,15 @@ def _identity(source: str | None) -> str | None:
     return source
 
 
-def _warm_up(churn: dict[str, Any] | None, text: Any) -> None:
+def _warm_up(churn: ChurnPredictor | None, text: Any) -> None:
     """Run each model once on a dummy input, so the first request does not pay for compiling
     (numba), dictionaries (Sudachi) or lazy imports."""
     import numpy as np
     import pandas as pd
 
     if churn is not None:
-        model = churn["model"]
-        row = pd.DataFrame({c: [np.nan] for c in churn["columns"]})
+        model = churn.estimator
+        row = pd.DataFrame({c: [np.nan] for c in churn.columns})
         model.walk(row, k=3)
         model.contributions(row)
     if text is not None:

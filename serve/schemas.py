@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from cxml.followups import Status
+from cxml.scoring import Band
 
 CustomerId = Field(min_length=1, max_length=255, pattern=r"^[^\x00]+$", examples=["C000123"])
 
 
 class Problem(BaseModel):
-    """An error: what is wrong, and where."""
+    """An error: what is wrong, where, and its code (see docs/errors.md)."""
 
     detail: str = Field(examples=["customers: 1,500 items; at most 1,000 in one request"])
     field: str | None = Field(default=None, examples=["customers"])
+    code: str | None = Field(default=None, examples=["CX101"])
 
 
 class InlineFeedback(BaseModel):
@@ -101,7 +105,7 @@ class ScoreResult(BaseModel):
 
     customer_id: str
     probability: float | None = None
-    band: Literal["high", "medium", "low"] | None = None
+    band: Band | None = None
     revenue_at_risk: float | None = None
     reasons: list[Reason] = []
     attribution: str | None = None
@@ -176,7 +180,7 @@ class FollowUpCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     owner: str | None = Field(default=None, max_length=200, examples=["aiko@retention"])
-    status: Literal["open", "contacted", "resolved", "lost"] = "open"
+    status: Status = Status.OPEN
     note: str | None = Field(default=None, max_length=10_000)
     outcome: str | None = Field(default=None, max_length=10_000)
 
@@ -185,7 +189,7 @@ class FollowUpPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     owner: str | None = Field(default=None, max_length=200)
-    status: Literal["open", "contacted", "resolved", "lost"] | None = None
+    status: Status | None = None
     note: str | None = Field(default=None, max_length=10_000)
     outcome: str | None = Field(default=None, max_length=10_000, examples=["stayed: 20 % discount"])
 
@@ -230,5 +234,8 @@ class CustomerStory(BaseModel):
     monthly_value: float | None
     attributes: dict[str, Any]
     score: dict[str, Any] | None
+    score_history: list[dict[str, Any]] = Field(
+        default_factory=list, description="the customer's scores, latest as-of date first"
+    )
     follow_ups: list[FollowUp]
     timeline: list[dict[str, Any]]

@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,75 @@ def world() -> World:
 
 
 @pytest.fixture(scope="session")
+def demo_text_pipeline(world: World, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A text pipeline fitted on the shared world with the demo taxonomy (stable theme ids)."""
+    from cxml.demo import DEMO_TAXONOMY
+    from cxml.text.pipeline import TextPipeline
+    from cxml.text.themes import Taxonomy, ThemeModel
+
+    path = tmp_path_factory.mktemp("taxonomy") / "taxonomy.yaml"
+    path.write_text(DEMO_TAXONOMY, encoding="utf-8")
+    taxonomy = Taxonomy.from_yaml(path)
+    frame = world.feedback.replace({"language": {"": None}})
+    return TextPipeline(themes=ThemeModel(taxonomy=taxonomy)).fit(frame, taxonomy=taxonomy)
+
+
+@pytest.fixture(scope="session")
 def world_files(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return write_world(world, tmp_path_factory.mktemp("world"))
+
+
+@contextmanager
+def working_directory(folder: Path) -> Iterator[None]:
+    """Run a block in ``folder`` (MLflow's local artifacts go below the working directory)."""
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def load_world(
+    store: Store,
+    settings: Settings,
+    world: World,
+    folder: Path,
+    *,
+    before: Any | None = None,
+    analyse: bool = True,
+    pipeline: Any | None = None,
+) -> None:
+    """Ingest ``world`` (only what was known before ``before``, when given) and analyse its
+    comments with ``pipeline`` (default: the shipped text defaults)."""
+    import pandas as pd
+
+    from cxml.ingest import ingest_file
+    from cxml.store.records import feedback_frame
+    from cxml.text.training import analyze_feedback, analyze_store
+
+    customers = world.customers.copy()
+    feedback = world.feedback.copy()
+    if before is not None:
+        before = pd.Timestamp(before)
+        customers = customers[pd.to_datetime(customers["signup_date"]) < before].copy()
+        churn = pd.to_datetime(customers["churn_date"], errors="coerce")
+        customers.loc[churn >= before, "churn_date"] = ""  # unknown at the snapshot
+        feedback = feedback[pd.to_datetime(feedback["created_at"]) < before]
+    folder.mkdir(parents=True, exist_ok=True)
+    customers.to_csv(folder / "customers.csv", index=False)
+    feedback.to_csv(folder / "feedback.csv", index=False)
+    ingest_file(store, "customers", folder / "customers.csv", settings=settings, now=NOW)
+    ingest_file(store, "feedback", folder / "feedback.csv", settings=settings, now=NOW)
+    if analyse and pipeline is not None:
+        ids = feedback_frame(store, with_text=True)["feedback_id"].tolist()
+        analyze_feedback(store, pipeline, "test", ids, now=NOW)
+    elif analyse:
+        analyze_store(
+            store,
+            settings.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{folder}/mlflow.db"}),
+            now=NOW,
+        )
 
 
 def run_cxml(
@@ -205,3 +273,55 @@ def served_sqlite_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     cwd = tmp_path_factory.mktemp("served-world")
     with demo_server(cwd, f"sqlite:///{cwd / 'cxml.db'}", "sqlite") as served:
         yield served
+
+
+@dataclass
+class Trained:
+    """The shared world loaded into SQLite and PostgreSQL, its text model and a churn model
+    trained on it (MLflow in a folder of its own)."""
+
+    stores: dict[str, Store]
+    settings: dict[str, Settings]
+    text_pipeline: Any
+    predictor: Any
+    version: str
+    as_of: Any
+    folder: Path
+    result: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def trained(
+    world: World,
+    demo_text_pipeline: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_engine: Any,
+) -> Iterator[Trained]:
+    """One trained demo world for every test that needs a model (built once per session)."""
+    import pandas as pd
+
+    from cxml.churn.training import train_churn
+    from cxml.tracking import load_churn_champion
+
+    folder = tmp_path_factory.mktemp("trained")
+    mlflow_uri = f"sqlite:///{folder / 'mlflow.db'}"
+    with postgres_schema(postgres_engine) as postgres_url:
+        urls = {"sqlite": f"sqlite:///{folder / 'cxml.db'}", "postgresql": postgres_url}
+        settings = {
+            name: Settings(database_url=url, mlflow_tracking_uri=mlflow_uri, bucket_customers=64)
+            for name, url in urls.items()
+        }
+        stores = {name: Store.open(s) for name, s in settings.items()}
+        for name, store in stores.items():
+            load_world(store, settings[name], world, folder / name, pipeline=demo_text_pipeline)
+        as_of = pd.Timestamp(WORLD_END)
+        with working_directory(folder):  # MLflow keeps artifacts below the working directory
+            result = train_churn(settings["sqlite"], store=stores["sqlite"], as_of=as_of)
+            predictor, version = load_churn_champion(settings["sqlite"])
+        try:
+            yield Trained(
+                stores, settings, demo_text_pipeline, predictor, version, as_of, folder, result
+            )
+        finally:
+            for store in stores.values():
+                store.close()

@@ -50,7 +50,7 @@ def test_demo_data_then_ingest_twice_prints_json_counts(database_url: str, tmp_p
 def test_errors_are_one_line_with_an_exit_code(database_url: str, tmp_path: Path) -> None:
     missing = run(["timeline", "NOPE"], database_url, tmp_path)
     assert missing.returncode == 4
-    assert missing.stderr.strip() == "error: customer 'NOPE' is not in the store"
+    assert missing.stderr.strip() == "error [CX104]: customer 'NOPE' is not in the store"
     (tmp_path / "f.csv").write_text("id,text\n1,hello\n", encoding="utf-8")
     unreadable = run(["ingest", "feedback", "f.csv"], database_url, tmp_path)
     assert unreadable.returncode == 3

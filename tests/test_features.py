@@ -1,137 +1,116 @@
-"""Point-in-time customer features: nothing dated after the snapshot may influence it."""
+"""Customer features from a point-in-time history: windows, recency, the spec's columns, leaks."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cxml.demo import World, generate
-from cxml.features import churn_labels, customer_features, leak_warnings
-from cxml.ingest import ingest_file
-from cxml.settings import Settings
-from cxml.store import Store
-from cxml.text.training import analyze_store
-from tests.conftest import NOW
+from cxml.errors import ConfigError
+from cxml.features import (
+    FeatureSpec,
+    churn_labels,
+    customer_features,
+    effective_churn_dates,
+    inactivity_churn_dates,
+    leak_warnings,
+)
+from cxml.store.history import History
 
 SNAPSHOT = pd.Timestamp("2025-01-01")
 
 
-@pytest.fixture(scope="module")
-def small_world() -> World:
-    from datetime import date
-
-    return generate(150, seed=9, end=date(2025, 6, 30))
-
-
-def load(
-    store: Store, settings: Settings, world: World, folder: Path, *, before: pd.Timestamp | None
-) -> None:
-    customers = world.customers.copy()
-    feedback = world.feedback.copy()
-    if before is not None:
-        customers = customers[pd.to_datetime(customers["signup_date"]) < before].copy()
-        churn = pd.to_datetime(customers["churn_date"], errors="coerce")
-        customers.loc[churn >= before, "churn_date"] = ""  # unknown at the snapshot
-        feedback = feedback[pd.to_datetime(feedback["created_at"]) < before]
-    folder.mkdir(parents=True, exist_ok=True)
-    customers.to_csv(folder / "customers.csv", index=False)
-    feedback.to_csv(folder / "feedback.csv", index=False)
-    ingest_file(store, "customers", folder / "customers.csv", settings=settings, now=NOW)
-    ingest_file(store, "feedback", folder / "feedback.csv", settings=settings, now=NOW)
-    analyze_store(
-        store,
-        settings.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{folder}/mlflow.db"}),
-        now=NOW,
-    )
-
-
-def features_of(store: Store) -> pd.DataFrame:
-    inputs = store.churn_inputs()
-    return customer_features(
-        inputs["customers"],
-        inputs["feedback"],
-        SNAPSHOT,
-        analysis=inputs["analysis"],
-        themes=inputs["themes"],
-        theme_ids=["billing", "t-en-0001"],
-        channels=["email", "chat", "survey"],
-    )
-
-
-def test_features_as_of_t_ignore_everything_after_t(
-    database_url: str, small_world: World, tmp_path: Path
-) -> None:
-    """Scores as of T must be bit-identical whether or not the store holds data after T."""
-    settings = Settings(database_url=database_url)
-    full = Store.open(settings)
-    load(full, settings, small_world, tmp_path / "full", before=None)
-    complete = features_of(full)
-    full.close()
-    if database_url.startswith("sqlite"):
-        cut_url = f"sqlite:///{tmp_path / 'cut.db'}"
-    else:
-        cut_url = database_url  # the same fresh schema, emptied
-        with Store.open(settings).engine.begin() as connection:
-            for table in (
-                "feedback_themes",
-                "feedback_analysis",
-                "rejects",
-                "ingest_runs",
-                "feedback",
-                "customers",
-            ):
-                connection.exec_driver_sql(f"DELETE FROM {table}")
-    cut_settings = Settings(database_url=cut_url)
-    cut = Store.open(cut_settings)
-    load(cut, cut_settings, small_world, tmp_path / "cut", before=SNAPSHOT)
-    truncated = features_of(cut)
-    cut.close()
-    assert len(complete) > 50
-    pd.testing.assert_frame_equal(complete.sort_index(), truncated.sort_index(), check_exact=True)
-
-
-def test_labels_come_from_the_horizon_after_the_snapshot() -> None:
-    customers = pd.DataFrame(
-        {
-            "customer_id": ["a", "b", "c", "d"],
-            "signup_date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-01", "2025-02-01"]),
-            "churn_date": pd.to_datetime(["2025-02-15", "2025-06-01", "2024-12-01", None]),
-        }
-    )
-    labels = churn_labels(customers, SNAPSHOT, 90)
-    assert labels.to_dict() == {"a": 1, "b": 0}  # c left before T, d joined after T
-
-
-def test_windows_and_recency_are_computed_from_the_past_only() -> None:
+def one_customer(feedback: pd.DataFrame, themes: pd.DataFrame | None = None) -> History:
     customers = pd.DataFrame(
         {
             "customer_id": ["a"],
             "signup_date": pd.to_datetime(["2024-01-01"]),
-            "churn_date": [pd.NaT],
             "monthly_value": [10.0],
-            "attributes": [{"plan": "x"}],
+            "attributes": [{"plan": "x", "seats": "3"}],
         }
     )
-    feedback = pd.DataFrame(
-        {
-            "feedback_id": ["1", "2", "3"],
-            "customer_id": ["a", "a", "a"],
-            "created_at": pd.to_datetime(["2024-12-25", "2024-10-01", "2025-01-05"]),
-            "channel": ["email", "chat", "email"],
-            "nps": [3, 9, 0],
-            "csat": [None, None, None],
-            "ces": [None, None, None],
-        }
-    )
-    row = customer_features(customers, feedback, SNAPSHOT).loc["a"]
-    # 2024-12-25 is 7 days before T, 2024-10-01 is 92 days before; 2025-01-05 is after T
+    return History.from_frames(SNAPSHOT, customers, feedback, themes)
+
+
+FEEDBACK = pd.DataFrame(
+    {
+        "feedback_id": ["1", "2"],
+        "customer_id": ["a", "a"],
+        "created_at": pd.to_datetime(["2024-12-25", "2024-10-01"]),
+        "channel": ["email", "chat"],
+        "nps": [3.0, 9.0],
+        "csat": [np.nan, np.nan],
+        "ces": [np.nan, np.nan],
+        "text": ["bad", "good"],
+        "sentiment_score": [-0.8, 0.6],
+        "intents": [["cancel"], []],
+    }
+)
+
+
+def test_windows_and_recency_are_computed_from_the_history() -> None:
+    row = customer_features(one_customer(FEEDBACK)).loc["a"]
+    # 2024-12-25 is 7 days before T, 2024-10-01 is 92 days before
     assert row["contacts_7d"] == 1 and row["contacts_90d"] == 1 and row["contacts_365d"] == 2
     assert row["nps_last"] == 3 and row["nps_min"] == 3 and row["detractor_last"] == 1
+    assert row["nps_mean"] == 6 and row["nps_trend"] == -3
     assert row["days_since_last_contact"] == pytest.approx(7.0)
+    assert row["days_since_last_negative"] == pytest.approx(7.0)
     assert row["tenure_days"] == 366
+    assert row["intent_cancel_90d"] == 1 and row["intent_effort_90d"] == 0
+    assert row["sentiment_min_365d"] == pytest.approx(-0.8)
+    assert row["attr_plan"] == "x" and row["attr_seats"] == "3"  # kept as stored
+
+
+def test_a_row_dated_at_or_after_the_snapshot_is_refused_not_silently_cut() -> None:
+    later = pd.concat(
+        [FEEDBACK, FEEDBACK.head(1).assign(feedback_id="3", created_at=SNAPSHOT)],
+        ignore_index=True,
+    )
+    history = History(SNAPSHOT, one_customer(FEEDBACK).customers, later)
+    with pytest.raises(ConfigError, match="reached the features"):
+        customer_features(history)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        FeatureSpec(
+            theme_ids=("billing", "network"), channels=("chat", "fax"), attributes=("plan",)
+        ),
+        FeatureSpec(channels=("email",), with_text=False),
+    ],
+)
+def test_the_spec_fixes_the_columns_whatever_the_data(spec: FeatureSpec) -> None:
+    themes = pd.DataFrame(
+        {
+            "feedback_id": ["1"],
+            "customer_id": ["a"],
+            "created_at": pd.to_datetime(["2024-12-25"]),
+            "theme_id": ["billing"],
+            "theme_label": ["Billing"],
+            "sentiment_score": [-0.9],
+        }
+    )
+    features = customer_features(one_customer(FEEDBACK, themes), spec)
+    assert list(features.columns) == spec.columns()
+    if spec.with_text:
+        # one mention 7 days ago, half-life 60 days, negative
+        assert features.loc["a", "theme_billing"] == pytest.approx(0.5 ** (7 / 60))
+        assert features.loc["a", "theme_billing_negative"] == pytest.approx(0.5 ** (7 / 60))
+        assert features.loc["a", "theme_network"] == 0
+        assert features.loc["a", "channel_fax_365d"] == 0
+
+
+def test_a_customer_without_feedback_has_counts_of_zero_and_nothing_else() -> None:
+    row = customer_features(one_customer(FEEDBACK.head(0))).loc["a"]
+    assert row["contacts_365d"] == 0 and np.isnan(row["nps_last"])
+    assert np.isnan(row["days_since_last_contact"])
+
+
+def test_labels_come_from_the_horizon_after_the_snapshot() -> None:
+    churn = pd.Series(pd.to_datetime(["2025-02-15", "2025-06-01", None]), index=["a", "b", "c"])
+    assert churn_labels(churn, ["a", "b", "c", "d"], SNAPSHOT, 90).tolist() == [1, 0, 0, 0]
 
 
 def test_leak_warnings_name_outcome_only_and_near_perfect_columns() -> None:
@@ -150,98 +129,41 @@ def test_leak_warnings_name_outcome_only_and_near_perfect_columns() -> None:
     assert not any(w.startswith("honest") for w in warnings)
 
 
-def test_training_snapshots_have_complete_labels_and_the_backtest_grades_forward(
-    small_world: World,
-) -> None:
-    from cxml.churn.training import backtest, snapshot_dates, training_set
-
-    customers = small_world.customers.assign(
-        signup_date=lambda f: pd.to_datetime(f["signup_date"]),
-        churn_date=lambda f: pd.to_datetime(f["churn_date"].replace("", None)),
-        attributes=lambda f: f[["plan", "contract"]].to_dict(orient="records"),
-    )
-    feedback = small_world.feedback.assign(created_at=lambda f: pd.to_datetime(f["created_at"]))
-    inputs = {
-        "customers": customers,
-        "feedback": feedback,
-        "analysis": pd.DataFrame(columns=["feedback_id", "sentiment_score", "intents"]),
-        "themes": pd.DataFrame(columns=["feedback_id", "theme_id", "sentiment_score"]),
+INTERACTIONS = pd.DataFrame(
+    {
+        "customer_id": ["quiet", "busy", "lapsed-late", "returned"] * 1
+        + ["busy", "busy", "busy", "lapsed-late", "returned", "returned"],
+        "at": pd.to_datetime(
+            ["2025-01-01"] * 4
+            + ["2025-02-01", "2025-03-15", "2025-05-01", "2025-03-01", "2025-01-20", "2025-06-01"]
+        ),
     }
-    as_of = pd.Timestamp("2025-06-30")
-    dates = snapshot_dates(as_of, 90, 3)
-    assert dates == [
-        pd.Timestamp("2025-04-01"),
-        pd.Timestamp("2025-01-01"),
-        pd.Timestamp("2024-10-03"),
-    ]
-    assert all(d + pd.Timedelta(days=90) <= as_of for d in dates)
-    frame, y, stamps = training_set(inputs, dates, 90)
-    assert len(frame) == len(y) == len(stamps) and set(np.unique(y)) <= {0, 1}
-    graded = backtest(inputs, as_of, 90, n_snapshots=3)
-    assert graded["validation_snapshot"] == "2025-04-01"
-    assert {"model", "logistic", "rule"} <= set(graded)
-    assert 0 <= graded["model"]["roc_auc"] <= 1
+)
 
 
 def test_inactivity_churn_is_the_first_gap_and_only_once_it_is_known() -> None:
-    from cxml.features import inactivity_churn_dates
-
-    customers = pd.DataFrame(
-        {
-            "customer_id": ["quiet", "busy", "lapsed-late", "returned"],
-            "signup_date": pd.to_datetime(["2025-01-01"] * 4),
-        }
-    )
-    feedback = pd.DataFrame(
-        {
-            "customer_id": ["busy", "busy", "busy", "lapsed-late", "returned", "returned"],
-            "created_at": pd.to_datetime(
-                [
-                    "2025-02-01",
-                    "2025-03-15",
-                    "2025-05-01",
-                    "2025-03-01",
-                    "2025-01-20",
-                    "2025-06-01",
-                ]
-            ),
-        }
-    )
     end = pd.Timestamp("2025-06-15")
-    dates = inactivity_churn_dates(customers, feedback, 60, end)
+    dates = inactivity_churn_dates(INTERACTIONS, 60, end)
     assert dates["quiet"] == pd.Timestamp("2025-03-02")  # signup + 60 days, nothing since
     assert pd.isna(dates["busy"])  # no 60-day gap; the last one (May 1) ends after the data
     assert dates["lapsed-late"] == pd.Timestamp("2025-04-30")
     assert dates["returned"] == pd.Timestamp("2025-03-21")  # the first gap counts
     # Cut the data at April 1: the late lapse is not known yet, the rest is unchanged.
     cut = pd.Timestamp("2025-04-01")
-    early = inactivity_churn_dates(customers, feedback[feedback["created_at"] < cut], 60, cut)
+    early = inactivity_churn_dates(INTERACTIONS[INTERACTIONS["at"] < cut], 60, cut)
     assert pd.isna(early["lapsed-late"])
     assert early["quiet"] == dates["quiet"] and early["returned"] == dates["returned"]
 
 
-def test_inactivity_definition_keeps_the_active_set_point_in_time(world: World) -> None:
-    from cxml.churn.training import with_churn_definition
-    from cxml.features import active_at
-
-    customers = world.customers.assign(
-        signup_date=lambda f: pd.to_datetime(f["signup_date"]),
-        churn_date=lambda f: pd.to_datetime(f["churn_date"].replace("", None)),
-        attributes=[{}] * len(world.customers),
+def test_an_earlier_stored_churn_date_wins_over_inactivity() -> None:
+    stored = pd.Series(
+        pd.to_datetime(["2025-02-01", None, None, None]),
+        index=["quiet", "busy", "lapsed-late", "returned"],
     )
-    feedback = world.feedback.assign(created_at=lambda f: pd.to_datetime(f["created_at"]))
-    definition = {"kind": "inactivity", "inactive_days": 45}
-    as_of = pd.Timestamp("2025-03-01")
-    full = with_churn_definition({"customers": customers, "feedback": feedback}, definition, NOW)
-    cut = with_churn_definition(
-        {"customers": customers, "feedback": feedback[feedback["created_at"] < as_of]},
-        definition,
-        as_of,
+    dates = effective_churn_dates(
+        stored, INTERACTIONS, {"kind": "inactivity", "inactive_days": 60}, "2025-06-15"
     )
-    assert set(active_at(full["customers"], as_of)["customer_id"]) == set(
-        active_at(cut["customers"], as_of)["customer_id"]
-    )
-    lapsed = full["customers"]["churn_date"].notna().sum()
-    assert (
-        lapsed > customers["churn_date"].notna().sum()
-    )  # inactivity finds more than cancellations
+    assert dates["quiet"] == pd.Timestamp("2025-02-01")
+    assert dates["returned"] == pd.Timestamp("2025-03-21")
+    with pytest.raises(ConfigError, match="not one of"):
+        effective_churn_dates(stored, INTERACTIONS, {"kind": "vibes"}, "2025-06-15")

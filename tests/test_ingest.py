@@ -9,7 +9,7 @@ from cxml.demo import World, scaled_feedback, write_corrupted_feedback
 from cxml.errors import ConfigError, InputFileError
 from cxml.ingest import IngestReport, ingest_file
 from cxml.settings import Settings
-from cxml.store import Store
+from cxml.store import Store, records
 from tests.conftest import NOW, SHARED_DATA
 
 
@@ -27,7 +27,7 @@ def test_reingest_changes_nothing(
     store: Store, settings: Settings, world_files: dict[str, str]
 ) -> None:
     first = [ingest(store, settings, kind, world_files[kind]) for kind in ("customers", "feedback")]
-    stats_before = store.stats()
+    stats_before = records.stats(store)
     feedback_before = store.table_frame("feedback")
     second = [
         ingest(store, settings, kind, world_files[kind]) for kind in ("customers", "feedback")
@@ -35,7 +35,7 @@ def test_reingest_changes_nothing(
     assert [r.accepted for r in first] == [r.read for r in first]
     assert [(r.accepted, r.updated, r.rejected) for r in second] == [(0, 0, 0), (0, 0, 0)]
     assert [r.unchanged for r in second] == [r.read for r in second]
-    assert store.stats() == stats_before
+    assert records.stats(store) == stats_before
     pd.testing.assert_frame_equal(store.table_frame("feedback"), feedback_before)
 
 
@@ -76,7 +76,7 @@ def test_feedback_for_an_unknown_customer_is_held_then_released(
     ingest(store, settings, "customers", customers)
     report = ingest(store, settings, "feedback", feedback)
     assert (report.accepted, report.rejected, report.held) == (1, 1, 1)
-    held = store.rejects_frame("feedback")
+    held = records.rejects_frame(store, "feedback")
     assert held["reason"].tolist() == [
         "customer_id=c2 is not in the store; held until that customer is ingested"
     ]
@@ -86,8 +86,8 @@ def test_feedback_for_an_unknown_customer_is_held_then_released(
     more.write_text("customer_id,signup_date\nc2,2024-02-01\n", encoding="utf-8")
     released = ingest(store, settings, "customers", more)
     assert released.released == 1
-    assert store.rejects_frame("feedback").empty
-    timeline = store.timeline("c2")
+    assert records.rejects_frame(store, "feedback").empty
+    timeline = records.timeline(store, "c2")
     assert timeline["text"].tolist() == ["Lovely staff"]
     assert int(timeline["nps"].iloc[0]) == 10
 
@@ -106,14 +106,14 @@ def test_a_crash_mid_file_leaves_the_store_consistent_and_a_rerun_completes_it(
 
     with pytest.raises(RuntimeError, match="simulated crash"):
         ingest(store, settings, "feedback", world_files["feedback"], on_batch=crash)
-    assert store.stats()["feedback"] == crash_after * settings.ingest_batch_rows
-    runs = store.runs_frame()
+    assert records.stats(store)["feedback"] == crash_after * settings.ingest_batch_rows
+    runs = records.runs_frame(store)
     assert runs["status"].iloc[0] == "failed"
 
     rerun = ingest(store, settings, "feedback", world_files["feedback"])
     assert rerun.unchanged == crash_after * settings.ingest_batch_rows
     assert rerun.accepted == len(world.feedback) - rerun.unchanged
-    assert store.stats()["feedback"] == len(world.feedback)
+    assert records.stats(store)["feedback"] == len(world.feedback)
 
 
 def test_a_file_missing_a_required_column_fails_fast_and_writes_nothing(
@@ -125,8 +125,8 @@ def test_a_file_missing_a_required_column_fails_fast_and_writes_nothing(
         InputFileError, match=r"required column.*feedback_id, customer_id, created_at"
     ):
         ingest(store, settings, "feedback", path)
-    assert store.runs_frame().empty
-    assert store.stats()["feedback"] == 0
+    assert records.runs_frame(store).empty
+    assert records.stats(store)["feedback"] == 0
 
 
 def test_a_mapping_to_a_missing_column_is_a_config_error(
@@ -148,7 +148,7 @@ def test_customer_rows_merge_attributes_and_keep_unmentioned_fields(
     ingest(store, settings, "customers", first)
     report = ingest(store, settings, "customers", second)
     assert (report.updated, report.accepted) == (1, 0)
-    customer = store.customer("c1")
+    customer = records.customer(store, "c1")
     assert customer["attributes"] == {"plan": "basic", "region": "north"}
     assert customer["monthly_value"] == 30.0
     assert str(customer["signup_date"]) == "2024-01-01"
@@ -163,7 +163,7 @@ def test_a_new_customer_without_signup_date_is_rejected_with_the_way_out(
     path.write_text("customer_id,plan\nc9,gold\n", encoding="utf-8")
     report = ingest(store, settings, "customers", path)
     assert report.rejected == 1
-    assert "signup_date is required" in store.rejects_frame("customers")["reason"].iloc[0]
+    assert "signup_date is required" in records.rejects_frame(store, "customers")["reason"].iloc[0]
 
 
 @pytest.mark.slow
@@ -184,7 +184,7 @@ def test_a_corrupted_file_keeps_every_good_row_and_names_every_bad_one(
     assert report.accepted == len(good)
     assert report.held == int((expected["corruption"] == "unknown_customer").sum())
 
-    rejected = store.rejects_frame("feedback").set_index("row")
+    rejected = records.rejects_frame(store, "feedback").set_index("row")
     assert sorted(rejected.index) == sorted(expected["row"])
     got = rejected[["field", "reason"]].rename(columns={"field": "field_got"})
     joined = expected.set_index("row").join(got)
@@ -249,11 +249,11 @@ def test_ibm_telco_tables_ingest_with_a_mapping_alone(store: Store, settings: Se
             mapping={"Customer ID": "customer_id"},
         )
         assert report.rejected == 0 and report.updated == 7043, table
-    customer = store.customer("7590-VHVEG")
+    customer = records.customer(store, "7590-VHVEG")
     assert customer["attributes"]["Churn"] == "No"
     # The services table spells Contract its own way; the later file wins, key by key.
     assert customer["attributes"]["Contract"] == "Month-to-Month"
     assert customer["attributes"]["Satisfaction Score"] == 3
     assert customer["attributes"]["gender"] == "Female"
     assert customer["monthly_value"] == 29.85
-    assert store.stats()["customers"] == 7043
+    assert records.stats(store)["customers"] == 7043

@@ -2,15 +2,22 @@
 
 ``ChurnModel`` picks its tree settings from a small grid by inner cross-validation on the
 training data only (never on the rows it is evaluated on), then calibrates probabilities
-with isotonic regression on out-of-fold predictions.
+with isotonic regression on out-of-fold predictions. Every class here is a scikit-learn
+estimator: ``__init__`` only stores parameters, ``fit`` starts from scratch, learned state
+ends in ``_``, and using one before ``fit`` raises ``cxml.errors.NotFittedError``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import ClassifierMixin
+
+from cxml.errors import ModelMismatchError
+from cxml.estimator import Estimator
 
 # Small, regularised trees suit tabular churn data (few thousand to millions of rows).
 GRID: tuple[dict[str, Any], ...] = (
@@ -29,8 +36,12 @@ GRID: tuple[dict[str, Any], ...] = (
 )
 
 
-class NotFittedError(RuntimeError):
-    """Raised when a model is used before ``fit``."""
+def threads() -> int:
+    """Threads for LightGBM and scikit-learn: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+        return max(1, os.cpu_count() or 1)
 
 
 def prepare(frame: pd.DataFrame, categories: dict[str, list[Any]] | None = None) -> pd.DataFrame:
@@ -59,8 +70,11 @@ def prepare(frame: pd.DataFrame, categories: dict[str, list[Any]] | None = None)
     return pd.DataFrame(out, index=frame.index)
 
 
-class ChurnModel:
+class ChurnModel(ClassifierMixin, Estimator):
     """Calibrated LightGBM churn probability; ``tune`` chooses from ``GRID`` by inner CV."""
+
+    _caches = ("_compiled", "_codes")
+    _fit_call = "fit(X, y)"
 
     def __init__(
         self,
@@ -68,16 +82,20 @@ class ChurnModel:
         tune: bool = True,
         inner_folds: int = 3,
         random_state: int = 0,
+        n_jobs: int | None = None,
     ) -> None:
         self.params = params
         self.tune = tune
         self.inner_folds = inner_folds
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def _booster(self, params: dict[str, Any]) -> Any:
         import lightgbm as lgb
 
-        return lgb.LGBMClassifier(verbose=-1, random_state=self.random_state, n_jobs=2, **params)
+        return lgb.LGBMClassifier(
+            verbose=-1, random_state=self.random_state, n_jobs=self.n_jobs or threads(), **params
+        )
 
     def fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> ChurnModel:
         """Choose settings (inner CV), fit the trees on all rows, calibrate on out-of-fold scores."""
@@ -85,8 +103,10 @@ class ChurnModel:
         from sklearn.metrics import roc_auc_score
         from sklearn.model_selection import StratifiedKFold
 
+        self._forget()
         y = np.asarray(y).astype(int)
         data = prepare(X)
+        self.classes_ = np.array([0, 1])
         self.columns_ = list(data.columns)
         self.categories_ = {
             c: list(data[c].cat.categories)
@@ -114,37 +134,58 @@ class ChurnModel:
         return self
 
     def _check(self) -> None:
-        if not hasattr(self, "booster_"):
-            raise NotFittedError("this ChurnModel is not fitted yet: call fit() first")
+        self._check_fitted("booster_")
 
     def _data(self, X: pd.DataFrame) -> pd.DataFrame:
+        self._check()
         missing = [c for c in self.columns_ if c not in X.columns]
         if missing:
-            from cxml.errors import ConfigError
-
-            raise ConfigError(
-                f"the model needs column(s) it was trained with: {', '.join(missing)}"
+            raise ModelMismatchError(
+                f"the model needs column(s) it was trained with: {', '.join(missing)}",
+                field=missing[0],
             )
         return prepare(X[self.columns_], self.categories_)
 
-    def matrix(self, X: pd.DataFrame, prepared: pd.DataFrame | None = None) -> np.ndarray:
-        """The rows as LightGBM reads them: float64, categories as their training codes, NaN missing.
-
-        ``prepared``: the same rows already through ``_data`` (saves preparing them twice)."""
-        data = self._data(X) if prepared is None else prepared
-        columns = []
-        for column in self.columns_:
-            values = data[column]
-            if isinstance(values.dtype, pd.CategoricalDtype):
-                codes = values.cat.codes.to_numpy().astype(np.float64)
-                codes[codes < 0] = np.nan
-                columns.append(codes)
-            else:
-                columns.append(values.to_numpy(dtype=np.float64, na_value=np.nan))
-        return np.column_stack(columns) if columns else np.zeros((len(X), 0))
+    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The rows as LightGBM reads them: float64, categories as their training codes, NaN
+        missing (an unseen category is missing). Equal to LightGBM's own reading of
+        ``prepare``'s frame, without building it: one array copy for the numbers."""
+        self._check()
+        missing = [c for c in self.columns_ if c not in X.columns]
+        if missing:
+            raise ModelMismatchError(
+                f"the model needs column(s) it was trained with: {', '.join(missing)}",
+                field=missing[0],
+            )
+        codes = self.__dict__.get("_codes")
+        if codes is None:
+            codes = self._codes = {
+                c: {str(v): float(i) for i, v in enumerate(values)}
+                for c, values in self.categories_.items()
+            }
+        out = np.empty((len(X), len(self.columns_)))
+        numeric = [j for j, c in enumerate(self.columns_) if c not in codes]
+        names = [self.columns_[j] for j in numeric]
+        block = X[names]
+        if all(dtype == np.float64 for dtype in block.dtypes):
+            out[:, numeric] = block.to_numpy(dtype=np.float64)
+        else:
+            for j, name in zip(numeric, names, strict=True):
+                out[:, j] = pd.to_numeric(X[name], errors="coerce").to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
+        for j, column in enumerate(self.columns_):
+            if column in codes:
+                known = codes[column]
+                out[:, j] = [
+                    known.get(str(v), np.nan) if v is not None and v == v else np.nan
+                    for v in X[column].to_numpy(dtype=object)
+                ]
+        return out
 
     def compiled_(self) -> Any:
         """The trees as flat arrays for the numba kernel (built once, not pickled)."""
+        self._check()
         cached = self.__dict__.get("_compiled")
         if cached is None:
             from cxml.churn.compiled import compile_trees
@@ -154,22 +195,22 @@ class ChurnModel:
 
     def walk(
         self,
-        X: pd.DataFrame,
+        X: pd.DataFrame | np.ndarray,
         *,
         k: int = 3,
         full: bool = False,
-        prepared: pd.DataFrame | None = None,
     ) -> dict[str, np.ndarray]:
         """One pass over the trees: raw log-odds, calibrated probability, top-k path attributions.
 
-        ``top_index`` / ``top_value``: per row the k features with the largest path attributions
-        (−1 where fewer are non-zero); with ``full`` also every attribution (``contributions``);
-        ``matrix``: the rows as the trees read them (see ``matrix``).
+        ``X``: a frame, or rows already as ``matrix`` gives them. ``top_index`` /
+        ``top_value``: per row the k features with the largest path attributions (−1 where
+        fewer are non-zero); with ``full`` also every attribution (``contributions``);
+        ``matrix``: the rows as the trees read them.
         """
         self._check()
         from cxml.churn.compiled import walk
 
-        matrix = self.matrix(X, prepared)
+        matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
         out = walk(self.compiled_(), matrix, k=k, full=full)
         out["probability"] = self._calibrated(out["raw"])
         out["matrix"] = matrix
@@ -187,15 +228,13 @@ class ChurnModel:
 
         Each row's contributions plus ``bias`` add up to the raw log-odds (before calibration).
         """
-        self._check()
-        data = self._data(X)
-        values = self.booster_.booster_.predict(data, pred_contrib=True)
+        values = self.exact_contributions(self.matrix(X))
         return pd.DataFrame(values, columns=[*self.columns_, "bias"], index=X.index)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_compiled", None)
-        return state
+    def exact_contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Exact TreeSHAP for rows as ``matrix`` gives them: one column per feature, then bias."""
+        self._check()
+        return np.asarray(self.booster_.booster_.predict(matrix, pred_contrib=True))
 
     def path_contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Fast per-feature contributions for bulk scoring (Saabas paths, log-odds of the raw score).
@@ -213,20 +252,39 @@ class ChurnModel:
         return np.clip(self.calibrator_.predict(raw) + 1e-6 * (raw - 0.5), 0.0, 1.0)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated churn probability per row, in [0, 1].
+        """(n, 2): probability of staying and of churning, per row (scikit-learn's shape).
 
         Isotonic calibration is a step function; within a step, ties are broken by the
         trees' raw score (a shift of at most 1e-6), so calibration never costs ranking.
         """
-        return self.walk(X, k=0)["probability"]
+        return _two_columns(self.walk(X, k=0)["probability"])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where the churn probability is at least one half."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
 def _sigmoid(log_odds: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-log_odds))
 
 
-class LogisticBaseline:
+def _two_columns(probability: np.ndarray) -> np.ndarray:
+    return np.column_stack([1.0 - probability, probability])
+
+
+def churn_probability(model: Any, X: pd.DataFrame) -> np.ndarray:
+    """The churn column of any of these models' ``predict_proba``."""
+    return np.asarray(model.predict_proba(X))[:, 1]
+
+
+class LogisticBaseline(ClassifierMixin, Estimator):
     """Logistic regression on one-hot categories and standardised numbers."""
+
+    _fit_call = "fit(X, y)"
+
+    def __init__(self, C: float = 1.0, max_iter: int = 5000) -> None:
+        self.C = C
+        self.max_iter = max_iter
 
     def fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> LogisticBaseline:
         from sklearn.compose import make_column_transformer
@@ -235,6 +293,7 @@ class LogisticBaseline:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+        self._forget()
         data = prepare(X)
         self.categories_ = {
             c: list(data[c].cat.categories)
@@ -254,8 +313,11 @@ class LogisticBaseline:
             ),
             (make_pipeline(SimpleImputer(), StandardScaler()), numeric),
         )
-        self.model_ = make_pipeline(transformer, LogisticRegression(max_iter=5000, C=1.0))
+        self.model_ = make_pipeline(
+            transformer, LogisticRegression(max_iter=self.max_iter, C=self.C)
+        )
         self.model_.fit(self._objects(data), np.asarray(y).astype(int))
+        self.classes_ = np.array([0, 1])
         return self
 
     def _objects(self, data: pd.DataFrame) -> pd.DataFrame:
@@ -265,24 +327,37 @@ class LogisticBaseline:
         return out
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return self.model_.predict_proba(
-            self._objects(prepare(X[self.columns_], self.categories_))
-        )[:, 1]
+        """Churn probability per row."""
+        self._check_fitted("model_")
+        return np.asarray(
+            self.model_.predict_proba(self._objects(prepare(X[self.columns_], self.categories_)))
+        )
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where the churn probability is at least one half."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
-class RuleBaseline:
+class RuleBaseline(ClassifierMixin, Estimator):
     """The naive rule: the single most predictive column, split once (a decision stump)."""
+
+    _fit_call = "fit(X, y)"
+
+    def __init__(self, random_state: int = 0) -> None:
+        self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> RuleBaseline:
         from sklearn.tree import DecisionTreeClassifier
 
+        self._forget()
         self.logistic_ = LogisticBaseline().fit(X, y)  # reuse its encoding
         encoded = self.logistic_.model_[0].transform(
             self.logistic_._objects(prepare(X[self.logistic_.columns_], self.logistic_.categories_))
         )
-        self.stump_ = DecisionTreeClassifier(max_depth=1, random_state=0).fit(
+        self.stump_ = DecisionTreeClassifier(max_depth=1, random_state=self.random_state).fit(
             encoded, np.asarray(y).astype(int)
         )
+        self.classes_ = np.array([0, 1])
         names = self.logistic_.model_[0].get_feature_names_out()
         self.rule_ = (
             str(names[self.stump_.tree_.feature[0]])
@@ -292,7 +367,13 @@ class RuleBaseline:
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Churn probability per row (the share of churners on the row's side of the split)."""
+        self._check_fitted("stump_")
         encoded = self.logistic_.model_[0].transform(
             self.logistic_._objects(prepare(X[self.logistic_.columns_], self.logistic_.categories_))
         )
-        return self.stump_.predict_proba(encoded)[:, 1]
+        return np.asarray(self.stump_.predict_proba(encoded))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 on the churn-heavy side of the split."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

@@ -1,52 +1,41 @@
-"""Training sets from the store: features at several past snapshots, labels complete by ``as_of``.
+"""Training sets from the store, a bucket of customers at a time, and the churn training run.
 
 Snapshots are ``as_of − horizon − k·step`` for k = 0 … n−1, so every label (churn within
-``horizon_days`` after its snapshot) is known by ``as_of``. The time-based backtest trains
-on the older snapshots and grades on the latest complete one (k = 0).
+``horizon_days`` after its snapshot) is known by ``as_of``. Each bucket of customers is read as
+of each snapshot in SQL (``cxml.store.history``), so a snapshot never sees anything dated
+after it. The time-based backtest trains on the older snapshots and grades on the latest
+complete one (k = 0); flat tables are graded by stratified k-fold.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cxml.churn.evaluate import grade
-from cxml.churn.model import ChurnModel, LogisticBaseline, RuleBaseline
-from cxml.churn.plots import evaluation_figures
-from cxml.features import churn_labels, customer_features, inactivity_churn_dates
+from cxml.churn.model import ChurnModel, LogisticBaseline, RuleBaseline, churn_probability
+from cxml.churn.predictor import ChurnDefinition, ChurnPredictor, Mode, point_in_time_features
+from cxml.errors import ConfigError
+from cxml.features import MIN_THEME_MENTIONS, FeatureSpec, churn_labels, effective_churn_dates
+from cxml.store import Store
+from cxml.store import history as pit
 
-MIN_THEME_MENTIONS = 20
+Say = Callable[[str], None]
+FAMILIES: tuple[tuple[str, type], ...] = (
+    ("model", ChurnModel),
+    ("logistic", LogisticBaseline),
+    ("rule", RuleBaseline),
+)
 
 
-def with_churn_definition(
-    inputs: dict[str, pd.DataFrame], definition: dict[str, Any], data_end: pd.Timestamp
-) -> dict[str, pd.DataFrame]:
-    """The inputs with each customer's churn date as ``definition`` says, known by ``data_end``.
-
-    ``{"kind": "subscription"}``: the stored ``churn_date``. ``{"kind": "inactivity",
-    "inactive_days": N}``: no interaction for N days (see ``inactivity_churn_dates``); a stored
-    ``churn_date`` that comes earlier still counts.
-    """
-    kind = definition.get("kind", "subscription")
-    if kind == "subscription":
-        return inputs
-    if kind != "inactivity":
-        from cxml.errors import ConfigError
-
-        raise ConfigError(f"churn definition {kind!r} is not one of: subscription, inactivity")
-    customers = inputs["customers"].copy()
-    implied = inactivity_churn_dates(
-        customers, inputs["feedback"], int(definition["inactive_days"]), data_end
-    ).to_numpy()
-    stored = pd.to_datetime(customers["churn_date"])
-    stored = stored.where(stored <= pd.Timestamp(data_end))  # not known yet by data_end
-    both = pd.DataFrame({"stored": stored.to_numpy(), "inactive": implied})
-    customers["churn_date"] = both.min(axis=1).to_numpy()
-    return {**inputs, "customers": customers}
+def _quiet(_: str) -> None:
+    return None
 
 
 def snapshot_dates(
@@ -58,103 +47,120 @@ def snapshot_dates(
     return [latest - k * step for k in range(n_snapshots)]
 
 
-def feature_columns(inputs: dict[str, pd.DataFrame], before: pd.Timestamp) -> dict[str, list[str]]:
-    """The theme and channel columns, fixed from data before ``before`` (so every snapshot agrees)."""
-    feedback = inputs["feedback"]
-    past = feedback[pd.to_datetime(feedback["created_at"]) < before]
-    themes = inputs["themes"]
-    counts = themes[
-        themes["feedback_id"].isin(past["feedback_id"]) & (themes["theme_id"] != "other")
-    ]["theme_id"].value_counts()
-    return {
-        "theme_ids": sorted(counts[counts >= MIN_THEME_MENTIONS].index.tolist()),
-        "channels": sorted(past["channel"].dropna().unique().tolist()),
-    }
+def feature_spec(
+    store: Store, *, first_snapshot: pd.Timestamp, as_of: pd.Timestamp, with_text: bool = True
+) -> FeatureSpec:
+    """The columns of a training run, fixed from data before its first snapshot (so every
+    snapshot agrees): themes mentioned at least ``MIN_THEME_MENTIONS`` times, channels seen,
+    and the attribute names of customers signed up by ``as_of``."""
+    mentions = pit.theme_mentions(store, first_snapshot) if with_text else {}
+    return FeatureSpec(
+        theme_ids=tuple(sorted(t for t, n in mentions.items() if n >= MIN_THEME_MENTIONS)),
+        channels=tuple(pit.channels_before(store, first_snapshot)),
+        attributes=tuple(pit.attribute_names(store, as_of)),
+        with_text=with_text,
+    )
+
+
+@dataclass
+class TrainingSet:
+    """Features, labels and each row's snapshot, stacked over snapshots and buckets."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    snapshot: np.ndarray
+    customer_id: np.ndarray
 
 
 def training_set(
-    inputs: dict[str, pd.DataFrame],
+    store: Store,
     dates: Sequence[pd.Timestamp],
     horizon_days: int,
+    spec: FeatureSpec,
+    definition: ChurnDefinition,
     *,
-    with_text: bool = True,
-    columns: dict[str, list[str]] | None = None,
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """(features, labels, snapshot of each row) stacked over ``dates``."""
-    columns = columns or feature_columns(inputs, min(dates))
-    frames, labels, stamps = [], [], []
-    for date in dates:
-        features = customer_features(
-            inputs["customers"],
-            inputs["feedback"],
-            date,
-            analysis=inputs["analysis"] if with_text else None,
-            themes=inputs["themes"] if with_text else None,
-            theme_ids=columns["theme_ids"],
-            channels=columns["channels"],
+    data_end: pd.Timestamp,
+    bucket_customers: int,
+    say: Say = _quiet,
+) -> TrainingSet:
+    """Features as of each snapshot in ``dates`` and churn within the horizon after it, for
+    every customer active then, read a bucket of customers at a time."""
+    frames: list[pd.DataFrame] = []
+    labels: list[np.ndarray] = []
+    stamps: list[np.ndarray] = []
+    ids: list[np.ndarray] = []
+    buckets = list(pit.customer_buckets(store, bucket_customers, signed_up_before=max(dates)))
+    for number, selection in enumerate(buckets, start=1):
+        stored = pit.churn_dates(store, selection, known_by=data_end)
+        interactions = (
+            pit.interaction_times(store, selection, before=data_end)
+            if definition.kind == "inactivity"
+            else None
         )
-        label = churn_labels(inputs["customers"], date, horizon_days).reindex(features.index)
-        frames.append(features.reset_index())
-        labels.append(label.to_numpy())
-        stamps.append(np.full(len(features), date, dtype="datetime64[ns]"))
-    frame = pd.concat(frames, ignore_index=True)
-    for column in frame.columns:
-        if isinstance(frames[0][column].dtype, pd.CategoricalDtype):
-            frame[column] = frame[column].astype("string").astype("category")
-    return frame, np.concatenate(labels), np.concatenate(stamps)
+        churn = effective_churn_dates(stored, interactions, definition.to_dict(), data_end)
+        for date in dates:
+            history = pit.read_history(store, date, selection, with_text=spec.with_text)
+            features = point_in_time_features(history, spec, definition)
+            frames.append(features.reset_index(drop=True))
+            labels.append(churn_labels(churn, features.index, date, horizon_days))
+            stamps.append(np.full(len(features), date.to_datetime64(), dtype="datetime64[ns]"))
+            ids.append(features.index.to_numpy(dtype=object))
+        say(f"training rows: bucket {number}/{len(buckets)} read as of {len(dates)} snapshots")
+    columns = spec.columns()
+    X = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    return TrainingSet(
+        X,
+        np.concatenate(labels) if labels else np.zeros(0, dtype=int),
+        np.concatenate(stamps) if stamps else np.zeros(0, dtype="datetime64[ns]"),
+        np.concatenate(ids) if ids else np.zeros(0, dtype=object),
+    )
 
 
 def backtest(
-    inputs: dict[str, pd.DataFrame],
-    as_of: pd.Timestamp,
-    horizon_days: int = 90,
-    *,
-    n_snapshots: int = 4,
-    step_days: int | None = None,
-    with_text: bool = True,
-) -> dict[str, Any]:
-    """Train on the older snapshots, grade on the latest complete one; model and baselines."""
-    dates = snapshot_dates(as_of, horizon_days, n_snapshots, step_days)
-    columns = feature_columns(inputs, dates[-1])
-    frame, y, stamps = training_set(
-        inputs, dates, horizon_days, with_text=with_text, columns=columns
-    )
-    latest = stamps == np.datetime64(dates[0], "ns")
-    X = frame.drop(columns=["customer_id"])
-    graded: dict[str, Any] = {}
-    predictions: dict[str, np.ndarray] = {}
-    for name, make in (
-        ("model", ChurnModel),
-        ("logistic", LogisticBaseline),
-        ("rule", RuleBaseline),
-    ):
-        model = make().fit(X[~latest], y[~latest])
-        predictions[name] = model.predict_proba(X[latest])
-        graded[name] = grade(y[latest], predictions[name])
-    graded["predictions"] = {"y": y[latest], **predictions}
-    graded["validation_snapshot"] = str(dates[0].date())
-    graded["train_snapshots"] = [str(d.date()) for d in dates[1:]]
-    graded["rows_train"] = int((~latest).sum())
-    graded["rows_validation"] = int(latest.sum())
-    graded["features"] = int(X.shape[1])
-    return graded
+    rows: TrainingSet, validation_snapshot: pd.Timestamp
+) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    """Train the model and its baselines on the snapshots before ``validation_snapshot``;
+    grade them on it. Returns grades per family and the validation predictions (``y`` too)."""
+    latest = rows.snapshot == validation_snapshot.to_datetime64()
+    if not latest.any() or latest.all():
+        raise ConfigError(
+            "the backtest needs rows at the validation snapshot and before it: "
+            "use an earlier --as-of, or more --snapshots",
+            field="as_of",
+        )
+    for part, name in ((rows.y[~latest], "training"), (rows.y[latest], "validation")):
+        if len(np.unique(part)) < 2:
+            raise ConfigError(
+                f"the {name} snapshots have {'no' if part.sum() == 0 else 'only'} churners "
+                f"({len(part):,} rows): a model cannot be graded; use a longer --horizon, "
+                "more --snapshots or another --as-of",
+                field="as_of",
+            )
+    graded: dict[str, dict[str, float]] = {}
+    predictions: dict[str, np.ndarray] = {"y": rows.y[latest]}
+    for name, family in FAMILIES:
+        model = family().fit(rows.X[~latest], rows.y[~latest])
+        predictions[name] = churn_probability(model, rows.X[latest])
+        graded[name] = grade(rows.y[latest], predictions[name])
+    return graded, predictions
 
 
 def flat_training_set(
     frame: pd.DataFrame, *, label_column: str, positive: str, id_column: str = "customer_id"
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """(features, labels) from a flat labelled table: every column but the id and label is a feature."""
-    from cxml.errors import ConfigError
-
     for column in (label_column, id_column):
         if column not in frame.columns:
             raise ConfigError(
-                f"column {column!r} is not in the table; it has: {', '.join(map(str, frame.columns))}"
+                f"column {column!r} is not in the table; it has: {', '.join(map(str, frame.columns))}",
+                field=column,
             )
     labels = frame[label_column].astype(str).str.strip()
     if not (labels == positive).any():
         raise ConfigError(
-            f"no row has {label_column}={positive!r}; its values are: {', '.join(sorted(labels.unique())[:10])}"
+            f"no row has {label_column}={positive!r}; its values are: {', '.join(sorted(labels.unique())[:10])}",
+            field="positive",
+            value=positive,
         )
     X = frame.drop(columns=[label_column, id_column]).replace({"": None, " ": None})
     return X, (labels == positive).astype(int).to_numpy()
@@ -168,16 +174,12 @@ def cross_validated(
     from sklearn.model_selection import StratifiedKFold
 
     split = StratifiedKFold(folds, shuffle=True, random_state=random_state)
-    graded: dict[str, list[dict[str, float]]] = {"model": [], "logistic": [], "rule": []}
+    graded: dict[str, list[dict[str, float]]] = {name: [] for name, _ in FAMILIES}
     predictions = {name: np.zeros(len(y)) for name in graded}
     for train, test in split.split(X, y):
-        for name, make in (
-            ("model", ChurnModel),
-            ("logistic", LogisticBaseline),
-            ("rule", RuleBaseline),
-        ):
-            model = make().fit(X.iloc[train], y[train])
-            predictions[name][test] = model.predict_proba(X.iloc[test])
+        for name, family in FAMILIES:
+            model = family().fit(X.iloc[train], y[train])
+            predictions[name][test] = churn_probability(model, X.iloc[test])
             graded[name].append(grade(y[test], predictions[name][test]))
     means = {
         name: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
@@ -186,9 +188,8 @@ def cross_validated(
     return means, {"y": np.asarray(y), **predictions}
 
 
-def _digest(frame: pd.DataFrame, y: np.ndarray) -> str:
-    import hashlib
-
+def digest(frame: pd.DataFrame, y: np.ndarray) -> str:
+    """A short fingerprint of a training set (its values and labels)."""
     hashed = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
     return hashlib.sha256(hashed.tobytes() + np.asarray(y).tobytes()).hexdigest()[:16]
 
@@ -210,71 +211,88 @@ def train_churn(
     flat: pd.DataFrame | None = None,
     label_column: str | None = None,
     positive: str = "Yes",
-    inputs: dict[str, pd.DataFrame] | None = None,
+    store: Store | None = None,
     as_of: pd.Timestamp | None = None,
     horizon_days: int = 90,
     n_snapshots: int = 4,
     with_text: bool = True,
-    definition: dict[str, Any] | None = None,
+    definition: ChurnDefinition | None = None,
+    say: Say = _quiet,
 ) -> dict[str, Any]:
     """Grade (k-fold for a flat table, time-based backtest for the store), fit on everything,
-    log to MLflow and register a ``cxml-churn`` version. Returns grades, warnings, version."""
+    log to MLflow and register a ``cxml-churn`` version. Returns grades, warnings, version.
+
+    ``say`` receives a line at each step (the CLI prints them as progress).
+    """
+    from cxml.churn.plots import evaluation_figures
     from cxml.features import leak_warnings
     from cxml.tracking import log_churn_model
 
+    definition = definition or ChurnDefinition()
+    spec: FeatureSpec | None = None
+    mode: Mode
     if flat is not None:
         if label_column is None:
-            from cxml.errors import ConfigError
-
-            raise ConfigError("a flat table needs --label-column")
+            raise ConfigError("a flat table needs --label-column", field="label_column")
         X, y = flat_training_set(flat, label_column=label_column, positive=positive)
+        say(f"grading by 5-fold cross-validation on {len(X):,} rows")
         graded, predictions = cross_validated(X, y)
-        mode, backtest_key = "flat", f"flat:5fold:{_digest(X, y)}"
-        columns: dict[str, list[str]] = {}
+        mode, backtest_key = "flat", f"flat:5fold:{digest(X, y)}"
+        definition = ChurnDefinition(kind="label", label_column=label_column, positive=positive)
+        labels: dict[str, str] = {}
     else:
-        if inputs is None or as_of is None:
-            from cxml.errors import ConfigError
-
-            raise ConfigError("store mode needs the store's data and --as-of")
-        inputs = with_churn_definition(inputs, definition or {"kind": "subscription"}, as_of)
+        if store is None or as_of is None:
+            raise ConfigError("store mode needs the store and --as-of", field="as_of")
+        as_of = pd.Timestamp(as_of)
         dates = snapshot_dates(as_of, horizon_days, n_snapshots)
-        columns = feature_columns(inputs, dates[-1])
-        frame, y, _ = training_set(
-            inputs, dates, horizon_days, with_text=with_text, columns=columns
+        spec = feature_spec(store, first_snapshot=dates[-1], as_of=as_of, with_text=with_text)
+        say(
+            f"snapshots {', '.join(str(d.date()) for d in reversed(dates))}; "
+            f"{len(spec.columns())} features"
         )
-        X = frame.drop(columns=["customer_id"])
-        result = backtest(inputs, as_of, horizon_days, n_snapshots=n_snapshots, with_text=with_text)
-        graded = {name: result[name] for name in ("model", "logistic", "rule")}
-        predictions = result["predictions"]
+        rows = training_set(
+            store,
+            dates,
+            horizon_days,
+            spec,
+            definition,
+            data_end=as_of,
+            bucket_customers=settings.bucket_customers,
+            say=say,
+        )
+        X, y = rows.X, rows.y
+        say(f"backtest: train on {len(dates) - 1} older snapshots, grade on {dates[0].date()}")
+        graded, predictions = backtest(rows, dates[0])
         mode = "store"
-        backtest_key = f"store:{result['validation_snapshot']}:h{horizon_days}:{_digest(X, y)}"
+        backtest_key = f"store:{dates[0].date()}:h{horizon_days}:{digest(X, y)}"
+        labels = pit.theme_labels(store)
+    say(f"fitting the model on all {len(X):,} rows")
     warnings = leak_warnings(X, pd.Series(y))
-    model = ChurnModel().fit(X, y)
-    drivers = global_drivers(model, X)
-    bundle = {
-        "model": model,
-        "mode": mode,
-        "columns": list(X.columns),
-        "theme_ids": columns.get("theme_ids", []),
-        "channels": columns.get("channels", []),
-        "horizon_days": horizon_days,
-        "with_text": with_text,
-        "base_rate": float(np.mean(y)),
-        "churn_definition": definition or {"kind": "subscription"},
-        "theme_labels": theme_labels(inputs["themes"]) if inputs is not None else {},
-    }
+    estimator = ChurnModel().fit(X, y)
+    predictor = ChurnPredictor(
+        estimator=estimator,
+        mode=mode,
+        columns=tuple(X.columns),
+        base_rate=float(np.mean(y)),
+        horizon_days=horizon_days,
+        definition=definition,
+        spec=spec,
+        theme_labels=labels,
+    )
+    drivers = global_drivers(estimator, X)
     params = {
         "mode": mode,
         "backtest": backtest_key,
         "horizon_days": horizon_days,
         "with_text": with_text,
-        "churn_definition": json.dumps(definition or {"kind": "subscription"}),
+        "churn_definition": json.dumps(definition.to_dict()),
         "rows": len(X),
         "features": X.shape[1],
-        "best_params": model.best_params_,
+        "best_params": estimator.best_params_,
     }
+    say("logging the run and registering the model in MLflow")
     logged = log_churn_model(
-        bundle,
+        predictor,
         settings,
         params=params,
         metrics=_metrics(graded),
@@ -282,6 +300,7 @@ def train_churn(
             "grades.json": graded,
             "leak_warnings.json": warnings,
             "features.json": list(X.columns),
+            "feature_spec.json": spec.to_dict() if spec is not None else {},
             "drivers.json": drivers.to_dict(orient="records"),
         },
         figures=evaluation_figures(
@@ -298,15 +317,6 @@ def train_churn(
         "rows": len(X),
         "backtest": backtest_key,
     }
-
-
-def theme_labels(themes: pd.DataFrame) -> dict[str, str]:
-    """Each theme id's label (its most frequent one), for reasons in plain words."""
-    if "theme_label" not in themes.columns or themes.empty:
-        return {}
-    counts = themes.groupby(["theme_id", "theme_label"]).size().reset_index(name="n")
-    best = counts.sort_values("n", ascending=False, kind="stable").drop_duplicates("theme_id")
-    return dict(zip(best["theme_id"], best["theme_label"], strict=True))
 
 
 def global_drivers(model: ChurnModel, X: pd.DataFrame) -> pd.DataFrame:

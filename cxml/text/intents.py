@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
+
+from cxml.estimator import Estimator
 
 DEFAULT_PATTERNS: dict[str, dict[str, list[str]]] = {
     "cancel": {
@@ -65,7 +68,7 @@ DEFAULT_PATTERNS: dict[str, dict[str, list[str]]] = {
 }
 
 
-class IntentDetector:
+class IntentDetector(Estimator):
     """Intents found in a text, each with its evidence span; patterns per language."""
 
     def __init__(self, extra: dict[str, dict[str, list[str]]] | None = None) -> None:
@@ -73,6 +76,7 @@ class IntentDetector:
 
     def fit(self, texts: object = None, y: object = None) -> IntentDetector:
         """Compile the patterns (defaults plus ``extra``)."""
+        self._forget()
         merged: dict[str, dict[str, list[str]]] = {
             k: {lang: list(p) for lang, p in v.items()} for k, v in DEFAULT_PATTERNS.items()
         }
@@ -88,11 +92,10 @@ class IntentDetector:
         }
         return self
 
-    def detect(self, texts: Sequence[str], language: str | None) -> list[list[dict[str, object]]]:
+    def detect(self, texts: Sequence[str], language: str | None) -> list[list[dict[str, Any]]]:
         """Per text: [{intent, start, end}] for every intent whose pattern matches."""
-        if not hasattr(self, "patterns_"):
-            self.fit()
-        out: list[list[dict[str, object]]] = []
+        self._check_fitted("patterns_")
+        out: list[list[dict[str, Any]]] = []
         for text in texts:
             found = []
             for intent, by_language in self.patterns_.items():

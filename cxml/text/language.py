@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cxml.estimator import Estimator
+
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 _HAN = re.compile("[\u4e00-\u9fff]")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
-class LanguageDetector:
+class LanguageDetector(Estimator):
     """Return an ISO 639-1 code and a confidence in [0, 1] per text.
 
     Any kana means Japanese (no other language writes it). Other texts go to
@@ -20,11 +22,15 @@ class LanguageDetector:
     Texts without letters (empty, digits, emoji) get ``None``.
     """
 
+    _caches = ("_langid",)
+
     def __init__(self, languages: Sequence[str] | None = None) -> None:
         self.languages = languages
 
     def fit(self, texts: Any = None, y: Any = None) -> LanguageDetector:
-        """Nothing to learn; kept for the estimator interface."""
+        """Nothing to learn from texts; loads the identifier's model (shipped in its package)."""
+        self._forget()
+        self.fitted_ = True
         return self
 
     def _identifier(self) -> Any:
@@ -40,13 +46,9 @@ class LanguageDetector:
             self._langid = identifier
         return self._langid
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_langid", None)
-        return state
-
     def detect(self, texts: Sequence[str | None]) -> list[tuple[str | None, float]]:
         """(language, confidence) per text."""
+        self._check_fitted("fitted_")
         identifier = self._identifier()
         out: list[tuple[str | None, float]] = []
         for text in texts:

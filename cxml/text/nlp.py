@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cxml.estimator import Estimator
+
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s*|\n+")
 _NEGATORS_EN = {
     "not",
@@ -85,17 +87,14 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
-class Tokenizer:
-    """Turns texts into ``Analysed`` records, one spaCy pipeline per language (loaded lazily)."""
+class Tokenizer(Estimator):
+    """Turns texts into ``Analysed`` records, one spaCy pipeline per language (loaded lazily;
+    nothing to learn, nothing pickled but the batch size)."""
+
+    _caches = ("_pipelines",)
 
     def __init__(self, batch_size: int = 512) -> None:
         self.batch_size = batch_size
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"batch_size": self.batch_size}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
 
     def _nlp(self, language: str) -> Any:
         cache: dict[str, Any] = self.__dict__.setdefault("_pipelines", {})

@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxml.estimator import Estimator
 from cxml.text.intents import IntentDetector
 from cxml.text.language import LanguageDetector
 from cxml.text.nlp import Analysed, Term, Tokenizer
 from cxml.text.redact import Redactor
-from cxml.text.sentiment import LABELS, NotFittedError, SentimentModel, weak_labels
+from cxml.text.sentiment import LABELS, SentimentModel, weak_labels
 from cxml.text.themes import DISCOURSE_WORDS, OTHER, Taxonomy, ThemeModel
 
 DEFAULTS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -41,7 +42,7 @@ def _sentence_records(record: Analysed) -> list[Analysed]:
     return out
 
 
-class TextPipeline:
+class TextPipeline(Estimator):
     """Language → redaction → tokens → sentiment, themes, key phrases and intents.
 
     Parts are swappable through the constructor. ``fit`` takes a frame with a text
@@ -49,6 +50,9 @@ class TextPipeline:
     columns (nps, csat, ces, rating) for weak labels; languages with neither fall
     back to the shipped default models, then to the lexicon.
     """
+
+    _caches = ("_idf_cache",)
+    _fit_call = "fit(frame)"
 
     def __init__(
         self,
@@ -79,16 +83,28 @@ class TextPipeline:
         language_column: str = "language",
         taxonomy: Taxonomy | None = None,
     ) -> TextPipeline:
-        """Fit every trainable part on the comments of ``frame`` (rows without text are skipped)."""
-        self.detector_ = self.detector or LanguageDetector()
-        self.redactor_ = self.redactor or Redactor()
-        self.tokenizer_ = self.tokenizer or Tokenizer()
+        """Fit every trainable part on the comments of ``frame`` (rows without text are skipped).
+
+        Parts given to the constructor are cloned, never fitted in place."""
+        from sklearn.base import clone
+
+        self._forget()
+        self.detector_ = clone(self.detector) if self.detector else LanguageDetector()
+        self.redactor_ = clone(self.redactor) if self.redactor else Redactor()
+        self.tokenizer_ = clone(self.tokenizer) if self.tokenizer else Tokenizer()
         defaults = load_default_sentiment() if self.use_defaults else {}
-        self.sentiment_ = self.sentiment or SentimentModel(defaults=defaults or None)
-        self.themes_ = self.themes or ThemeModel(taxonomy=taxonomy)
-        self.intents_ = self.intents or IntentDetector(extra=taxonomy.intents if taxonomy else None)
+        self.sentiment_ = (
+            clone(self.sentiment) if self.sentiment else SentimentModel(defaults=defaults or None)
+        )
+        self.themes_ = clone(self.themes) if self.themes else ThemeModel(taxonomy=taxonomy)
+        self.intents_ = (
+            clone(self.intents)
+            if self.intents
+            else IntentDetector(extra=taxonomy.intents if taxonomy else None)
+        )
         self.intents_.fit()
         self.detector_.fit()
+        self.redactor_.fit()
 
         texts_raw = (
             frame[text_column].astype(object).where(frame[text_column].notna(), "").astype(str)
@@ -123,8 +139,7 @@ class TextPipeline:
         return self
 
     def _check(self) -> None:
-        if not hasattr(self, "themes_"):
-            raise NotFittedError("this TextPipeline is not fitted yet: call fit() first")
+        self._check_fitted("themes_")
 
     def _languages(
         self, texts: Sequence[str], given: pd.Series | None
@@ -255,7 +270,7 @@ class TextPipeline:
             result["themes"] = themes
             result["key_phrases"] = self._key_phrases(texts[i], analysed[i], language)
             result["intents"] = [
-                {**hit, "evidence": texts[i][int(hit["start"]) : int(hit["end"])]}  # type: ignore[call-overload]
+                {**hit, "evidence": texts[i][int(hit["start"]) : int(hit["end"])]}
                 for hit in intents[i]
             ]
 
@@ -269,11 +284,6 @@ class TextPipeline:
                 else {}
             )
         return cache[language]
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_idf_cache", None)
-        return state
 
     def _key_phrases(self, text: str, record: Analysed, language: str | None) -> list[str]:
         idf = self._idf(language)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from cxml.estimator import Estimator
+
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
 # Runs of digits with spaces, dots, dashes or brackets: checked as cards, then phones.
@@ -73,17 +75,21 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
     return text, counts
 
 
-class Redactor:
-    """Estimator-style wrapper of ``redact`` (nothing to learn); ``enabled=False`` passes text through."""
+class Redactor(Estimator):
+    """Estimator wrapper of ``redact`` (nothing to learn); ``enabled=False`` passes text through."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
 
     def fit(self, texts: object = None, y: object = None) -> Redactor:
+        """Nothing to learn; marks the redactor ready."""
+        self._forget()
+        self.fitted_ = True
         return self
 
     def transform(self, texts: list[str]) -> list[str]:
         """The redacted texts."""
+        self._check_fitted("fitted_")
         if not self.enabled:
             return list(texts)
         return [redact(t)[0] if t else t for t in texts]

@@ -17,15 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from cxml.estimator import Estimator
 from cxml.text.lexicon import LexiconScorer
 from cxml.text.nlp import Analysed, identity, term_strings
 
 LABELS = ("negative", "neutral", "positive")
 CHARACTER_LANGUAGES = {"ja", "zh", "ko", "th"}
-
-
-class NotFittedError(RuntimeError):
-    """Raised when a model is used before ``fit``."""
 
 
 def weak_labels(frame: pd.DataFrame) -> pd.Series:
@@ -117,7 +114,7 @@ class _LanguageModel:
         return out
 
 
-class SentimentModel:
+class SentimentModel(Estimator):
     """Sentiment label and score in [-1, 1] for texts, per language.
 
     ``fit`` learns a model for every language with enough labelled texts
@@ -125,6 +122,8 @@ class SentimentModel:
     fitted model used where this one learned nothing; the lexicon covers the rest.
     Two-class models call a text neutral when |score| < ``neutral_band``.
     """
+
+    _fit_call = "fit(texts, analysed, languages, labels)"
 
     def __init__(
         self,
@@ -150,6 +149,7 @@ class SentimentModel:
         labels: Sequence[str | None],
     ) -> SentimentModel:
         """Learn one model per language from the labelled texts (None labels are skipped)."""
+        self._forget()
         self.lexicon_ = LexiconScorer()
         self.models_: dict[str, _LanguageModel] = {}
         self.sources_: dict[str, str] = {}
@@ -179,8 +179,7 @@ class SentimentModel:
         return self
 
     def _check(self) -> None:
-        if not hasattr(self, "models_"):
-            raise NotFittedError("this SentimentModel is not fitted yet: call fit() first")
+        self._check_fitted("models_")
 
     def source(self, language: str | None) -> str:
         """Where this language's sentiment comes from: trained, default or lexicon."""

@@ -17,7 +17,7 @@ Taxonomy YAML (versioned by its ``version`` field)::
 Keywords match lemmas (English) or words and substrings (Japanese); patterns are
 regular expressions on the text. Discovered themes whose top terms overlap a
 taxonomy theme's keywords are folded into it, which is how English and Japanese
-comments about one thing land in one theme. Retraining with ``previous`` keeps
+comments about one thing land in one theme. Retraining with ``reference_themes`` keeps
 ids of themes that stay the same and records a lineage: kept, renamed, merged,
 split, new, retired.
 """
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from cxml.errors import ConfigError
+from cxml.estimator import Estimator
 from cxml.text.nlp import Analysed, identity
 
 OTHER = "other"
@@ -199,19 +200,22 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return dot / (np.sqrt(sum(v * v for v in a.values())) * np.sqrt(sum(v * v for v in b.values())))
 
 
-class ThemeModel:
+class ThemeModel(Estimator):
     """Finds themes in texts: taxonomy rules first, then themes discovered per language.
 
     ``n_themes`` per language (None: about one per 200 texts, 5 to 30);
-    ``previous`` is an earlier fitted ThemeModel whose ids are kept where a theme
-    is the same (cosine of top-term weights ≥ ``keep_similarity``).
+    ``reference_themes`` are the themes of an earlier model (the champion's
+    ``themes_.values()``), whose ids are kept where a theme is the same (cosine of top-term
+    weights ≥ ``keep_similarity``).
     """
+
+    _fit_call = "fit(analysed, languages)"
 
     def __init__(
         self,
         taxonomy: Taxonomy | None = None,
         n_themes: int | None = None,
-        previous: ThemeModel | None = None,
+        reference_themes: Sequence[Theme] | None = None,
         top_terms: int = 12,
         min_texts: int = 40,
         keep_similarity: float = 0.5,
@@ -220,7 +224,7 @@ class ThemeModel:
     ) -> None:
         self.taxonomy = taxonomy
         self.n_themes = n_themes
-        self.previous = previous
+        self.reference_themes = reference_themes
         self.top_terms = top_terms
         self.min_texts = min_texts
         self.keep_similarity = keep_similarity
@@ -234,6 +238,7 @@ class ThemeModel:
         from sklearn.decomposition import NMF
         from sklearn.feature_extraction.text import TfidfVectorizer
 
+        self._forget()
         taxonomy = self.taxonomy or Taxonomy()
         self.themes_: dict[str, Theme] = {
             t.id: Theme(
@@ -335,11 +340,7 @@ class ThemeModel:
                 )
             else:
                 remaining.append(theme)
-        previous = [
-            t
-            for t in (self.previous.themes_.values() if self.previous is not None else [])
-            if t.kind == "discovered"
-        ]
+        previous = [t for t in (self.reference_themes or []) if t.kind == "discovered"]
         used: set[str] = set()
         counter = 1 + max(
             [int(t.id.rsplit("-", 1)[-1]) for t in previous if t.id.rsplit("-", 1)[-1].isdigit()],
@@ -410,10 +411,7 @@ class ThemeModel:
     # --- applying ------------------------------------------------------------------
 
     def _check(self) -> None:
-        if not hasattr(self, "themes_"):
-            from cxml.text.sentiment import NotFittedError
-
-            raise NotFittedError("this ThemeModel is not fitted yet: call fit() first")
+        self._check_fitted("themes_")
 
     def match(
         self, texts: Sequence[str], analysed: Sequence[Analysed], language: str | None

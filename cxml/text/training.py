@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def train_text_pipeline(
     themes = ThemeModel(
         taxonomy=taxonomy,
         n_themes=n_themes,
-        previous=previous.themes_ if previous is not None else None,
+        reference_themes=list(previous.themes_.themes_.values()) if previous is not None else None,
     )
     pipeline = TextPipeline(themes=themes).fit(frame, label_column=label_column, taxonomy=taxonomy)
     with_text = frame[frame["text"].astype(object).fillna("").astype(str).str.strip() != ""]
@@ -150,36 +151,56 @@ def analyze_file(
 
 
 def analyze_store(
-    store: Any, settings: Settings, *, now: Any, everything: bool = False, batch_rows: int = 5000
+    store: Any,
+    settings: Settings,
+    *,
+    now: Any,
+    everything: bool = False,
+    batch_rows: int = 5000,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Analyse the store's feedback with the champion (or the defaults) and store the results.
 
-    Only comments not yet analysed by this model version are read, unless ``everything``.
-    Each batch is one transaction; rerunning continues where a crash stopped.
+    Only comments not yet analysed by this model version are read, unless ``everything``;
+    ``batch_rows`` at a time (in id order), so memory does not grow with the store. Each batch
+    is one transaction; rerunning continues where a crash stopped.
     """
+    from cxml.store.analysis import unanalysed_feedback, write_analysis
     from cxml.tracking import load_text_champion
 
     loaded = load_text_champion(settings)
     pipeline, version = loaded if loaded else (default_pipeline(), "defaults")
-    todo = store.unanalysed_feedback(version, everything=everything)
-    for start in range(0, len(todo), batch_rows):
-        part = todo.iloc[start : start + batch_rows]
+    done = 0
+    after: str | None = None
+    while True:
+        part = unanalysed_feedback(
+            store, version, everything=everything, after=after, limit=batch_rows
+        )
+        if part.empty:
+            break
         results = pipeline.analyze(part["text"].tolist(), part["language"].tolist())
         analysis, themes = analysis_frames(part["feedback_id"].tolist(), results, version, now)
-        store.write_analysis(analysis, themes)
-    return {"analysed": len(todo), "model_version": version}
+        write_analysis(store, analysis, themes)
+        done += len(part)
+        after = str(part["feedback_id"].iloc[-1])
+        if progress is not None:
+            progress(done)
+    return {"analysed": done, "model_version": version}
 
 
 def analyze_feedback(
     store: Any, pipeline: Any, version: str, feedback_ids: list[str], *, now: Any
 ) -> int:
     """Analyse these stored comments with ``pipeline`` and keep the results; returns how many."""
-    frame = store.feedback_frame(with_text=True, feedback_ids=feedback_ids)
+    from cxml.store.analysis import write_analysis
+    from cxml.store.records import feedback_frame
+
+    frame = feedback_frame(store, with_text=True, feedback_ids=feedback_ids)
     if frame.empty:
         return 0
     results = pipeline.analyze(frame["text"].tolist(), frame["language"].tolist())
     analysis, themes = analysis_frames(frame["feedback_id"].tolist(), results, version, now)
-    store.write_analysis(analysis, themes)
+    write_analysis(store, analysis, themes)
     return len(frame)
 
 

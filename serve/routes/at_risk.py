@@ -6,12 +6,14 @@ import base64
 import csv
 import io
 import json
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from cxml.store.service import at_risk
+from cxml.followups import StatusFilter
+from cxml.scoring import Band
+from cxml.store.scores import Sort, at_risk
 from serve.deps import Service, now, require, service
 from serve.schemas import AtRiskPage, Problem
 
@@ -61,16 +63,16 @@ def _after(sort: str, cursor: str | None) -> tuple[float, str] | None:
 )
 def at_risk_list(
     request: Request,
-    sort: Literal["probability", "revenue_at_risk"] = "probability",
+    sort: Sort = Sort.PROBABILITY,
     limit: int = Query(50, ge=1, le=100_000, description="rows in this page (the team's capacity)"),
     cursor: str | None = Query(
         None, max_length=2000, description="the `next` of the previous page"
     ),
-    band: list[Literal["high", "medium", "low"]] = Query([], description="repeatable"),
+    band: list[Band] = Query([], description="repeatable"),
     min_probability: float | None = Query(None, ge=0, le=1),
     theme: list[str] = Query([], description="raised this theme (id) in the last theme_days"),
     theme_days: int = Query(90, ge=1, le=3650),
-    follow_up_status: list[Literal["none", "open", "contacted", "resolved", "lost"]] = Query(
+    follow_up_status: list[StatusFilter] = Query(
         [], description="status of the latest follow-up; none = no follow-up yet"
     ),
     attribute: list[str] = Query(

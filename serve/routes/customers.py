@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from cxml.followups import open_follow_up, update_follow_up
-from cxml.store import service as queries
+from cxml.story import customer_story
 from serve.deps import Service, now, require, service
 from serve.schemas import CustomerStory, FollowUp, FollowUpCreate, FollowUpPatch, Problem
 
@@ -27,7 +27,7 @@ def customer(
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
-    return queries.customer_story(state.store, customer_id, timeline_limit)  # unknown → 404
+    return customer_story(state.store, customer_id, timeline_limit)  # unknown → 404
 
 
 @router.post(

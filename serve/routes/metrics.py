@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from cxml.reporting import alert_table, driver_table, metric_table, records
+from cxml.metrics import Level, Period
+from cxml.reporting import (
+    AlertPeriod,
+    DriverTarget,
+    Metric,
+    alert_table,
+    dimensions,
+    driver_table,
+    metric_table,
+    records,
+)
 from serve.deps import Service, now, require, service
 from serve.schemas import Problem
 
@@ -20,21 +30,21 @@ router = APIRouter(prefix="/v1", tags=["metrics"])
     responses={422: {"model": Problem}},
 )
 def metric(
-    metric: Literal["nps", "csat", "ces", "churn-rate", "retention"],
+    metric: Metric,
     by: list[str] = Query(
         [], description="channel, language, theme, or a customer attribute (repeatable)"
     ),
-    period: Literal["day", "week", "month", "quarter", "year"] | None = None,
+    period: Period | None = None,
     start: datetime | None = Query(None, alias="from", description="first day included"),
     end: datetime | None = Query(None, alias="to", description="first day excluded"),
-    level: Literal["response", "customer"] = "response",
+    level: Level = Level.RESPONSE,
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
     frame = metric_table(
         state.store,
         metric,
-        by=[b for part in by for b in part.split(",") if b],
+        by=dimensions(by),
         period=period,
         start=start.replace(tzinfo=None) if start else None,
         end=end.replace(tzinfo=None) if end else None,
@@ -45,7 +55,7 @@ def metric(
 
 @router.get("/drivers/{target}", summary="Themes ranked by their impact on NPS or churn")
 def drivers(
-    target: Literal["nps", "churn"],
+    target: DriverTarget,
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
@@ -54,14 +64,18 @@ def drivers(
 
 @router.get("/alerts", summary="Emerging themes: rising share in the latest period (z-test)")
 def alerts(
-    period: Literal["week", "month", "quarter"] = "month",
+    period: AlertPeriod = AlertPeriod.MONTH,
     baseline: int = Query(3, ge=1, le=24),
     min_count: int = Query(10, ge=1, le=1_000_000),
     show_all: bool = Query(False, alias="all"),
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
-    frame = alert_table(state.store, period=period, baseline_periods=baseline, min_count=min_count)
-    if not show_all and not frame.empty:
-        frame = frame[frame["alert"]]
+    frame = alert_table(
+        state.store,
+        period=period,
+        baseline_periods=baseline,
+        min_count=min_count,
+        only_alerts=not show_all,
+    )
     return {"rows": records(frame)}

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from cxml.scoring import reused_scores, score_request
 from serve import telemetry
 from serve.deps import Service, churn_model, fast_json, now, require, service
 from serve.models import Loaded
 from serve.schemas import Problem, ScoreRequest, ScoreResponse, ScoreResult
+from serve.scoring import reused_scores, score_items
 
 router = APIRouter(prefix="/v1", tags=["score"])
 
@@ -62,7 +62,7 @@ async def score(
         results = [r for r in reused if r is not None]
     else:
         results = await run_in_threadpool(
-            score_request,
+            score_items,
             loaded.churn,
             state.store,
             items,
@@ -73,7 +73,6 @@ async def score(
             max_text_chars=state.settings.max_text_chars,
             future_tolerance_days=state.settings.future_tolerance_days,
             record=record,
-            reuse=not fresh,
             reused=reused,
         )
     telemetry.SCORED.inc(sum(1 for r in results if "error" not in r))

@@ -11,13 +11,13 @@ import pytest
 from sklearn.metrics import f1_score
 
 from cxml.demo import DEMO_TAXONOMY, World, generate
-from cxml.errors import ConfigError
+from cxml.errors import ConfigError, NotFittedError
 from cxml.text.intents import IntentDetector
 from cxml.text.language import LanguageDetector
 from cxml.text.nlp import Tokenizer
 from cxml.text.pipeline import TextPipeline
 from cxml.text.redact import redact
-from cxml.text.sentiment import NotFittedError, weak_labels
+from cxml.text.sentiment import weak_labels
 from cxml.text.themes import Taxonomy, ThemeModel
 
 
@@ -52,10 +52,11 @@ def test_language_detection_matches_the_planted_languages(
     held_out: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
     feedback, truth = held_out
-    detected = [code for code, _ in LanguageDetector().detect(feedback["text"].tolist())]
+    detector = LanguageDetector().fit()
+    detected = [code for code, _ in detector.detect(feedback["text"].tolist())]
     accuracy = (pd.Series(detected) == truth["language"]).mean()
     assert accuracy > 0.97
-    assert LanguageDetector().detect(["", "12345", "解約します"]) == [
+    assert detector.detect(["", "12345", "解約します"]) == [
         (None, 0.0),
         (None, 0.0),
         ("ja", 0.99),
@@ -176,7 +177,9 @@ def test_results_come_back_in_input_order_with_empty_texts_handled(fitted: TextP
 def test_retraining_keeps_theme_ids_and_records_lineage(text_world: World) -> None:
     frame = text_world.feedback.replace({"language": {"": None}})
     first = TextPipeline(use_defaults=False).fit(frame)
-    again = TextPipeline(themes=ThemeModel(previous=first.themes_), use_defaults=False).fit(frame)
+    again = TextPipeline(
+        themes=ThemeModel(reference_themes=list(first.themes_.themes_.values())), use_defaults=False
+    ).fit(frame)
     first_ids = {t["id"] for t in first.themes_.table()}
     second_ids = {t["id"] for t in again.themes_.table()}
     assert len(first_ids & second_ids) >= 0.8 * len(first_ids)

@@ -27,10 +27,10 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.sql.elements import ColumnElement
 
 from cxml.errors import ConfigError
-from cxml.store import Store
+from cxml.metrics import LEVELS, PERIODS
+from cxml.store.database import Store
 from cxml.store.tables import customers, feedback, feedback_analysis, feedback_themes
 
-PERIODS = ("day", "week", "month", "quarter", "year")
 BUILTIN_DIMENSIONS = ("period", "channel", "language", "theme")
 SCORES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
@@ -88,8 +88,8 @@ def survey_aggregates(
     """
     if score not in SCORES:
         raise ConfigError(f"unknown score {score!r}: expected one of {', '.join(SCORES)}")
-    if level not in ("response", "customer"):
-        raise ConfigError(f"level {level!r} must be 'response' or 'customer'")
+    if level not in LEVELS:
+        raise ConfigError(f"level {level!r} must be one of {', '.join(LEVELS)}", field="level")
     dialect = store.dialect
     value = feedback.c[score]
     segments = [d for d in by if d not in BUILTIN_DIMENSIONS]

@@ -133,3 +133,5 @@ def test_the_demo_ends_serving_with_a_curl_that_works(tmp_path: Path) -> None:
     finally:
         demo.terminate()
         demo.wait(timeout=30)
+        if demo.stdout is not None:
+            demo.stdout.close()

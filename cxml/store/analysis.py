@@ -1,0 +1,135 @@
+"""What the text pipeline read in each comment: one analysis row per comment, one row per theme."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import insert, select, text
+
+from cxml.store.database import Store, drop_stage, stage
+from cxml.store.tables import feedback, feedback_analysis, feedback_themes
+
+
+def unanalysed_feedback(
+    store: Store,
+    model_version: str,
+    *,
+    everything: bool = False,
+    after: str | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Feedback with text not yet analysed by ``model_version`` (all of it with ``everything``):
+    feedback_id, text, language — in id order, after ``after``, at most ``limit`` rows."""
+    query = (
+        select(feedback.c.feedback_id, feedback.c.text, feedback.c.language)
+        .select_from(
+            feedback.outerjoin(
+                feedback_analysis, feedback_analysis.c.feedback_id == feedback.c.feedback_id
+            )
+        )
+        .where(feedback.c.text.is_not(None))
+        .order_by(feedback.c.feedback_id)
+    )
+    if not everything:
+        query = query.where(
+            (feedback_analysis.c.model_version.is_(None))
+            | (feedback_analysis.c.model_version != model_version)
+        )
+    if after is not None:
+        query = query.where(feedback.c.feedback_id > after)
+    if limit is not None:
+        query = query.limit(limit)
+    with store.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["feedback_id", "text", "language"])
+    frame["language"] = frame["language"].astype(object).where(frame["language"].notna(), None)
+    return frame
+
+
+def write_analysis(store: Store, analysis: pd.DataFrame, themes: pd.DataFrame) -> None:
+    """Replace the stored analysis of the feedback in ``analysis`` (one transaction)."""
+    with store.begin() as connection:
+        stage(connection, "stage_ids", (("feedback_id", "TEXT"),), analysis[["feedback_id"]])
+        for table in (feedback_themes, feedback_analysis):
+            connection.execute(
+                table.delete().where(
+                    table.c.feedback_id.in_(
+                        select(text("feedback_id")).select_from(text("stage_ids"))
+                    )
+                )
+            )
+        drop_stage(connection, "stage_ids")
+        for table, frame in ((feedback_analysis, analysis), (feedback_themes, themes)):
+            if frame.empty:
+                continue
+            records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+            connection.execute(insert(table), records)
+
+
+def analysis_frame(store: Store) -> pd.DataFrame:
+    """Every stored analysis row (for tests and exports)."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(feedback_analysis)).mappings().all()
+    return pd.DataFrame(
+        [dict(r) for r in rows], columns=[c.name for c in feedback_analysis.columns]
+    )
+
+
+def analysed_timeline(
+    store: Store, customer_id: str, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The customer's feedback, newest first, each with what the text pipeline read in it."""
+    query = (
+        select(
+            feedback.c.feedback_id,
+            feedback.c.created_at,
+            feedback.c.channel,
+            feedback.c.text,
+            feedback.c.nps,
+            feedback.c.csat,
+            feedback.c.ces,
+            feedback.c.language,
+            feedback_analysis.c.sentiment_label,
+            feedback_analysis.c.sentiment_score,
+            feedback_analysis.c.intents,
+        )
+        .select_from(
+            feedback.outerjoin(
+                feedback_analysis, feedback_analysis.c.feedback_id == feedback.c.feedback_id
+            )
+        )
+        .where(feedback.c.customer_id == customer_id)
+        .order_by(feedback.c.created_at.desc(), feedback.c.feedback_id.desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    with store.engine.connect() as connection:
+        rows = [dict(r) for r in connection.execute(query).mappings()]
+        ids = [r["feedback_id"] for r in rows]
+        themes: dict[str, list[dict[str, Any]]] = {}
+        if ids:
+            for t in connection.execute(
+                select(
+                    feedback_themes.c.feedback_id,
+                    feedback_themes.c.theme_id,
+                    feedback_themes.c.theme_label,
+                    feedback_themes.c.sentiment_score,
+                ).where(feedback_themes.c.feedback_id.in_(ids))
+            ).mappings():
+                themes.setdefault(t["feedback_id"], []).append(
+                    {
+                        "id": t["theme_id"],
+                        "label": t["theme_label"],
+                        "sentiment_score": t["sentiment_score"],
+                    }
+                )
+    for r in rows:
+        r["intents"] = _json(r["intents"]) if r["intents"] is not None else []
+        r["themes"] = themes.get(r["feedback_id"], [])
+    return rows
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

@@ -1,0 +1,109 @@
+"""Follow-ups as stored, and their audit trail: every change is one event (who, when, old → new).
+
+The rules (statuses, what a change is) live in ``cxml.followups``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from cxml.store.database import Store
+from cxml.store.tables import follow_up_events, follow_ups
+
+FOLLOW_UP_FIELDS = ("owner", "status", "note", "outcome")
+
+
+def insert_follow_up(
+    store: Store, customer_id: str, values: dict[str, Any], actor: str | None, now: datetime
+) -> dict[str, Any]:
+    """Create a follow-up and its first audit event in one transaction; returns it."""
+    with store.begin() as connection:
+        result = connection.execute(
+            insert(follow_ups).values(
+                customer_id=customer_id,
+                **{k: values.get(k) for k in FOLLOW_UP_FIELDS},
+                created_at=now,
+                updated_at=now,
+                created_by=actor,
+            )
+        )
+        assert result.inserted_primary_key is not None
+        follow_up_id = int(result.inserted_primary_key[0])
+        connection.execute(
+            insert(follow_up_events).values(
+                follow_up_id=follow_up_id,
+                changed_at=now,
+                changed_by=actor,
+                changes={
+                    k: [None, values.get(k)] for k in FOLLOW_UP_FIELDS if values.get(k) is not None
+                },
+            )
+        )
+    found = follow_up(store, follow_up_id)
+    assert found is not None
+    return found
+
+
+def change_follow_up(
+    store: Store, follow_up_id: int, changes: dict[str, list[Any]], actor: str | None, now: datetime
+) -> None:
+    """Apply ``changes`` ({field: [old, new]}) and record them as one audit event."""
+    with store.begin() as connection:
+        connection.execute(
+            update(follow_ups)
+            .where(follow_ups.c.follow_up_id == follow_up_id)
+            .values(**{k: new for k, (_, new) in changes.items()}, updated_at=now)
+        )
+        connection.execute(
+            insert(follow_up_events).values(
+                follow_up_id=follow_up_id, changed_at=now, changed_by=actor, changes=changes
+            )
+        )
+
+
+def follow_up(store: Store, follow_up_id: int) -> dict[str, Any] | None:
+    """One follow-up with its history (oldest event first), or None."""
+    with store.engine.connect() as connection:
+        row = (
+            connection.execute(select(follow_ups).where(follow_ups.c.follow_up_id == follow_up_id))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        events = connection.execute(
+            select(follow_up_events)
+            .where(follow_up_events.c.follow_up_id == follow_up_id)
+            .order_by(follow_up_events.c.event_id)
+        ).mappings()
+        history = [
+            {
+                "changed_at": e["changed_at"],
+                "changed_by": e["changed_by"],
+                "changes": _json(e["changes"]),
+            }
+            for e in events
+        ]
+    return {**dict(row), "history": history}
+
+
+def customer_follow_ups(store: Store, customer_id: str) -> list[dict[str, Any]]:
+    """A customer's follow-ups, newest first, each with its history."""
+    with store.engine.connect() as connection:
+        ids = list(
+            connection.execute(
+                select(follow_ups.c.follow_up_id)
+                .where(follow_ups.c.customer_id == customer_id)
+                .order_by(follow_ups.c.updated_at.desc(), follow_ups.c.follow_up_id.desc())
+            ).scalars()
+        )
+    found = [follow_up(store, int(i)) for i in ids]
+    return [f for f in found if f is not None]
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

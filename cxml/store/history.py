@@ -1,0 +1,397 @@
+"""Point-in-time reads: what the store knew about some customers at an instant ``as_of``.
+
+This is the one place where time is cut. Every read here takes ``as_of`` and filters in SQL:
+nothing dated on or after ``as_of`` leaves the database (feedback, its analysis and themes);
+customers come only when active at ``as_of`` (signed up before it, not churned before it), and
+without their churn date, which is an outcome. Outcomes are read separately
+(``churn_dates``), for labels only.
+
+Customers are selected by id (one customer, a request's few) or by a range of ids (a bucket
+of a bulk job, see ``customer_buckets``), so a read's size depends on the selection, not on
+the store. Rows come ordered by customer, time and id, the order features rely on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy.sql.elements import ColumnElement
+
+from cxml.store.database import Store
+from cxml.store.tables import customers, feedback, feedback_analysis, feedback_themes
+
+CUSTOMER_COLUMNS = ("customer_id", "signup_date", "monthly_value", "attributes")
+FEEDBACK_COLUMNS = (
+    "feedback_id",
+    "customer_id",
+    "created_at",
+    "channel",
+    "nps",
+    "csat",
+    "ces",
+    "text",
+    "sentiment_score",
+    "intents",
+)
+THEME_COLUMNS = (
+    "feedback_id",
+    "customer_id",
+    "created_at",
+    "theme_id",
+    "theme_label",
+    "sentiment_score",
+)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which customers a read is about: all, these ids, or the ids from ``first`` to ``last``
+    (a bucket; both included, in the database's order)."""
+
+    ids: tuple[str, ...] | None = None
+    first: str | None = None
+    last: str | None = None
+
+    @classmethod
+    def of(cls, ids: Sequence[str]) -> Selection:
+        """These customers."""
+        return cls(ids=tuple(dict.fromkeys(str(i) for i in ids)))
+
+    def where(self, column: Any) -> list[ColumnElement[bool]]:
+        """The SQL conditions on a customer id ``column``."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.ids is not None:
+            conditions.append(column.in_(list(self.ids)))
+        if self.first is not None:
+            conditions.append(column >= self.first)
+        if self.last is not None:
+            conditions.append(column <= self.last)
+        return conditions
+
+
+EVERYONE = Selection()
+
+
+@dataclass(frozen=True)
+class History:
+    """What was known at ``as_of`` about the customers active then.
+
+    ``customers``: customer_id, signup_date (datetime64), monthly_value (float),
+    attributes (dict). ``feedback``: one row per feedback dated before ``as_of`` —
+    ``FEEDBACK_COLUMNS``, with the stored analysis (sentiment_score, intents as a list, or
+    missing when not analysed); ``themes``: one row per (feedback, theme) — ``THEME_COLUMNS``.
+    Feedback and themes are ordered by customer, created_at, feedback_id (and theme id).
+    """
+
+    as_of: pd.Timestamp
+    customers: pd.DataFrame
+    feedback: pd.DataFrame
+    themes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(THEME_COLUMNS)))
+
+    @classmethod
+    def from_frames(
+        cls,
+        as_of: Any,
+        customers: pd.DataFrame,
+        feedback: pd.DataFrame,
+        themes: pd.DataFrame | None = None,
+    ) -> History:
+        """A history from frames that are already cut at ``as_of`` (e.g. a request's inline
+        data merged with a stored history): columns completed, rows put in order."""
+        as_of = pd.Timestamp(as_of)
+        people = customers.reindex(columns=list(CUSTOMER_COLUMNS)).copy()
+        people["signup_date"] = pd.to_datetime(people["signup_date"]).astype("datetime64[ns]")
+        people["monthly_value"] = pd.to_numeric(people["monthly_value"], errors="coerce").astype(
+            float
+        )
+        people["attributes"] = [a if isinstance(a, dict) else {} for a in people["attributes"]]
+        rows = feedback.reindex(columns=list(FEEDBACK_COLUMNS)).copy()
+        rows["created_at"] = pd.to_datetime(rows["created_at"]).astype("datetime64[ns]")
+        rows = rows.sort_values(["customer_id", "created_at", "feedback_id"], kind="stable")
+        mentioned = (
+            themes.reindex(columns=list(THEME_COLUMNS)).copy()
+            if themes is not None
+            else pd.DataFrame(columns=list(THEME_COLUMNS))
+        )
+        mentioned["created_at"] = pd.to_datetime(mentioned["created_at"]).astype("datetime64[ns]")
+        mentioned = mentioned.sort_values(
+            ["customer_id", "created_at", "feedback_id", "theme_id"], kind="stable"
+        )
+        return cls(
+            as_of,
+            people.sort_values("customer_id", kind="stable").reset_index(drop=True),
+            rows.reset_index(drop=True),
+            mentioned.reset_index(drop=True),
+        )
+
+    def only(self, customer_ids: Sequence[str]) -> History:
+        """The same history restricted to these customers."""
+        wanted = set(customer_ids)
+        return History(
+            self.as_of,
+            self.customers[self.customers["customer_id"].isin(wanted)].reset_index(drop=True),
+            self.feedback[self.feedback["customer_id"].isin(wanted)].reset_index(drop=True),
+            self.themes[self.themes["customer_id"].isin(wanted)].reset_index(drop=True),
+        )
+
+
+def day_cut(as_of: pd.Timestamp) -> date:
+    """The first day that is not entirely before ``as_of``: a date column D is before
+    ``as_of`` exactly when D < day_cut (dates are midnights)."""
+    midnight = as_of.normalize()
+    return (midnight if as_of == midnight else midnight + pd.Timedelta(days=1)).date()
+
+
+def _active(as_of: pd.Timestamp) -> ColumnElement[bool]:
+    cut = day_cut(as_of)
+    return and_(
+        customers.c.signup_date < cut,
+        or_(customers.c.churn_date.is_(None), customers.c.churn_date >= cut),
+    )
+
+
+def _ordered(column: Any, dialect: str) -> Any:
+    """Byte order for ids, whatever the database's collation (so ties sort alike everywhere)."""
+    return column.collate("C") if dialect == "postgresql" else column
+
+
+def read_history(
+    store: Store,
+    as_of: Any,
+    selection: Selection = EVERYONE,
+    *,
+    with_text: bool = True,
+) -> History:
+    """The customers of ``selection`` active at ``as_of``, with everything dated before it."""
+    as_of = pd.Timestamp(as_of)
+    instant = as_of.to_pydatetime()
+    dialect = store.dialect
+    people_query = (
+        select(
+            customers.c.customer_id,
+            customers.c.signup_date,
+            customers.c.monthly_value,
+            customers.c.attributes,
+        )
+        .where(_active(as_of), *selection.where(customers.c.customer_id))
+        .order_by(_ordered(customers.c.customer_id, dialect))
+    )
+    before = feedback.c.created_at < instant
+    feedback_query = (
+        select(
+            feedback.c.feedback_id,
+            feedback.c.customer_id,
+            feedback.c.created_at,
+            feedback.c.channel,
+            feedback.c.nps,
+            feedback.c.csat,
+            feedback.c.ces,
+            feedback.c.text,
+            feedback_analysis.c.sentiment_score,
+            feedback_analysis.c.intents,
+        )
+        .select_from(
+            feedback.outerjoin(
+                feedback_analysis, feedback_analysis.c.feedback_id == feedback.c.feedback_id
+            )
+        )
+        .where(before, *selection.where(feedback.c.customer_id))
+        .order_by(
+            _ordered(feedback.c.customer_id, dialect),
+            feedback.c.created_at,
+            _ordered(feedback.c.feedback_id, dialect),
+        )
+    )
+    themes_query = (
+        select(
+            feedback_themes.c.feedback_id,
+            feedback.c.customer_id,
+            feedback.c.created_at,
+            feedback_themes.c.theme_id,
+            feedback_themes.c.theme_label,
+            feedback_themes.c.sentiment_score,
+        )
+        .select_from(
+            feedback_themes.join(feedback, feedback.c.feedback_id == feedback_themes.c.feedback_id)
+        )
+        .where(before, *selection.where(feedback.c.customer_id))
+        .order_by(
+            _ordered(feedback.c.customer_id, dialect),
+            feedback.c.created_at,
+            _ordered(feedback.c.feedback_id, dialect),
+            _ordered(feedback_themes.c.theme_id, dialect),
+        )
+    )
+    with store.engine.connect() as connection:
+        people_rows = connection.execute(people_query).all()
+        feedback_rows = connection.execute(feedback_query).all()
+        theme_rows = connection.execute(themes_query).all() if with_text else []
+    people = pd.DataFrame(people_rows, columns=list(CUSTOMER_COLUMNS))
+    people["signup_date"] = pd.to_datetime(people["signup_date"]).astype("datetime64[ns]")
+    people["monthly_value"] = people["monthly_value"].astype(float)
+    people["attributes"] = [_json(a) or {} for a in people["attributes"]]
+    rows = pd.DataFrame(feedback_rows, columns=list(FEEDBACK_COLUMNS))
+    rows["created_at"] = pd.to_datetime(rows["created_at"]).astype("datetime64[ns]")
+    for score in ("nps", "csat", "ces", "sentiment_score"):
+        rows[score] = pd.to_numeric(rows[score]).astype(float)
+    rows["intents"] = [_json(i) for i in rows["intents"]]
+    if not with_text:
+        rows["sentiment_score"] = np.nan
+        rows["intents"] = None
+    themes = pd.DataFrame(theme_rows, columns=list(THEME_COLUMNS))
+    themes["created_at"] = pd.to_datetime(themes["created_at"]).astype("datetime64[ns]")
+    themes["sentiment_score"] = pd.to_numeric(themes["sentiment_score"]).astype(float)
+    return History(as_of, people, rows, themes)
+
+
+def customer_buckets(
+    store: Store, size: int, *, signed_up_before: Any | None = None
+) -> Iterator[Selection]:
+    """Consecutive ranges of at most ``size`` customer ids (signed up before the given instant,
+    when given), in the database's order: the buckets of a bulk job. Reads ``size`` ids at a
+    time, so memory does not grow with the store."""
+    after: str | None = None
+    while True:
+        query = select(customers.c.customer_id).order_by(customers.c.customer_id).limit(size)
+        if signed_up_before is not None:
+            query = query.where(customers.c.signup_date < day_cut(pd.Timestamp(signed_up_before)))
+        if after is not None:
+            query = query.where(customers.c.customer_id > after)
+        with store.engine.connect() as connection:
+            ids = connection.execute(query).scalars().all()
+        if not ids:
+            return
+        yield Selection(first=str(ids[0]), last=str(ids[-1]))
+        if len(ids) < size:
+            return
+        after = str(ids[-1])
+
+
+def count_active(store: Store, as_of: Any) -> int:
+    """How many customers are active at ``as_of``."""
+    with store.engine.connect() as connection:
+        return int(
+            connection.execute(
+                select(func.count()).select_from(customers).where(_active(pd.Timestamp(as_of)))
+            ).scalar_one()
+        )
+
+
+def churn_dates(store: Store, selection: Selection, *, known_by: Any) -> pd.Series:
+    """Stored churn dates known by ``known_by`` (later ones are not known yet: NaT), per
+    customer id, with each customer's signup date: the outcomes labels are made of."""
+    cut = day_cut(pd.Timestamp(known_by))
+    query = (
+        select(customers.c.customer_id, customers.c.signup_date, customers.c.churn_date)
+        .where(customers.c.signup_date < cut, *selection.where(customers.c.customer_id))
+        .order_by(customers.c.customer_id)
+    )
+    with store.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["customer_id", "signup_date", "churn_date"])
+    churn = pd.to_datetime(frame["churn_date"]).astype("datetime64[ns]")
+    churn = churn.where(churn < pd.Timestamp(cut))
+    return pd.Series(churn.to_numpy(), index=pd.Index(frame["customer_id"], name="customer_id"))
+
+
+def interaction_times(store: Store, selection: Selection, *, before: Any) -> pd.DataFrame:
+    """Every interaction (signup or feedback) of the selected customers before ``before``:
+    customer_id, at — what inactivity churn is decided from."""
+    instant = pd.Timestamp(before).to_pydatetime()
+    signups = select(customers.c.customer_id, customers.c.signup_date).where(
+        customers.c.signup_date < day_cut(pd.Timestamp(before)),
+        *selection.where(customers.c.customer_id),
+    )
+    contacts = select(feedback.c.customer_id, feedback.c.created_at).where(
+        feedback.c.created_at < instant, *selection.where(feedback.c.customer_id)
+    )
+    with store.engine.connect() as connection:
+        joined = pd.DataFrame(connection.execute(signups).all(), columns=["customer_id", "at"])
+        contacted = pd.DataFrame(connection.execute(contacts).all(), columns=["customer_id", "at"])
+    for frame in (joined, contacted):
+        frame["at"] = pd.to_datetime(frame["at"]).astype("datetime64[ns]")
+    return pd.concat([joined, contacted], ignore_index=True)
+
+
+# --- what a feature spec is fixed from ---------------------------------------------------------
+
+
+def theme_mentions(store: Store, before: Any) -> dict[str, int]:
+    """Mentions per theme id (``other`` left out) in feedback dated before ``before``."""
+    instant = pd.Timestamp(before).to_pydatetime()
+    query = (
+        select(feedback_themes.c.theme_id, func.count())
+        .select_from(
+            feedback_themes.join(feedback, feedback.c.feedback_id == feedback_themes.c.feedback_id)
+        )
+        .where(feedback.c.created_at < instant, feedback_themes.c.theme_id != "other")
+        .group_by(feedback_themes.c.theme_id)
+    )
+    with store.engine.connect() as connection:
+        return {str(t): int(n) for t, n in connection.execute(query).all()}
+
+
+def channels_before(store: Store, before: Any) -> list[str]:
+    """The channels of feedback dated before ``before``, sorted."""
+    instant = pd.Timestamp(before).to_pydatetime()
+    query = select(feedback.c.channel).where(feedback.c.created_at < instant).distinct()
+    with store.engine.connect() as connection:
+        return sorted(str(c) for c in connection.execute(query).scalars() if c is not None)
+
+
+def attribute_names(store: Store, signed_up_before: Any) -> list[str]:
+    """The attribute names customers signed up before the given instant have, sorted."""
+    cut = day_cut(pd.Timestamp(signed_up_before))
+    if store.dialect == "postgresql":
+        query = text(
+            "SELECT DISTINCT jsonb_object_keys(attributes) FROM customers WHERE signup_date < :cut"
+        )
+    else:
+        query = text(
+            "SELECT DISTINCT j.key FROM customers, json_each(customers.attributes) AS j "
+            "WHERE customers.signup_date < :cut"
+        )
+    with store.engine.connect() as connection:
+        return sorted(str(k) for k in connection.execute(query, {"cut": cut}).scalars())
+
+
+def theme_labels(store: Store) -> dict[str, str]:
+    """Each theme id's most frequent stored label (for reasons in plain words)."""
+    query = select(
+        feedback_themes.c.theme_id, feedback_themes.c.theme_label, func.count().label("n")
+    ).group_by(feedback_themes.c.theme_id, feedback_themes.c.theme_label)
+    with store.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    best: dict[str, tuple[int, str]] = {}
+    for theme_id, label, n in sorted(rows, key=lambda r: (str(r[0]), str(r[1]))):
+        if theme_id not in best or int(n) > best[theme_id][0]:
+            best[str(theme_id)] = (int(n), str(label))
+    return {theme_id: label for theme_id, (_, label) in best.items()}
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+__all__ = [
+    "EVERYONE",
+    "History",
+    "Selection",
+    "attribute_names",
+    "channels_before",
+    "churn_dates",
+    "count_active",
+    "customer_buckets",
+    "day_cut",
+    "interaction_times",
+    "read_history",
+    "theme_labels",
+    "theme_mentions",
+]

@@ -1,0 +1,82 @@
+"""API keys as stored: an id, the SHA-256 of the secret, scopes, and when made or revoked.
+
+The rules (key format, scopes, verification) live in ``cxml.keys``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from cxml.store.database import Store
+from cxml.store.tables import api_keys
+
+
+def insert_api_key(
+    store: Store,
+    key_id: str,
+    secret_hash: str,
+    scopes: Sequence[str],
+    name: str | None,
+    now: datetime,
+) -> None:
+    """Store a new key's id, hash and scopes."""
+    with store.begin() as connection:
+        connection.execute(
+            insert(api_keys).values(
+                key_id=key_id,
+                secret_hash=secret_hash,
+                scopes=list(scopes),
+                name=name,
+                created_at=now,
+                revoked_at=None,
+            )
+        )
+
+
+def api_key_row(store: Store, key_id: str) -> dict[str, Any] | None:
+    """The stored row of a key id, or None."""
+    with store.engine.connect() as connection:
+        row = (
+            connection.execute(select(api_keys).where(api_keys.c.key_id == key_id))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        return None
+    out = dict(row)
+    out["scopes"] = _json(out["scopes"])
+    return out
+
+
+def list_api_keys(store: Store) -> list[dict[str, Any]]:
+    """Every key's id, name, scopes and dates (never a hash), oldest first."""
+    query = select(
+        api_keys.c.key_id,
+        api_keys.c.name,
+        api_keys.c.scopes,
+        api_keys.c.created_at,
+        api_keys.c.revoked_at,
+    ).order_by(api_keys.c.created_at, api_keys.c.key_id)
+    with store.engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    return [{**dict(r), "scopes": _json(r["scopes"])} for r in rows]
+
+
+def revoke_api_key(store: Store, key_id: str, now: datetime) -> bool:
+    """Mark a key revoked; False when there is no such (unrevoked) key."""
+    with store.begin() as connection:
+        done = connection.execute(
+            update(api_keys)
+            .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    return bool(done.rowcount)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

@@ -1,0 +1,384 @@
+"""Churn scores as stored: one row per customer, as-of date and model version.
+
+"A customer's score" always means the one with the latest ``as_of`` (ties: the latest
+``features_as_of``, then the latest ``scored_at``): a backdated run is kept as history and
+never shadows a newer one, whenever it was computed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Float,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
+
+from cxml.store.database import Store, date_text, drop_stage, stage, timestamp_text
+from cxml.store.metrics import attribute_expression
+from cxml.store.tables import (
+    customers,
+    feedback,
+    feedback_analysis,
+    feedback_themes,
+    follow_ups,
+    scores,
+)
+
+SCORE_COLUMNS = (
+    "customer_id",
+    "as_of",
+    "model_version",
+    "probability",
+    "band",
+    "revenue_at_risk",
+    "reasons",
+    "attribution",
+    "scored_at",
+    "features_as_of",
+)
+_STAGE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("customer_id", "TEXT"),
+    ("as_of", "DATE"),
+    ("model_version", "TEXT"),
+    ("probability", "DOUBLE PRECISION"),
+    ("band", "TEXT"),
+    ("revenue_at_risk", "DOUBLE PRECISION"),
+    ("reasons", "TEXT"),
+    ("attribution", "TEXT"),
+    ("scored_at", "TIMESTAMP"),
+    ("features_as_of", "TIMESTAMP"),
+)
+
+
+class Sort(StrEnum):
+    """How the at-risk list is ordered (highest first)."""
+
+    PROBABILITY = "probability"
+    REVENUE_AT_RISK = "revenue_at_risk"
+
+
+SORTS = tuple(s.value for s in Sort)
+
+
+def write_scores(store: Store, frame: pd.DataFrame, connection: Connection | None = None) -> int:
+    """Upsert scores (``SCORE_COLUMNS``): a row replaces only the same (customer, as-of date,
+    model version). One statement through a staging table; in ``connection``'s transaction
+    when given. Returns the rows written."""
+    if frame.empty:
+        return 0
+    staged = pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].astype(object).to_numpy(),
+            "as_of": date_text(pd.to_datetime(frame["as_of"])),
+            "model_version": frame["model_version"].astype(str).to_numpy(),
+            "probability": frame["probability"].to_numpy(dtype=float),
+            "band": frame["band"].to_numpy(dtype=object),
+            "revenue_at_risk": pd.to_numeric(frame["revenue_at_risk"]).to_numpy(dtype=float),
+            "reasons": [
+                r if isinstance(r, str) else json.dumps(r, ensure_ascii=False, default=str)
+                for r in frame["reasons"]
+            ],
+            "attribution": frame["attribution"].to_numpy(dtype=object),
+            "scored_at": timestamp_text(pd.to_datetime(frame["scored_at"])),
+            "features_as_of": timestamp_text(pd.to_datetime(frame["features_as_of"])),
+        }
+    )
+
+    def write(conn: Connection) -> None:
+        stage(conn, "stage_scores", _STAGE_COLUMNS, staged)
+        postgres = conn.dialect.name == "postgresql"
+        selected = [
+            "CAST(reasons AS JSONB)" if c == "reasons" and postgres else c for c in SCORE_COLUMNS
+        ]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in SCORE_COLUMNS[3:])
+        conn.exec_driver_sql(
+            f"INSERT INTO scores ({', '.join(SCORE_COLUMNS)}) "
+            f"SELECT {', '.join(selected)} FROM stage_scores WHERE true "
+            f"ON CONFLICT (customer_id, as_of, model_version) DO UPDATE SET {updates}"
+        )
+        drop_stage(conn, "stage_scores")
+
+    if connection is not None:
+        write(connection)
+    else:
+        with store.begin() as conn:
+            write(conn)
+    return len(staged)
+
+
+def _ordering() -> tuple[Any, ...]:
+    return (scores.c.as_of.desc(), scores.c.features_as_of.desc(), scores.c.scored_at.desc())
+
+
+def latest_score(store: Store, customer_id: str) -> dict[str, Any] | None:
+    """The customer's score with the latest as-of date, or None."""
+    query = (
+        select(scores).where(scores.c.customer_id == customer_id).order_by(*_ordering()).limit(1)
+    )
+    with store.engine.connect() as connection:
+        row = connection.execute(query).mappings().first()
+    return None if row is None else {**dict(row), "reasons": _json(row["reasons"])}
+
+
+def score_history(store: Store, customer_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The customer's scores, latest as-of date first (without reasons)."""
+    query = (
+        select(
+            scores.c.as_of,
+            scores.c.model_version,
+            scores.c.probability,
+            scores.c.band,
+            scores.c.revenue_at_risk,
+            scores.c.scored_at,
+        )
+        .where(scores.c.customer_id == customer_id)
+        .order_by(*_ordering())
+        .limit(limit)
+    )
+    with store.engine.connect() as connection:
+        return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def top_scores(store: Store, as_of: Any, limit: int = 10) -> pd.DataFrame:
+    """The highest churn probabilities stored for ``as_of`` (any model version), highest first."""
+    query = (
+        select(scores)
+        .where(scores.c.as_of == as_of)
+        .order_by(scores.c.probability.desc(), scores.c.customer_id)
+        .limit(limit)
+    )
+    with store.engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in scores.columns])
+
+
+def fresh_scores(
+    store: Store, customer_ids: Sequence[str], model_version: str, since: datetime
+) -> dict[str, dict[str, Any]]:
+    """Stored scores still true now, by customer: by ``model_version``, from features cut on or
+    after ``since``, and after the last change to the customer, their feedback or its analysis."""
+    if not customer_ids:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    with store.engine.connect() as connection:
+        found = connection.execute(
+            _fresh_scores_query(),
+            {"ids": list(customer_ids), "version": model_version, "since": since},
+        )
+        for row in found.mappings():
+            if row["customer_id"] not in out:
+                out[row["customer_id"]] = {**dict(row), "reasons": _json(row["reasons"])}
+    return out
+
+
+@functools.cache
+def _fresh_scores_query() -> Any:
+    """Built once: the hot path of POST /v1/score only binds its parameters."""
+    cut = scores.c.features_as_of
+    last_feedback = (
+        select(func.max(feedback.c.updated_at))
+        .where(feedback.c.customer_id == scores.c.customer_id)
+        .scalar_subquery()
+    )
+    last_analysis = (
+        select(func.max(feedback_analysis.c.analysed_at))
+        .select_from(
+            feedback_analysis.join(
+                feedback, feedback.c.feedback_id == feedback_analysis.c.feedback_id
+            )
+        )
+        .where(feedback.c.customer_id == scores.c.customer_id)
+        .scalar_subquery()
+    )
+    return (
+        select(scores)
+        .join(customers, customers.c.customer_id == scores.c.customer_id)
+        .where(
+            scores.c.customer_id.in_(bindparam("ids", expanding=True)),
+            scores.c.model_version == bindparam("version"),
+            cut >= bindparam("since", type_=DateTime()),
+            customers.c.updated_at <= cut,
+            or_(last_feedback.is_(None), last_feedback <= cut),
+            or_(last_analysis.is_(None), last_analysis <= cut),
+        )
+        .order_by(scores.c.customer_id, cut.desc())
+    )
+
+
+def _latest_scores() -> Any:
+    """Each customer's score with the latest as-of date (ties: latest cut, then computation)."""
+    rank = (
+        func.row_number()
+        .over(partition_by=scores.c.customer_id, order_by=_ordering())
+        .label("rank")
+    )
+    return select(scores, rank).subquery("ranked")
+
+
+def _latest_follow_ups() -> Any:
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=follow_ups.c.customer_id,
+            order_by=(follow_ups.c.updated_at.desc(), follow_ups.c.follow_up_id.desc()),
+        )
+        .label("rank")
+    )
+    return select(follow_ups, rank).subquery("latest_follow_up")
+
+
+def at_risk(
+    store: Store,
+    *,
+    today: datetime,
+    sort: str = "probability",
+    limit: int = 50,
+    after: tuple[float, str] | None = None,
+    bands: Sequence[str] = (),
+    min_probability: float | None = None,
+    attributes: dict[str, str] | None = None,
+    themes: Sequence[str] = (),
+    theme_days: int = 90,
+    follow_up_status: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """Active customers by their latest score, highest first by ``sort``, after a keyset cursor.
+
+    ``after`` = (sort value, customer_id) of the last row of the previous page. ``themes``:
+    customers who raised any of them in the last ``theme_days``; ``follow_up_status``: the
+    status of the customer's latest follow-up (``none`` for customers without one);
+    ``attributes``: exact matches on customer attributes (compared as text, bound as
+    parameters).
+    """
+    ranked = _latest_scores()
+    latest_follow = _latest_follow_ups()
+    key = (
+        ranked.c.probability
+        if sort == "probability"
+        else func.coalesce(ranked.c.revenue_at_risk, literal(-1.0, Float))
+    ).label("sort_key")
+    query = (
+        select(
+            ranked.c.customer_id,
+            ranked.c.probability,
+            ranked.c.band,
+            ranked.c.revenue_at_risk,
+            ranked.c.reasons,
+            ranked.c.attribution,
+            ranked.c.model_version,
+            ranked.c.as_of,
+            ranked.c.scored_at,
+            customers.c.monthly_value,
+            customers.c.attributes,
+            latest_follow.c.follow_up_id,
+            latest_follow.c.owner,
+            latest_follow.c.status,
+            latest_follow.c.note,
+            latest_follow.c.outcome,
+            latest_follow.c.updated_at.label("follow_up_updated_at"),
+            key,
+        )
+        .select_from(
+            ranked.join(customers, customers.c.customer_id == ranked.c.customer_id).outerjoin(
+                latest_follow,
+                and_(
+                    latest_follow.c.customer_id == ranked.c.customer_id,
+                    latest_follow.c.rank == 1,
+                ),
+            )
+        )
+        .where(ranked.c.rank == 1)
+        .where(or_(customers.c.churn_date.is_(None), customers.c.churn_date > today.date()))
+    )
+    if bands:
+        query = query.where(ranked.c.band.in_(list(bands)))
+    if min_probability is not None:
+        query = query.where(ranked.c.probability >= min_probability)
+    for name, value in (attributes or {}).items():
+        expression = attribute_expression(store.dialect, name)
+        if store.dialect == "sqlite":
+            expression = cast(expression, String)
+        query = query.where(expression == value)
+    if themes:
+        since = today - timedelta(days=theme_days)
+        query = query.where(
+            exists(
+                select(literal(1))
+                .select_from(
+                    feedback_themes.join(
+                        feedback, feedback.c.feedback_id == feedback_themes.c.feedback_id
+                    )
+                )
+                .where(
+                    feedback.c.customer_id == ranked.c.customer_id,
+                    feedback.c.created_at >= since,
+                    feedback_themes.c.theme_id.in_(list(themes)),
+                )
+            )
+        )
+    if follow_up_status:
+        wanted = [s for s in follow_up_status if s != "none"]
+        condition = latest_follow.c.status.in_(wanted) if wanted else literal(False)
+        if "none" in follow_up_status:
+            condition = or_(condition, latest_follow.c.follow_up_id.is_(None))
+        query = query.where(condition)
+    if after is not None:
+        after_value, after_id = after
+        query = query.where(
+            or_(key < after_value, and_(key == after_value, ranked.c.customer_id > after_id))
+        )
+    query = query.order_by(key.desc(), ranked.c.customer_id).limit(limit)
+    with store.engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    out = []
+    for r in rows:
+        follow = (
+            None
+            if r["follow_up_id"] is None
+            else {
+                "follow_up_id": r["follow_up_id"],
+                "owner": r["owner"],
+                "status": r["status"],
+                "note": r["note"],
+                "outcome": r["outcome"],
+                "updated_at": r["follow_up_updated_at"],
+            }
+        )
+        out.append(
+            {
+                "customer_id": r["customer_id"],
+                "probability": r["probability"],
+                "band": r["band"],
+                "revenue_at_risk": r["revenue_at_risk"],
+                "reasons": _json(r["reasons"]),
+                "attribution": r["attribution"],
+                "model_version": r["model_version"],
+                "as_of": r["as_of"],
+                "scored_at": r["scored_at"],
+                "monthly_value": r["monthly_value"],
+                "attributes": _json(r["attributes"]),
+                "follow_up": follow,
+                "sort_key": r["sort_key"],
+            }
+        )
+    return out
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

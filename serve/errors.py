@@ -1,0 +1,122 @@
+"""Errors to HTTP, in one place: cxml's error classes to statuses, request validation to 422,
+an unreachable database or registry to 503 naming it, anything else to a logged 500 that
+says nothing of the server's inside. Every error body is ``{"detail", "field", "code"}``
+(``errors`` too for request validation); no stack trace ever reaches a client."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cxml.errors import (
+    ConfigError,
+    CxmlError,
+    InputFileError,
+    ModelNotFoundError,
+    NotFittedError,
+    NotFoundError,
+    RegistryError,
+    StoreError,
+)
+
+log = logging.getLogger("cxml.serve")
+
+#: The status of each error class (the first that matches, in this order).
+STATUS_OF: tuple[tuple[type[CxmlError], int], ...] = (
+    (NotFoundError, 404),
+    (ModelNotFoundError, 503),
+    (NotFittedError, 503),
+    (ConfigError, 422),
+    (InputFileError, 422),
+    (StoreError, 503),
+    (RegistryError, 503),
+)
+
+
+def status_of(error: CxmlError) -> int:
+    """The HTTP status for one of cxml's errors (400 when none is more specific)."""
+    return next((status for kind, status in STATUS_OF if isinstance(error, kind)), 400)
+
+
+def problem(
+    status: int, detail: str, field: str | None = None, code: str | None = None
+) -> JSONResponse:
+    """The one error shape."""
+    return JSONResponse({"detail": detail, "field": field, "code": code}, status)
+
+
+def install(app: FastAPI, database: str) -> None:
+    """Register the handlers on ``app``; ``database`` names the store in 503s."""
+
+    @app.exception_handler(CxmlError)
+    async def cxml_error(request: Request, exc: CxmlError) -> JSONResponse:
+        return problem(status_of(exc), str(exc), exc.field, exc.code)
+
+    @app.exception_handler(OperationalError)
+    async def store_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("the store at %s did not answer: %s", database, exc.orig)
+        return problem(
+            503,
+            f"the store (database) at {database} cannot be reached right now; retry shortly",
+            None,
+            StoreError.code,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def store_failed(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            return await store_down(request, exc)  # type: ignore[arg-type]
+        log.exception("the store refused a statement on %s %s", request.method, request.url.path)
+        return problem(500, "internal error: it is logged on the server")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"]),
+                "reason": e["msg"],
+                "value": _shown(e.get("input")),
+            }
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": None, "reason": "invalid request"}
+        return JSONResponse(
+            {
+                "detail": f"{first['field']}: {first['reason']}",
+                "field": first["field"],
+                "code": ConfigError.code,
+                "errors": errors,
+            },
+            422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail, "field": getattr(exc, "field", None), "code": None},
+            exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "internal error: it is logged on the server")
+
+
+def _shown(value: Any) -> Any:
+    text = jsonable_encoder(value) if value is not None else None
+    if isinstance(text, str) and len(text) > 60:
+        return text[:57] + "…"
+    if isinstance(text, dict | list):
+        shown = json.dumps(text, default=str)
+        return shown if len(shown) <= 60 else shown[:57] + "…"
+    return text

@@ -1,0 +1,110 @@
+"""A request's scores are the bulk run's scores: same history, features, model and reasons."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import pytest
+
+from cxml.batch import score_store
+from serve.scoring import score_items
+from tests.conftest import Trained
+
+NOW = datetime(2025, 6, 30, 15, 30)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_one_customer_by_id_equals_the_bucket_path_for_every_customer(
+    trained: Trained, dialect: str
+) -> None:
+    store = trained.stores[dialect]
+    parts: list[pd.DataFrame] = []
+    score_store(
+        store,
+        trained.predictor,
+        model_version=trained.version,
+        as_of=NOW,
+        scored_at=NOW,
+        bucket_customers=64,
+        attribution="exact",
+        record=False,
+        sink=parts.append,
+    )
+    bulk = pd.concat(parts).set_index("customer_id")
+    assert len(bulk) > 150
+    for customer_id in bulk.index:
+        [result] = score_items(
+            trained.predictor,
+            store,
+            [{"customer_id": customer_id}],
+            now=NOW,
+            model_version=trained.version,
+            text_pipeline=trained.text_pipeline,
+            text_version="test",
+            max_text_chars=20_000,
+            future_tolerance_days=1,
+            record=False,
+        )
+        expected = bulk.loc[customer_id]
+        assert result["probability"] == expected["probability"], customer_id
+        assert result["band"] == expected["band"]
+        assert result["reasons"] == expected["reasons"]
+
+
+def test_items_answer_in_order_with_errors_for_unknown_churned_and_invalid(
+    trained: Trained,
+) -> None:
+    store = trained.stores["sqlite"]
+    people = store.table_frame("customers")
+    churned = people.loc[people["churn_date"].notna(), "customer_id"].iloc[0]
+    active = people.loc[people["churn_date"].isna(), "customer_id"].iloc[0]
+    items = [
+        {"customer_id": "NOPE"},
+        {"customer_id": active},
+        {"customer_id": churned},
+        {"customer_id": "NEW1", "attributes": {"monthly_value": "abc"}},
+        {
+            "customer_id": "NEW2",
+            "attributes": {"signup_date": "2024-01-01", "monthly_value": 20, "plan": "basic"},
+            "feedback": [
+                {"created_at": "2025-06-20T10:00:00", "channel": "chat", "text": "I will cancel."}
+            ],
+        },
+        {"customer_id": "NEW4", "attributes": {"tenure_months": 7, "plan": "basic"}},
+        {"customer_id": " 8 ", "attributes": {"tenure_months": 3}},  # found by schemathesis
+        {"customer_id": "8", "attributes": {"tenure_months": 4}},
+        {
+            "customer_id": "NEW3",
+            "attributes": {"signup_date": "2024-01-01"},
+            "feedback": [{"created_at": "2025-06-30T16:00:00", "channel": "chat", "text": "later"}],
+        },
+    ]
+    results = score_items(
+        trained.predictor,
+        store,
+        items,
+        now=NOW,
+        model_version=trained.version,
+        text_pipeline=trained.text_pipeline,
+        text_version="test",
+        max_text_chars=20_000,
+        future_tolerance_days=1,
+        record=False,
+    )
+    assert [r["customer_id"] for r in results] == [i["customer_id"] for i in items]
+    assert results[0]["error"]["status"] == 404
+    assert 0 <= results[1]["probability"] <= 1 and results[1]["recorded"] is False
+    assert results[2]["error"]["status"] == 409 and "churned" in results[2]["error"]["reason"]
+    assert results[3]["error"]["status"] == 422
+    assert results[3]["error"]["field"] == "attributes.monthly_value"
+    assert 0 <= results[4]["probability"] <= 1
+    assert (
+        any(r["feature"] == "intent_cancel_90d" for r in results[4]["reasons"])
+        or results[4]["reasons"]
+    )
+    assert 0 <= results[5]["probability"] <= 1  # attributes alone, no feedback
+    assert 0 <= results[6]["probability"] <= 1  # its id normalised to "8" …
+    assert "described inline twice" in results[7]["error"]["reason"]  # … so "8" comes twice
+    assert results[8]["error"]["status"] == 422
+    assert "after now" in results[8]["error"]["reason"]
