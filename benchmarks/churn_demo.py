@@ -15,12 +15,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from cxml.churn.training import backtest, snapshot_dates
+from cxml.churn.predictor import ChurnDefinition
+from cxml.churn.training import backtest, feature_spec, snapshot_dates, training_set
 from cxml.demo import generate, write_world
 from cxml.ingest import ingest_file
 from cxml.settings import Settings
 from cxml.store import Store
+from cxml.store.records import feedback_frame
 from cxml.text.pipeline import TextPipeline
+from cxml.text.training import analyze_feedback
 
 END = date(2026, 1, 1)
 NOW = datetime(2026, 1, 2)
@@ -39,45 +42,38 @@ def main() -> None:
         ingest_file(store, "customers", paths["customers"], settings=settings, now=NOW)
         ingest_file(store, "feedback", paths["feedback"], settings=settings, now=NOW)
         as_of = pd.Timestamp(END)
-        validation = snapshot_dates(as_of, args.horizon, 1)[0]
-        comments = store.feedback_frame(with_text=True)
-        before = comments[pd.to_datetime(comments["created_at"]) < validation]
+        dates = snapshot_dates(as_of, args.horizon, 4)
+        comments = feedback_frame(store, with_text=True)
+        before = comments[pd.to_datetime(comments["created_at"]) < dates[0]]
         pipeline = TextPipeline().fit(before)
-        results = pipeline.analyze(comments["text"].tolist(), comments["language"].tolist())
-        analysis = pd.DataFrame(
-            {
-                "feedback_id": comments["feedback_id"],
-                "sentiment_score": [
-                    r["sentiment"]["score"] if r["sentiment"] else None for r in results
-                ],
-                "intents": [[i["intent"] for i in r["intents"]] for r in results],
-            }
-        )
-        themes = pd.DataFrame(
-            [
-                {"feedback_id": f, "theme_id": t["id"], "sentiment_score": t["sentiment"]["score"]}
-                for f, r in zip(comments["feedback_id"], results, strict=True)
-                for t in r["themes"]
-            ]
-        )
-        inputs = store.churn_inputs()
-        inputs["analysis"], inputs["themes"] = analysis, themes
+        analyze_feedback(store, pipeline, "bench", comments["feedback_id"].tolist(), now=NOW)
         print(
             f"# demo world: {args.customers:,} customers, seed 17, as of {END}, horizon {args.horizon} days"
         )
         print("| features | model | ROC-AUC | PR-AUC | Brier | lift top 10 % | recall top 20 % |")
         print("|---|---|---|---|---|---|---|")
         for label, with_text in (("with text", True), ("without text", False)):
-            graded = backtest(inputs, as_of, args.horizon, with_text=with_text)
+            spec = feature_spec(store, first_snapshot=dates[-1], as_of=as_of, with_text=with_text)
+            rows = training_set(
+                store,
+                dates,
+                args.horizon,
+                spec,
+                ChurnDefinition(),
+                data_end=as_of,
+                bucket_customers=settings.bucket_customers,
+            )
+            graded, _ = backtest(rows, dates[0])
             for name in ("model", "logistic", "rule"):
                 g = graded[name]
                 print(
-                    f"| {label} ({graded['features']} features) | {name} | {g['roc_auc']:.4f} | {g['pr_auc']:.3f} "
+                    f"| {label} ({rows.X.shape[1]} features) | {name} | {g['roc_auc']:.4f} | {g['pr_auc']:.3f} "
                     f"| {g['brier']:.4f} | {g['lift_top10']:.2f} | {g['recall_top20']:.3f} |"
                 )
+        latest = rows.snapshot == dates[0].to_datetime64()
         print(
-            f"\nvalidation snapshot {graded['validation_snapshot']} ({graded['rows_validation']:,} customers), "
-            f"trained on {', '.join(graded['train_snapshots'])} ({graded['rows_train']:,} rows)"
+            f"\nvalidation snapshot {dates[0].date()} ({int(latest.sum()):,} customers), "
+            f"trained on {', '.join(str(d.date()) for d in dates[1:])} ({int((~latest).sum()):,} rows)"
         )
         store.close()
 

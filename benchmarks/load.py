@@ -47,12 +47,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
 
         start = time.perf_counter() + 0.5
         tasks = [
-            asyncio.create_task(
-                one(
-                    start + i / args.rate,
-                    {"customers": [{"customer_id": rng.choice(ids)}]},
-                )
-            )
+            asyncio.create_task(one(start + i / args.rate, _body(args.inline, i, rng.choice(ids))))
             for i in range(total)
         ]
         await asyncio.gather(*tasks)
@@ -70,6 +65,28 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     }
 
 
+def _body(inline: bool, number: int, customer_id: str) -> dict[str, object]:
+    """A by-id item, or a new customer described inline (attributes and one comment)."""
+    if not inline:
+        return {"customers": [{"customer_id": customer_id}]}
+    return {
+        "customers": [
+            {
+                "customer_id": f"new-{number}",
+                "attributes": {"tenure_months": 1 + number % 40, "monthly_value": 30 + number % 50},
+                "feedback": [
+                    {
+                        "created_at": "2025-01-15T10:00:00Z",
+                        "channel": "chat",
+                        "text": "The bill is wrong again and nobody answers. I want to cancel.",
+                        "nps": number % 11,
+                    }
+                ],
+            }
+        ]
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
@@ -79,6 +96,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--path", default="/v1/score")
     parser.add_argument("--params", type=json.loads, default={})
+    parser.add_argument("--inline", action="store_true", help="new customers sent inline")
     print(json.dumps(asyncio.run(run(parser.parse_args()))))
 
 

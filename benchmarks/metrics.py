@@ -23,6 +23,7 @@ from cxml.ingest import ingest_file
 from cxml.reporting import metric_table
 from cxml.settings import Settings
 from cxml.store import Store
+from cxml.store.records import stats
 
 NOW = datetime(2026, 1, 2)
 QUERIES = {
@@ -79,7 +80,7 @@ def time_queries(
     timings: dict[str, dict[str, float]],
 ) -> None:
     """Load the data if the database lacks it, then time every query (median of 3)."""
-    if store.stats()["feedback"] < rows:
+    if stats(store)["feedback"] < rows:
         ingest_file(store, "customers", customers, settings=settings, now=NOW)
         ingest_file(store, "feedback", path, settings=settings, now=NOW)
     if target == "postgresql":

@@ -3,8 +3,8 @@
 Usage: python -m benchmarks.score_speed [--rows 100000]
 Trains the flat-mode ChurnModel once on the Telco table, then scores ``rows`` rows (the table
 repeated): LightGBM's own uncalibrated ``predict_proba`` on the prepared rows (the bare model),
-cxml's calibrated probability (one numba walk down the trees), and the whole ``score_flat`` with
-reasons (what `cxml score` does: exact TreeSHAP up to 2,000 rows, path attributions from the
+cxml's calibrated probability (one numba walk down the trees), and the whole ``scoring.score`` with
+reasons (what `cxml score --customers` does: exact TreeSHAP up to 2,000 rows, path attributions from the
 same walk beyond). The issue's
 target is 1,000,000 rows with reasons in under 30 s.
 """
@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from cxml.churn.model import ChurnModel
+from cxml.churn.predictor import ChurnPredictor
 from cxml.churn.training import flat_training_set
-from cxml.scoring import score_flat
+from cxml.scoring import attribution_for, score
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,13 +37,13 @@ def main() -> None:
     )
     X, y = flat_training_set(table, label_column="Churn", positive="Yes")
     model = ChurnModel(tune=False).fit(X, y)
-    bundle = {
-        "model": model,
-        "mode": "flat",
-        "columns": list(X.columns),
-        "horizon_days": 90,
-        "base_rate": float(y.mean()),
-    }
+    predictor = ChurnPredictor(
+        estimator=model,
+        mode="flat",
+        columns=tuple(X.columns),
+        base_rate=float(y.mean()),
+        horizon_days=90,
+    )
     repeats = int(np.ceil(args.rows / len(table)))
     big = pd.concat([table.drop(columns=["Churn"])] * repeats, ignore_index=True).head(args.rows)
     big["customer_id"] = [f"R{i}" for i in range(len(big))]
@@ -55,7 +56,15 @@ def main() -> None:
     model.predict_proba(rows)
     bare = time.perf_counter() - started
     started = time.perf_counter()
-    scored = score_flat(bundle, big, model_version="bench", now=datetime(2026, 1, 1))
+    features = predictor.table(big)
+    scored = score(
+        predictor,
+        features,
+        as_of=datetime(2026, 1, 1),
+        scored_at=datetime(2026, 1, 1),
+        model_version="bench",
+        attribution=attribution_for(len(features)),
+    )
     full = time.perf_counter() - started
     print(
         "| rows | LightGBM predict_proba (s) | cxml calibrated probability (s) "

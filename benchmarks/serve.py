@@ -57,10 +57,11 @@ def load(
     seconds: float,
     path: str,
     params: dict[str, str] | None = None,
+    inline: bool = False,
 ) -> dict[str, float]:
     command = [PYTHON, "-m", "benchmarks.load", "--url", url, "--key", key, "--ids", str(ids)]
     command += ["--rate", str(rate), "--seconds", str(seconds), "--path", path]
-    command += ["--params", json.dumps(params or {})]
+    command += ["--params", json.dumps(params or {})] + (["--inline"] if inline else [])
     done = subprocess.run(
         command, capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1]
     )
@@ -144,7 +145,7 @@ def main() -> None:
         from cxml.store import Store
 
         store = Store.open(Settings(database_url=f"sqlite:///{workdir / 'cxml.db'}"))
-        people = store.churn_inputs()["customers"]
+        people = store.table_frame("customers")
         ids = people.loc[people["churn_date"].isna(), "customer_id"].tolist()
         store.close()
         ids_file = workdir / "ids.txt"
@@ -192,7 +193,7 @@ def main() -> None:
                 ).raise_for_status()
                 batch_reused = time.perf_counter() - started
                 usual = load(base, key, ids_file, 200, args.seconds, "/v1/score")
-                cold_rate = 10 * workers
+                cold_rate = 20 * workers
                 cold = load(
                     base,
                     key,
@@ -201,6 +202,16 @@ def main() -> None:
                     args.seconds,
                     "/v1/score",
                     {"fresh": "true", "record": "false"},
+                )
+                inline = load(
+                    base,
+                    key,
+                    ids_file,
+                    cold_rate,
+                    args.seconds,
+                    "/v1/score",
+                    {"record": "false"},
+                    inline=True,
                 )
                 most = wrk(base, key, ids, "/v1/score", int(args.seconds), workdir)
             finally:
@@ -235,6 +246,7 @@ def main() -> None:
                     workers,
                     usual,
                     cold,
+                    inline,
                     cold_rate,
                     most,
                     bare_load,
@@ -248,12 +260,15 @@ def main() -> None:
         )
         print("| workers | endpoint | offered load | p50 ms | p99 ms | achieved req/s | errors |")
         print("|---|---|---|---|---|---|---|")
-        for workers, usual, cold, cold_rate, most, bare_load, bare_most, *_ in rows:
+        for workers, usual, cold, inline, cold_rate, most, bare_load, bare_most, *_ in rows:
             print(
                 f"| {workers} | score by id (stored score still true) | 200/s | {usual['p50_ms']} | {usual['p99_ms']} | {usual['achieved_rps']} | {usual['errors']} |"
             )
             print(
                 f"| {workers} | score by id, cold (`fresh=true`) | {cold_rate}/s | {cold['p50_ms']} | {cold['p99_ms']} | {cold['achieved_rps']} | {cold['errors']} |"
+            )
+            print(
+                f"| {workers} | new customer inline (attributes + a comment) | {cold_rate}/s | {inline['p50_ms']} | {inline['p99_ms']} | {inline['achieved_rps']} | {inline['errors']} |"
             )
             print(
                 f"| {workers} | bare FastAPI endpoint | 200/s | {bare_load['p50_ms']} | {bare_load['p99_ms']} | {bare_load['achieved_rps']} | {bare_load['errors']} |"
@@ -269,7 +284,7 @@ def main() -> None:
             "| workers | score / bare throughput | batch of 1,000 cold (s) | batch of 1,000 reused (s) |"
         )
         print("|---|---|---|---|")
-        for workers, _, _, _, most, _, bare_most, batch_cold, batch_reused in rows:
+        for workers, _, _, _, _, most, _, bare_most, batch_cold, batch_reused in rows:
             print(
                 f"| {workers} | {most['rps'] / bare_most['rps']:.0%} | {batch_cold:.2f} | {batch_reused:.2f} |"
             )

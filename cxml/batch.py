@@ -83,12 +83,16 @@ def score_store(
             write_scores(store, scored)
         if sink is not None:
             sink(scored)
-        for row in scored.to_dict(orient="records") if top else ():
-            item = (float(row["probability"]), _Later(str(row["customer_id"])), row)
-            if len(best) < top:
-                heapq.heappush(best, item)
-            elif item[:2] > best[0][:2]:
-                heapq.heapreplace(best, item)
+        if top:
+            leaders = scored.sort_values(
+                ["probability", "customer_id"], ascending=[False, True], kind="stable"
+            ).head(top)
+            for row in leaders.to_dict(orient="records"):
+                item = (float(row["probability"]), _Later(str(row["customer_id"])), row)
+                if len(best) < top:
+                    heapq.heappush(best, item)
+                elif item[:2] > best[0][:2]:
+                    heapq.heapreplace(best, item)
         run.scored += len(scored)
         run.buckets += 1
         if progress is not None:

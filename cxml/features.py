@@ -137,10 +137,7 @@ def customer_features(history: History, spec: FeatureSpec | None = None) -> pd.D
         columns["sentiment_trend"] = columns["sentiment_mean_90d"] - columns["sentiment_mean_365d"]
         intents = rows.intents()
         for intent in INTENTS:
-            said = np.fromiter((intent in i for i in intents), dtype=bool, count=len(intents)) & (
-                age <= 90
-            )
-            columns[f"intent_{intent}_90d"] = rows.count(said)
+            columns[f"intent_{intent}_90d"] = rows.count(expressed(intents, intent) & (age <= 90))
         negative |= scored & (sentiment <= NEGATIVE_SENTIMENT)
     columns["days_since_last_negative"] = rows.minimum(age, negative)
     if spec.with_text and spec.theme_ids:
@@ -190,11 +187,10 @@ class _Rows:
             return np.full(len(self.position), np.nan)
         return self.frame[column].to_numpy(dtype=float, na_value=np.nan)[self.kept]
 
-    def intents(self) -> list[Any]:
+    def intents(self) -> np.ndarray:
         if "intents" not in self.frame.columns:
-            return [()] * len(self.position)
-        raw = self.frame["intents"].to_numpy(dtype=object)[self.kept]
-        return [i if isinstance(i, list | tuple) else () for i in raw]
+            return np.full(len(self.position), None, dtype=object)
+        return self.frame["intents"].to_numpy(dtype=object)[self.kept]
 
     def count(self, mask: np.ndarray) -> np.ndarray:
         return np.bincount(self.position[mask], minlength=self.n).astype(float)
@@ -218,6 +214,20 @@ class _Rows:
         return np.where(
             latest >= 0, values[np.maximum(latest, 0)] if len(values) else np.nan, np.nan
         )
+
+
+def expressed(intents: np.ndarray | list[Any], intent: str) -> np.ndarray:
+    """True where a comment's intents include ``intent``; each value is a list of intent names
+    or their JSON text as stored (``["cancel", "effort"]``), or missing."""
+    quoted = f'"{intent}"'
+    values = pd.Series(intents, dtype=object)
+    text = values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    out = np.zeros(len(values), dtype=bool)
+    if text.any():
+        out[text] = values[text].str.contains(quoted, regex=False).to_numpy(dtype=bool)
+    if not text.all():
+        out[~text] = [isinstance(v, list | tuple) and intent in v for v in values[~text]]
+    return out
 
 
 def _theme_weights(

@@ -83,9 +83,11 @@ def load_mapping_file(path: Path) -> dict[str, str]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the mapping file: {exc.strerror or exc}") from exc
+        raise ConfigError(
+            f"{path}: cannot read the mapping file: {exc.strerror or exc}", code="CX105"
+        ) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML or JSON: {exc}") from exc
+        raise ConfigError(f"{path}: not valid YAML or JSON: {exc}", code="CX105") from exc
     if isinstance(data, dict) and isinstance(data.get("columns"), dict):
         data = data["columns"]
     if not isinstance(data, dict) or not all(
@@ -93,7 +95,8 @@ def load_mapping_file(path: Path) -> dict[str, str]:
     ):
         raise ConfigError(
             f"{path}: expected a mapping of file column to contract column, "
-            "e.g. `columns: {customerID: customer_id}`"
+            "e.g. `columns: {customerID: customer_id}`",
+            code="CX105",
         )
     return dict(data)
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.churn.predictor import ChurnPredictor
-from cxml.features import NEGATIVE_SENTIMENT
+from cxml.features import NEGATIVE_SENTIMENT, expressed
 from cxml.store.history import History
 
 TOP_REASONS = 3
@@ -146,59 +146,59 @@ def _quotes(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """The customer's latest words behind each text reason chosen: for a theme, the latest
     comment mentioning it (for ``_negative``, the latest negative one); for an intent, the
-    latest comment expressing it. Redacted; keyed by (customer, feature)."""
-    wanted: dict[str, set[str]] = {}
-    for i, j in zip(*np.nonzero(top >= 0), strict=True):
-        feature = names[int(top[i, j])]
-        if feature.startswith(("theme_", "intent_")):
-            wanted.setdefault(feature, set()).add(str(customers[i]))
+    latest comment expressing it. Redacted; keyed by (customer, feature). One pass over the
+    history's rows per kind, whatever the number of customers."""
+    wanted = {
+        (str(customers[i]), names[int(top[i, j])])
+        for i, j in zip(*np.nonzero(top >= 0), strict=True)
+        if names[int(top[i, j])].startswith(("theme_", "intent_"))
+    }
     if not wanted:
         return {}
-    feedback = history.feedback
-    said = feedback.dropna(subset=["text"])
-    text_of = dict(
-        zip(said["feedback_id"], zip(said["created_at"], said["text"], strict=True), strict=True)
-    )
+    said = history.feedback[history.feedback["text"].notna()]
+    position = dict(zip(said["feedback_id"], range(len(said)), strict=True))
+    created = said["created_at"].to_numpy(dtype="datetime64[ns]")
+    texts = said["text"].to_numpy(dtype=object)
     found: dict[tuple[str, str], str] = {}
-    themes = history.themes
-    for feature, who in wanted.items():
-        if feature.startswith("theme_"):
-            theme = feature.removeprefix("theme_")
-            negative = theme.endswith("_negative")
-            theme = theme.removesuffix("_negative")
-            rows = themes[(themes["theme_id"] == theme) & themes["customer_id"].isin(who)]
-            rows = rows[rows["feedback_id"].isin(text_of)]
-            latest = rows.drop_duplicates(["customer_id"], keep="last")
-            if negative:
-                bad = rows[rows["sentiment_score"].fillna(0.0) <= NEGATIVE_SENTIMENT]
-                latest = pd.concat(
-                    [bad.drop_duplicates(["customer_id"], keep="last"), latest]
-                ).drop_duplicates(["customer_id"], keep="first")
-            rows = latest
-            for customer, feedback_id in zip(rows["customer_id"], rows["feedback_id"], strict=True):
-                found[(str(customer), feature)] = str(feedback_id)
-        else:
-            intent = feature.removeprefix("intent_").removesuffix("_90d")
-            rows = said[said["customer_id"].isin(who)]
-            has = [isinstance(i, list | tuple) and intent in i for i in rows["intents"]]
-            rows = rows[np.asarray(has, dtype=bool)].drop_duplicates(["customer_id"], keep="last")
-            for customer, feedback_id in zip(rows["customer_id"], rows["feedback_id"], strict=True):
-                found[(str(customer), feature)] = str(feedback_id)
+    features = {feature for _, feature in wanted}
+    themes = history.themes[history.themes["feedback_id"].isin(position.keys())]
+    if any(f.startswith("theme_") for f in features):
+        latest = themes.drop_duplicates(["customer_id", "theme_id"], keep="last")
+        for customer, theme, feedback_id in zip(
+            latest["customer_id"], latest["theme_id"], latest["feedback_id"], strict=True
+        ):
+            for feature in (f"theme_{theme}", f"theme_{theme}_negative"):
+                if (customer, feature) in wanted:
+                    found[(customer, feature)] = feedback_id
+        bad = themes[themes["sentiment_score"].fillna(0.0) <= NEGATIVE_SENTIMENT]
+        bad = bad.drop_duplicates(["customer_id", "theme_id"], keep="last")
+        for customer, theme, feedback_id in zip(
+            bad["customer_id"], bad["theme_id"], bad["feedback_id"], strict=True
+        ):
+            if (customer, f"theme_{theme}_negative") in wanted:
+                found[(customer, f"theme_{theme}_negative")] = feedback_id
+    for feature in sorted(f for f in features if f.startswith("intent_")):
+        intent = feature.removeprefix("intent_").removesuffix("_90d")
+        rows = said[expressed(said["intents"].to_numpy(dtype=object), intent)]
+        rows = rows.drop_duplicates(["customer_id"], keep="last")
+        for customer, feedback_id in zip(rows["customer_id"], rows["feedback_id"], strict=True):
+            if (customer, feature) in wanted:
+                found[(customer, feature)] = feedback_id
     if not found:
         return {}
     from cxml.text.redact import Redactor
 
     ids = sorted(set(found.values()))
     redacted = dict(
-        zip(ids, Redactor().fit().transform([str(text_of[i][1]) for i in ids]), strict=True)
+        zip(ids, Redactor().transform([str(texts[position[i]]) for i in ids]), strict=True)
     )
+    days = {i: str(created[position[i]].astype("datetime64[D]")) for i in ids}
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for key, feedback_id in found.items():
-        when, _ = text_of[feedback_id]
         quote = redacted[feedback_id]
         out[key] = {
             "feedback_id": feedback_id,
-            "date": str(pd.Timestamp(when).date()),
+            "date": days[feedback_id],
             "quote": quote if len(quote) <= QUOTE_CHARS else quote[: QUOTE_CHARS - 3] + "…",
         }
     return out

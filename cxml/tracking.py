@@ -74,8 +74,8 @@ def _alias_version(settings: Settings, name: str) -> Any | None:
     from mlflow.exceptions import MlflowException
 
     mlflow = _mlflow(settings)
-    client = mlflow.MlflowClient()
     with _registry(settings):
+        client = mlflow.MlflowClient()
         try:
             registered = client.get_registered_model(name)
         except MlflowException as exc:
@@ -329,8 +329,8 @@ def promote_churn(
     Refuses, saying why, when the backtests differ or the challenger is not better.
     """
     mlflow = _mlflow(settings)
-    client = mlflow.MlflowClient()
     with _registry(settings):
+        client = mlflow.MlflowClient()
         versions = client.search_model_versions(f"name='{CHURN_MODEL}'")
     if not versions:
         raise ModelNotFoundError(
@@ -408,8 +408,8 @@ def load_churn_for_mode(settings: Settings, mode: str) -> tuple[Any, str]:
     if predictor.mode == mode:
         return predictor, version
     mlflow = _mlflow(settings)
-    client = mlflow.MlflowClient()
     with _registry(settings):
+        client = mlflow.MlflowClient()
         versions = sorted(
             client.search_model_versions(f"name='{CHURN_MODEL}'"),
             key=lambda v: int(v.version),

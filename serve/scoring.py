@@ -294,11 +294,16 @@ def inline_history(
         analysed, new_themes = analysis_frames(
             with_text["feedback_id"].tolist(), results, text_version, now
         )
-    new_rows = new_feedback.merge(
-        analysed[["feedback_id", "sentiment_score", "intents"]], on="feedback_id", how="left"
-    )
-    new_themes = new_themes.merge(
-        new_feedback[["feedback_id", "customer_id", "created_at"]], on="feedback_id"
+    new_rows = new_feedback.assign(sentiment_score=np.nan, intents=None)
+    if len(with_text):
+        read = analysed.set_index("feedback_id")
+        new_rows["sentiment_score"] = new_rows["feedback_id"].map(read["sentiment_score"])
+        new_rows["intents"] = new_rows["feedback_id"].map(read["intents"])
+    owner = dict(zip(new_feedback["feedback_id"], new_feedback["customer_id"], strict=True))
+    when = dict(zip(new_feedback["feedback_id"], new_feedback["created_at"], strict=True))
+    new_themes = new_themes.assign(
+        customer_id=new_themes["feedback_id"].map(owner),
+        created_at=new_themes["feedback_id"].map(when),
     )
     theirs = read_history(store, now, Selection.of(sorted(kept)))
     history = History.from_frames(

@@ -165,13 +165,13 @@ class ChurnModel(ClassifierMixin, Estimator):
             }
         out = np.empty((len(X), len(self.columns_)))
         numeric = [j for j, c in enumerate(self.columns_) if c not in codes]
-        names = [self.columns_[j] for j in numeric]
-        block = X[names]
-        if all(dtype == np.float64 for dtype in block.dtypes):
-            out[:, numeric] = block.to_numpy(dtype=np.float64)
-        else:
-            for j, name in zip(numeric, names, strict=True):
-                out[:, j] = pd.to_numeric(X[name], errors="coerce").to_numpy(
+        dtypes = X.dtypes
+        floats = [j for j in numeric if dtypes[self.columns_[j]] == np.float64]
+        if floats:  # one copy for the float block (most features)
+            out[:, floats] = X[[self.columns_[j] for j in floats]].to_numpy(dtype=np.float64)
+        for j in numeric:
+            if dtypes[self.columns_[j]] != np.float64:
+                out[:, j] = pd.to_numeric(X[self.columns_[j]], errors="coerce").to_numpy(
                     dtype=np.float64, na_value=np.nan
                 )
         for j, column in enumerate(self.columns_):

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import JSON, Connection, Text, and_, cast, func, or_, select, text, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from cxml.store.database import Store
@@ -173,12 +174,13 @@ def read_history(
     as_of = pd.Timestamp(as_of)
     instant = as_of.to_pydatetime()
     dialect = store.dialect
+    text_of = _as_text(dialect)
     people_query = (
         select(
             customers.c.customer_id,
-            customers.c.signup_date,
+            text_of(customers.c.signup_date),
             customers.c.monthly_value,
-            customers.c.attributes,
+            text_of(customers.c.attributes),
         )
         .where(_active(as_of), *selection.where(customers.c.customer_id))
         .order_by(_ordered(customers.c.customer_id, dialect))
@@ -188,14 +190,14 @@ def read_history(
         select(
             feedback.c.feedback_id,
             feedback.c.customer_id,
-            feedback.c.created_at,
+            text_of(feedback.c.created_at),
             feedback.c.channel,
             feedback.c.nps,
             feedback.c.csat,
             feedback.c.ces,
             feedback.c.text,
             feedback_analysis.c.sentiment_score,
-            feedback_analysis.c.intents,
+            text_of(feedback_analysis.c.intents),
         )
         .select_from(
             feedback.outerjoin(
@@ -213,7 +215,7 @@ def read_history(
         select(
             feedback_themes.c.feedback_id,
             feedback.c.customer_id,
-            feedback.c.created_at,
+            text_of(feedback.c.created_at),
             feedback_themes.c.theme_id,
             feedback_themes.c.theme_label,
             feedback_themes.c.sentiment_score,
@@ -230,25 +232,66 @@ def read_history(
         )
     )
     with store.engine.connect() as connection:
-        people_rows = connection.execute(people_query).all()
-        feedback_rows = connection.execute(feedback_query).all()
-        theme_rows = connection.execute(themes_query).all() if with_text else []
-    people = pd.DataFrame(people_rows, columns=list(CUSTOMER_COLUMNS))
-    people["signup_date"] = pd.to_datetime(people["signup_date"]).astype("datetime64[ns]")
-    people["monthly_value"] = people["monthly_value"].astype(float)
-    people["attributes"] = [_json(a) or {} for a in people["attributes"]]
-    rows = pd.DataFrame(feedback_rows, columns=list(FEEDBACK_COLUMNS))
-    rows["created_at"] = pd.to_datetime(rows["created_at"]).astype("datetime64[ns]")
+        people = _frame(connection, people_query, CUSTOMER_COLUMNS)
+        rows = _frame(connection, feedback_query, FEEDBACK_COLUMNS)
+        themes = (
+            _frame(connection, themes_query, THEME_COLUMNS)
+            if with_text
+            else _frame(connection, themes_query.limit(0), THEME_COLUMNS)
+        )
+    people["signup_date"] = _times(people["signup_date"])
+    people["monthly_value"] = pd.to_numeric(people["monthly_value"]).astype(float)
+    people["attributes"] = pd.Series(
+        [_json(a) or {} for a in people["attributes"]], dtype=object, index=people.index
+    )
+    rows["created_at"] = _times(rows["created_at"])
     for score in ("nps", "csat", "ces", "sentiment_score"):
         rows[score] = pd.to_numeric(rows[score]).astype(float)
-    rows["intents"] = [_json(i) for i in rows["intents"]]
     if not with_text:
         rows["sentiment_score"] = np.nan
-        rows["intents"] = None
-    themes = pd.DataFrame(theme_rows, columns=list(THEME_COLUMNS))
-    themes["created_at"] = pd.to_datetime(themes["created_at"]).astype("datetime64[ns]")
+        rows["intents"] = pd.Series([None] * len(rows), dtype=object, index=rows.index)
+    themes["created_at"] = _times(themes["created_at"])
     themes["sentiment_score"] = pd.to_numeric(themes["sentiment_score"]).astype(float)
     return History(as_of, people, rows, themes)
+
+
+def _as_text(dialect: str) -> Any:
+    """Dates, times and JSON read as the database's own text: no per-value conversion in
+    Python (pandas parses a whole column at once; intents stay JSON text)."""
+
+    def text_of(column: Any) -> Any:
+        if dialect == "postgresql" and isinstance(column.type, JSON | JSONB):
+            return cast(column, Text).label(column.name)
+        return type_coerce(column, Text).label(column.name)
+
+    return text_of
+
+
+def _frame(connection: Connection, query: Any, names: Sequence[str]) -> pd.DataFrame:
+    """A query's rows as a frame of plain object columns (built column by column).
+
+    The driver's tuples are read straight from the cursor: every column is a plain type
+    (dates, times and JSON come as text), so SQLAlchemy has no value to convert and building a
+    Row per record would only cost time."""
+    result = connection.execute(query)
+    try:
+        rows = result.cursor.fetchall() if result.cursor is not None else []
+    finally:
+        result.close()
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    return pd.DataFrame(
+        {
+            name: pd.Series(list(values), dtype=object)
+            for name, values in zip(names, columns, strict=True)
+        }
+    )
+
+
+def _times(values: pd.Series) -> pd.Series:
+    """Stored dates or times (text from SQLite, datetimes from PostgreSQL) as datetime64[ns]."""
+    if values.empty:
+        return pd.Series([], dtype="datetime64[ns]", index=values.index)
+    return pd.to_datetime(values, format="ISO8601").astype("datetime64[ns]")
 
 
 def customer_buckets(

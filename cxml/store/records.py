@@ -138,13 +138,27 @@ def feedback_frame(
 
 def existing_customers(connection: Connection, ids: Sequence[str]) -> pd.DataFrame:
     """The stored rows of the customers in ``ids`` (those that exist)."""
-    stage(connection, "stage_ids", (("customer_id", "TEXT"),), pd.DataFrame({"customer_id": ids}))
-    query = text(
-        "SELECT c.customer_id, c.signup_date, c.churn_date, c.monthly_value, c.attributes, "
-        "c.content_hash FROM customers c JOIN stage_ids s ON s.customer_id = c.customer_id"
-    )
-    rows = connection.execute(query).all()
-    drop_stage(connection, "stage_ids")
+    if len(ids) <= 500:  # a request's few: bound in one IN list, no staging table
+        rows = connection.execute(
+            select(
+                customers.c.customer_id,
+                customers.c.signup_date,
+                customers.c.churn_date,
+                customers.c.monthly_value,
+                customers.c.attributes,
+                customers.c.content_hash,
+            ).where(customers.c.customer_id.in_(list(ids)))
+        ).all()
+    else:
+        stage(
+            connection, "stage_ids", (("customer_id", "TEXT"),), pd.DataFrame({"customer_id": ids})
+        )
+        query = text(
+            "SELECT c.customer_id, c.signup_date, c.churn_date, c.monthly_value, c.attributes, "
+            "c.content_hash FROM customers c JOIN stage_ids s ON s.customer_id = c.customer_id"
+        )
+        rows = connection.execute(query).all()
+        drop_stage(connection, "stage_ids")
     frame = pd.DataFrame(
         rows,
         columns=[

@@ -75,6 +75,7 @@ class Sort(StrEnum):
 
 
 SORTS = tuple(s.value for s in Sort)
+SMALL_WRITE = 200
 
 
 def write_scores(store: Store, frame: pd.DataFrame, connection: Connection | None = None) -> int:
@@ -83,6 +84,13 @@ def write_scores(store: Store, frame: pd.DataFrame, connection: Connection | Non
     when given. Returns the rows written."""
     if frame.empty:
         return 0
+    if len(frame) <= SMALL_WRITE:  # a request's few: bound rows, no staging table
+        if connection is not None:
+            _upsert_rows(connection, frame)
+        else:
+            with store.begin() as conn:
+                _upsert_rows(conn, frame)
+        return len(frame)
     staged = pd.DataFrame(
         {
             "customer_id": frame["customer_id"].astype(object).to_numpy(),
@@ -121,6 +129,35 @@ def write_scores(store: Store, frame: pd.DataFrame, connection: Connection | Non
         with store.begin() as conn:
             write(conn)
     return len(staged)
+
+
+def _upsert_rows(connection: Connection, frame: pd.DataFrame) -> None:
+    """The same upsert as the staged one, with the rows bound as parameters."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert: Any = (
+        postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    )
+    rows = []
+    for values in zip(*(frame[c].tolist() for c in SCORE_COLUMNS), strict=True):
+        record = dict(zip(SCORE_COLUMNS, values, strict=True))
+        record["as_of"] = pd.Timestamp(record["as_of"]).date()
+        record["model_version"] = str(record["model_version"])
+        for column in ("scored_at", "features_as_of"):
+            record[column] = pd.Timestamp(record[column]).to_pydatetime()
+        if isinstance(record["reasons"], str):
+            record["reasons"] = json.loads(record["reasons"])
+        revenue = record["revenue_at_risk"]
+        record["revenue_at_risk"] = None if revenue is None or revenue != revenue else revenue
+        rows.append(record)
+    statement = dialect_insert(scores)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["customer_id", "as_of", "model_version"],
+            set_={c: statement.excluded[c] for c in SCORE_COLUMNS[3:]},
+        ),
+        rows,
+    )
 
 
 def _ordering() -> tuple[Any, ...]:
@@ -177,10 +214,15 @@ def fresh_scores(
     if not customer_ids:
         return {}
     out: dict[str, dict[str, Any]] = {}
+    one = len(customer_ids) == 1
     with store.engine.connect() as connection:
         found = connection.execute(
-            _fresh_scores_query(),
-            {"ids": list(customer_ids), "version": model_version, "since": since},
+            _fresh_scores_query(one),
+            {
+                "ids": customer_ids[0] if one else list(customer_ids),
+                "version": model_version,
+                "since": since,
+            },
         )
         for row in found.mappings():
             if row["customer_id"] not in out:
@@ -189,8 +231,9 @@ def fresh_scores(
 
 
 @functools.cache
-def _fresh_scores_query() -> Any:
-    """Built once: the hot path of POST /v1/score only binds its parameters."""
+def _fresh_scores_query(one: bool) -> Any:
+    """Built once: the hot path of POST /v1/score only binds its parameters (one customer:
+    an equality, which is compiled once; several: an expanding IN list)."""
     cut = scores.c.features_as_of
     last_feedback = (
         select(func.max(feedback.c.updated_at))
@@ -211,7 +254,9 @@ def _fresh_scores_query() -> Any:
         select(scores)
         .join(customers, customers.c.customer_id == scores.c.customer_id)
         .where(
-            scores.c.customer_id.in_(bindparam("ids", expanding=True)),
+            scores.c.customer_id == bindparam("ids")
+            if one
+            else scores.c.customer_id.in_(bindparam("ids", expanding=True)),
             scores.c.model_version == bindparam("version"),
             cut >= bindparam("since", type_=DateTime()),
             customers.c.updated_at <= cut,

@@ -28,10 +28,11 @@ class LanguageDetector(Estimator):
         self.languages = languages
 
     def fit(self, texts: Any = None, y: Any = None) -> LanguageDetector:
-        """Nothing to learn from texts; loads the identifier's model (shipped in its package)."""
-        self._forget()
-        self.fitted_ = True
+        """Nothing to learn from texts (stateless: usable with or without ``fit``)."""
         return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
 
     def _identifier(self) -> Any:
         if getattr(self, "_langid", None) is None:
@@ -48,7 +49,6 @@ class LanguageDetector(Estimator):
 
     def detect(self, texts: Sequence[str | None]) -> list[tuple[str | None, float]]:
         """(language, confidence) per text."""
-        self._check_fitted("fitted_")
         identifier = self._identifier()
         out: list[tuple[str | None, float]] = []
         for text in texts:

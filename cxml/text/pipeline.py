@@ -18,16 +18,20 @@ from cxml.text.redact import Redactor
 from cxml.text.sentiment import LABELS, SentimentModel, weak_labels
 from cxml.text.themes import DISCOURSE_WORDS, OTHER, Taxonomy, ThemeModel
 
-DEFAULTS_DIR = Path(__file__).resolve().parents[2] / "models"
 _MAX_KEY_PHRASES = 5
 
 
-def load_default_sentiment(directory: Path = DEFAULTS_DIR) -> dict[str, SentimentModel]:
-    """The shipped default sentiment models (``models/sentiment_<lang>.joblib``), by language."""
+def load_default_sentiment(directory: Path | None = None) -> dict[str, SentimentModel]:
+    """The shipped default sentiment models by language: ``sentiment_<lang>.joblib`` in
+    ``directory``, by default the package's own (``cxml/shipped``, the repository's
+    ``models/``), so a plain ``pip install`` has them."""
+    import importlib.resources
+
     import joblib
 
+    folder = directory or Path(str(importlib.resources.files("cxml").joinpath("shipped")))
     out: dict[str, SentimentModel] = {}
-    for path in sorted(directory.glob("sentiment_*.joblib")):
+    for path in sorted(folder.glob("sentiment_*.joblib")):
         out[path.stem.split("_", 1)[1]] = joblib.load(path)
     return out
 

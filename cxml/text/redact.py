@@ -76,20 +76,23 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
 
 
 class Redactor(Estimator):
-    """Estimator wrapper of ``redact`` (nothing to learn); ``enabled=False`` passes text through."""
+    """Estimator wrapper of ``redact``; ``enabled=False`` passes text through.
+
+    Stateless: nothing to learn, so it works with or without ``fit`` (scikit-learn's
+    convention for stateless transformers)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
 
     def fit(self, texts: object = None, y: object = None) -> Redactor:
-        """Nothing to learn; marks the redactor ready."""
-        self._forget()
-        self.fitted_ = True
+        """Nothing to learn."""
         return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
 
     def transform(self, texts: list[str]) -> list[str]:
         """The redacted texts."""
-        self._check_fitted("fitted_")
         if not self.enabled:
             return list(texts)
         return [redact(t)[0] if t else t for t in texts]

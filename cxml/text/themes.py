@@ -67,7 +67,7 @@ class Taxonomy:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read the taxonomy: {exc}") from exc
+            raise ConfigError(f"{path}: cannot read the taxonomy: {exc}", code="CX103") from exc
         return cls.from_dict(data, source=str(path))
 
     @classmethod
@@ -77,16 +77,17 @@ class Taxonomy:
         merges: dict[str, list[str]] = {}
         for i, entry in enumerate(data.get("themes") or []):
             if not isinstance(entry, dict) or not entry.get("id"):
-                raise ConfigError(f"{source}: theme #{i + 1} needs an id")
+                raise ConfigError(f"{source}: theme #{i + 1} needs an id", code="CX103")
             theme_id = str(entry["id"])
             if theme_id in themes:
-                raise ConfigError(f"{source}: theme id {theme_id!r} appears twice")
+                raise ConfigError(f"{source}: theme id {theme_id!r} appears twice", code="CX103")
             for key in ("keywords", "patterns"):
                 value = entry.get(key) or {}
                 if not isinstance(value, dict):
                     raise ConfigError(
                         f"{source}: theme {theme_id!r}: {key} must map a language to a list, "
-                        "e.g. {en: [bill], ja: [請求]}"
+                        "e.g. {en: [bill], ja: [請求]}",
+                        code="CX103",
                     )
                 for language, items in value.items():
                     if key == "patterns":
@@ -96,7 +97,8 @@ class Taxonomy:
                             except re.error as exc:
                                 raise ConfigError(
                                     f"{source}: theme {theme_id!r}: pattern {item!r} ({language}) "
-                                    f"is not a valid regular expression: {exc}"
+                                    f"is not a valid regular expression: {exc}",
+                                    code="CX103",
                                 ) from exc
             themes[theme_id] = TaxonomyTheme(
                 id=theme_id,
@@ -113,7 +115,9 @@ class Taxonomy:
             for merged in sources:
                 absorbed = themes.pop(merged, None)
                 if absorbed is None:
-                    raise ConfigError(f"{source}: theme {target!r} merges unknown theme {merged!r}")
+                    raise ConfigError(
+                        f"{source}: theme {target!r} merges unknown theme {merged!r}", code="CX103"
+                    )
                 for language, words in absorbed.keywords.items():
                     themes[target].keywords.setdefault(language, []).extend(words)
                 for language, items in absorbed.patterns.items():
@@ -230,6 +234,12 @@ class ThemeModel(Estimator):
         self.keep_similarity = keep_similarity
         self.min_confidence = min_confidence
         self.random_state = random_state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Models pickled before 0.2 kept the earlier model itself as ``previous``.
+        state.pop("previous", None)
+        state.setdefault("reference_themes", None)
+        super().__setstate__(state)
 
     # --- fitting -------------------------------------------------------------------
 

@@ -16,6 +16,9 @@ from tests.conftest import run_cxml
 Served = dict[str, Any]
 
 
+pytestmark = pytest.mark.slow  # real uvicorn servers over demo worlds built by `cxml demo`
+
+
 def client(served: Served, scope: str = "admin") -> httpx.Client:
     return httpx.Client(
         base_url=served["base"], headers={"X-API-Key": served["keys"][scope]}, timeout=60

@@ -9,6 +9,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+pytestmark = pytest.mark.slow  # schemathesis against a real server
+
 
 @pytest.fixture
 def fuzzed(served_sqlite_world: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import Server, new_key, run_cxml
+
+pytestmark = pytest.mark.slow  # real servers and the demo end to end
 
 
 def test_missing_models_say_how_to_fix_then_bundles_load_on_reload(

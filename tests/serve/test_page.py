@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a real browser against a real server
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 

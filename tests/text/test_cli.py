@@ -7,8 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.conftest import run_cxml
+
+pytestmark = pytest.mark.slow  # the whole CLI flow in subprocesses
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,37 @@
+"""API keys: shown once, stored as a hash, scoped, revocable at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from cxml.errors import ConfigError, NotFoundError
+from cxml.keys import SCOPES, create_key, revoke_key, verify_key
+from cxml.store import Store
+from cxml.store.keys import list_api_keys
+from tests.conftest import NOW
+
+
+def test_a_key_verifies_with_its_scopes_and_stops_working_when_revoked(store: Store) -> None:
+    key = create_key(store, ["read"], now=NOW, name="crm")
+    found = verify_key(store, key)
+    assert found is not None and found["scopes"] == {"read"} and found["name"] == "crm"
+    listed = list_api_keys(store)
+    assert [k["key_id"] for k in listed] == [found["key_id"]]
+    assert key.split("_")[2] not in str(listed)  # the secret is never stored or listed
+    assert verify_key(store, key[:-1] + ("x" if key[-1] != "x" else "y")) is None
+    assert revoke_key(store, key, now=NOW) == found["key_id"]
+    assert verify_key(store, key) is None
+    with pytest.raises(NotFoundError):
+        revoke_key(store, key, now=NOW)
+
+
+@pytest.mark.parametrize("bad", ["cxml", "cxml_x_y", "", "nonsense", "cxml__"])
+def test_malformed_keys_are_simply_invalid(store: Store, bad: str) -> None:
+    assert verify_key(store, bad) is None
+
+
+def test_admin_holds_every_scope_and_unknown_scopes_are_refused(store: Store) -> None:
+    found = verify_key(store, create_key(store, ["admin"], now=NOW))
+    assert found is not None and found["scopes"] == set(SCOPES)
+    with pytest.raises(ConfigError, match="root"):
+        create_key(store, ["root"], now=NOW)

@@ -1,0 +1,62 @@
+"""MLflow as cxml uses it: nothing registered is not an error; a registry out of reach is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cxml.churn.predictor import ChurnPredictor
+from cxml.errors import ModelNotFoundError, RegistryError
+from cxml.settings import Settings
+from cxml.tracking import (
+    CHURN_MODEL,
+    TEXT_MODEL,
+    as_predictor,
+    champion_version,
+    load_churn_champion,
+    load_text_champion,
+    promote_churn,
+)
+from tests.conftest import Trained, working_directory
+
+
+def test_a_fresh_install_has_no_champion_and_says_how_to_get_one(tmp_path: Path) -> None:
+    settings = Settings(mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with working_directory(tmp_path):
+        assert load_text_champion(settings) is None
+        assert champion_version(settings, CHURN_MODEL) is None
+        with pytest.raises(ModelNotFoundError, match="cxml train churn"):
+            load_churn_champion(settings)
+        with pytest.raises(ModelNotFoundError, match="cxml train churn"):
+            promote_churn(settings)
+
+
+def test_a_registry_out_of_reach_is_an_error_not_a_fresh_install(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    settings = Settings(mlflow_tracking_uri=f"sqlite:///{tmp_path / 'a-file' / 'm.db'}")
+    with pytest.raises(RegistryError, match="cannot be"):
+        load_text_champion(settings)
+    with pytest.raises(RegistryError):
+        champion_version(settings, TEXT_MODEL)
+
+
+def test_the_champion_loads_as_one_predictor_and_old_bundles_still_do(trained: Trained) -> None:
+    with working_directory(trained.folder):
+        predictor, version = load_churn_champion(trained.settings["sqlite"])
+    assert isinstance(predictor, ChurnPredictor) and version == trained.version
+    assert predictor.columns == trained.predictor.columns
+    old = {
+        "model": predictor.estimator,
+        "mode": "store",
+        "columns": list(predictor.columns),
+        "theme_ids": list(predictor.spec.theme_ids),
+        "channels": list(predictor.spec.channels),
+        "horizon_days": 90,
+        "with_text": True,
+        "base_rate": 0.05,
+        "churn_definition": {"kind": "subscription"},
+        "theme_labels": {},
+    }
+    converted = as_predictor(old)
+    assert converted.spec is not None and converted.spec.columns() == list(predictor.columns)
