@@ -191,8 +191,8 @@ def build_store(store: object, customers: int, per_customer: int, theme_ids: lis
             _copy(connection, "feedback_analysis", analysis)
             _copy(connection, "feedback_themes", themes)
     if store.dialect == "postgresql":  # type: ignore[attr-defined]
-        with store.engine.connect() as connection:  # type: ignore[attr-defined]
-            connection.exec_driver_sql("COMMIT")
+        autocommit = store.engine.execution_options(isolation_level="AUTOCOMMIT")  # type: ignore[attr-defined]
+        with autocommit.connect() as connection:
             connection.exec_driver_sql("VACUUM ANALYZE")
     return time.perf_counter() - started
 

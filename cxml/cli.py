@@ -472,9 +472,9 @@ def train_churn_command(
 ) -> None:
     """Train a churn model (graded against baselines), log it and register a cxml-churn version."""
     from cxml.churn.predictor import ChurnDefinition
-    from cxml.churn.training import train_churn
     from cxml.contract import parse_mapping
     from cxml.lines import grade_lines
+    from cxml.runs import train_churn
     from cxml.text.training import read_table
 
     settings = _settings(ctx)

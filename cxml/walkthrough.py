@@ -44,12 +44,12 @@ def run_demo(
 ) -> DemoRun:
     """Run the whole flow on a generated world (see the module's docstring)."""
     from cxml.batch import printable, score_store
-    from cxml.churn.training import train_churn
     from cxml.demo import generate, write_world
     from cxml.ingest import ingest_file
     from cxml.io import FrameWriter
     from cxml.lines import at_risk_lines, grade_lines, timeline_lines
     from cxml.reporting import driver_table, metric_table
+    from cxml.runs import train_churn
     from cxml.store.records import customer, feedback_frame, stats, timeline
     from cxml.text.training import analyze_store, train_text_pipeline
     from cxml.tracking import load_churn_for_mode, load_text_champion

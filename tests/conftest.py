@@ -245,7 +245,14 @@ def demo_server(cwd: Path, url: str, dialect: str) -> Iterator[dict[str, object]
     keys = {scope: new_key(cwd, url, scope) for scope in ("admin", "read", "score", "ingest")}
     server = Server(cwd, url, CXML_MODEL_POLL_SECONDS="1")
     try:
-        yield {"base": server.base, "keys": keys, "cwd": cwd, "url": url, "dialect": dialect}
+        yield {
+            "base": server.base,
+            "keys": keys,
+            "cwd": cwd,
+            "url": url,
+            "dialect": dialect,
+            "demo_output": made.stdout,
+        }
     finally:
         server.stop()
 
@@ -300,7 +307,7 @@ def trained(
     """One trained demo world for every test that needs a model (built once per session)."""
     import pandas as pd
 
-    from cxml.churn.training import train_churn
+    from cxml.runs import train_churn
     from cxml.tracking import load_churn_champion
 
     folder = tmp_path_factory.mktemp("trained")

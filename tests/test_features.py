@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cxml.churn.leaks import leak_warnings
 from cxml.errors import ConfigError
 from cxml.features import (
     FeatureSpec,
@@ -13,7 +14,6 @@ from cxml.features import (
     customer_features,
     effective_churn_dates,
     inactivity_churn_dates,
-    leak_warnings,
 )
 from cxml.store.history import History
 

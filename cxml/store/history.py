@@ -278,13 +278,10 @@ def _frame(connection: Connection, query: Any, names: Sequence[str]) -> pd.DataF
         rows = result.cursor.fetchall() if result.cursor is not None else []
     finally:
         result.close()
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    return pd.DataFrame(
-        {
-            name: pd.Series(list(values), dtype=object)
-            for name, values in zip(names, columns, strict=True)
-        }
-    )
+    values = np.empty((len(rows), len(names)), dtype=object)
+    if rows:
+        values[:] = rows
+    return pd.DataFrame(values, columns=list(names), dtype=object)
 
 
 def _times(values: pd.Series) -> pd.Series:

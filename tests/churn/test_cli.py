@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cxml.features import leak_warnings
+from cxml.churn.leaks import leak_warnings
 from tests.conftest import SHARED_DATA, run_cxml
 
 TELCO = SHARED_DATA / "telco-ibm"

@@ -12,9 +12,9 @@ from cxml.churn.training import (
     backtest,
     feature_spec,
     snapshot_dates,
-    train_churn,
     training_set,
 )
+from cxml.runs import train_churn
 from cxml.settings import Settings
 from tests.conftest import Trained, working_directory
 

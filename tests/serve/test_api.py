@@ -6,6 +6,7 @@ import csv
 import io
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -353,3 +354,20 @@ def test_reload_swaps_models_without_dropping_requests(served: Served) -> None:
     for worker in workers:
         worker.join()
     assert statuses and set(statuses) == {200}
+
+
+def test_the_commands_the_demo_prints_as_next_work_when_pasted(served: Served) -> None:
+    """Last in this module: pasting them retrains the text model, which the server follows."""
+    import shlex
+
+    output = str(served["demo_output"])
+    listed = output[output.index("\nnext:") :].splitlines()[1:]
+    commands = [line.strip().split("  ")[0] for line in listed if line.strip().startswith("cxml ")]
+    assert len(commands) >= 8
+    for command in commands:
+        done = run_cxml(
+            shlex.split(command)[1:], Path(str(served["cwd"])), database_url=str(served["url"])
+        )
+        assert done.returncode == 0, f"{command}: {done.stderr[-2000:]}"
+    mlflow_ui = next(line for line in listed if "mlflow ui" in line)
+    assert "--backend-store-uri sqlite:///mlflow.db" in mlflow_ui
