@@ -8,6 +8,7 @@ in flight finish on the models they started with and none is dropped.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from dataclasses import dataclass, field
@@ -103,6 +104,11 @@ class Models:
 
                 text, text_version, text_source = default_pipeline(), "defaults", "defaults"
             _warm_up(churn, text)
+            # The models hold millions of long-lived objects (dictionaries, vocabularies,
+            # trees): keep them out of the collector's full passes, which otherwise pause a
+            # request for hundreds of milliseconds now and then.
+            gc.collect()
+            gc.freeze()
             self.current = Loaded(
                 churn=churn,
                 churn_version=churn_version,
