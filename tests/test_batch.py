@@ -52,23 +52,17 @@ def test_a_rerun_replaces_its_scores_and_the_top_is_the_highest(
     trained: Trained, dialect: str
 ) -> None:
     store = trained.stores[dialect]
-    first = score_store(
-        store,
-        trained.predictor,
-        model_version=trained.version,
-        as_of=trained.as_of,
-        scored_at=SCORED_AT,
-        bucket_customers=40,
-        top=5,
-    )
-    again = score_store(
-        store,
-        trained.predictor,
-        model_version=trained.version,
-        as_of=trained.as_of,
-        scored_at=SCORED_AT,
-        bucket_customers=40,
-        top=5,
+    first, again = (
+        score_store(
+            store,
+            trained.predictor,
+            model_version=trained.version,
+            as_of=trained.as_of,
+            scored_at=SCORED_AT,
+            bucket_customers=40,
+            top=5,
+        )
+        for _ in range(2)
     )
     stored = store.table_frame("scores")
     mine = stored[stored["as_of"] == trained.as_of.date()]

@@ -136,7 +136,8 @@ class ChurnModel(ClassifierMixin, Estimator):
     def _check(self) -> None:
         self._check_fitted("booster_")
 
-    def _data(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _require_columns(self, X: pd.DataFrame) -> None:
+        """Fitted, and ``X`` has every column the model was trained with."""
         self._check()
         missing = [c for c in self.columns_ if c not in X.columns]
         if missing:
@@ -144,19 +145,16 @@ class ChurnModel(ClassifierMixin, Estimator):
                 f"the model needs column(s) it was trained with: {', '.join(missing)}",
                 field=missing[0],
             )
+
+    def _data(self, X: pd.DataFrame) -> pd.DataFrame:
+        self._require_columns(X)
         return prepare(X[self.columns_], self.categories_)
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         """The rows as LightGBM reads them: float64, categories as their training codes, NaN
         missing (an unseen category is missing). Equal to LightGBM's own reading of
         ``prepare``'s frame, without building it: one array copy for the numbers."""
-        self._check()
-        missing = [c for c in self.columns_ if c not in X.columns]
-        if missing:
-            raise ModelMismatchError(
-                f"the model needs column(s) it was trained with: {', '.join(missing)}",
-                field=missing[0],
-            )
+        self._require_columns(X)
         codes = self.__dict__.get("_codes")
         if codes is None:
             codes = self._codes = {
