@@ -327,6 +327,64 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo(f"store at schema revision {store.schema_revision()}")
 
 
+# --- engines --------------------------------------------------------------------------
+
+
+def _engine_options(func: Any) -> Any:
+    """--engine, --master, --conf, --parquet: where a heavy command runs and reads."""
+    options = [
+        click.option(
+            "--engine",
+            type=click.Choice(["local", "spark"]),
+            default="local",
+            show_default=True,
+            help="Run here, a bucket of customers at a time, or on Apache Spark.",
+        ),
+        click.option(
+            "--master",
+            default="local[*]",
+            show_default=True,
+            help="With --engine spark: local[*], spark://host:7077, yarn, k8s://…",
+        ),
+        click.option(
+            "--conf",
+            "spark_conf",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="With --engine spark: a Spark setting (repeatable).",
+        ),
+        click.option(
+            "--parquet",
+            "parquet_dir",
+            type=click.Path(path_type=Path),
+            help="With --engine spark: read Parquet files (cxml export) instead of the store.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _spark(ctx: click.Context, master: str, spark_conf: tuple[str, ...]) -> Any:
+    from cxml.spark.session import parse_conf, spark_session
+
+    return spark_session(master=master, conf=parse_conf(spark_conf), jars=_settings(ctx).spark_jars)
+
+
+def _source(ctx: click.Context, parquet_dir: Path | None) -> Any:
+    from cxml.spark.sources import Source
+
+    if parquet_dir is not None:
+        return Source(parquet=parquet_dir)
+    _store(ctx)  # the schema is there before Spark reads it
+    return Source(database_url=_settings(ctx).resolved_database_url())
+
+
+def _local_only(engine: str, parquet_dir: Path | None) -> None:
+    if engine == "local" and parquet_dir is not None:
+        raise ConfigError("--parquet is read by --engine spark", field="parquet")
+
+
 # --- text -----------------------------------------------------------------------------
 
 
@@ -455,6 +513,7 @@ def train_text(
     help="With --definition inactivity: days without any interaction that count as churn.",
 )
 @click.option("--json", "as_json", is_flag=True)
+@_engine_options
 @click.pass_context
 def train_churn_command(
     ctx: click.Context,
@@ -469,6 +528,10 @@ def train_churn_command(
     definition: str,
     inactive_days: int,
     as_json: bool,
+    engine: str = "local",
+    master: str = "local[*]",
+    spark_conf: tuple[str, ...] = (),
+    parquet_dir: Path | None = None,
 ) -> None:
     """Train a churn model (graded against baselines), log it and register a cxml-churn version."""
     from cxml.churn.predictor import ChurnDefinition
@@ -489,9 +552,29 @@ def train_churn_command(
             say=_say,
         )
     else:
+        _local_only(engine, parquet_dir)
         day = _parse_date(as_of, "--as-of") or _now()
+        build_rows = None
+        if engine == "spark":
+            from cxml.spark.jobs import training_rows_with_spark
+
+            spark, source = _spark(ctx, master, spark_conf), _source(ctx, parquet_dir)
+
+            def build_rows(dates: Any, horizon: int, spec: Any, data_end: Any) -> Any:
+                return training_rows_with_spark(
+                    spark,
+                    source,
+                    spec,
+                    dates,
+                    horizon,
+                    data_end=data_end,
+                    bucket_customers=settings.bucket_customers,
+                    say=_say,
+                )
+
         result = train_churn(
             settings,
+            build_rows=build_rows,
             store=_store(ctx),
             as_of=pd.Timestamp(day).normalize(),
             horizon_days=horizon_days,
@@ -535,6 +618,7 @@ def train_churn_command(
 @click.option(
     "--top", default=10, show_default=True, help="How many of the most at-risk customers to print."
 )
+@_engine_options
 @click.pass_context
 def score(
     ctx: click.Context,
@@ -543,6 +627,10 @@ def score(
     maps: tuple[str, ...],
     out_path: Path | None,
     top: int,
+    engine: str = "local",
+    master: str = "local[*]",
+    spark_conf: tuple[str, ...] = (),
+    parquet_dir: Path | None = None,
 ) -> None:
     """Score churn risk with the champion: probability, band, revenue at risk, reasons."""
     from cxml.batch import printable, score_store
@@ -560,6 +648,12 @@ def score(
     predictor, version = load_churn_for_mode(settings, "flat" if customers_path else "store")
     now = _now()
     if customers_path is not None:
+        if engine == "spark":
+            raise ConfigError(
+                "--engine spark scores the store's history (or --parquet); a table of customers "
+                "is scored with --engine local",
+                field="engine",
+            )
         if out_path is None:
             raise ConfigError("flat mode writes a file: give --out FILE", field="out")
         table = read_table(customers_path).rename(columns=parse_mapping(maps))
@@ -577,7 +671,26 @@ def score(
         top_rows = scored.sort_values("probability", ascending=False).head(top)
         rows, attribution = top_rows.to_dict(orient="records"), scored["attribution"].iloc[0]
         count = len(scored)
+    elif engine == "spark":
+        from cxml.spark.jobs import score_with_spark
+
+        day = pd.Timestamp(_parse_date(as_of, "--as-of") or now).normalize()
+        spark, source = _spark(ctx, master, spark_conf), _source(ctx, parquet_dir)
+        done = score_with_spark(
+            spark,
+            source,
+            predictor,
+            model_version=version,
+            as_of=day,
+            scored_at=now,
+            bucket_customers=settings.bucket_customers,
+            out=out_path,
+            record=source.database_url is not None,
+            top=top,
+        )
+        rows, attribution, count = done["top"], done["attribution"], done["scored"]
     else:
+        _local_only(engine, parquet_dir)
         day = pd.Timestamp(_parse_date(as_of, "--as-of") or now).normalize()
 
         def progress(done: int, total: int) -> None:
@@ -656,6 +769,7 @@ def _champion_text(settings: Settings) -> Any:
     "--id-column", help="Column carried into the output (default: feedback_id or id when present)."
 )
 @click.option("--language-column", default="language", show_default=True)
+@_engine_options
 @click.pass_context
 def analyze(
     ctx: click.Context,
@@ -666,11 +780,41 @@ def analyze(
     text_column: str,
     id_column: str | None,
     language_column: str,
+    engine: str = "local",
+    master: str = "local[*]",
+    spark_conf: tuple[str, ...] = (),
+    parquet_dir: Path | None = None,
 ) -> None:
     """Analyse every row's text: language, sentiment, themes, key phrases, intents, redacted text."""
     from cxml.text.training import analyze_file, analyze_store
 
     settings = _settings(ctx)
+    if engine == "spark":
+        from cxml.spark.jobs import analyze_with_spark
+        from cxml.text.training import default_pipeline
+        from cxml.tracking import load_text_champion
+
+        if not into_store and parquet_dir is None:
+            raise ConfigError("--engine spark analyses the store (--store) or --parquet DIR")
+        loaded = load_text_champion(settings)
+        pipeline, version = loaded if loaded else (default_pipeline(), "defaults")
+        spark, source = _spark(ctx, master, spark_conf), _source(ctx, parquet_dir)
+        done = analyze_with_spark(
+            spark,
+            source,
+            pipeline,
+            model_version=version,
+            now=_now(),
+            everything=everything,
+            out=out_path,
+        )
+        where = "stored" if source.database_url else f"written to {out_path}"
+        click.echo(
+            f"{done['analysed']:,} comments analysed with model {done['model_version']} on "
+            f"Spark and {where}"
+        )
+        return
+    _local_only(engine, parquet_dir)
     if into_store:
         done = analyze_store(
             _store(ctx),
@@ -880,6 +1024,21 @@ def export_models(ctx: click.Context, out: Path | None) -> None:
     written = export_champions(_settings(ctx), out)
     for kind, version in written.items():
         click.echo(f"{kind}: version {version} → {out / (kind + '.joblib')}")
+
+
+@cli.command("export")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "file_format", type=click.Choice(["parquet"]), default="parquet", show_default=True
+)
+@click.pass_context
+def export(ctx: click.Context, directory: Path, file_format: str) -> None:
+    """Write the store as Parquet files under the contract's names (for Spark and notebooks)."""
+    from cxml.export import export_parquet
+
+    written = export_parquet(_store(ctx), directory)
+    for table, rows in written.items():
+        click.echo(f"{table}: {rows:,} rows → {directory / (table + '.parquet')}")
 
 
 @cli.command()

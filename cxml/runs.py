@@ -4,6 +4,7 @@ to MLflow and register it — the library behind `cxml train churn` (and its dem
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from cxml.churn.plots import evaluation_figures
 from cxml.churn.predictor import ChurnDefinition, ChurnPredictor, Mode
 from cxml.churn.training import (
     Say,
+    TrainingSet,
     backtest,
     cross_validated,
     digest,
@@ -28,6 +30,8 @@ from cxml.features import FeatureSpec
 from cxml.store import Store
 from cxml.store import history as pit
 from cxml.tracking import log_churn_model
+
+RowsBuilder = Callable[[list[pd.Timestamp], int, FeatureSpec, pd.Timestamp], TrainingSet]
 
 
 def _quiet(_: str) -> None:
@@ -58,9 +62,13 @@ def train_churn(
     with_text: bool = True,
     definition: ChurnDefinition | None = None,
     say: Say = _quiet,
+    build_rows: RowsBuilder | None = None,
 ) -> dict[str, Any]:
     """Grade (k-fold for a flat table, time-based backtest for the store), fit on everything,
     log to MLflow and register a ``cxml-churn`` version. Returns grades, warnings, version.
+
+    ``build_rows(dates, horizon_days, spec, data_end)``: builds the snapshot rows another way
+    (on Spark); by default the local engine, a bucket of customers at a time.
 
     ``say`` receives a line at each step (the CLI prints them as progress).
     """
@@ -86,16 +94,26 @@ def train_churn(
             f"snapshots {', '.join(str(d.date()) for d in reversed(dates))}; "
             f"{len(spec.columns())} features"
         )
-        rows = training_set(
-            store,
-            dates,
-            horizon_days,
-            spec,
-            definition,
-            data_end=as_of,
-            bucket_customers=settings.bucket_customers,
-            say=say,
-        )
+        if build_rows is not None:
+            if definition.kind != "subscription":
+                raise ConfigError(
+                    "training on Spark supports the subscription churn definition; "
+                    f"train {definition.kind!r} churn with --engine local",
+                    field="definition",
+                    value=definition.kind,
+                )
+            rows = build_rows(dates, horizon_days, spec, as_of)
+        else:
+            rows = training_set(
+                store,
+                dates,
+                horizon_days,
+                spec,
+                definition,
+                data_end=as_of,
+                bucket_customers=settings.bucket_customers,
+                say=say,
+            )
         X, y = rows.X, rows.y
         say(f"backtest: train on {len(dates) - 1} older snapshots, grade on {dates[0].date()}")
         graded, predictions = backtest(rows, dates[0])

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         description="customers read and processed together by bulk jobs (scoring, training "
         "sets); peak memory depends on it, not on the store's size",
     )
+    spark_jars: tuple[Path, ...] = Field(
+        default=(
+            Path("/usr/share/java/postgresql.jar"),
+            Path("/usr/share/java/xerial-sqlite-jdbc.jar"),
+        ),
+        description="JDBC drivers Spark reads the store with (Debian's libpostgresql-jdbc-java "
+        "and libxerial-sqlite-jdbc-java)",
+    )
     model_dir: Path = Field(
         default=Path("exported-models"),
         description="models exported by `cxml export-models` (churn.joblib, text.joblib), served "

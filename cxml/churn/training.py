@@ -69,6 +69,20 @@ class TrainingSet:
     snapshot: np.ndarray
     customer_id: np.ndarray
 
+    def in_order(self) -> TrainingSet:
+        """The rows latest snapshot first, then by customer id: the order models are fitted
+        in, whatever the bucket size or engine that built them (bagging and folds depend on
+        it)."""
+        order = np.lexsort(
+            (self.customer_id.astype(str), -self.snapshot.astype("datetime64[ns]").view(np.int64))
+        )
+        return TrainingSet(
+            self.X.iloc[order].reset_index(drop=True),
+            self.y[order],
+            self.snapshot[order],
+            self.customer_id[order],
+        )
+
 
 def training_set(
     store: Store,
@@ -111,7 +125,7 @@ def training_set(
         np.concatenate(labels) if labels else np.zeros(0, dtype=int),
         np.concatenate(stamps) if stamps else np.zeros(0, dtype="datetime64[ns]"),
         np.concatenate(ids) if ids else np.zeros(0, dtype=object),
-    )
+    ).in_order()
 
 
 def backtest(

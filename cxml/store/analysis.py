@@ -22,6 +22,20 @@ def unanalysed_feedback(
 ) -> pd.DataFrame:
     """Feedback with text not yet analysed by ``model_version`` (all of it with ``everything``):
     feedback_id, text, language — in id order, after ``after``, at most ``limit`` rows."""
+    query = unanalysed_query(model_version, everything=everything)
+    if after is not None:
+        query = query.where(feedback.c.feedback_id > after)
+    if limit is not None:
+        query = query.limit(limit)
+    with store.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["feedback_id", "text", "language"])
+    frame["language"] = frame["language"].astype(object).where(frame["language"].notna(), None)
+    return frame
+
+
+def unanalysed_query(model_version: str, *, everything: bool = False) -> Any:
+    """The statement behind ``unanalysed_feedback`` (Spark reads it over JDBC)."""
     query = (
         select(feedback.c.feedback_id, feedback.c.text, feedback.c.language)
         .select_from(
@@ -37,15 +51,7 @@ def unanalysed_feedback(
             (feedback_analysis.c.model_version.is_(None))
             | (feedback_analysis.c.model_version != model_version)
         )
-    if after is not None:
-        query = query.where(feedback.c.feedback_id > after)
-    if limit is not None:
-        query = query.limit(limit)
-    with store.engine.connect() as connection:
-        rows = connection.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["feedback_id", "text", "language"])
-    frame["language"] = frame["language"].astype(object).where(frame["language"].notna(), None)
-    return frame
+    return query
 
 
 def write_analysis(store: Store, analysis: pd.DataFrame, themes: pd.DataFrame) -> None:

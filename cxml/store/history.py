@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import JSON, Connection, Text, and_, cast, func, or_, select, text, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, Text, and_, cast, func, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from cxml.store.database import Store
@@ -104,24 +103,35 @@ class History:
         feedback: pd.DataFrame,
         themes: pd.DataFrame | None = None,
     ) -> History:
-        """A history from frames that are already cut at ``as_of`` (e.g. a request's inline
-        data merged with a stored history): columns completed, rows put in order."""
+        """A history from frames that are already cut at ``as_of`` (a request's inline data
+        merged with a stored history, or a Spark task's bucket): columns completed, dates and
+        times parsed as ``read_history`` parses them, attributes from dicts or JSON text, rows
+        put in order."""
         as_of = pd.Timestamp(as_of)
         people = customers.reindex(columns=list(CUSTOMER_COLUMNS)).copy()
-        people["signup_date"] = pd.to_datetime(people["signup_date"]).astype("datetime64[ns]")
+        people["signup_date"] = _times(people["signup_date"])
         people["monthly_value"] = pd.to_numeric(people["monthly_value"], errors="coerce").astype(
             float
         )
-        people["attributes"] = [a if isinstance(a, dict) else {} for a in people["attributes"]]
+        people["attributes"] = pd.Series(
+            [a if isinstance(a, dict) else (_json(a) or {}) for a in people["attributes"]],
+            dtype=object,
+            index=people.index,
+        )
         rows = feedback.reindex(columns=list(FEEDBACK_COLUMNS)).copy()
-        rows["created_at"] = pd.to_datetime(rows["created_at"]).astype("datetime64[ns]")
+        rows["created_at"] = _times(rows["created_at"])
+        for score in ("nps", "csat", "ces", "sentiment_score"):
+            rows[score] = pd.to_numeric(rows[score], errors="coerce").astype(float)
         rows = rows.sort_values(["customer_id", "created_at", "feedback_id"], kind="stable")
         mentioned = (
             themes.reindex(columns=list(THEME_COLUMNS)).copy()
             if themes is not None
             else pd.DataFrame(columns=list(THEME_COLUMNS))
         )
-        mentioned["created_at"] = pd.to_datetime(mentioned["created_at"]).astype("datetime64[ns]")
+        mentioned["created_at"] = _times(mentioned["created_at"])
+        mentioned["sentiment_score"] = pd.to_numeric(
+            mentioned["sentiment_score"], errors="coerce"
+        ).astype(float)
         mentioned = mentioned.sort_values(
             ["customer_id", "created_at", "feedback_id", "theme_id"], kind="stable"
         )
@@ -163,17 +173,33 @@ def _ordered(column: Any, dialect: str) -> Any:
     return column.collate("C") if dialect == "postgresql" else column
 
 
-def read_history(
-    store: Store,
-    as_of: Any,
-    selection: Selection = EVERYONE,
-    *,
-    with_text: bool = True,
-) -> History:
-    """The customers of ``selection`` active at ``as_of``, with everything dated before it."""
+@dataclass(frozen=True)
+class HistoryQueries:
+    """The three statements of a point-in-time read: customers active at the instant, their
+    feedback (with its analysis) and the themes mentioned, all dated before it. Dates, times
+    and JSON come back as text, so any reader (SQLAlchemy here, Spark over JDBC) gets the same
+    values and no per-value conversion."""
+
+    customers: Any
+    feedback: Any
+    themes: Any
+
+    def sql(self, dialect: Any) -> dict[str, str]:
+        """The statements as SQL text with their values inlined (for a JDBC reader)."""
+        return {
+            name: str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+            for name, statement in (
+                ("customers", self.customers),
+                ("feedback", self.feedback),
+                ("themes", self.themes),
+            )
+        }
+
+
+def history_queries(dialect: str, as_of: Any, selection: Selection = EVERYONE) -> HistoryQueries:
+    """The statements ``read_history`` runs (see ``HistoryQueries``)."""
     as_of = pd.Timestamp(as_of)
     instant = as_of.to_pydatetime()
-    dialect = store.dialect
     text_of = _as_text(dialect)
     people_query = (
         select(
@@ -231,14 +257,38 @@ def read_history(
             _ordered(feedback_themes.c.theme_id, dialect),
         )
     )
+    return HistoryQueries(people_query, feedback_query, themes_query)
+
+
+def read_history(
+    store: Store,
+    as_of: Any,
+    selection: Selection = EVERYONE,
+    *,
+    with_text: bool = True,
+) -> History:
+    """The customers of ``selection`` active at ``as_of``, with everything dated before it."""
+    as_of = pd.Timestamp(as_of)
+    queries = history_queries(store.dialect, as_of, selection)
     with store.engine.connect() as connection:
-        people = _frame(connection, people_query, CUSTOMER_COLUMNS)
-        rows = _frame(connection, feedback_query, FEEDBACK_COLUMNS)
-        themes = (
-            _frame(connection, themes_query, THEME_COLUMNS)
-            if with_text
-            else _frame(connection, themes_query.limit(0), THEME_COLUMNS)
+        people = _frame(connection, queries.customers, CUSTOMER_COLUMNS)
+        rows = _frame(connection, queries.feedback, FEEDBACK_COLUMNS)
+        themes = _frame(
+            connection, queries.themes if with_text else queries.themes.limit(0), THEME_COLUMNS
         )
+    return history_from_text(as_of, people, rows, themes, with_text=with_text)
+
+
+def history_from_text(
+    as_of: pd.Timestamp,
+    people: pd.DataFrame,
+    rows: pd.DataFrame,
+    themes: pd.DataFrame,
+    *,
+    with_text: bool = True,
+) -> History:
+    """A history from the rows of ``HistoryQueries`` as they come back (text dates and JSON),
+    already in their order."""
     people["signup_date"] = _times(people["signup_date"])
     people["monthly_value"] = pd.to_numeric(people["monthly_value"]).astype(float)
     people["attributes"] = pd.Series(
@@ -256,13 +306,12 @@ def read_history(
 
 
 def _as_text(dialect: str) -> Any:
-    """Dates, times and JSON read as the database's own text: no per-value conversion in
-    Python (pandas parses a whole column at once; intents stay JSON text)."""
+    """Dates, times and JSON read as the database's own text (CAST in the SQL): no per-value
+    conversion in Python or a JDBC driver (pandas parses a whole column at once; intents stay
+    JSON text)."""
 
     def text_of(column: Any) -> Any:
-        if dialect == "postgresql" and isinstance(column.type, JSON | JSONB):
-            return cast(column, Text).label(column.name)
-        return type_coerce(column, Text).label(column.name)
+        return cast(column, Text).label(column.name)
 
     return text_of
 
@@ -285,9 +334,11 @@ def _frame(connection: Connection, query: Any, names: Sequence[str]) -> pd.DataF
 
 
 def _times(values: pd.Series) -> pd.Series:
-    """Stored dates or times (text from SQLite, datetimes from PostgreSQL) as datetime64[ns]."""
+    """Stored dates or times (ISO text, or datetimes) as datetime64[ns]."""
     if values.empty:
         return pd.Series([], dtype="datetime64[ns]", index=values.index)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("datetime64[ns]")
     return pd.to_datetime(values, format="ISO8601").astype("datetime64[ns]")
 
 
