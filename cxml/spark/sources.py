@@ -175,9 +175,7 @@ def history_frames(
             ("created_at", "intents"),
             ("nps", "csat", "ces", "sentiment_score"),
         )
-        themes = _jdbc(
-            spark, url, sql["themes"], predicates, ("created_at",), ("sentiment_score",)
-        )
+        themes = _jdbc(spark, url, sql["themes"], predicates, ("created_at",), ("sentiment_score",))
     if not with_text:
         themes = themes.limit(0)
     return (
