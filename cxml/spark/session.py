@@ -66,6 +66,13 @@ def spark_session(
     app_name: str = "cxml",
 ) -> Any:
     """Start (or reuse) a Spark session on ``master`` with ``conf`` on top of cxml's defaults."""
+    import warnings
+
+    # PySpark 4 warns at every pandas UDF that it does not fully support pandas 3 yet: not
+    # something a user of cxml can act on (cxml's equality tests check the results).
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
