@@ -618,6 +618,11 @@ def train_churn_command(
 @click.option(
     "--top", default=10, show_default=True, help="How many of the most at-risk customers to print."
 )
+@click.option(
+    "--version",
+    "model_version",
+    help="Score with this cxml-churn version (default: the champion of the right mode).",
+)
 @_engine_options
 @click.pass_context
 def score(
@@ -627,6 +632,7 @@ def score(
     maps: tuple[str, ...],
     out_path: Path | None,
     top: int,
+    model_version: str | None = None,
     engine: str = "local",
     master: str = "local[*]",
     spark_conf: tuple[str, ...] = (),
@@ -643,9 +649,15 @@ def score(
     from cxml.tracking import load_churn_for_mode
 
     settings = _settings(ctx)
-    # A file of customers needs a flat-mode model, the store a store-mode one: the champion
-    # when it is of that kind, else the newest version that is.
-    predictor, version = load_churn_for_mode(settings, "flat" if customers_path else "store")
+    mode = "flat" if customers_path else "store"
+    if model_version is not None:
+        from cxml.tracking import load_churn_version
+
+        predictor, version = load_churn_version(settings, model_version), model_version
+    else:
+        # A file of customers needs a flat-mode model, the store a store-mode one: the
+        # champion when it is of that kind, else the newest version that is.
+        predictor, version = load_churn_for_mode(settings, mode)
     now = _now()
     if customers_path is not None:
         if engine == "spark":
@@ -716,6 +728,29 @@ def score(
     )
     for line in at_risk_lines(rows):
         click.echo(line)
+    _newer_notice(settings, version, mode)
+
+
+def _newer_notice(settings: Settings, version: str, mode: str) -> None:
+    """Say so when a newer version of this mode waits, unpromoted (and how to use it)."""
+    from cxml.tracking import churn_versions
+
+    newer = (
+        [
+            v.version
+            for v in churn_versions(settings)
+            if v.mode == mode and int(v.version) > int(version)
+        ]
+        if version.isdigit()
+        else []
+    )
+    if newer:
+        click.echo(
+            f"note: cxml-churn version {newer[-1]} is newer than version {version} and not the "
+            f"champion: `cxml promote` compares it with the champion, or score with it now "
+            f"with `--version {newer[-1]}`",
+            err=True,
+        )
 
 
 @contextmanager
@@ -725,18 +760,76 @@ def _no_file() -> Iterator[None]:
 
 @cli.command()
 @click.option("--version", help="The version to promote (default: the newest).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Promote without comparing (when the data can no longer grade "
+    "the champion: say, an attribute it used is gone).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def promote(ctx: click.Context, version: str | None, as_json: bool) -> None:
-    """Make a cxml-churn version champion, only if it beats the champion on the same backtest."""
-    from cxml.tracking import promote_churn
+def promote(ctx: click.Context, version: str | None, force: bool, as_json: bool) -> None:
+    """Make a cxml-churn version champion, only if it beats the champion on its own backtest.
 
-    result = promote_churn(_settings(ctx), version)
+    The champion is graded on the challenger's validation snapshot (the store's data as of the
+    challenger's as-of date), so a model trained on newer data can replace an older one."""
+    from cxml.runs import promote_churn
+
+    decision = promote_churn(_settings(ctx), version, store=_store(ctx), force=force)
+    if as_json:
+        _echo_json(decision.to_dict())
+    else:
+        click.echo(("promoted: " if decision.promoted else "refused: ") + decision.reason)
+    if not decision.promoted and "already" not in decision.reason:
+        raise SystemExit(PROMOTION_REFUSED)
+
+
+@cli.command()
+@click.option(
+    "--taxonomy", "taxonomy_path", type=click.Path(path_type=Path), help="Theme taxonomy YAML."
+)
+@click.option("--snapshots", "n_snapshots", default=4, show_default=True)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Train as of this date instead of today (a backfill, or a store whose data ends earlier).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def retrain(
+    ctx: click.Context,
+    taxonomy_path: Path | None,
+    n_snapshots: int,
+    as_of: datetime | None,
+    as_json: bool,
+) -> None:
+    """Retrain the text and churn models as of today and promote the winners (for a scheduler).
+
+    Exit code 0 when the new churn model became champion, 6 when the champion was kept (the
+    new model did not beat it on its own backtest), others as for every command."""
+    from cxml.runs import retrain as run_retrain
+
+    result = run_retrain(
+        _settings(ctx),
+        _store(ctx),
+        now=as_of or _now(),
+        taxonomy_path=taxonomy_path,
+        n_snapshots=n_snapshots,
+        say=_say,
+    )
     if as_json:
         _echo_json(result)
     else:
-        click.echo(("promoted: " if result["promoted"] else "refused: ") + result["reason"])
-    if not result["promoted"] and "already" not in result["reason"]:
+        click.echo(
+            f"{'model':<11} {'trained':>7} {'champion before':>15} {'champion now':>12}  decision"
+        )
+        for row in result["models"]:
+            click.echo(
+                f"{row['model']:<11} {row['trained'] or '-':>7} {row['champion_before'] or '-':>15} "
+                f"{row['champion_now'] or '-':>12}  {row['decision']}"
+            )
+    if not result["churn_promoted"]:
         raise SystemExit(PROMOTION_REFUSED)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from cxml.churn.training import (
     snapshot_dates,
     training_set,
 )
-from cxml.errors import ConfigError
+from cxml.errors import ConfigError, ModelMismatchError
 from cxml.features import FeatureSpec
 from cxml.store import Store
 from cxml.store import history as pit
@@ -120,6 +121,28 @@ def train_churn(
         mode = "store"
         backtest_key = f"store:{dates[0].date()}:h{horizon_days}:{digest(X, y)}"
         labels = pit.theme_labels(store)
+    yardstick: dict[str, Any] = {}
+    if flat is None:
+        assert store is not None and as_of is not None and spec is not None
+        yardstick = _champion_here(
+            settings,
+            lambda champion: champion_on_backtest(
+                store,
+                champion,
+                validation=dates[0],
+                horizon_days=horizon_days,
+                data_end=as_of,
+                definition=definition,
+                bucket_customers=settings.bucket_customers,
+            ),
+            mode,
+            say,
+            validation=dates[0],
+        )
+    else:
+        yardstick = _champion_here(
+            settings, lambda champion: champion_on_folds(champion, X, y), mode, say
+        )
     say(f"fitting the model on all {len(X):,} rows")
     warnings = leak_warnings(X, pd.Series(y))
     estimator = ChurnModel().fit(X, y)
@@ -143,13 +166,22 @@ def train_churn(
         "rows": len(X),
         "features": X.shape[1],
         "best_params": estimator.best_params_,
+        **(
+            {
+                "as_of": str(pd.Timestamp(as_of).date()),
+                "validation_snapshot": str(dates[0].date()),
+            }
+            if flat is None and as_of is not None
+            else {}
+        ),
+        **yardstick.get("params", {}),
     }
     say("logging the run and registering the model in MLflow")
     logged = log_churn_model(
         predictor,
         settings,
         params=params,
-        metrics=_metrics(graded),
+        metrics={**_metrics(graded), **yardstick.get("metrics", {})},
         artifacts={
             "grades.json": graded,
             "leak_warnings.json": warnings,
@@ -170,6 +202,8 @@ def train_churn(
         "drivers": drivers.head(10).to_dict(orient="records"),
         "rows": len(X),
         "backtest": backtest_key,
+        "champion_comparison": yardstick.get("params", {}).get("champion_comparison"),
+        "champion_grades": yardstick.get("grades"),
     }
 
 
@@ -187,3 +221,370 @@ def global_drivers(model: ChurnModel, X: pd.DataFrame) -> pd.DataFrame:
         .sort_values("mean_abs_contribution", ascending=False, kind="stable")
         .reset_index(drop=True)
     )
+
+
+# --- the champion gate: one yardstick ---------------------------------------------------------
+
+
+def overlap_note(
+    settings: Any, champion_version: str, validation: pd.Timestamp | str | None
+) -> str | None:
+    """Said when the champion was trained on churn known after the challenger's validation
+    snapshot: it has seen part of the outcomes it is graded on, so the comparison favours it
+    (retraining more often than the horizon does this; the gate says so rather than hide it)."""
+    from cxml.tracking import churn_versions
+
+    if validation is None:
+        return None
+    champion = next((v for v in churn_versions(settings) if v.version == champion_version), None)
+    seen_until = champion.params.get("as_of") if champion is not None else None
+    if seen_until is None or pd.Timestamp(seen_until) <= pd.Timestamp(validation):
+        return None
+    days = (pd.Timestamp(seen_until) - pd.Timestamp(validation)).days
+    return (
+        f"champion {champion_version} was trained on churn known until {seen_until}, {days} "
+        f"days into this backtest's outcome window (from {pd.Timestamp(validation).date()}): "
+        "the comparison favours it"
+    )
+
+
+def _champion_here(
+    settings: Any,
+    grade_champion: Callable[[ChurnPredictor], dict[str, float]],
+    mode: str,
+    say: Say,
+    validation: pd.Timestamp | None = None,
+) -> dict[str, Any]:
+    """The current champion graded on this run's yardstick, as metrics and params for the run
+    (nothing when there is no champion of this mode yet, or it cannot be graded here)."""
+    from cxml.errors import ModelNotFoundError
+    from cxml.tracking import load_churn_champion
+
+    try:
+        champion, version = load_churn_champion(settings)
+    except ModelNotFoundError:
+        return {}
+    if champion.mode != mode:
+        return {
+            "params": {"champion_comparison": f"champion {version} is a {champion.mode}-mode model"}
+        }
+    try:
+        grades = grade_champion(champion)
+    except (ConfigError, ModelMismatchError) as error:
+        return {"params": {"champion_version": version, "champion_comparison": str(error)}}
+    say(f"champion {version} graded on this backtest: ROC-AUC {grades['roc_auc']:.4f}")
+    note = overlap_note(settings, version, validation)
+    if note:
+        say(f"note: {note}")
+    return {
+        "params": {
+            "champion_version": version,
+            "champion_comparison": "graded",
+            **({"champion_overlap": note} if note else {}),
+        },
+        "metrics": {f"champion_{k}": v for k, v in grades.items()},
+        "grades": grades,
+    }
+
+
+def champion_on_backtest(
+    store: Store,
+    champion: ChurnPredictor,
+    *,
+    validation: pd.Timestamp,
+    horizon_days: int,
+    data_end: pd.Timestamp,
+    definition: ChurnDefinition,
+    bucket_customers: int,
+) -> dict[str, float]:
+    """The champion's grades on a challenger's validation snapshot: the customers active then,
+    churn within ``horizon_days`` after it as known by ``data_end``, with the features the
+    champion was trained on. A feature the champion needs that this data lacks is an error
+    naming it; features it never saw are not used."""
+    if champion.mode != "store" or champion.spec is None:
+        raise ModelMismatchError("the champion was trained on a flat table, not the store")
+    if champion.horizon_days != horizon_days or champion.definition != definition:
+        raise ModelMismatchError(
+            f"the champion predicts churn within {champion.horizon_days} days under "
+            f"{champion.definition.to_dict()}; this run, within {horizon_days} days under "
+            f"{definition.to_dict()}: not the same question, so not the same yardstick"
+        )
+    spec = champion.spec
+    lacking = [
+        *(
+            f"attribute {a!r}"
+            for a in spec.attributes
+            if a not in pit.attribute_names(store, data_end)
+        ),
+        *(f"channel {c!r}" for c in spec.channels if c not in pit.channels_before(store, data_end)),
+        *(
+            f"theme {t!r}"
+            for t in spec.theme_ids
+            if spec.with_text and t not in pit.theme_mentions(store, data_end)
+        ),
+    ]
+    if lacking:
+        raise ModelMismatchError(
+            f"the champion uses {', '.join(lacking)}, which the data no longer has: it cannot be "
+            "graded on this backtest (promote with --force to replace it anyway)"
+        )
+    rows = training_set(
+        store,
+        [validation],
+        horizon_days,
+        spec,
+        definition,
+        data_end=data_end,
+        bucket_customers=bucket_customers,
+    )
+    from cxml.churn.evaluate import grade
+    from cxml.churn.model import churn_probability
+
+    return grade(rows.y, churn_probability(champion.estimator, rows.X[list(champion.columns)]))
+
+
+def champion_on_folds(champion: ChurnPredictor, X: pd.DataFrame, y: np.ndarray) -> dict[str, float]:
+    """A flat-mode champion's grades on a challenger's held-out folds (mean over the folds),
+    when the tables have the same columns; otherwise an error naming the differences."""
+    if champion.mode != "flat":
+        raise ModelMismatchError("the champion was trained on the store, not a flat table")
+    missing = sorted(set(champion.columns) - set(X.columns))
+    extra = sorted(set(X.columns) - set(champion.columns))
+    if missing or extra:
+        raise ModelMismatchError(
+            "the champion was trained on other columns: "
+            + "; ".join(
+                part
+                for part in (
+                    f"missing here: {', '.join(missing)}" if missing else "",
+                    f"new here: {', '.join(extra)}" if extra else "",
+                )
+                if part
+            )
+        )
+    from sklearn.model_selection import StratifiedKFold
+
+    from cxml.churn.evaluate import grade
+    from cxml.churn.model import churn_probability
+
+    probability = churn_probability(champion.estimator, X[list(champion.columns)])
+    folds = StratifiedKFold(5, shuffle=True, random_state=0).split(X, y)
+    graded = [grade(y[test], probability[test]) for _, test in folds]
+    return {k: float(np.mean([g[k] for g in graded])) for k in graded[0]}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the gate decided, and why, in numbers."""
+
+    promoted: bool
+    reason: str
+    challenger: str
+    champion: str | None
+    challenger_score: float | None = None
+    champion_score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def promote_churn(
+    settings: Any,
+    version: str | None = None,
+    *,
+    store: Store | None = None,
+    force: bool = False,
+    metric: str = "roc_auc",
+) -> Decision:
+    """Make ``version`` (default: the newest) champion when it beats the champion on one
+    yardstick — the challenger's own backtest — by at least ``settings.promote_margin``.
+
+    The champion's grade there comes from the challenger's run when it was graded against this
+    same champion at training time; otherwise (a store-mode challenger) it is computed now from
+    ``store``. Both grades are logged in the challenger's run. ``force`` promotes without
+    comparing (for a champion the data can no longer grade).
+    """
+    from cxml.errors import ModelNotFoundError
+    from cxml.tracking import (
+        churn_champion_version,
+        churn_versions,
+        load_churn_version,
+        log_to_run,
+        set_churn_champion,
+    )
+
+    versions = churn_versions(settings)
+    if not versions:
+        raise ModelNotFoundError(
+            "no cxml-churn model is registered yet: run `cxml train churn` first"
+        )
+    chosen = (
+        versions[-1]
+        if version is None
+        else next((v for v in versions if v.version == str(version)), None)
+    )
+    if chosen is None:
+        raise ModelNotFoundError(
+            f"cxml-churn has no version {version}; its versions are "
+            f"{', '.join(v.version for v in versions)}"
+        )
+    current = churn_champion_version(settings)
+    if current is None or force:
+        set_churn_champion(settings, chosen.version)
+        how = "forced, without a comparison" if force and current else "there was none"
+        return Decision(
+            True, f"version {chosen.version} is champion ({how})", chosen.version, current
+        )
+    if current == chosen.version:
+        return Decision(
+            False, f"version {chosen.version} is already the champion", chosen.version, current
+        )
+    champion = next(v for v in versions if v.version == current)
+    new = chosen.metrics.get(f"model_{metric}")
+    old: float | None = None
+    if chosen.params.get("backtest") == champion.params.get("backtest"):
+        old = champion.metrics.get(f"model_{metric}")
+    elif (
+        chosen.params.get("champion_version") == current and f"champion_{metric}" in chosen.metrics
+    ):
+        old = chosen.metrics[f"champion_{metric}"]
+    elif chosen.mode == "store" and store is not None:
+        try:
+            graded = champion_on_backtest(
+                store,
+                load_churn_version(settings, current),
+                validation=pd.Timestamp(chosen.params["validation_snapshot"]),
+                horizon_days=int(chosen.params["horizon_days"]),
+                data_end=pd.Timestamp(chosen.params["as_of"]),
+                definition=ChurnDefinition.from_dict(json.loads(chosen.params["churn_definition"])),
+                bucket_customers=settings.bucket_customers,
+            )
+        except KeyError as missing:
+            raise ConfigError(
+                f"version {chosen.version} was trained before runs recorded their backtest "
+                f"({missing} is not logged): retrain it with `cxml train churn`"
+            ) from None
+        except ModelMismatchError as error:
+            return Decision(False, f"refused: {error}", chosen.version, current, new)
+        old = graded[metric]
+        log_to_run(
+            settings,
+            chosen.run_id,
+            metrics={f"champion_{k}": v for k, v in graded.items()},
+            params={"champion_version": current, "champion_comparison": "graded at promotion"},
+        )
+    if new is None or old is None:
+        why = chosen.params.get("champion_comparison") or "no comparison on one backtest"
+        return Decision(
+            False,
+            f"version {chosen.version} cannot be compared with champion {current}: {why}"
+            + (
+                ""
+                if store is not None or chosen.mode != "store"
+                else "; give the store to grade it"
+            ),
+            chosen.version,
+            current,
+            new,
+        )
+    margin = settings.promote_margin
+    gap = new - old
+    on = chosen.params.get("backtest", "its backtest")
+    note = overlap_note(settings, current, chosen.params.get("validation_snapshot"))
+    caveat = f" (note: {note})" if note else ""
+    if gap >= margin:
+        set_churn_champion(settings, chosen.version)
+        return Decision(
+            True,
+            f"version {chosen.version} {metric} {new:.4f} beats champion {current}'s {old:.4f} "
+            f"on {on} by {gap:.4f} (margin {margin:g})" + caveat,
+            chosen.version,
+            current,
+            new,
+            old,
+        )
+    verdict = (
+        f"loses to champion {current}'s {old:.4f} by {-gap:.4f}"
+        if gap < 0
+        else f"beats champion {current}'s {old:.4f} by only {gap:.4f}, under the margin of {margin:g}"
+    )
+    return Decision(
+        False,
+        f"version {chosen.version} {metric} {new:.4f} on {on} {verdict}" + caveat,
+        chosen.version,
+        current,
+        new,
+        old,
+    )
+
+
+def retrain(
+    settings: Any,
+    store: Store,
+    *,
+    now: Any,
+    taxonomy_path: Any = None,
+    n_snapshots: int = 4,
+    say: Say = _quiet,
+) -> dict[str, Any]:
+    """The routine a scheduler runs (monthly, say): retrain the text pipeline on the store's
+    comments and re-read them, then train a churn model as of today with the champion's
+    question (horizon, churn definition, text or not), grade the champion on the new model's
+    backtest and promote the winner. Returns one row per model for a table."""
+    from cxml.errors import ModelNotFoundError
+    from cxml.store.records import feedback_frame
+    from cxml.text.training import analyze_store, train_text_pipeline
+    from cxml.tracking import load_churn_champion, load_text_champion
+
+    rows: list[dict[str, Any]] = []
+    previous = load_text_champion(settings)
+    say("retraining the text pipeline on the store's comments")
+    trained_text = train_text_pipeline(
+        settings,
+        frame=feedback_frame(store, with_text=True),
+        taxonomy_path=taxonomy_path,
+        previous=previous[0] if previous else None,
+    )
+    rows.append(
+        {
+            "model": "cxml-text",
+            "trained": trained_text["version"],
+            "champion_before": previous[1] if previous else None,
+            "champion_now": trained_text["version"],
+            "decision": "promoted (the text model has no gate yet)",
+        }
+    )
+    analysed = analyze_store(store, settings, now=now)
+    say(f"{analysed['analysed']:,} comments read again with text model {analysed['model_version']}")
+    try:
+        champion, champion_version = load_churn_champion(settings)
+        horizon, definition = champion.horizon_days, champion.definition
+        with_text = champion.spec.with_text if champion.spec is not None else True
+    except ModelNotFoundError:
+        champion_version, horizon, definition, with_text = None, 90, ChurnDefinition(), True
+    if definition.kind == "label":  # a flat-mode champion: the store's routine starts afresh
+        horizon, definition = 90, ChurnDefinition()
+    result = train_churn(
+        settings,
+        store=store,
+        as_of=pd.Timestamp(now).normalize(),
+        horizon_days=horizon,
+        n_snapshots=n_snapshots,
+        with_text=with_text,
+        definition=definition,
+        say=say,
+    )
+    decision = promote_churn(settings, result["version"], store=store)
+    rows.append(
+        {
+            "model": "cxml-churn",
+            "trained": result["version"],
+            "champion_before": champion_version,
+            "champion_now": result["version"] if decision.promoted else champion_version,
+            "decision": ("promoted: " if decision.promoted else "kept the champion: ")
+            + decision.reason,
+            "challenger_roc_auc": decision.challenger_score,
+            "champion_roc_auc": decision.champion_score,
+        }
+    )
+    return {"models": rows, "churn_promoted": decision.promoted}

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         description="JDBC drivers Spark reads the store with (Debian's libpostgresql-jdbc-java "
         "and libxerial-sqlite-jdbc-java)",
     )
+    promote_margin: float = Field(
+        default=0.005,
+        ge=0,
+        le=0.5,
+        description="how much higher a challenger's ROC-AUC must be than the champion's, on the "
+        "same backtest, to replace it (so noise does not flip the champion)",
+    )
     model_dir: Path = Field(
         default=Path("exported-models"),
         description="models exported by `cxml export-models` (churn.joblib, text.joblib), served "

@@ -15,6 +15,7 @@ import logging
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -321,69 +322,66 @@ def log_churn_model(
         }
 
 
-def promote_churn(
-    settings: Settings, version: str | None = None, metric: str = "roc_auc"
-) -> dict[str, Any]:
-    """Make ``version`` (default: the newest) champion if it beats the champion on the same backtest.
+@dataclass(frozen=True)
+class ChurnVersion:
+    """A registered ``cxml-churn`` version with what its run logged."""
 
-    Refuses, saying why, when the backtests differ or the challenger is not better.
-    """
+    version: str
+    run_id: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+
+    @property
+    def mode(self) -> str:
+        return self.params.get("mode", "")
+
+
+def churn_versions(settings: Settings) -> list[ChurnVersion]:
+    """Every registered ``cxml-churn`` version, oldest first, with its run's params and metrics."""
     mlflow = _mlflow(settings)
     with _registry(settings):
         client = mlflow.MlflowClient()
-        versions = client.search_model_versions(f"name='{CHURN_MODEL}'")
-    if not versions:
-        raise ModelNotFoundError(
-            "no cxml-churn model is registered yet: run `cxml train churn` first"
-        )
-    chosen = (
-        max(versions, key=lambda v: int(v.version))
-        if version is None
-        else next((v for v in versions if str(v.version) == str(version)), None)
-    )
-    if chosen is None:
-        raise ModelNotFoundError(
-            f"cxml-churn has no version {version}; its versions are "
-            f"{', '.join(sorted((str(v.version) for v in versions), key=int))}"
-        )
-    champion = _alias_version(settings, CHURN_MODEL)
-    if champion is None:
-        with _registry(settings):
-            client.set_registered_model_alias(CHURN_MODEL, CHAMPION, str(chosen.version))
-        return {
-            "promoted": True,
-            "reason": f"version {chosen.version} is champion (there was none)",
-            "champion": str(chosen.version),
-        }
-    if str(champion.version) == str(chosen.version):
-        return {"promoted": False, "reason": f"version {chosen.version} is already the champion"}
+        found = client.search_model_versions(f"name='{CHURN_MODEL}'")
+        out = []
+        for v in sorted(found, key=lambda v: int(v.version)):
+            data = client.get_run(v.run_id).data
+            out.append(
+                ChurnVersion(str(v.version), v.run_id, dict(data.params), dict(data.metrics))
+            )
+    return out
+
+
+def churn_champion_version(settings: Settings) -> str | None:
+    """The version behind ``cxml-churn@champion``, or None."""
+    return champion_version(settings, CHURN_MODEL)
+
+
+def set_churn_champion(settings: Settings, version: str) -> None:
+    """Move ``cxml-churn@champion`` to ``version``."""
+    mlflow = _mlflow(settings)
     with _registry(settings):
-        challenger_run = client.get_run(chosen.run_id).data
-        champion_run = client.get_run(champion.run_id).data
-    same = challenger_run.params.get("backtest") == champion_run.params.get("backtest")
-    if not same:
-        return {
-            "promoted": False,
-            "reason": (
-                f"version {chosen.version} was graded on a different backtest "
-                f"({challenger_run.params.get('backtest')}) than champion {champion.version} "
-                f"({champion_run.params.get('backtest')}): retrain both on the same data and as-of date"
-            ),
-        }
-    new = challenger_run.metrics.get(f"model_{metric}", float("nan"))
-    old = champion_run.metrics.get(f"model_{metric}", float("nan"))
-    if not new > old:
-        return {
-            "promoted": False,
-            "reason": f"version {chosen.version} {metric} {new:.4f} does not beat champion {champion.version} ({old:.4f})",
-        }
+        mlflow.MlflowClient().set_registered_model_alias(CHURN_MODEL, CHAMPION, str(version))
+
+
+def log_to_run(
+    settings: Settings, run_id: str, *, metrics: dict[str, float], params: dict[str, Any]
+) -> None:
+    """Add metrics and params to a finished run (a comparison made after it ended)."""
+    mlflow = _mlflow(settings)
     with _registry(settings):
-        client.set_registered_model_alias(CHURN_MODEL, CHAMPION, str(chosen.version))
-    return {
-        "promoted": True,
-        "reason": f"version {chosen.version} {metric} {new:.4f} beats {old:.4f}",
-        "champion": str(chosen.version),
-    }
+        client = mlflow.MlflowClient()
+        for key, value in metrics.items():
+            if value == value:
+                client.log_metric(run_id, key, float(value))
+        logged = client.get_run(run_id).data.params
+        for key, value in params.items():
+            if key not in logged:  # MLflow params are write-once
+                client.log_param(run_id, key, str(value)[:500])
+
+
+def load_churn_version(settings: Settings, version: str) -> Any:
+    """The ChurnPredictor registered as ``version``."""
+    return _load_churn_version(settings, version)
 
 
 def _load_churn_version(settings: Settings, version: str) -> Any:

@@ -8,6 +8,7 @@ import pytest
 
 from cxml.churn.predictor import ChurnPredictor
 from cxml.errors import ModelNotFoundError, RegistryError
+from cxml.runs import promote_churn
 from cxml.settings import Settings
 from cxml.tracking import (
     CHURN_MODEL,
@@ -16,7 +17,6 @@ from cxml.tracking import (
     champion_version,
     load_churn_champion,
     load_text_champion,
-    promote_churn,
 )
 from tests.conftest import Trained, working_directory
 
