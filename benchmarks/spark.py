@@ -108,54 +108,67 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--comments-customers", type=int, default=125_000)
     parser.add_argument("--udf-rows", type=int, default=200_000)
+    parser.add_argument(
+        "--only", choices=["score", "analyze"], help="Run one part (score includes the UDF test)."
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="cxml-bench-spark-"))
     try:
         theme_ids, env = _trained_model(workdir)
-        big = workdir / "big.db"
-        store = Store.open(Settings(database_url=f"sqlite:///{big}"))
-        build_store(store, args.customers, 10, theme_ids)
-        store.close()
-        scoring_env = {**env, "CXML_DATABASE_URL": f"sqlite:///{big}"}
         print("| job | engine | seconds | peak RSS of the largest process (MB) |")
         print("|---|---|---|---|")
-        for engine in ("local", "spark"):
-            extra = ["--engine", "spark", "--master", "local[2]"] if engine == "spark" else []
-            seconds, peak, out = timed(
-                ["score", "--as-of", AS_OF, "--top", "1", *extra], workdir, scoring_env
-            )
-            scored = next(line for line in out.splitlines() if "customers scored" in line).split()[
-                0
-            ]
-            print(
-                f"| score {scored} customers ({args.customers:,} in the store) | {engine} | {seconds:.1f} | {peak:,.0f} |",
-                flush=True,
-            )
-        in_task, pyfunc = udf_comparison(f"sqlite:///{big}", scoring_env, args.udf_rows)
-        print(
-            f"| probability for {args.udf_rows:,} customers' features | compiled scorer in a task | {in_task:.1f} | — |"
-        )
-        print(
-            f"| probability for {args.udf_rows:,} customers' features | mlflow.pyfunc.spark_udf | {pyfunc:.1f} | — |",
-            flush=True,
-        )
-        comments = workdir / "comments.db"
-        store = Store.open(Settings(database_url=f"sqlite:///{comments}"))
-        build_store(store, args.comments_customers, 10, theme_ids)
-        store.close()
-        analysing_env = {**env, "CXML_DATABASE_URL": f"sqlite:///{comments}"}
-        for engine in ("local", "spark"):
-            extra = ["--engine", "spark", "--master", "local[2]"] if engine == "spark" else []
-            seconds, peak, out = timed(
-                ["analyze", "--store", "--all", *extra], workdir, analysing_env
-            )
-            analysed = out.split()[0]
-            print(
-                f"| analyze {analysed} comments | {engine} | {seconds:.1f} | {peak:,.0f} |",
-                flush=True,
-            )
+        if args.only != "analyze":
+            score_part(args, workdir, theme_ids, env)
+        if args.only != "score":
+            analyze_part(args, workdir, theme_ids, env)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def score_part(
+    args: argparse.Namespace, workdir: Path, theme_ids: list[str], env: dict[str, str]
+) -> None:
+    big = workdir / "big.db"
+    store = Store.open(Settings(database_url=f"sqlite:///{big}"))
+    build_store(store, args.customers, 10, theme_ids)
+    store.close()
+    scoring_env = {**env, "CXML_DATABASE_URL": f"sqlite:///{big}"}
+    for engine in ("local", "spark"):
+        extra = ["--engine", "spark", "--master", "local[2]"] if engine == "spark" else []
+        seconds, peak, out = timed(
+            ["score", "--as-of", AS_OF, "--top", "1", *extra], workdir, scoring_env
+        )
+        scored = next(line for line in out.splitlines() if "customers scored" in line).split()[0]
+        print(
+            f"| score {scored} customers ({args.customers:,} in the store) | {engine} | {seconds:.1f} | {peak:,.0f} |",
+            flush=True,
+        )
+    in_task, pyfunc = udf_comparison(f"sqlite:///{big}", scoring_env, args.udf_rows)
+    print(
+        f"| probability for {args.udf_rows:,} customers' features | compiled scorer in a task | {in_task:.1f} | — |"
+    )
+    print(
+        f"| probability for {args.udf_rows:,} customers' features | mlflow.pyfunc.spark_udf | {pyfunc:.1f} | — |",
+        flush=True,
+    )
+
+
+def analyze_part(
+    args: argparse.Namespace, workdir: Path, theme_ids: list[str], env: dict[str, str]
+) -> None:
+    comments = workdir / "comments.db"
+    store = Store.open(Settings(database_url=f"sqlite:///{comments}"))
+    build_store(store, args.comments_customers, 10, theme_ids)
+    store.close()
+    analysing_env = {**env, "CXML_DATABASE_URL": f"sqlite:///{comments}"}
+    for engine in ("local", "spark"):
+        extra = ["--engine", "spark", "--master", "local[2]"] if engine == "spark" else []
+        seconds, peak, out = timed(["analyze", "--store", "--all", *extra], workdir, analysing_env)
+        analysed = out.split()[0]
+        print(
+            f"| analyze {analysed} comments | {engine} | {seconds:.1f} | {peak:,.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -121,3 +121,73 @@ def printable(scored: pd.DataFrame) -> pd.DataFrame:
     return scored.assign(
         reasons=[json.dumps(r, ensure_ascii=False, default=str) for r in scored["reasons"]]
     )
+
+
+def survival_curves(
+    store: Store,
+    predictor: ChurnPredictor,
+    *,
+    as_of: Any,
+    by: str,
+    bucket_customers: int,
+    days: Any = None,
+) -> pd.DataFrame:
+    """The time-to-churn model's mean survival curve per group of the customers active at
+    ``as_of``: ``by`` a customer attribute's name, or ``theme`` (customers who raised each
+    theme before ``as_of``; a customer can be in several). Columns: group, day, survival, n.
+    A bucket of customers at a time, like scoring."""
+    import numpy as np
+
+    from cxml.errors import ConfigError
+
+    if predictor.survival is None:
+        raise ConfigError(
+            "this churn model has no time-to-churn companion: retrain it with "
+            "`cxml train churn --as-of DATE` (store mode)"
+        )
+    grid = np.arange(0, 366, 7) if days is None else np.asarray(days, dtype=float)
+    as_of = pd.Timestamp(as_of)
+    with_text = predictor.spec.with_text if predictor.spec is not None else True
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    for selection in customer_buckets(store, bucket_customers, signed_up_before=as_of):
+        history = read_history(store, as_of, selection, with_text=with_text)
+        if history.customers.empty:
+            continue
+        features = predictor.features(history)
+        curves = predictor.survival.survival(features, grid)
+        if by == "theme":
+            members = {
+                predictor.theme_labels.get(c.removeprefix("theme_"), c.removeprefix("theme_")): (
+                    features[c].to_numpy(dtype=float) > 0
+                )
+                for c in features.columns
+                if c.startswith("theme_") and not c.endswith("_negative")
+            }
+        else:
+            column = f"attr_{by}"
+            if column not in features.columns:
+                raise ConfigError(
+                    f"no customer attribute {by!r} in the model's features: expected theme or "
+                    "one of "
+                    + ", ".join(c.removeprefix("attr_") for c in features if c.startswith("attr_")),
+                    field="by",
+                    value=by,
+                )
+            values = features[column].astype(object).where(features[column].notna(), "(none)")
+            members = {str(v): (values == v).to_numpy() for v in values.unique()}
+        for group, mask in members.items():
+            if mask.any():
+                sums[group] = sums.get(group, 0) + curves[mask].sum(axis=0)
+                counts[group] = counts.get(group, 0) + int(mask.sum())
+    rows = [
+        {
+            "group": group,
+            "day": float(day),
+            "survival": float(total[i] / counts[group]),
+            "n": counts[group],
+        }
+        for group, total in sums.items()
+        for i, day in enumerate(grid)
+    ]
+    return pd.DataFrame(rows, columns=["group", "day", "survival", "n"])

@@ -34,6 +34,16 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def _actor() -> str:
+    """Who runs a command, for the audit log: ``cli:<login name>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "cli"
+
+
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
@@ -259,16 +269,24 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the customer and the timeline as JSON."
 )
+@click.option(
+    "--pii",
+    is_flag=True,
+    help="Show the raw words (e-mail addresses, phone and card numbers are redacted otherwise).",
+)
 @click.pass_context
-def timeline(ctx: click.Context, customer_id: str, as_json: bool) -> None:
+def timeline(ctx: click.Context, customer_id: str, as_json: bool, pii: bool) -> None:
     """One customer's interactions across every channel, oldest first."""
     from cxml.lines import timeline_lines
     from cxml.store.records import customer as stored_customer
     from cxml.store.records import timeline as stored_timeline
+    from cxml.story import redacted_column
 
     store = _store(ctx)
     customer = stored_customer(store, customer_id)
     events = stored_timeline(store, customer_id)
+    if not pii:
+        events["text"] = redacted_column(events["text"])
     if as_json:
         records = events.astype(object).where(events.notna(), None).to_dict(orient="records")
         _echo_json({"customer": customer, "timeline": records})
@@ -775,7 +793,18 @@ def promote(ctx: click.Context, version: str | None, force: bool, as_json: bool)
     challenger's as-of date), so a model trained on newer data can replace an older one."""
     from cxml.runs import promote_churn
 
-    decision = promote_churn(_settings(ctx), version, store=_store(ctx), force=force)
+    store = _store(ctx)
+    decision = promote_churn(_settings(ctx), version, store=store, force=force)
+    from cxml.store.audit import record_action
+
+    record_action(
+        store,
+        actor=_actor(),
+        action="model.promoted" if decision.promoted else "model.refused",
+        target=f"cxml-churn/{decision.challenger}",
+        at=_now(),
+        detail=decision.to_dict(),
+    )
     if as_json:
         _echo_json(decision.to_dict())
     else:
@@ -810,14 +839,26 @@ def retrain(
     new model did not beat it on its own backtest), others as for every command."""
     from cxml.runs import retrain as run_retrain
 
+    store = _store(ctx)
     result = run_retrain(
         _settings(ctx),
-        _store(ctx),
+        store,
         now=as_of or _now(),
         taxonomy_path=taxonomy_path,
         n_snapshots=n_snapshots,
         say=_say,
     )
+    from cxml.store.audit import record_action
+
+    for row in result["models"]:
+        record_action(
+            store,
+            actor=_actor(),
+            action="model.retrained",
+            target=f"{row['model']}/{row['trained']}",
+            at=_now(),
+            detail=row,
+        )
     if as_json:
         _echo_json(result)
     else:
@@ -1059,7 +1100,7 @@ def keys() -> None:
     multiple=True,
     required=True,
     type=click.Choice(SCOPES),
-    help="Repeatable; admin implies every scope.",
+    help="Repeatable; admin implies every scope but pii (reading customers' raw words).",
 )
 @click.option("--name", help="Who or what uses the key (shown in `cxml keys list`).")
 @click.pass_context
@@ -1067,7 +1108,7 @@ def keys_create(ctx: click.Context, scopes: tuple[str, ...], name: str | None) -
     """Create a key; it is printed once, alone on the last line, and stored only as a hash."""
     from cxml.keys import create_key
 
-    key = create_key(_store(ctx), scopes, now=_now(), name=name)
+    key = create_key(_store(ctx), scopes, now=_now(), name=name, actor=_actor())
     click.echo(
         f"scopes: {', '.join(sorted(set(scopes)))}; keep the key now, it is not shown again:"
     )
@@ -1099,7 +1140,27 @@ def keys_revoke(ctx: click.Context, key_or_id: str) -> None:
     """Revoke a key (give the key or its id); it stops working at once."""
     from cxml.keys import revoke_key
 
-    click.echo(f"revoked {revoke_key(_store(ctx), key_or_id, now=_now())}")
+    click.echo(f"revoked {revoke_key(_store(ctx), key_or_id, now=_now(), actor=_actor())}")
+
+
+@cli.command()
+@click.option("--action", help="Only this action (key.created, key.revoked, model.promoted …).")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def audit(ctx: click.Context, action: str | None, limit: int, as_json: bool) -> None:
+    """Who made or revoked keys, promoted or reloaded models, and when (newest first)."""
+    from cxml.store.audit import audit_rows
+
+    rows = audit_rows(_store(ctx), limit=limit, action=action)
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['at']:%Y-%m-%d %H:%M:%S}  {row['actor']:<20} {row['action']:<16} "
+            f"{row['target'] or ''}  {json.dumps(row['detail'], ensure_ascii=False)}"
+        )
 
 
 @cli.command("export-models")
@@ -1124,12 +1185,17 @@ def export_models(ctx: click.Context, out: Path | None) -> None:
 @click.option(
     "--format", "file_format", type=click.Choice(["parquet"]), default="parquet", show_default=True
 )
+@click.option(
+    "--pii",
+    is_flag=True,
+    help="Write the raw words (e-mail addresses, phone and card numbers are redacted otherwise).",
+)
 @click.pass_context
-def export(ctx: click.Context, directory: Path, file_format: str) -> None:
+def export(ctx: click.Context, directory: Path, file_format: str, pii: bool) -> None:
     """Write the store as Parquet files under the contract's names (for Spark and notebooks)."""
     from cxml.export import export_parquet
 
-    written = export_parquet(_store(ctx), directory)
+    written = export_parquet(_store(ctx), directory, pii=pii)
     for table, rows in written.items():
         click.echo(f"{table}: {rows:,} rows → {directory / (table + '.parquet')}")
 
@@ -1156,6 +1222,8 @@ def _run_server(settings: Settings, host: str, port: int, workers: int, log_leve
     os.environ["CXML_MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cxml-metrics-")
+    from serve.telemetry import log_config
+
     uvicorn.run(
         "serve.app:app_factory",
         factory=True,
@@ -1163,6 +1231,7 @@ def _run_server(settings: Settings, host: str, port: int, workers: int, log_leve
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=log_config(),
     )
 
 

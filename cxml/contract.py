@@ -121,6 +121,11 @@ CUSTOMER_COLUMNS: tuple[str, ...] = ("customer_id", "signup_date", "churn_date",
 CUSTOMER_DERIVED: tuple[str, ...] = ("tenure_months",)
 
 MAX_ID_CHARS = 255
+EARLIEST = pd.Timestamp("1900-01-01")  # dates before this are typing errors, not history
+MAX_TENURE_MONTHS = 1200  # a hundred years
+# A month's revenue from one customer above this is a unit or typing error; the bound also keeps
+# every amount cxml derives from it (× probability × months) a finite float.
+MAX_MONTHLY_VALUE = 1e12
 _VALUE_SHOWN_CHARS = 60
 _NUMBER_RE = r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?"
 _LANGUAGE_RE = r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*"
@@ -329,7 +334,7 @@ def _whole_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray
     text = _text(values)
     numbers = pd.to_numeric(text, errors="coerce")
     not_number = numbers.isna().to_numpy() & text.notna().to_numpy()
-    finite = numbers.notna().to_numpy()
+    finite = np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
     not_whole = np.zeros(len(values), dtype=bool)
     not_whole[finite] = np.mod(numbers.to_numpy()[finite], 1) != 0
     return numbers.astype("float64"), not_number, not_whole
@@ -397,9 +402,9 @@ def validate_feedback(
         f"created_at='{{v}}' is in the future (after {latest:%Y-%m-%d %H:%M} UTC)",
     )
     checks.fail(
-        (created_at < pd.Timestamp("1900-01-01")).to_numpy(),
+        (created_at < EARLIEST).to_numpy(),
         "created_at",
-        "created_at='{v}' is before 1900",
+        "created_at='{v}' is before 1900 (expected 1900-01-01 or later)",
     )
 
     out = pd.DataFrame({"feedback_id": feedback_id, "customer_id": customer_id})
@@ -532,6 +537,12 @@ def validate_customers(
                 column,
                 f"{column}='{{v}}' is in the future (after {today:%Y-%m-%d})",
             )
+            checks.fail(
+                (parsed < EARLIEST).to_numpy(),
+                column,
+                f"{column}='{{v}}' is before 1900 (expected 1900-01-01 or later)",
+            )
+            parsed = parsed.where(parsed >= EARLIEST)
             dates[column] = parsed.dt.normalize()
         else:
             dates[column] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
@@ -539,12 +550,16 @@ def validate_customers(
     if "tenure_months" in frame.columns:
         tenure, not_number, _ = _whole_numbers(frame["tenure_months"])
         checks.fail(not_number, "tenure_months", "tenure_months='{v}' is not a number")
+        out_of_range = ~((tenure >= 0) & (tenure <= MAX_TENURE_MONTHS)) & tenure.notna()
         checks.fail(
-            (tenure < 0).to_numpy(), "tenure_months", "tenure_months={v} is negative (expected ≥ 0)"
+            out_of_range.to_numpy(),
+            "tenure_months",
+            f"tenure_months={{v}} is out of range (expected 0 to {MAX_TENURE_MONTHS} months)",
         )
+        usable = tenure.notna() & ~out_of_range
         reference = pd.Timestamp(as_of if as_of is not None else now).tz_localize(None).normalize()
-        derived = reference - pd.to_timedelta(tenure.fillna(0) * 30.4375, unit="D")
-        derived = derived.dt.normalize().where(tenure.notna() & (tenure >= 0))
+        derived = reference - pd.to_timedelta(tenure.where(usable, 0) * 30.4375, unit="D")
+        derived = derived.dt.normalize().where(usable)
         dates["signup_date"] = dates["signup_date"].fillna(derived)
 
     signup, churn = dates["signup_date"], dates["churn_date"]
@@ -565,10 +580,11 @@ def validate_customers(
             "monthly_value='{v}' is not a number (expected revenue per month ≥ 0)",
         )
         checks.fail(
-            ((value < 0) | ~np.isfinite(value.fillna(0))).to_numpy(),
+            ~((value >= 0) & (value <= MAX_MONTHLY_VALUE)).to_numpy() & value.notna().to_numpy(),
             "monthly_value",
-            "monthly_value={v} is negative or not finite (expected ≥ 0)",
+            f"monthly_value={{v}} is out of range (expected 0 to {MAX_MONTHLY_VALUE:,.0f})",
         )
+        value = value.where((value >= 0) & (value <= MAX_MONTHLY_VALUE))
         out["monthly_value"] = value.astype("float64").to_numpy()
     else:
         out["monthly_value"] = np.nan

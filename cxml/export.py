@@ -15,6 +15,7 @@ from sqlalchemy import Text, cast, select
 
 from cxml.store import Store
 from cxml.store.tables import customers, feedback, feedback_analysis, feedback_themes
+from cxml.text.redact import redact
 
 TABLES: dict[str, tuple[Any, ...]] = {
     "customers": (
@@ -58,9 +59,12 @@ TIMES = {"created_at", "analysed_at"}
 SCORES = {"nps", "csat", "ces"}
 
 
-def export_parquet(store: Store, directory: Path, *, chunk_rows: int = 100_000) -> dict[str, int]:
+def export_parquet(
+    store: Store, directory: Path, *, chunk_rows: int = 100_000, pii: bool = False
+) -> dict[str, int]:
     """Write ``<table>.parquet`` for each table in ``TABLES`` into ``directory``; returns rows
-    written per table."""
+    written per table. Feedback text is written redacted (what cxml reads in it is the same:
+    the text pipeline redacts first) unless ``pii``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -75,6 +79,8 @@ def export_parquet(store: Store, directory: Path, *, chunk_rows: int = 100_000) 
             result = connection.execution_options(stream_results=True).execute(query)
             for rows in result.partitions(chunk_rows):
                 frame = _typed(pd.DataFrame(rows, columns=names))
+                if "text" in frame.columns and not pii:
+                    frame["text"] = [redact(t)[0] if t else t for t in frame["text"]]
                 table = pa.Table.from_pandas(frame, preserve_index=False, schema=_schema(names))
                 if writer is None:
                     writer = pq.ParquetWriter(directory / f"{name}.parquet", table.schema)

@@ -17,15 +17,18 @@ from typing import Any
 from cxml.errors import ConfigError
 from cxml.store import Store
 from cxml.store import keys as stored_keys
+from cxml.store.audit import record_action
 
 
 class Scope(StrEnum):
-    """What a key may do; ``admin`` implies every scope."""
+    """What a key may do; ``admin`` implies every scope but ``pii``: reading customers' raw
+    words (e-mail addresses, phone and card numbers unredacted) is granted on its own."""
 
     SCORE = "score"
     INGEST = "ingest"
     READ = "read"
     ADMIN = "admin"
+    PII = "pii"
 
 
 SCOPES = tuple(s.value for s in Scope)
@@ -37,9 +40,15 @@ def _hash(secret: str) -> str:
 
 
 def create_key(
-    store: Store, scopes: Sequence[str], *, now: datetime, name: str | None = None
+    store: Store,
+    scopes: Sequence[str],
+    *,
+    now: datetime,
+    name: str | None = None,
+    actor: str = "cli",
 ) -> str:
-    """A new key with ``scopes`` (``admin`` implies every scope); returns it — the only time it is shown."""
+    """A new key with ``scopes`` (``admin`` implies every scope but ``pii``); returns it — the
+    only time it is shown. The audit log records who made it (never the secret)."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if not scopes or unknown:
         raise ConfigError(
@@ -48,6 +57,14 @@ def create_key(
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     stored_keys.insert_api_key(store, key_id, _hash(secret), sorted(set(scopes)), name, now)
+    record_action(
+        store,
+        actor=actor,
+        action="key.created",
+        target=key_id,
+        at=now,
+        detail={"scopes": sorted(set(scopes)), "name": name},
+    )
     return f"{PREFIX}_{key_id}_{secret}"
 
 
@@ -64,12 +81,12 @@ def verify_key(store: Store, key: str | None) -> dict[str, Any] | None:
     if not hmac.compare_digest(row["secret_hash"], _hash(parts[2])):
         return None
     scopes = set(row["scopes"])
-    if "admin" in scopes:
-        scopes = set(SCOPES)
+    if Scope.ADMIN in scopes:
+        scopes |= set(SCOPES) - {Scope.PII}
     return {"key_id": row["key_id"], "scopes": scopes, "name": row["name"]}
 
 
-def revoke_key(store: Store, key_or_id: str, *, now: datetime) -> str:
+def revoke_key(store: Store, key_or_id: str, *, now: datetime, actor: str = "cli") -> str:
     """Revoke a key given itself or its id; returns the id. NotFoundError when unknown."""
     from cxml.errors import NotFoundError
 
@@ -77,4 +94,5 @@ def revoke_key(store: Store, key_or_id: str, *, now: datetime) -> str:
     key_id = parts[1] if len(parts) == 3 and parts[0] == PREFIX else key_or_id.strip()
     if not stored_keys.revoke_api_key(store, key_id, now):
         raise NotFoundError("active API key", key_id)
+    record_action(store, actor=actor, action="key.revoked", target=key_id, at=now)
     return key_id

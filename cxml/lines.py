@@ -42,9 +42,15 @@ def at_risk_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         quote = next((r["evidence"]["quote"] for r in row["reasons"] if "evidence" in r), None)
         revenue = row["revenue_at_risk"]
         at_risk = "-" if revenue is None or revenue != revenue else f"{revenue:,.2f}"
+        expected = row.get("expected_days")
+        timing = (
+            ""
+            if expected is None or expected != expected
+            else f"  {row['survival_90']:.0%} still here in 90 days, ~{expected:.0f} days expected"
+        )
         yield (
             f"  {row['customer_id']}  {row['probability']:.1%}  {row['band']:<6} "
-            f"at risk {at_risk}  — {reasons}"
+            f"at risk {at_risk}{timing}  — {reasons}"
         )
         if quote:
             yield f"      «{quote}»"
@@ -57,6 +63,11 @@ def grade_lines(result: dict[str, Any]) -> Iterator[str]:
         yield (
             f"  {name:<9} ROC-AUC {g['roc_auc']:.4f}  PR-AUC {g['pr_auc']:.3f}  "
             f"Brier {g['brier']:.4f}  lift@10% {g['lift_top10']:.2f}"
+        )
+    for name, g in (result.get("survival_grades") or {}).items():
+        yield (
+            f"  time to churn, {name.replace('_', '-')}: concordance {g['concordance']:.3f}  "
+            f"integrated Brier {g['integrated_brier']:.4f}"
         )
     yield (
         f"registered cxml-churn version {result['version']}; "

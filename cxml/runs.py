@@ -143,6 +143,13 @@ def train_churn(
         yardstick = _champion_here(
             settings, lambda champion: champion_on_folds(champion, X, y), mode, say
         )
+    survival: Any = None
+    survival_grades: dict[str, dict[str, float]] = {}
+    if flat is None:
+        assert store is not None and as_of is not None
+        survival, survival_grades = _time_to_churn(
+            store, rows, definition, dates[0], as_of, horizon_days, predictions["model"], say
+        )
     say(f"fitting the model on all {len(X):,} rows")
     warnings = leak_warnings(X, pd.Series(y))
     estimator = ChurnModel().fit(X, y)
@@ -155,6 +162,7 @@ def train_churn(
         definition=definition,
         spec=spec,
         theme_labels=labels,
+        survival=survival,
     )
     drivers = global_drivers(estimator, X)
     params = {
@@ -181,9 +189,14 @@ def train_churn(
         predictor,
         settings,
         params=params,
-        metrics={**_metrics(graded), **yardstick.get("metrics", {})},
+        metrics={
+            **_metrics(graded),
+            **yardstick.get("metrics", {}),
+            **{f"time_{name}_{k}": v for name, g in survival_grades.items() for k, v in g.items()},
+        },
         artifacts={
             "grades.json": graded,
+            "survival_grades.json": survival_grades,
             "leak_warnings.json": warnings,
             "features.json": list(X.columns),
             "feature_spec.json": spec.to_dict() if spec is not None else {},
@@ -204,7 +217,45 @@ def train_churn(
         "backtest": backtest_key,
         "champion_comparison": yardstick.get("params", {}).get("champion_comparison"),
         "champion_grades": yardstick.get("grades"),
+        "survival_grades": survival_grades,
     }
+
+
+def _time_to_churn(
+    store: Store,
+    rows: TrainingSet,
+    definition: ChurnDefinition,
+    validation: pd.Timestamp,
+    data_end: pd.Timestamp,
+    horizon_days: int,
+    classifier_probability: np.ndarray,
+    say: Say,
+) -> tuple[Any, dict[str, dict[str, float]]]:
+    """The churn model's companion: a survival model graded forward in time, then fitted on
+    every snapshot (outcomes censored when the data ends). None when the data holds no churn
+    to time."""
+    from cxml.churn.survival import SurvivalModel, targets
+    from cxml.churn.training import days_to_churn, survival_backtest
+
+    days = days_to_churn(store, rows, definition, data_end=data_end)
+    try:
+        graded = survival_backtest(
+            rows, days, validation, data_end, horizon_days, classifier_probability
+        )
+    except ConfigError as error:
+        say(f"no time-to-churn model: {error}")
+        return None, {}
+    say(
+        "time to churn: concordance {:.3f} (classifier {:.3f}), integrated Brier {:.4f} "
+        "(Kaplan–Meier {:.4f})".format(
+            graded["survival"]["concordance"],
+            graded["classifier"]["concordance"],
+            graded["survival"]["integrated_brier"],
+            graded["kaplan_meier"]["integrated_brier"],
+        )
+    )
+    event, duration = targets(days, rows.snapshot, data_end)
+    return SurvivalModel().fit(rows.X, event, duration), graded
 
 
 def global_drivers(model: ChurnModel, X: pd.DataFrame) -> pd.DataFrame:

@@ -70,7 +70,9 @@ def score(
     Returns the columns of the scores table: customer_id, as_of (date), model_version,
     probability, band, revenue_at_risk (probability × monthly value × horizon in months; None
     when the monthly value is missing), reasons (list of dicts), attribution, scored_at,
-    features_as_of. ``history``: the customers' history, for quotes behind the reasons.
+    features_as_of; and, when the model has a time-to-churn companion, survival_30/60/90
+    (probability of still being a customer that many days on) and expected_days (within a
+    year). ``history``: the customers' history, for quotes behind the reasons.
     """
     estimator = predictor.estimator
     matrix = estimator.matrix(features)
@@ -94,6 +96,13 @@ def score(
     with np.errstate(over="ignore", invalid="ignore"):
         revenue = np.round(probability * monthly * predictor.horizon_days / 30.0, 2)
     cut = pd.Timestamp(as_of)
+    timing: dict[str, Any] = {}
+    if predictor.survival is not None:  # the time-to-churn companion
+        from cxml.churn.survival import DAYS
+
+        staying = predictor.survival.survival(features, DAYS)
+        timing = {f"survival_{d}": np.round(staying[:, i], 6) for i, d in enumerate(DAYS)}
+        timing["expected_days"] = np.round(predictor.survival.expected_days(features), 1)
     return pd.DataFrame(
         {
             "customer_id": customers,
@@ -106,6 +115,7 @@ def score(
             "attribution": ATTRIBUTION_NAMES[attribution],
             "scored_at": scored_at,
             "features_as_of": cut.to_pydatetime(),
+            **timing,
         }
     )
 

@@ -84,6 +84,17 @@ class Settings(BaseSettings):
     api_max_csv_rows: int = Field(
         default=100_000, ge=1, description="most rows of the at-risk list in one CSV export"
     )
+    api_auth_failures_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="failed API-key checks one client may make in a minute before it is "
+        "answered 429 (per worker)",
+    )
+    api_cors_origins: list[str] = Field(
+        default_factory=list,
+        description="origins (https://crm.example.com) whose pages may call the API from a "
+        "browser; none by default",
+    )
 
     def resolved_database_url(self) -> str:
         """Return the database URL with a relative SQLite path made absolute."""

@@ -3,18 +3,42 @@ and the analysed conversation across channels (newest first)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+import pandas as pd
 
 from cxml.store import Store
 from cxml.store.analysis import analysed_timeline
 from cxml.store.followups import customer_follow_ups
 from cxml.store.records import customer
 from cxml.store.scores import latest_score, score_history
+from cxml.text.redact import redact
 
 
-def customer_story(store: Store, customer_id: str, timeline_limit: int = 200) -> dict[str, Any]:
-    """Everything the store knows about one customer; NotFoundError when not stored."""
+def redacted(texts: Iterable[Any]) -> list[Any]:
+    """Texts as they may leave cxml: PII replaced by placeholders (what is not text, such as
+    None, stays as it is)."""
+    return [redact(t)[0] if isinstance(t, str) and t else t for t in texts]
+
+
+def redacted_column(values: pd.Series) -> pd.Series:
+    """A column of texts redacted, kept as Python objects (None stays None)."""
+    return pd.Series(redacted(values.tolist()), index=values.index, dtype=object)
+
+
+def customer_story(
+    store: Store, customer_id: str, timeline_limit: int = 200, *, pii: bool = False
+) -> dict[str, Any]:
+    """Everything the store knows about one customer; NotFoundError when not stored.
+
+    The conversation's text is redacted (e-mail addresses, phone and card numbers, IBANs as
+    placeholders) unless ``pii``; theme evidence spans refer to the redacted text."""
     profile = customer(store, customer_id)
+    timeline = analysed_timeline(store, customer_id, timeline_limit)
+    if not pii:
+        for event, text in zip(timeline, redacted([e["text"] for e in timeline]), strict=True):
+            event["text"] = text
     return {
         "customer_id": profile["customer_id"],
         "signup_date": profile["signup_date"],
@@ -24,5 +48,5 @@ def customer_story(store: Store, customer_id: str, timeline_limit: int = 200) ->
         "score": latest_score(store, customer_id),
         "score_history": score_history(store, customer_id),
         "follow_ups": customer_follow_ups(store, customer_id),
-        "timeline": analysed_timeline(store, customer_id, timeline_limit),
+        "timeline": timeline,
     }

@@ -51,6 +51,7 @@ def run_demo(
     from cxml.reporting import driver_table, metric_table
     from cxml.runs import train_churn
     from cxml.store.records import customer, feedback_frame, stats, timeline
+    from cxml.story import redacted_column
     from cxml.text.training import analyze_store, train_text_pipeline
     from cxml.tracking import load_churn_for_mode, load_text_champion
 
@@ -136,6 +137,7 @@ def run_demo(
     run.busiest_customer = busiest
     say(f"8. one customer's conversation across channels ({busiest}):")
     events = timeline(store, busiest)
+    events["text"] = redacted_column(events["text"])  # what leaves cxml is redacted
     for line in timeline_lines(customer(store, busiest), events):
         say(line)
     loaded = load_text_champion(settings)

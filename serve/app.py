@@ -6,9 +6,13 @@ types map to HTTP statuses here, in one place; no stack trace ever reaches a cli
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
+import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -20,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cxml import __version__
 from cxml.settings import Settings
 from serve import errors, telemetry
-from serve.deps import Service
+from serve.deps import Failures, Service
 from serve.models import Models
 
 log = logging.getLogger("cxml.serve")
@@ -31,13 +35,61 @@ class _TooLarge(Exception):
     pass
 
 
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+
+
+def _page_policy() -> bytes:
+    """The page's content security policy: its one inline script allowed by its hash, nothing
+    from elsewhere, no framing."""
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+        for s in scripts
+    )
+    return (
+        f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ).encode()
+
+
+#: For the API docs (Swagger UI and ReDoc, served from the package): their pages start the
+#: bundles with an inline script, and ReDoc runs a worker from a blob.
+_DOCS_POLICY = (
+    b"default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; font-src 'self'; "
+    b"base-uri 'none'; frame-ancestors 'none'"
+)
+_API_POLICY = b"default-src 'none'; frame-ancestors 'none'"
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
 class Guard:
-    """Pure ASGI middleware: body size limit (413), request time limit (503), request metrics."""
+    """Pure ASGI middleware: a request id on every request (the client's ``X-Request-ID`` when
+    well-formed, else a new one; in the response and the server log), security headers and a
+    content security policy on every response, body size limit (413), request time limit
+    (503), request metrics."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.max_body = settings.api_max_body_bytes
         self.timeout = settings.api_request_timeout_seconds
+        self.page_policy = _page_policy()
+
+    def _policy(self, path: str) -> bytes:
+        if path == "/":
+            return self.page_policy
+        if path in ("/docs", "/redoc", "/docs/oauth2-redirect") or path.startswith("/static-"):
+            return _DOCS_POLICY
+        return _API_POLICY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,6 +98,15 @@ class Guard:
         started_at = time.perf_counter()
         status = {"code": 500, "started": False}
         limit = self.max_body
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex.encode()
+        scope.setdefault("state", {})["request_id"] = request_id.decode()
+        token = telemetry.REQUEST_ID.set(request_id.decode())
+        extra = [
+            (b"x-request-id", request_id),
+            (b"content-security-policy", self._policy(scope.get("path", ""))),
+            *_SECURITY_HEADERS,
+        ]
 
         async def reply(code: int, detail: str, field: str | None = None) -> None:
             body = json.dumps({"detail": detail, "field": field}).encode()
@@ -53,7 +114,7 @@ class Guard:
                 {
                     "type": "http.response.start",
                     "status": code,
-                    "headers": [(b"content-type", b"application/json")],
+                    "headers": [(b"content-type", b"application/json"), *extra],
                 }
             )
             await send({"type": "http.response.body", "body": body})
@@ -64,6 +125,7 @@ class Guard:
         if b"%00" in raw.lower() or b"%00" in (scope.get("query_string") or b"").lower():
             await reply(422, "the URL holds a NUL character (%00): not allowed anywhere", "url")
             telemetry.observe(scope, 422, time.perf_counter() - started_at)
+            telemetry.REQUEST_ID.reset(token)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -71,6 +133,7 @@ class Guard:
                 413, f"the request body is {int(declared):,} bytes; at most {limit:,}", "body"
             )
             telemetry.observe(scope, 413, time.perf_counter() - started_at)
+            telemetry.REQUEST_ID.reset(token)
             return
         seen = 0
         too_large = False
@@ -93,6 +156,7 @@ class Guard:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 status["started"] = True
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         try:
@@ -107,6 +171,7 @@ class Guard:
                 )
         finally:
             telemetry.observe(scope, int(status["code"]), time.perf_counter() - started_at)
+            telemetry.REQUEST_ID.reset(token)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -119,7 +184,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         store = Store.open(settings)
         models = Models(settings)
-        app.state.service = Service(settings=settings, store=store, models=models)
+        app.state.service = Service(
+            settings=settings,
+            store=store,
+            models=models,
+            failures=Failures(settings.api_auth_failures_per_minute),
+        )
         try:
             await asyncio.to_thread(models.load)
         except Exception:  # a broken model must not keep the service (health, ingest) down
@@ -134,7 +204,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await poller
             store.close()
 
-    app = FastAPI(
+    from fastapi_offline import FastAPIOffline
+
+    # The API docs' scripts and styles come from the fastapi-offline package, not a CDN.
+    app = FastAPIOffline(
         title="cxml",
         version=__version__,
         summary="Customer feedback in, churn risk and its reasons out.",
@@ -146,12 +219,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(Guard, settings=settings)
+    if settings.api_cors_origins:  # no CORS unless configured
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST", "PATCH"],
+            allow_headers=["X-API-Key", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "X-Next-Cursor"],
+        )
 
     errors.install(app, _database_name(settings))
 
-    from serve.routes import analyze, at_risk, customers, feedback, health, metrics, models, score
+    from serve.routes import (
+        analyze,
+        at_risk,
+        audit,
+        customers,
+        feedback,
+        health,
+        metrics,
+        models,
+        score,
+    )
 
-    for module in (health, score, analyze, feedback, customers, at_risk, metrics, models):
+    for module in (health, score, analyze, feedback, customers, at_risk, metrics, models, audit):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
+import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +25,37 @@ api_key_header = APIKeyHeader(
 )
 
 
+class Failures:
+    """Failed API-key checks per client over the last minute: past ``limit`` the client is
+    answered 429, its key not even checked, until the oldest failure is a minute old (guessing
+    keys is slowed to a crawl). Clients behind one address share the budget; failures are
+    counted per worker."""
+
+    def __init__(self, limit: int, window: float = 60.0) -> None:
+        self.limit, self.window = limit, window
+        self.seen: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str) -> deque[float]:
+        times = self.seen.setdefault(client, deque())
+        cutoff = time.monotonic() - self.window
+        while times and times[0] < cutoff:
+            times.popleft()
+        if not times:
+            del self.seen[client]
+        return times
+
+    def failed(self, client: str) -> None:
+        self._recent(client)
+        self.seen.setdefault(client, deque()).append(time.monotonic())
+
+    def wait(self, client: str) -> int:
+        """Seconds the client must wait (0: it may try)."""
+        times = self._recent(client)
+        if len(times) < self.limit:
+            return 0
+        return max(1, math.ceil(times[0] + self.window - time.monotonic()))
+
+
 @dataclass
 class Service:
     """One worker's state: created by ``create_app``, opened by its lifespan."""
@@ -29,6 +63,7 @@ class Service:
     settings: Settings
     store: Store
     models: Models
+    failures: Failures = field(default_factory=lambda: Failures(20))
 
 
 def now() -> datetime:
@@ -62,16 +97,27 @@ def require(scope: str) -> Callable[..., Any]:
     """
 
     async def check(
-        key: str | None = Depends(api_key_header), state: Service = Depends(service)
+        request: Request,
+        key: str | None = Depends(api_key_header),
+        state: Service = Depends(service),
     ) -> dict[str, Any]:
         from cxml.keys import verify_key
 
+        client = request.client.host if request.client else "-"
+        wait = state.failures.wait(client)
+        if wait:
+            raise HTTPException(
+                429,
+                f"too many failed API-key checks from this client: retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
         if not key:
             raise HTTPException(
                 401, "missing X-API-Key header: create a key with `cxml keys create`"
             )
         found = verify_key(state.store, key)
         if found is None:
+            state.failures.failed(client)
             raise HTTPException(401, "X-API-Key is not a valid, unrevoked key")
         if scope not in found["scopes"]:
             raise HTTPException(

@@ -113,6 +113,14 @@ class ScoreResult(BaseModel):
     as_of: date | None = None
     scored_at: datetime | None = None
     features_as_of: datetime | None = None
+    survival_30: float | None = Field(
+        default=None, description="probability of still being a customer 30 days on"
+    )
+    survival_60: float | None = None
+    survival_90: float | None = None
+    expected_days: float | None = Field(
+        default=None, description="expected days to churn within a year (time-to-churn model)"
+    )
     recorded: bool = False
     reused: bool = Field(
         default=False,
@@ -217,6 +225,10 @@ class AtRiskItem(BaseModel):
     model_version: str
     as_of: date
     scored_at: datetime
+    survival_30: float | None = None
+    survival_60: float | None = None
+    survival_90: float | None = None
+    expected_days: float | None = None
     monthly_value: float | None
     attributes: dict[str, Any]
     follow_up: dict[str, Any] | None

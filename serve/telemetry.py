@@ -4,6 +4,8 @@ and every worker's numbers are summed."""
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import os
 from typing import Any
 
@@ -18,6 +20,39 @@ from prometheus_client import (
     multiprocess,
 )
 from starlette.types import Scope
+
+#: The id of the request being answered (set by the Guard), for the server log.
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record, so a log line can be matched to a response."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with the request id on every access line and on cxml's own lines
+    (``cxml.serve``: errors, reloads, the audit of admin actions). Headers (API keys among
+    them) and bodies are never logged."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"request_id": {"()": RequestIdFilter}}
+    config["formatters"]["access"]["fmt"] = (
+        '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s '
+        "request=%(request_id)s"
+    )
+    config["formatters"]["default"]["fmt"] = "%(levelprefix)s %(message)s request=%(request_id)s"
+    for handler in config["handlers"].values():
+        handler["filters"] = ["request_id"]
+    config["loggers"]["cxml"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
 
 REQUESTS = Counter(
     "cxml_http_requests_total", "HTTP requests answered", ["method", "route", "status"]

@@ -191,3 +191,66 @@ def test_mapping_refuses_unknown_sources_and_collisions() -> None:
         contract.apply_mapping(["a", "b"], {"x": "customer_id"}, source="f.csv")
     with pytest.raises(ConfigError, match="would both become 'customer_id'"):
         contract.apply_mapping(["id", "customer_id"], {"id": "customer_id"}, source="f.csv")
+
+
+NUMBERISH = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-(10**20), 10**20).map(str),
+    st.sampled_from(["1e308", "-1e308", "inf", "nan", "1e999", "0x10", "", " ", "1,5"]),
+    st.text(max_size=12),
+)
+DATEISH = st.one_of(
+    st.dates().map(str),
+    st.sampled_from(["1800-01-01", "0001-01-01", "9999-12-31", "2025-02-30", "", "today"]),
+    st.text(max_size=12),
+)
+
+
+@given(value=NUMBERISH, tenure=NUMBERISH, signup=DATEISH, churn=DATEISH)
+def test_any_customer_row_is_kept_or_refused_with_a_reason_never_an_exception(
+    value: str, tenure: str, signup: str, churn: str
+) -> None:
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["c1"],
+            "signup_date": [signup],
+            "churn_date": [churn],
+            "monthly_value": [value],
+            "tenure_months": [tenure],
+        },
+        dtype=object,
+    )
+    result = contract.validate_customers(raw, np.array([1]), now=NOW)
+    assert len(result.valid) + len(result.rejected_rows) == 1
+    if len(result.valid):
+        kept = result.valid.iloc[0]
+        money = kept["monthly_value"]
+        assert pd.isna(money) or 0 <= money <= contract.MAX_MONTHLY_VALUE
+        assert pd.isna(kept["signup_date"]) or kept["signup_date"] >= contract.EARLIEST
+    else:
+        assert all(e["reason"] and e["field"] for e in result.errors.to_dict("records"))
+
+
+def test_extreme_customer_values_are_refused_naming_the_allowed_range() -> None:
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "signup_date": ["2020-01-01", "1800-01-01", None, "2020-01-01"],
+            "tenure_months": [None, None, "1000000", None],
+            "monthly_value": ["1e308", "5", "5", "-inf"],
+        },
+        dtype=object,
+    )
+    result = contract.validate_customers(raw, np.arange(1, 5), now=NOW)
+    assert result.valid.empty
+    reasons = {e["row"]: (e["field"], e["reason"]) for e in result.errors.to_dict("records")}
+    assert reasons[1] == (
+        "monthly_value",
+        "monthly_value=1e308 is out of range (expected 0 to 1,000,000,000,000)",
+    )
+    assert reasons[2][0] == "signup_date" and "before 1900" in reasons[2][1]
+    assert reasons[3] == (
+        "tenure_months",
+        "tenure_months=1000000 is out of range (expected 0 to 1200 months)",
+    )
+    assert reasons[4][0] == "monthly_value"

@@ -166,6 +166,21 @@ def test_a_new_customer_without_signup_date_is_rejected_with_the_way_out(
     assert "signup_date is required" in records.rejects_frame(store, "customers")["reason"].iloc[0]
 
 
+def test_a_tenure_of_a_million_months_is_one_reject_not_an_aborted_file(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "customer_id,tenure_months,monthly_value\nok,12,30\nold,1e6,30\nrich,3,1e308\n",
+        encoding="utf-8",
+    )
+    report = ingest(store, settings, "customers", path)
+    assert (report.accepted, report.rejected) == (1, 2)
+    refused = records.rejects_frame(store, "customers")
+    assert sorted(refused["row"]) == [2, 3]
+    assert set(refused["field"]) == {"tenure_months", "monthly_value"}
+
+
 @pytest.mark.slow
 def test_a_corrupted_file_keeps_every_good_row_and_names_every_bad_one(
     store: Store, settings: Settings, world: World, world_files: dict[str, str], tmp_path: Path
@@ -257,3 +272,59 @@ def test_ibm_telco_tables_ingest_with_a_mapping_alone(store: Store, settings: Se
     assert customer["attributes"]["gender"] == "Female"
     assert customer["monthly_value"] == 29.85
     assert records.stats(store)["customers"] == 7043
+
+
+@pytest.mark.slow
+def test_two_overlapping_ingests_at_once_store_every_row_exactly_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Two `cxml ingest feedback` processes on files sharing 3,000 rows, started together."""
+    import json
+    import os
+    import subprocess
+
+    from tests.conftest import CXML
+
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,signup_date\n" + "".join(f"c{i},2024-01-01\n" for i in range(100)),
+        encoding="utf-8",
+    )
+
+    def rows(ids: range) -> str:
+        return "feedback_id,customer_id,created_at,channel,text,nps\n" + "".join(
+            f"f{i},c{i % 100},2025-01-01T10:{i % 60:02d}:00,chat,comment number {i},{i % 11}\n"
+            for i in ids
+        )
+
+    (tmp_path / "a.csv").write_text(rows(range(0, 6000)), encoding="utf-8")
+    (tmp_path / "b.csv").write_text(rows(range(3000, 9000)), encoding="utf-8")
+    env = {**os.environ, "CXML_DATABASE_URL": database_url}
+
+    def cxml(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [CXML, *args, "--json"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    first = cxml("ingest", "customers", "customers.csv")
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    running = [cxml("ingest", "feedback", name) for name in ("a.csv", "b.csv")]
+    reports = []
+    for process in running:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err
+        reports.append(json.loads(out))
+    store = Store.open(database_url)
+    try:
+        stored = records.feedback_frame(store, with_text=True)
+    finally:
+        store.close()
+    assert len(stored) == 9000 and stored["feedback_id"].is_unique
+    assert sum(r["accepted"] for r in reports) == 9000
+    assert sum(r["unchanged"] for r in reports) == 3000
+    assert all(r["rejected"] == 0 and r["read"] == 6000 for r in reports)

@@ -7,6 +7,7 @@ import pytest
 from cxml.errors import ConfigError, NotFoundError
 from cxml.keys import SCOPES, create_key, revoke_key, verify_key
 from cxml.store import Store
+from cxml.store.audit import audit_rows
 from cxml.store.keys import list_api_keys
 from tests.conftest import NOW
 
@@ -23,6 +24,13 @@ def test_a_key_verifies_with_its_scopes_and_stops_working_when_revoked(store: St
     assert verify_key(store, key) is None
     with pytest.raises(NotFoundError):
         revoke_key(store, key, now=NOW)
+    audited = audit_rows(store)
+    assert [(r["action"], r["target"], r["actor"]) for r in audited] == [
+        ("key.revoked", found["key_id"], "cli"),
+        ("key.created", found["key_id"], "cli"),
+    ]
+    assert audited[1]["detail"] == {"scopes": ["read"], "name": "crm"}
+    assert key.split("_")[2] not in str(audited)
 
 
 @pytest.mark.parametrize("bad", ["cxml", "cxml_x_y", "", "nonsense", "cxml__"])
@@ -30,8 +38,10 @@ def test_malformed_keys_are_simply_invalid(store: Store, bad: str) -> None:
     assert verify_key(store, bad) is None
 
 
-def test_admin_holds_every_scope_and_unknown_scopes_are_refused(store: Store) -> None:
+def test_admin_holds_every_scope_but_pii_and_unknown_scopes_are_refused(store: Store) -> None:
     found = verify_key(store, create_key(store, ["admin"], now=NOW))
-    assert found is not None and found["scopes"] == set(SCOPES)
+    assert found is not None and found["scopes"] == set(SCOPES) - {"pii"}
+    both = verify_key(store, create_key(store, ["admin", "pii"], now=NOW))
+    assert both is not None and both["scopes"] == set(SCOPES)
     with pytest.raises(ConfigError, match="root"):
         create_key(store, ["root"], now=NOW)

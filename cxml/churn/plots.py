@@ -10,20 +10,17 @@ import numpy as np
 
 def evaluation_figures(y: np.ndarray, predictions: dict[str, np.ndarray]) -> dict[str, Any]:
     """Four figures keyed by file name; ``predictions`` maps a model name to its probabilities."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no screen: render to files only
-    import matplotlib.pyplot as plt
+    # Figures of their own, not pyplot's: no backend is switched and nothing is left open in
+    # the caller's session (a notebook keeps drawing inline).
+    from matplotlib.figure import Figure
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     from cxml.churn.evaluate import calibration_table
 
     y = np.asarray(y).astype(int)
     figures: dict[str, Any] = {}
-    roc, ax_roc = plt.subplots(figsize=(5, 5))
-    pr, ax_pr = plt.subplots(figsize=(5, 5))
-    calibration, ax_cal = plt.subplots(figsize=(5, 5))
-    gain, ax_gain = plt.subplots(figsize=(5, 5))
+    roc, pr, calibration, gain = (Figure(figsize=(5, 5)) for _ in range(4))
+    ax_roc, ax_pr, ax_cal, ax_gain = (f.subplots() for f in (roc, pr, calibration, gain))
     for name, p in predictions.items():
         fpr, tpr, _ = roc_curve(y, p)
         ax_roc.plot(fpr, tpr, label=name)

@@ -77,6 +77,8 @@ class ChurnPredictor:
     definition: ChurnDefinition = field(default_factory=ChurnDefinition)
     spec: FeatureSpec | None = None
     theme_labels: dict[str, str] = field(default_factory=dict)
+    #: The time-to-churn companion (``cxml.churn.survival.SurvivalModel``), store mode.
+    survival: Any = None
 
     def features(self, history: History) -> pd.DataFrame:
         """The model's columns for the customers of ``history`` still customers under its

@@ -204,3 +204,64 @@ def digest(frame: pd.DataFrame, y: np.ndarray) -> str:
     """A short fingerprint of a training set (its values and labels)."""
     hashed = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
     return hashlib.sha256(hashed.tobytes() + np.asarray(y).tobytes()).hexdigest()[:16]
+
+
+def days_to_churn(
+    store: Store, rows: TrainingSet, definition: ChurnDefinition, *, data_end: pd.Timestamp
+) -> np.ndarray:
+    """Per training row, days from its snapshot to the customer's churn as known by
+    ``data_end`` (NaN: no churn known), under ``definition``: the durations of time to churn."""
+    stored = pit.churn_dates(store, pit.EVERYONE, known_by=data_end)
+    interactions = (
+        pit.interaction_times(store, pit.EVERYONE, before=data_end)
+        if definition.kind == "inactivity"
+        else None
+    )
+    churn = effective_churn_dates(stored, interactions, definition.to_dict(), data_end)
+    at = pd.to_datetime(churn.reindex(pd.Index(rows.customer_id))).to_numpy(dtype="datetime64[ns]")
+    return (at - rows.snapshot.astype("datetime64[ns]")) / np.timedelta64(1, "D")
+
+
+def survival_backtest(
+    rows: TrainingSet,
+    days: np.ndarray,
+    validation_snapshot: pd.Timestamp,
+    data_end: pd.Timestamp,
+    horizon_days: int,
+    classifier_probability: np.ndarray,
+) -> dict[str, dict[str, float]]:
+    """Time to churn graded forward in time, as the classifier is: a survival model fitted on
+    the snapshots before ``validation_snapshot`` (their outcomes censored at it), graded on it
+    (outcomes known by ``data_end``) against Kaplan–Meier and the classifier's probability."""
+    from cxml.churn.survival import (
+        SurvivalModel,
+        classifier_curve,
+        grade_survival,
+        kaplan_meier,
+        targets,
+    )
+
+    latest = rows.snapshot == validation_snapshot.to_datetime64()
+    train = targets(days[~latest], rows.snapshot[~latest], validation_snapshot)
+    test = targets(days[latest], rows.snapshot[latest], data_end)
+    if not train[0].any() or not test[0].any():
+        raise ConfigError("no churn in the training or validation snapshots: nothing to time")
+    model = SurvivalModel().fit(rows.X[~latest], *train)
+    low, high = float(test[1].min()), float(test[1].max())
+    times = np.unique(
+        np.clip(np.linspace(1, horizon_days - 1, 30), np.nextafter(low, np.inf), high - 1e-6)
+    )
+    X = rows.X[latest]
+    graded = grade_survival(
+        train,
+        test,
+        curves={
+            "survival": model.survival(X, times),
+            "kaplan_meier": np.tile(kaplan_meier(*train, times), (int(latest.sum()), 1)),
+            "classifier": classifier_curve(classifier_probability, horizon_days, times),
+        },
+        risks={"survival": model.risk(X), "classifier": classifier_probability},
+        times=times,
+    )
+    graded["kaplan_meier"]["concordance"] = 0.5  # one curve for all: no ranking
+    return graded

@@ -22,11 +22,13 @@ import pandas as pd
 from cxml.churn.predictor import ChurnPredictor
 from cxml.errors import ModelMismatchError
 from cxml.spark.sources import Source, history_frames
+from cxml.store.scores import TIMING_COLUMNS
 
 SCORE_SCHEMA = (
     "customer_id string, as_of string, model_version string, probability double, "
     "band string, revenue_at_risk double, reasons string, attribution string, "
-    "scored_at string, features_as_of string"
+    "scored_at string, features_as_of string, survival_30 double, survival_60 double, "
+    "survival_90 double, expected_days double"
 )
 
 
@@ -157,6 +159,12 @@ def _score_rows(scored: pd.DataFrame) -> pd.DataFrame:
             "attribution": scored["attribution"].astype(str),
             "scored_at": [pd.Timestamp(t).isoformat() for t in scored["scored_at"]],
             "features_as_of": [pd.Timestamp(t).isoformat() for t in scored["features_as_of"]],
+            **{
+                c: pd.to_numeric(scored[c]).astype(float)
+                if c in scored
+                else pd.Series(np.nan, index=scored.index)
+                for c in TIMING_COLUMNS
+            },
         }
     )
 
@@ -183,8 +191,10 @@ def analyze_with_spark(
     from pyspark.sql import functions as F
 
     texts = _comments(spark, source, model_version, everything=everything)
-    if partitions:
-        texts = texts.repartition(partitions, "feedback_id")
+    # The store is read through one connection; the reading is cheap next to the analysis,
+    # which is spread over every core the cluster has (a few tasks per core, so a slow one
+    # does not hold the job up).
+    texts = texts.repartition(partitions or 4 * spark.sparkContext.defaultParallelism)
     database_url = source.database_url
 
     def task(parts: Any) -> Any:

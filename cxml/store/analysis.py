@@ -139,3 +139,71 @@ def analysed_timeline(
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def theme_summary(store: Store, *, examples: int = 2) -> pd.DataFrame:
+    """One row per theme: its most frequent label, how many comments and customers raised it,
+    the mean sentiment in those comments and the share negative, and the ``examples`` newest
+    comments' raw text (redact before showing: ``cxml.story.redacted``)."""
+    from sqlalchemy import Float, and_, case, cast, func
+
+    counts = (
+        select(
+            feedback_themes.c.theme_id,
+            func.count().label("comments"),
+            func.count(func.distinct(feedback.c.customer_id)).label("customers"),
+            func.avg(feedback_themes.c.sentiment_score).label("mean_sentiment"),
+            func.avg(
+                cast(case((feedback_themes.c.sentiment_score < -0.05, 1.0), else_=0.0), Float)
+            ).label("negative_share"),
+        )
+        .select_from(
+            feedback_themes.join(feedback, feedback.c.feedback_id == feedback_themes.c.feedback_id)
+        )
+        .group_by(feedback_themes.c.theme_id)
+    )
+    ranked = (
+        select(
+            feedback_themes.c.theme_id,
+            feedback.c.text,
+            func.row_number()
+            .over(
+                partition_by=feedback_themes.c.theme_id,
+                order_by=(feedback.c.created_at.desc(), feedback.c.feedback_id.desc()),
+            )
+            .label("rank"),
+        )
+        .select_from(
+            feedback_themes.join(feedback, feedback.c.feedback_id == feedback_themes.c.feedback_id)
+        )
+        .where(feedback.c.text.is_not(None))
+        .subquery()
+    )
+    newest = select(ranked.c.theme_id, ranked.c.text).where(and_(ranked.c.rank <= examples))
+    with store.engine.connect() as connection:
+        summary = pd.DataFrame([dict(r) for r in connection.execute(counts).mappings()])
+        said = pd.DataFrame([dict(r) for r in connection.execute(newest).mappings()])
+    if summary.empty:
+        return pd.DataFrame(
+            columns=[
+                "theme_id",
+                "label",
+                "comments",
+                "customers",
+                "mean_sentiment",
+                "negative_share",
+                "examples",
+            ]
+        )
+    from cxml.store.history import theme_labels
+
+    labels = theme_labels(store)
+    summary["label"] = [labels.get(t, t) for t in summary["theme_id"]]
+    grouped = said.groupby("theme_id")["text"].apply(list) if not said.empty else pd.Series()
+    summary["examples"] = [grouped.get(t, []) for t in summary["theme_id"]]
+    columns = ["theme_id", "label", "comments", "customers", "mean_sentiment", "negative_share"]
+    return (
+        summary[[*columns, "examples"]]
+        .sort_values(["comments", "theme_id"], ascending=[False, True])
+        .reset_index(drop=True)
+    )

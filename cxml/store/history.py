@@ -437,20 +437,19 @@ def channels_before(store: Store, before: Any) -> list[str]:
         return sorted(str(c) for c in connection.execute(query).scalars() if c is not None)
 
 
-def attribute_names(store: Store, signed_up_before: Any) -> list[str]:
-    """The attribute names customers signed up before the given instant have, sorted."""
-    cut = day_cut(pd.Timestamp(signed_up_before))
+def attribute_names(store: Store, signed_up_before: Any = None) -> list[str]:
+    """The attribute names customers signed up before the given instant have (all customers'
+    without one), sorted."""
+    where = "" if signed_up_before is None else " WHERE customers.signup_date < :cut"
     if store.dialect == "postgresql":
-        query = text(
-            "SELECT DISTINCT jsonb_object_keys(attributes) FROM customers WHERE signup_date < :cut"
-        )
+        query = text(f"SELECT DISTINCT jsonb_object_keys(attributes) FROM customers{where}")
     else:
         query = text(
-            "SELECT DISTINCT j.key FROM customers, json_each(customers.attributes) AS j "
-            "WHERE customers.signup_date < :cut"
+            f"SELECT DISTINCT j.key FROM customers, json_each(customers.attributes) AS j{where}"
         )
+    bound = {} if signed_up_before is None else {"cut": day_cut(pd.Timestamp(signed_up_before))}
     with store.engine.connect() as connection:
-        return sorted(str(k) for k in connection.execute(query, {"cut": cut}).scalars())
+        return sorted(str(k) for k in connection.execute(query, bound).scalars())
 
 
 def theme_labels(store: Store) -> dict[str, str]:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Connection,
@@ -41,6 +42,8 @@ from cxml.store.tables import (
     scores,
 )
 
+#: Time to churn (NULL when the scoring model has no survival companion).
+TIMING_COLUMNS = ("survival_30", "survival_60", "survival_90", "expected_days")
 SCORE_COLUMNS = (
     "customer_id",
     "as_of",
@@ -52,6 +55,7 @@ SCORE_COLUMNS = (
     "attribution",
     "scored_at",
     "features_as_of",
+    *TIMING_COLUMNS,
 )
 _STAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("customer_id", "TEXT"),
@@ -64,6 +68,7 @@ _STAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("attribution", "TEXT"),
     ("scored_at", "TIMESTAMP"),
     ("features_as_of", "TIMESTAMP"),
+    *((c, "DOUBLE PRECISION") for c in TIMING_COLUMNS),
 )
 
 
@@ -84,6 +89,9 @@ def write_scores(store: Store, frame: pd.DataFrame, connection: Connection | Non
     when given. Returns the rows written."""
     if frame.empty:
         return 0
+    missing = {c: np.nan for c in TIMING_COLUMNS if c not in frame.columns}
+    if missing:
+        frame = frame.assign(**missing)
     if len(frame) <= SMALL_WRITE:  # a request's few: bound rows, no staging table
         if connection is not None:
             _upsert_rows(connection, frame)
@@ -106,6 +114,7 @@ def write_scores(store: Store, frame: pd.DataFrame, connection: Connection | Non
             "attribution": frame["attribution"].to_numpy(dtype=object),
             "scored_at": timestamp_text(pd.to_datetime(frame["scored_at"])),
             "features_as_of": timestamp_text(pd.to_datetime(frame["features_as_of"])),
+            **{c: pd.to_numeric(frame[c]).to_numpy(dtype=float) for c in TIMING_COLUMNS},
         }
     )
 
@@ -147,8 +156,9 @@ def _upsert_rows(connection: Connection, frame: pd.DataFrame) -> None:
             record[column] = pd.Timestamp(record[column]).to_pydatetime()
         if isinstance(record["reasons"], str):
             record["reasons"] = json.loads(record["reasons"])
-        revenue = record["revenue_at_risk"]
-        record["revenue_at_risk"] = None if revenue is None or revenue != revenue else revenue
+        for column in ("revenue_at_risk", *TIMING_COLUMNS):
+            value = record[column]
+            record[column] = None if value is None or value != value else float(value)
         rows.append(record)
     statement = dialect_insert(scores)
     connection.execute(
@@ -184,6 +194,8 @@ def score_history(store: Store, customer_id: str, limit: int = 100) -> list[dict
             scores.c.band,
             scores.c.revenue_at_risk,
             scores.c.scored_at,
+            scores.c.survival_90,
+            scores.c.expected_days,
         )
         .where(scores.c.customer_id == customer_id)
         .order_by(*_ordering())
@@ -329,6 +341,7 @@ def at_risk(
             ranked.c.model_version,
             ranked.c.as_of,
             ranked.c.scored_at,
+            *(ranked.c[c] for c in TIMING_COLUMNS),
             customers.c.monthly_value,
             customers.c.attributes,
             latest_follow.c.follow_up_id,
@@ -416,6 +429,7 @@ def at_risk(
                 "model_version": r["model_version"],
                 "as_of": r["as_of"],
                 "scored_at": r["scored_at"],
+                **{c: r[c] for c in TIMING_COLUMNS},
                 "monthly_value": r["monthly_value"],
                 "attributes": _json(r["attributes"]),
                 "follow_up": follow,

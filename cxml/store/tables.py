@@ -135,6 +135,12 @@ scores = Table(
     Column("scored_at", DateTime, nullable=False),
     # The instant the features were cut at (nothing on or after it was read); older rows: NULL.
     Column("features_as_of", DateTime, nullable=True),
+    # Time to churn, when the model has a survival companion: still a customer 30/60/90 days on,
+    # and the expected days to churn within a year.
+    Column("survival_30", Float, nullable=True),
+    Column("survival_60", Float, nullable=True),
+    Column("survival_90", Float, nullable=True),
+    Column("expected_days", Float, nullable=True),
     Index("ix_scores_as_of_probability", "as_of", "probability"),
     Index("ix_scores_customer_scored", "customer_id", "scored_at"),
 )
@@ -176,4 +182,18 @@ follow_up_events = Table(
     Column("changed_by", String(32), nullable=True),
     Column("changes", JSONType, nullable=False),
     Index("ix_follow_up_events_follow_up", "follow_up_id"),
+)
+
+# Who did what, when: keys made and revoked, models promoted and reloaded (follow-up changes
+# have their own trail in follow_up_events).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("audit_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("target", Text, nullable=True),
+    Column("detail", JSONType, nullable=False),
+    Index("ix_audit_log_at", "at"),
 )

@@ -30,6 +30,20 @@ _NEGATORS_EN = {
 }
 _NEGATORS_JA = {"ない", "ず", "ぬ", "ん", "無い"}
 _CLAUSE_BREAK = re.compile(r"^[,.;:!?、。！？]$")
+
+
+def _placeholders(text: str) -> list[tuple[int, int]]:
+    """Where redaction left a placeholder ([EMAIL], [PHONE] …): not words the customer wrote,
+    so neither terms nor key phrases."""
+    from cxml.text.redact import PLACEHOLDER_RE
+
+    return [m.span() for m in PLACEHOLDER_RE.finditer(text)] if "[" in text else []
+
+
+def _inside(spans: list[tuple[int, int]], position: int) -> bool:
+    return any(start <= position < end for start, end in spans)
+
+
 _JA_CONTENT = {"NOUN", "PROPN", "VERB", "ADJ"}
 _JA_NOUNISH = {"NOUN", "PROPN"}
 # Formal nouns and light words that carry no topic.
@@ -142,8 +156,12 @@ def _alphabetic(text: str, doc: Any, *, english: bool) -> Analysed:
                 )
             run.clear()
 
+    hidden = _placeholders(text)
     for token in doc:
         lower = token.lower_
+        if hidden and _inside(hidden, token.idx):
+            close_run()
+            continue
         if _CLAUSE_BREAK.match(token.text):
             negated = False
             close_run()
@@ -175,7 +193,11 @@ def _japanese(text: str, doc: Any) -> Analysed:
                 phrases.append(Term(surface, run[0].idx, run[-1].idx + len(run[-1].text)))
             run.clear()
 
+    hidden = _placeholders(text)
     for i, token in enumerate(tokens):
+        if hidden and _inside(hidden, token.idx):
+            close_run()
+            continue
         pos = token.pos_
         # サ変 nouns (請求, 解約) are tagged VERB by spaCy's map; keep them in compounds.
         nounish = pos in _JA_NOUNISH or (pos == "VERB" and token.tag_.startswith("名詞"))

@@ -17,6 +17,7 @@ IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})
 # Bounded by ASCII word characters only: Japanese text runs straight into numbers.
 DIGITS = re.compile(r"(?<![A-Za-z0-9.])\+?\(?\d[\d \-.()\uff0d\u2010-\u2015]{6,}\d(?![A-Za-z0-9])")
 PLACEHOLDERS = {"email": "[EMAIL]", "card": "[CARD]", "phone": "[PHONE]", "iban": "[IBAN]"}
+PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 
 
 def _luhn(number: str) -> bool:

@@ -29,6 +29,8 @@ CSV_COLUMNS = (
     "follow_up_owner",
     "model_version",
     "as_of",
+    "survival_90",
+    "expected_days",
 )
 
 
@@ -123,6 +125,8 @@ def at_risk_list(
                     follow.get("owner", ""),
                     item["model_version"],
                     item["as_of"],
+                    item["survival_90"],
+                    item["expected_days"],
                 ]
             )
         headers = {"Content-Disposition": 'attachment; filename="at-risk.csv"'}

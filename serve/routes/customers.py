@@ -27,7 +27,8 @@ def customer(
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
-    return customer_story(state.store, customer_id, timeline_limit)  # unknown → 404
+    # raw words only for a key granted the pii scope; unknown customer → 404
+    return customer_story(state.store, customer_id, timeline_limit, pii="pii" in key["scopes"])
 
 
 @router.post(

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import run_cxml
+from tests.conftest import new_key, run_cxml
 
 Served = dict[str, Any]
 
@@ -371,3 +371,187 @@ def test_the_commands_the_demo_prints_as_next_work_when_pasted(served: Served) -
         assert done.returncode == 0, f"{command}: {done.stderr[-2000:]}"
     mlflow_ui = next(line for line in listed if "mlflow ui" in line)
     assert "--backend-store-uri sqlite:///mlflow.db" in mlflow_ui
+
+
+def finite_json(response: httpx.Response) -> Any:
+    """The body, failing on NaN or Infinity (which JSON cannot hold)."""
+    import json
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in {response.request.url}")
+
+    return json.loads(response.text, parse_constant=refuse)
+
+
+def test_extreme_numbers_and_dates_are_item_errors_naming_field_and_range(
+    served: Served,
+) -> None:
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    feedback = [{"created_at": yesterday, "text": "fine", "nps": 9}]
+    extremes = [
+        ("monthly_value", 1e308, "expected 0 to 1,000,000,000,000"),
+        ("tenure_months", 4_000_000_000, "expected 0 to 1200 months"),
+        ("signup_date", "1800-01-01", "before 1900"),
+        ("signup_date", "9999-12-31", "in the future"),
+    ]
+    body = {
+        "customers": [
+            {
+                "customer_id": f"EXTREME{i}",
+                "attributes": {"signup_date": "2024-01-01", field: value},
+                "feedback": feedback,
+            }
+            for i, (field, value, _) in enumerate(extremes)
+        ]
+    }
+    with client(served, "admin") as api:
+        scored = api.post("/v1/score", json=body)
+        assert scored.status_code == 200, scored.text
+        results = finite_json(scored)["results"]
+        for result, (field, _, expected) in zip(results, extremes, strict=True):
+            assert result["error"]["field"] == f"attributes.{field}", result
+            assert expected in result["error"]["detail"], result
+        stored = finite_json(
+            api.post(
+                "/v1/customers",
+                json={"customers": [{"customer_id": "HUGE", "monthly_value": 1e308}]},
+            )
+        )
+        assert stored["results"][0]["status"] == "rejected"
+        assert stored["results"][0]["errors"][0]["field"] == "monthly_value"
+        assert api.get("/v1/customers/HUGE").status_code == 404
+        top = finite_json(api.get("/v1/at-risk", params={"limit": 5, "sort": "revenue_at_risk"}))
+        assert all(i["customer_id"] != "HUGE" for i in top["items"])
+        unknown = api.get("/v1/metrics/nps", params={"by": "nosuch"})
+        assert unknown.status_code == 422 and unknown.json()["field"] == "by"
+        assert "nosuch" in unknown.json()["detail"]
+
+
+def test_customers_words_leave_redacted_unless_the_key_may_read_pii(served: Served) -> None:
+    known = some_customers(served, 1)[0]
+    email, phone = "jane.roe@example.org", "+1 415 555 0199"
+    planted = {
+        "feedback_id": "pii-planted",
+        "customer_id": known,
+        "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "channel": "chat",
+        "text": f"I want to cancel. Write to {email} or call {phone} about the billing error.",
+        "nps": 0,
+    }
+    with client(served, "ingest") as api:
+        assert api.post("/v1/feedback", json={"feedback": [planted]}).json()["accepted"] == 1
+    with client(served, "admin") as api:  # admin is every scope but pii
+        scored = api.post("/v1/score", json={"customers": [{"customer_id": known}]}).text
+        story = api.get(f"/v1/customers/{known}").text
+        listed = api.get("/v1/at-risk", params={"limit": 1000}).text
+        as_csv = api.get("/v1/at-risk", headers={"Accept": "text/csv"}).text
+    for shown in (scored, story, listed, as_csv):
+        assert email not in shown and "555 0199" not in shown
+    assert "[EMAIL]" in story and "[PHONE]" in story
+    pii = new_key(served["cwd"], served["url"], "read", "pii")
+    raw = httpx.get(
+        f"{served['base']}/v1/customers/{known}", headers={"X-API-Key": pii}, timeout=60
+    ).text
+    assert email in raw and phone in raw
+    timeline = run_cxml(["timeline", known], served["cwd"], database_url=served["url"])
+    assert timeline.returncode == 0 and "[EMAIL]" in timeline.stdout
+    assert email not in timeline.stdout
+    exported = run_cxml(["export", "lake"], served["cwd"], database_url=served["url"])
+    assert exported.returncode == 0, exported.stderr
+    import pandas as pd
+
+    texts = pd.read_parquet(Path(served["cwd"]) / "lake" / "feedback.parquet")["text"].dropna()
+    assert not texts.str.contains(email, regex=False).any()
+    assert texts.str.contains("[EMAIL]", regex=False).any()
+
+
+def test_security_headers_request_ids_offline_docs_and_no_cors(served: Served) -> None:
+    base = served["base"]
+    page = httpx.get(f"{base}/")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    with client(served, "read") as api:
+        fresh = api.get("/v1/models")
+        echoed = api.get("/v1/models", headers={"X-Request-ID": "crm-7f3a"})
+        replaced = api.get("/v1/models", headers={"X-Request-ID": "bad id\\n"})
+        refused = api.post("/v1/score", json={"customers": []})  # 403 from auth, same headers
+    assert len(fresh.headers["x-request-id"]) == 32
+    assert echoed.headers["x-request-id"] == "crm-7f3a"
+    assert replaced.headers["x-request-id"] not in ("bad id\\n", fresh.headers["x-request-id"])
+    assert refused.status_code == 403 and refused.headers["x-request-id"]
+    assert fresh.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    too_big = httpx.post(
+        f"{base}/v1/analyze",
+        content=b"x" * 11_000_000,
+        headers={"X-API-Key": served["keys"]["admin"], "Content-Type": "application/json"},
+    )
+    assert too_big.status_code == 413 and too_big.headers["x-request-id"]
+    docs = httpx.get(f"{base}/docs")
+    assert docs.status_code == 200 and "cdn.jsdelivr" not in docs.text
+    bundle = docs.text.split('src="')[1].split('"')[0]
+    assert httpx.get(f"{base}{bundle}").status_code == 200  # served from the package
+    preflight = httpx.options(
+        f"{base}/v1/models",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_admin_actions_are_in_the_audit_log(served: Served) -> None:
+    with client(served, "admin") as api:
+        assert api.post("/v1/models/reload").status_code == 200
+        rows = api.get("/v1/audit").json()["items"]
+        assert (
+            api.get("/v1/audit", headers={"X-API-Key": served["keys"]["read"]}).status_code == 403
+        )
+    reloaded = next(r for r in rows if r["action"] == "model.reloaded")
+    assert reloaded["actor"].startswith("key:") and reloaded["at"]
+    created = [r for r in rows if r["action"] == "key.created"]
+    assert len(created) >= 4 and all(r["actor"].startswith("cli") for r in created)
+    listed = run_cxml(["audit", "--json"], served["cwd"], database_url=served["url"])
+    assert listed.returncode == 0 and "model.reloaded" in listed.stdout
+    for secret in served["keys"].values():
+        assert secret.split("_")[2] not in listed.stdout
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "plan' OR '1'='1",
+        'plan"); DROP TABLE customers; --',
+        "../../etc/passwd",
+        "$.plan') OR 1=1 --",
+    ],
+)
+def test_filters_and_dimensions_never_reach_sql_as_text(served: Served, hostile: str) -> None:
+    with client(served, "read") as api:
+        everyone = api.get("/v1/at-risk", params={"limit": 1000}).json()["items"]
+        as_name = api.get("/v1/at-risk", params={"attribute": f"{hostile}=x", "limit": 1000})
+        as_value = api.get("/v1/at-risk", params={"attribute": f"plan={hostile}"})
+        grouped = api.get("/v1/metrics/nps", params={"by": hostile})
+        story = api.get(f"/v1/customers/{hostile}")
+        still = api.get("/v1/at-risk", params={"limit": 1000}).json()["items"]
+    assert as_name.status_code in (200, 422) and as_value.status_code in (200, 422)
+    if as_name.status_code == 200:
+        assert as_name.json()["items"] == []  # a literal name no customer has
+    if as_value.status_code == 200:
+        assert as_value.json()["items"] == []
+    assert grouped.status_code == 422 and grouped.json()["field"] == "by"
+    assert story.status_code == 404
+    assert len(still) == len(everyone) > 0  # nothing dropped, nothing widened
+
+
+def test_guessing_keys_is_answered_429_with_retry_after(served: Served) -> None:
+    """Last in the module: it leaves this client blocked for a minute on this server."""
+    base = served["base"]
+    statuses = [
+        httpx.get(f"{base}/v1/models", headers={"X-API-Key": f"cxml_guess_{i}"}).status_code
+        for i in range(20)
+    ]
+    assert statuses == [401] * 20
+    blocked = httpx.get(f"{base}/v1/models", headers={"X-API-Key": "cxml_guess_x"})
+    assert blocked.status_code == 429 and 1 <= int(blocked.headers["retry-after"]) <= 60
+    assert "too many failed" in blocked.json()["detail"]

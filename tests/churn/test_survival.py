@@ -1,0 +1,90 @@
+"""Time to churn: censoring done right, graded forward in time, served with the score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxml.batch import score_store
+from cxml.churn.survival import SurvivalModel, kaplan_meier, targets
+from cxml.store.scores import latest_score
+from tests.conftest import Trained
+
+
+def test_a_customer_still_active_is_censored_not_a_negative() -> None:
+    snapshot = np.array(["2025-01-01"] * 4, dtype="datetime64[ns]")
+    # churned after 10 days; never churned; churned after the data ends; churned that day
+    days = np.array([10.0, np.nan, 200.0, 0.0])
+    event, duration = targets(days, snapshot, pd.Timestamp("2025-04-01"))
+    assert event.tolist() == [True, False, False, True]
+    assert duration.tolist() == [10.0, 90.0, 90.0, 0.5]
+
+
+def test_the_model_orders_customers_by_how_soon_they_leave() -> None:
+    rng = np.random.default_rng(0)
+    risk = rng.normal(size=4000)
+    days = rng.exponential(200 * np.exp(-risk))
+    event = days < 180
+    X = pd.DataFrame({"risk": risk, "noise": rng.normal(size=4000), "plan": ["a", "b"] * 2000})
+    model = SurvivalModel().fit(X, event, np.minimum(days, 180))
+    staying = model.survival(X.head(200), [30, 60, 90])
+    assert (np.diff(staying, axis=1) <= 1e-12).all() and ((staying >= 0) & (staying <= 1)).all()
+    assert np.corrcoef(model.risk(X), risk)[0, 1] > 0.9
+    expected = model.expected_days(X.head(200))
+    assert ((expected > 0) & (expected <= 365)).all()
+    assert np.corrcoef(expected, -risk[:200])[0, 1] > 0.8
+    curve = kaplan_meier(event, np.minimum(days, 180), [0, 30, 179])
+    assert curve[0] == 1.0 and curve[1] > curve[2]
+
+
+@pytest.mark.slow
+def test_time_to_churn_is_graded_forward_and_beats_kaplan_meier(trained: Trained) -> None:
+    graded = trained.result["survival_grades"]
+    assert set(graded) == {"survival", "kaplan_meier", "classifier"}
+    assert graded["survival"]["concordance"] > 0.55  # ranks who leaves sooner, on unseen time
+    assert graded["survival"]["integrated_brier"] < graded["kaplan_meier"]["integrated_brier"]
+    assert trained.predictor.survival is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_scores_carry_time_to_churn_into_the_store(trained: Trained, dialect: str) -> None:
+    store = trained.stores[dialect]
+    run = score_store(
+        store,
+        trained.predictor,
+        as_of=trained.as_of,
+        model_version=trained.version,
+        scored_at=trained.as_of.to_pydatetime(),
+        bucket_customers=64,
+        top=20,
+    )
+    assert len(run.top) == 20
+    for leader in run.top:
+        assert 0 < leader["expected_days"] <= 365
+        row = latest_score(store, leader["customer_id"])
+        assert row is not None
+        assert 1 >= row["survival_30"] >= row["survival_60"] >= row["survival_90"] >= 0
+        assert 0 < row["expected_days"] <= 365
+
+
+@pytest.mark.slow
+def test_survival_curves_by_segment_and_by_theme(trained: Trained) -> None:
+    from cxml.batch import survival_curves
+
+    assert trained.predictor.spec is not None
+    attribute = trained.predictor.spec.attributes[0]
+    for by in (attribute, "theme"):
+        curves = survival_curves(
+            trained.stores["sqlite"],
+            trained.predictor,
+            as_of=trained.as_of,
+            by=by,
+            bucket_customers=64,
+        )
+        assert curves["group"].nunique() >= 2
+        for _, curve in curves.groupby("group"):
+            values = curve.sort_values("day")["survival"].to_numpy()
+            assert values[0] == pytest.approx(1.0) and (np.diff(values) <= 1e-12).all()
+            assert curve["n"].iloc[0] > 0
