@@ -16,7 +16,14 @@ from pathlib import Path
 import pandas as pd
 
 from cxml.churn.predictor import ChurnDefinition
-from cxml.churn.training import backtest, feature_spec, snapshot_dates, training_set
+from cxml.churn.training import (
+    backtest,
+    days_to_churn,
+    feature_spec,
+    snapshot_dates,
+    survival_backtest,
+    training_set,
+)
 from cxml.demo import generate, write_world
 from cxml.ingest import ingest_file
 from cxml.settings import Settings
@@ -52,6 +59,7 @@ def main() -> None:
         )
         print("| features | model | ROC-AUC | PR-AUC | Brier | lift top 10 % | recall top 20 % |")
         print("|---|---|---|---|---|---|---|")
+        timing: dict[str, dict[str, dict[str, float]]] = {}
         for label, with_text in (("with text", True), ("without text", False)):
             spec = feature_spec(store, first_snapshot=dates[-1], as_of=as_of, with_text=with_text)
             rows = training_set(
@@ -63,7 +71,11 @@ def main() -> None:
                 data_end=as_of,
                 bucket_customers=settings.bucket_customers,
             )
-            graded, _ = backtest(rows, dates[0])
+            graded, predictions = backtest(rows, dates[0])
+            days = days_to_churn(store, rows, ChurnDefinition(), data_end=as_of)
+            timing[label], _ = survival_backtest(
+                rows, days, dates[0], as_of, args.horizon, predictions["model"]
+            )
             for name in ("model", "logistic", "rule"):
                 g = graded[name]
                 print(
@@ -75,6 +87,13 @@ def main() -> None:
             f"\nvalidation snapshot {dates[0].date()} ({int(latest.sum()):,} customers), "
             f"trained on {', '.join(str(d.date()) for d in dates[1:])} ({int((~latest).sum()):,} rows)"
         )
+        print("\n| features | time to churn | concordance | integrated Brier (days 1-89) |")
+        print("|---|---|---|---|")
+        for label, grades in timing.items():
+            for name, g in grades.items():
+                print(
+                    f"| {label} | {name} | {g['concordance']:.4f} | {g['integrated_brier']:.5f} |"
+                )
         store.close()
 
 

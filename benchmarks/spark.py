@@ -111,6 +111,7 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["score", "analyze"], help="Run one part (score includes the UDF test)."
     )
+    parser.add_argument("--engines", nargs="+", default=["local", "spark"])
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="cxml-bench-spark-"))
     try:
@@ -133,7 +134,7 @@ def score_part(
     build_store(store, args.customers, 10, theme_ids)
     store.close()
     scoring_env = {**env, "CXML_DATABASE_URL": f"sqlite:///{big}"}
-    for engine in ("local", "spark"):
+    for engine in args.engines:
         extra = ["--engine", "spark", "--master", "local[2]"] if engine == "spark" else []
         seconds, peak, out = timed(
             ["score", "--as-of", AS_OF, "--top", "1", *extra], workdir, scoring_env
@@ -161,7 +162,7 @@ def analyze_part(
     build_store(store, args.comments_customers, 10, theme_ids)
     store.close()
     analysing_env = {**env, "CXML_DATABASE_URL": f"sqlite:///{comments}"}
-    for engine in ("local", "spark"):
+    for engine in args.engines:
         extra = ["--engine", "spark", "--master", "local[2]"] if engine == "spark" else []
         seconds, peak, out = timed(["analyze", "--store", "--all", *extra], workdir, analysing_env)
         analysed = out.split()[0]

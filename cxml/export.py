@@ -80,7 +80,9 @@ def export_parquet(
             for rows in result.partitions(chunk_rows):
                 frame = _typed(pd.DataFrame(rows, columns=names))
                 if "text" in frame.columns and not pii:
-                    frame["text"] = [redact(t)[0] if t else t for t in frame["text"]]
+                    frame["text"] = [
+                        redact(t)[0] if isinstance(t, str) and t else t for t in frame["text"]
+                    ]
                 table = pa.Table.from_pandas(frame, preserve_index=False, schema=_schema(names))
                 if writer is None:
                     writer = pq.ParquetWriter(directory / f"{name}.parquet", table.schema)

@@ -143,16 +143,18 @@ def train_churn(
         yardstick = _champion_here(
             settings, lambda champion: champion_on_folds(champion, X, y), mode, say
         )
-    survival: Any = None
+    fit_survival: Callable[[ChurnModel], Any] | None = None
     survival_grades: dict[str, dict[str, float]] = {}
+    survival_family: str | None = None
     if flat is None:
         assert store is not None and as_of is not None
-        survival, survival_grades = _time_to_churn(
+        fit_survival, survival_grades, survival_family = _time_to_churn(
             store, rows, definition, dates[0], as_of, horizon_days, predictions["model"], say
         )
     say(f"fitting the model on all {len(X):,} rows")
     warnings = leak_warnings(X, pd.Series(y))
     estimator = ChurnModel().fit(X, y)
+    survival = fit_survival(estimator) if fit_survival is not None else None
     predictor = ChurnPredictor(
         estimator=estimator,
         mode=mode,
@@ -183,6 +185,7 @@ def train_churn(
             else {}
         ),
         **yardstick.get("params", {}),
+        **({"survival_family": survival_family} if survival_family else {}),
     }
     say("logging the run and registering the model in MLflow")
     logged = log_churn_model(
@@ -230,32 +233,41 @@ def _time_to_churn(
     horizon_days: int,
     classifier_probability: np.ndarray,
     say: Say,
-) -> tuple[Any, dict[str, dict[str, float]]]:
-    """The churn model's companion: a survival model graded forward in time, then fitted on
-    every snapshot (outcomes censored when the data ends). None when the data holds no churn
-    to time."""
-    from cxml.churn.survival import SurvivalModel, targets
+) -> tuple[Callable[[ChurnModel], Any] | None, dict[str, dict[str, float]], str | None]:
+    """The churn model's companion: candidates graded forward in time; returns how to fit the
+    winner on every snapshot (outcomes censored when the data ends) once the final classifier
+    exists, the grades and the winner's name. Nothing when the data holds no churn to time."""
+    from cxml.churn.survival import ClassifierSurvival, SurvivalModel, targets
     from cxml.churn.training import days_to_churn, survival_backtest
 
     days = days_to_churn(store, rows, definition, data_end=data_end)
     try:
-        graded = survival_backtest(
+        graded, chosen = survival_backtest(
             rows, days, validation, data_end, horizon_days, classifier_probability
         )
     except ConfigError as error:
         say(f"no time-to-churn model: {error}")
-        return None, {}
+        return None, {}, None
     say(
-        "time to churn: concordance {:.3f} (classifier {:.3f}), integrated Brier {:.4f} "
-        "(Kaplan–Meier {:.4f})".format(
+        "time to churn ({}): concordance {:.3f} (classifier {:.3f}), integrated Brier {:.4f} "
+        "(Kaplan–Meier {:.4f}, Cox {:.4f}, classifier-scaled curve {:.4f})".format(
+            chosen,
             graded["survival"]["concordance"],
             graded["classifier"]["concordance"],
             graded["survival"]["integrated_brier"],
             graded["kaplan_meier"]["integrated_brier"],
+            graded["cox"]["integrated_brier"],
+            graded["classifier_km"]["integrated_brier"],
         )
     )
     event, duration = targets(days, rows.snapshot, data_end)
-    return SurvivalModel().fit(rows.X, event, duration), graded
+
+    def fit(estimator: ChurnModel) -> Any:
+        if chosen == "cox":
+            return SurvivalModel().fit(rows.X, event, duration)
+        return ClassifierSurvival(horizon_days=horizon_days).fit(estimator, event, duration)
+
+    return fit, graded, chosen
 
 
 def global_drivers(model: ChurnModel, X: pd.DataFrame) -> pd.DataFrame:

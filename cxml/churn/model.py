@@ -36,6 +36,12 @@ GRID: tuple[dict[str, Any], ...] = (
 )
 
 
+#: Below this many rows a LightGBM fit runs on one thread and the fits run side by side: on
+#: small data each boosting round is too short for OpenMP's barriers, which then dominate —
+#: and spin-wait for minutes when another process holds a core (measured in RESULTS.md).
+SMALL_ROWS = 50_000
+
+
 def threads() -> int:
     """Threads for LightGBM and scikit-learn: the cores this process may use."""
     try:
@@ -90,12 +96,20 @@ class ChurnModel(ClassifierMixin, Estimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _booster(self, params: dict[str, Any]) -> Any:
+    def _booster(self, params: dict[str, Any], n_jobs: int | None = None) -> Any:
         import lightgbm as lgb
 
         return lgb.LGBMClassifier(
-            verbose=-1, random_state=self.random_state, n_jobs=self.n_jobs or threads(), **params
+            verbose=-1,
+            random_state=self.random_state,
+            n_jobs=n_jobs or self.n_jobs or threads(),
+            **params,
         )
+
+    def _per_fit_threads(self, rows: int) -> tuple[int, int]:
+        """(LightGBM threads per fit, fits side by side) for data of ``rows`` rows."""
+        cores = self.n_jobs or threads()
+        return (1, cores) if rows < SMALL_ROWS else (cores, 1)
 
     def fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> ChurnModel:
         """Choose settings (inner CV), fit the trees on all rows, calibrate on out-of-fold scores."""
@@ -113,20 +127,39 @@ class ChurnModel(ClassifierMixin, Estimator):
             for c in data.columns
             if isinstance(data[c].dtype, pd.CategoricalDtype)
         }
-        folds = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state)
+        folds = list(
+            StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state).split(
+                data, y
+            )
+        )
         candidates = [self.params] if self.params else (list(GRID) if self.tune else [GRID[0]])
+        per_fit, side_by_side = self._per_fit_threads(len(y))
+
+        def one(params: dict[str, Any], train: np.ndarray, test: np.ndarray) -> np.ndarray:
+            model = self._booster(params, per_fit).fit(data.iloc[train], y[train])
+            return np.asarray(model.predict_proba(data.iloc[test])[:, 1])
+
+        from joblib import Parallel, delayed
+
+        # LightGBM releases the GIL while it trains: threads run the fits side by side.
+        predicted = Parallel(n_jobs=side_by_side, prefer="threads")(
+            delayed(one)(params, train, test) for params in candidates for train, test in folds
+        )
         best: tuple[float, dict[str, Any], np.ndarray] | None = None
-        for params in candidates:
+        for i, params in enumerate(candidates):
             out_of_fold = np.zeros(len(y))
-            for train, test in folds.split(data, y):
-                model = self._booster(params).fit(data.iloc[train], y[train])
-                out_of_fold[test] = model.predict_proba(data.iloc[test])[:, 1]
+            for (_, test), p in zip(
+                folds, predicted[i * len(folds) : (i + 1) * len(folds)], strict=True
+            ):
+                out_of_fold[test] = p
             score = roc_auc_score(y, out_of_fold)
             if best is None or score > best[0]:
                 best = (score, params, out_of_fold)
         assert best is not None
         self.inner_auc_, self.best_params_, out_of_fold = best
-        self.booster_ = self._booster(self.best_params_).fit(data, y)
+        self.booster_ = self._booster(
+            self.best_params_, per_fit if len(y) < SMALL_ROWS else None
+        ).fit(data, y)
         self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
             out_of_fold, y
         )

@@ -229,11 +229,15 @@ def survival_backtest(
     data_end: pd.Timestamp,
     horizon_days: int,
     classifier_probability: np.ndarray,
-) -> dict[str, dict[str, float]]:
-    """Time to churn graded forward in time, as the classifier is: a survival model fitted on
-    the snapshots before ``validation_snapshot`` (their outcomes censored at it), graded on it
-    (outcomes known by ``data_end``) against Kaplan–Meier and the classifier's probability."""
+) -> tuple[dict[str, dict[str, float]], str]:
+    """Time to churn graded forward in time, as the classifier is: two candidates fitted on
+    the snapshots before ``validation_snapshot`` (their outcomes censored at it) — a Cox model
+    on the features (``cox``) and the Kaplan–Meier curve scaled by the classifier's calibrated
+    probability (``classifier_km``) — graded on it (outcomes known by ``data_end``) next to
+    Kaplan–Meier and the classifier's probability read as a constant hazard. Returns the grades
+    (``survival`` repeats the candidate with the lower integrated Brier score) and its name."""
     from cxml.churn.survival import (
+        ClassifierSurvival,
         SurvivalModel,
         classifier_curve,
         grade_survival,
@@ -247,6 +251,7 @@ def survival_backtest(
     if not train[0].any() or not test[0].any():
         raise ConfigError("no churn in the training or validation snapshots: nothing to time")
     model = SurvivalModel().fit(rows.X[~latest], *train)
+    scaled = ClassifierSurvival(horizon_days=horizon_days).fit(None, *train)
     low, high = float(test[1].min()), float(test[1].max())
     times = np.unique(
         np.clip(np.linspace(1, horizon_days - 1, 30), np.nextafter(low, np.inf), high - 1e-6)
@@ -256,12 +261,19 @@ def survival_backtest(
         train,
         test,
         curves={
-            "survival": model.survival(X, times),
+            "cox": model.survival(X, times),
+            "classifier_km": scaled.curves(classifier_probability, times),
             "kaplan_meier": np.tile(kaplan_meier(*train, times), (int(latest.sum()), 1)),
             "classifier": classifier_curve(classifier_probability, horizon_days, times),
         },
-        risks={"survival": model.risk(X), "classifier": classifier_probability},
+        risks={
+            "cox": model.risk(X),
+            "classifier_km": classifier_probability,
+            "classifier": classifier_probability,
+        },
         times=times,
     )
     graded["kaplan_meier"]["concordance"] = 0.5  # one curve for all: no ranking
-    return graded
+    chosen = min(("cox", "classifier_km"), key=lambda n: graded[n]["integrated_brier"])
+    graded["survival"] = dict(graded[chosen])
+    return graded, chosen

@@ -214,11 +214,16 @@ def analyze_with_spark(
                 )
                 if store is not None:
                     write_analysis(store, analysis, themes)
-                by_comment = themes.groupby("feedback_id")
-                theme_text = {
-                    fid: json.dumps(group.drop(columns="feedback_id").to_dict(orient="records"))
-                    for fid, group in by_comment
-                }
+                # One pass over the theme rows (a pandas group per comment cost more than the
+                # analysis itself).
+                per_comment: dict[str, list[dict[str, Any]]] = {}
+                for fid, row in zip(
+                    themes["feedback_id"].tolist(),
+                    themes.drop(columns="feedback_id").to_dict(orient="records"),
+                    strict=True,
+                ):
+                    per_comment.setdefault(fid, []).append(row)
+                theme_text = {fid: json.dumps(rows) for fid, rows in per_comment.items()}
                 yield pd.DataFrame(
                     {
                         "feedback_id": analysis["feedback_id"].astype(str),

@@ -110,8 +110,14 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction: committed when the block ends, rolled back if it raises."""
+        """A transaction: committed when the block ends, rolled back if it raises.
+
+        On SQLite it takes the write lock at once (``BEGIN IMMEDIATE``, waiting up to the busy
+        timeout): a transaction that first reads and then writes would otherwise fail at its
+        first write when another writer committed in between ("database is locked")."""
         with self.engine.begin() as connection:
+            if self.dialect == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             yield connection
 
     def close(self) -> None:

@@ -88,12 +88,34 @@ def write_feedback(
         )
     names = [c for c, _ in FEEDBACK_STAGE_COLUMNS]
     updates = ", ".join(f"{c} = excluded.{c}" for c in [*names[1:], "source", "updated_at"])
+    postgres = connection.dialect.name == "postgresql"
+    # PostgreSQL lets another ingest insert the same ids between the read above and this write
+    # (SQLite has one writer at a time): the upsert itself then says what happened — a row it
+    # inserted, one it changed, or (not returned) one already stored with the same content.
+    returning = (
+        " WHERE feedback.content_hash IS DISTINCT FROM excluded.content_hash "
+        "RETURNING feedback.feedback_id, (xmax = 0) AS inserted"
+        if postgres
+        else ""
+    )
     statement = text(
         f"INSERT INTO feedback ({', '.join(names)}, source, ingested_at, updated_at) "
         f"SELECT {', '.join(names)}, :source, :now, :now FROM stage_feedback WHERE true "
-        f"ON CONFLICT (feedback_id) DO UPDATE SET {updates}"
+        f"ON CONFLICT (feedback_id) DO UPDATE SET {updates}{returning}"
     ).bindparams(bindparam("now", type_=DateTime()))
-    connection.execute(statement, {"source": source, "now": now})
+    done = connection.execute(statement, {"source": source, "now": now})
+    if postgres:
+        written = {str(row[0]): bool(row[1]) for row in done}
+        hashes = dict(zip(frame["feedback_id"].astype(str), frame["content_hash"], strict=True))
+        for feedback_id, customer_id in zip(
+            frame["feedback_id"].astype(str), frame["customer_id"], strict=True
+        ):
+            if customer_id in unknown or feedback_id in existing:
+                continue
+            if feedback_id not in written:  # stored meanwhile, same content
+                existing[feedback_id] = int(hashes[feedback_id])
+            elif not written[feedback_id]:  # stored meanwhile, and changed by this batch
+                existing[feedback_id] = int(hashes[feedback_id]) ^ 1
     drop_stage(connection, "stage_feedback")
     return unknown, existing
 
