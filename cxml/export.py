@@ -15,7 +15,7 @@ from sqlalchemy import Text, cast, select
 
 from cxml.store import Store
 from cxml.store.tables import customers, feedback, feedback_analysis, feedback_themes
-from cxml.text.redact import redact
+from cxml.text.redact import redacted
 
 TABLES: dict[str, tuple[Any, ...]] = {
     "customers": (
@@ -80,9 +80,7 @@ def export_parquet(
             for rows in result.partitions(chunk_rows):
                 frame = _typed(pd.DataFrame(rows, columns=names))
                 if "text" in frame.columns and not pii:
-                    frame["text"] = [
-                        redact(t)[0] if isinstance(t, str) and t else t for t in frame["text"]
-                    ]
+                    frame["text"] = redacted(frame["text"])
                 table = pa.Table.from_pandas(frame, preserve_index=False, schema=_schema(names))
                 if writer is None:
                     writer = pq.ParquetWriter(directory / f"{name}.parquet", table.schema)

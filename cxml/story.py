@@ -3,7 +3,6 @@ and the analysed conversation across channels (newest first)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -13,13 +12,7 @@ from cxml.store.analysis import analysed_timeline
 from cxml.store.followups import customer_follow_ups
 from cxml.store.records import customer
 from cxml.store.scores import latest_score, score_history
-from cxml.text.redact import redact
-
-
-def redacted(texts: Iterable[Any]) -> list[Any]:
-    """Texts as they may leave cxml: PII replaced by placeholders (what is not text, such as
-    None, stays as it is)."""
-    return [redact(t)[0] if isinstance(t, str) and t else t for t in texts]
+from cxml.text.redact import redacted
 
 
 def redacted_column(values: pd.Series) -> pd.Series:

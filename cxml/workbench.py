@@ -4,6 +4,7 @@ and, with one cell changed, on the user's own data."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ def open_workbench(
     *,
     demo_customers: int = 300,
     demo_folder: Path = Path("demo"),
-    say: object = print,
+    say: Callable[[str], None] = print,
 ) -> Workbench:
     """Settings from the environment (``CXML_*``), overridden by the arguments given; when the
     store holds no feedback, ``cxml demo``'s flow runs first on a world of ``demo_customers``."""
@@ -56,6 +57,5 @@ def open_workbench(
             say=lambda line: None,
         )
         made = True
-        if callable(say):
-            say(f"the store was empty: a demo world of {demo_customers} customers was made")
+        say(f"the store was empty: a demo world of {demo_customers} customers was made")
     return Workbench(settings=settings, store=store, now=now, made_demo=made)

@@ -27,7 +27,7 @@ import pandas as pd
 from cxml.reporting import alert_table, metric_table
 from cxml.store.analysis import theme_summary
 from cxml.store.records import stats
-from cxml.story import redacted
+from cxml.text.redact import redacted
 from cxml.workbench import open_workbench
 
 bench = open_workbench(DATABASE_URL, MLFLOW_TRACKING_URI, demo_customers=DEMO_CUSTOMERS)

@@ -95,13 +95,18 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex.encode()
+        token = telemetry.REQUEST_ID.set(request_id.decode())  # for the log lines of this request
+        try:
+            await self._answer(scope, receive, send, request_id)
+        finally:
+            telemetry.REQUEST_ID.reset(token)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, request_id: bytes) -> None:
         started_at = time.perf_counter()
         status = {"code": 500, "started": False}
         limit = self.max_body
-        given = dict(scope.get("headers") or []).get(b"x-request-id", b"")
-        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex.encode()
-        scope.setdefault("state", {})["request_id"] = request_id.decode()
-        token = telemetry.REQUEST_ID.set(request_id.decode())
         extra = [
             (b"x-request-id", request_id),
             (b"content-security-policy", self._policy(scope.get("path", ""))),
@@ -125,7 +130,6 @@ class Guard:
         if b"%00" in raw.lower() or b"%00" in (scope.get("query_string") or b"").lower():
             await reply(422, "the URL holds a NUL character (%00): not allowed anywhere", "url")
             telemetry.observe(scope, 422, time.perf_counter() - started_at)
-            telemetry.REQUEST_ID.reset(token)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -133,7 +137,6 @@ class Guard:
                 413, f"the request body is {int(declared):,} bytes; at most {limit:,}", "body"
             )
             telemetry.observe(scope, 413, time.perf_counter() - started_at)
-            telemetry.REQUEST_ID.reset(token)
             return
         seen = 0
         too_large = False
@@ -171,7 +174,6 @@ class Guard:
                 )
         finally:
             telemetry.observe(scope, int(status["code"]), time.perf_counter() - started_at)
-            telemetry.REQUEST_ID.reset(token)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

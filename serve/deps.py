@@ -50,6 +50,8 @@ class Failures:
 
     def wait(self, client: str) -> int:
         """Seconds the client must wait (0: it may try)."""
+        if client not in self.seen:  # the usual case, on every request: nothing to prune
+            return 0
         times = self._recent(client)
         if len(times) < self.limit:
             return 0

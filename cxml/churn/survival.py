@@ -139,27 +139,12 @@ class SurvivalModel(Estimator):
     def survival(self, X: pd.DataFrame, days: Sequence[float] | np.ndarray = DAYS) -> np.ndarray:
         """(rows, len(days)): the probability of still being a customer that many days on:
         S(t | x) = exp(−H₀(t) · e^{risk(x)}), H₀ held flat after the last day followed."""
-        at, hazard = self._hazard()
-        index = np.searchsorted(at, np.asarray(days, dtype=float), side="right") - 1
-        baseline = np.where(index >= 0, hazard[np.clip(index, 0, None)], 0.0)
-        scale = np.exp(self.risk(X))
-        return np.exp(-np.outer(scale, baseline))
+        return _curves(np.exp(self.risk(X)), *self._hazard(), days)
 
     def expected_days(self, X: pd.DataFrame) -> np.ndarray:
         """Expected days to churn within ``max_days``: the area under each survival curve up
         to it (exact for the step-shaped curve; held flat after the last day followed)."""
-        at, hazard = self._hazard()
-        horizon = float(self.max_days)
-        inside = at < horizon
-        edges = np.concatenate([[0.0], at[inside], [horizon]])
-        levels = np.concatenate([[0.0], hazard[inside]])  # H₀ on each interval
-        widths = np.diff(edges)
-        scale = np.exp(self.risk(X))
-        out = np.empty(len(scale))
-        for start in range(0, len(scale), 20_000):  # rows × steps at a time, bounded
-            part = scale[start : start + 20_000]
-            out[start : start + len(part)] = np.exp(-np.outer(part, levels)) @ widths
-        return out
+        return _restricted_mean(np.exp(self.risk(X)), *self._hazard(), self.max_days)
 
 
 class ClassifierSurvival(Estimator):
@@ -181,24 +166,18 @@ class ClassifierSurvival(Estimator):
         self._forget()
         self.estimator_ = estimator
         times, values = kaplan_meier_estimator(np.asarray(event, bool), np.asarray(days, float))
-        self.times_, self.values_ = np.asarray(times, float), np.asarray(values, float)
-        at_horizon = float(self._population([self.horizon_days])[0])
+        self.times_ = np.asarray(times, float)
+        # S₀ as a cumulative hazard, −log S₀, so both models share one way to read curves.
+        self.hazard_ = -np.log(np.clip(np.asarray(values, float), 1e-12, 1.0))
+        at_horizon = float(
+            _curves(np.ones(1), self.times_, self.hazard_, [self.horizon_days])[0, 0]
+        )
         if not 0.0 < at_horizon < 1.0:
             from cxml.errors import ConfigError
 
             raise ConfigError("no churn within the horizon in the data: nothing to time")
         self.at_horizon_ = at_horizon
         return self
-
-    def _population(self, days: Sequence[float] | np.ndarray) -> np.ndarray:
-        index = np.searchsorted(self.times_, np.asarray(days, dtype=float), side="right") - 1
-        return np.where(index >= 0, self.values_[np.clip(index, 0, None)], 1.0)
-
-    def _power(self, X: pd.DataFrame) -> np.ndarray:
-        from cxml.churn.model import churn_probability
-
-        self._check_fitted("estimator_")
-        return self.power(churn_probability(self.estimator_, X))
 
     def power(self, probability: np.ndarray) -> np.ndarray:
         """m(x) from the classifier's probability of churn within the horizon."""
@@ -207,28 +186,45 @@ class ClassifierSurvival(Estimator):
 
     def curves(self, probability: np.ndarray, days: Sequence[float] | np.ndarray) -> np.ndarray:
         """Survival at ``days`` for rows given by their churn probability."""
-        base = np.clip(self._population(days), 1e-12, 1.0)
-        return base[None, :] ** self.power(probability)[:, None]
+        return _curves(self.power(probability), self.times_, self.hazard_, days)
 
     def risk(self, X: pd.DataFrame) -> np.ndarray:
-        return self._power(X)
+        """m(x): higher, sooner churn."""
+        from cxml.churn.model import churn_probability
+
+        self._check_fitted("estimator_")
+        return self.power(churn_probability(self.estimator_, X))
 
     def survival(self, X: pd.DataFrame, days: Sequence[float] | np.ndarray = DAYS) -> np.ndarray:
-        base = np.clip(self._population(days), 1e-12, 1.0)
-        return base[None, :] ** self._power(X)[:, None]
+        return _curves(self.risk(X), self.times_, self.hazard_, days)
 
     def expected_days(self, X: pd.DataFrame) -> np.ndarray:
-        horizon = float(self.max_days)
-        inside = self.times_ < horizon
-        edges = np.concatenate([[0.0], self.times_[inside], [horizon]])
-        levels = np.clip(np.concatenate([[1.0], self.values_[inside]]), 1e-12, 1.0)
-        widths = np.diff(edges)
-        power = self._power(X)
-        out = np.empty(len(power))
-        for start in range(0, len(power), 20_000):
-            part = power[start : start + 20_000]
-            out[start : start + len(part)] = (levels[None, :] ** part[:, None]) @ widths
-        return out
+        return _restricted_mean(self.risk(X), self.times_, self.hazard_, self.max_days)
+
+
+def _curves(
+    scale: np.ndarray, at: np.ndarray, hazard: np.ndarray, days: Sequence[float] | np.ndarray
+) -> np.ndarray:
+    """exp(−H(t) · scale) for every row's scale and every day, H the step function that takes
+    ``hazard[i]`` from day ``at[i]`` (0 before the first step)."""
+    index = np.searchsorted(at, np.asarray(days, dtype=float), side="right") - 1
+    baseline = np.where(index >= 0, hazard[np.clip(index, 0, None)], 0.0)
+    return np.exp(-np.outer(scale, baseline))
+
+
+def _restricted_mean(
+    scale: np.ndarray, at: np.ndarray, hazard: np.ndarray, max_days: float
+) -> np.ndarray:
+    """The area under each row's curve from day 0 to ``max_days``, exact for the steps."""
+    inside = at < max_days
+    edges = np.concatenate([[0.0], at[inside], [float(max_days)]])
+    levels = np.concatenate([[0.0], hazard[inside]])  # H on each interval
+    widths = np.diff(edges)
+    out = np.empty(len(scale))
+    for start in range(0, len(scale), 20_000):  # rows × steps at a time, bounded
+        part = scale[start : start + 20_000]
+        out[start : start + len(part)] = np.exp(-np.outer(part, levels)) @ widths
+    return out
 
 
 def kaplan_meier(

@@ -7,7 +7,8 @@ the text pipeline refer to the redacted text, which is what leaves cxml.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from cxml.estimator import Estimator
 
@@ -76,6 +77,12 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
     return text, counts
 
 
+def redacted(texts: Iterable[Any]) -> list[Any]:
+    """Texts as they may leave cxml: PII replaced by placeholders (what is not text — None, a
+    missing value — stays as it is)."""
+    return [redact(t)[0] if isinstance(t, str) and t else t for t in texts]
+
+
 class Redactor(Estimator):
     """Estimator wrapper of ``redact``; ``enabled=False`` passes text through.
 
@@ -96,4 +103,4 @@ class Redactor(Estimator):
         """The redacted texts."""
         if not self.enabled:
             return list(texts)
-        return [redact(t)[0] if t else t for t in texts]
+        return redacted(texts)
