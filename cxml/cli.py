@@ -27,6 +27,7 @@ from cxml.reporting import ALERT_PERIODS, DRIVER_TARGETS, METRICS
 from cxml.settings import Settings
 
 PROMOTION_REFUSED = 6  # exit code: scripts can tell a refusal from a promotion
+DRIFT_ALERT = 8  # exit code of `cxml drift --fail-on-alert` when a check raised an alert
 
 
 def _now() -> datetime:
@@ -436,7 +437,8 @@ def train() -> None:
     "--register/--no-register",
     default=True,
     show_default=True,
-    help="Register as cxml-text and make it champion.",
+    help="Register as a cxml-text version (champion when there is none; "
+    "otherwise `cxml promote --model text` decides).",
 )
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -450,9 +452,16 @@ def train_text(
     register: bool,
     as_json: bool,
 ) -> None:
-    """Fit the text pipeline (sentiment, themes, intents) and log it to MLflow."""
+    """Fit the text pipeline (sentiment, themes, intents), grade it on the newest comments
+    beside the champion, and log it to MLflow.
+
+    The grade comes from a fit on the older comments applied to the newest 20 % (at most
+    20,000); the registered model is fitted on all of them. The first version becomes
+    champion; later ones are promoted by `cxml promote --model text`."""
+    from cxml.lines import text_grade_lines
     from cxml.store.records import feedback_frame
     from cxml.text.training import train_text_pipeline
+    from cxml.tracking import load_text_champion
 
     settings = _settings(ctx)
     frame = None if input_path else feedback_frame(_store(ctx), with_text=True)
@@ -464,8 +473,9 @@ def train_text(
         label_column=label_column,
         taxonomy_path=taxonomy_path,
         n_themes=n_themes,
-        previous=_champion_text(settings),
+        champion=load_text_champion(settings),
         register=register,
+        say=_say,
     )
     if as_json:
         _echo_json(result)
@@ -474,9 +484,17 @@ def train_text(
         f"text pipeline fitted on {result['texts']:,} comments ({', '.join(result['languages'])}); "
         f"sentiment from {result['label_source']}; {result['themes']} themes, coverage {result['coverage']:.1%}"
     )
+    for line in text_grade_lines(result):
+        click.echo(line)
     if result.get("version"):
         click.echo(
-            f"registered as cxml-text version {result['version']} (alias champion), run {result['run_id']}"
+            f"registered as cxml-text version {result['version']}, run {result['run_id']}; "
+            + (
+                "it is the champion (there was none)"
+                if result["champion"] == result["version"]
+                else f"champion stays version {result['champion']} until "
+                f"`cxml promote --model text --version {result['version']}`"
+            )
         )
 
 
@@ -777,6 +795,14 @@ def _no_file() -> Iterator[None]:
 
 
 @cli.command()
+@click.option(
+    "--model",
+    "model",
+    type=click.Choice(["churn", "text"]),
+    default="churn",
+    show_default=True,
+    help="Which model's champion to move.",
+)
 @click.option("--version", help="The version to promote (default: the newest).")
 @click.option(
     "--force",
@@ -786,28 +812,36 @@ def _no_file() -> Iterator[None]:
 )
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def promote(ctx: click.Context, version: str | None, force: bool, as_json: bool) -> None:
-    """Make a cxml-churn version champion, only if it beats the champion on its own backtest.
+def promote(
+    ctx: click.Context, model: str, version: str | None, force: bool, as_json: bool
+) -> None:
+    """Make a version champion, only if it is good enough against the champion on one yardstick.
 
-    The champion is graded on the challenger's validation snapshot (the store's data as of the
-    challenger's as-of date), so a model trained on newer data can replace an older one."""
-    from cxml.runs import promote_churn
+    churn: it must beat the champion's ROC-AUC by the margin on the challenger's own backtest
+    (the champion graded on the challenger's validation snapshot). text: it must be at least as
+    good (within the tolerance) on the challenger's held-out newest comments in sentiment
+    macro-F1, theme coverage and theme coherence; what it does to the themes (the lineage) is
+    shown first."""
+    from cxml.runs import ModelKind
+    from cxml.runs import promote as run_promote
 
     store = _store(ctx)
-    decision = promote_churn(_settings(ctx), version, store=store, force=force)
+    decision = run_promote(_settings(ctx), ModelKind(model), version, store=store, force=force)
     from cxml.store.audit import record_action
 
     record_action(
         store,
         actor=_actor(),
         action="model.promoted" if decision.promoted else "model.refused",
-        target=f"cxml-churn/{decision.challenger}",
+        target=f"{decision.model}/{decision.challenger}",
         at=_now(),
         detail=decision.to_dict(),
     )
     if as_json:
         _echo_json(decision.to_dict())
     else:
+        for line in (*decision.lineage, *decision.comparison):
+            click.echo(line)
         click.echo(("promoted: " if decision.promoted else "refused: ") + decision.reason)
     if not decision.promoted and "already" not in decision.reason:
         raise SystemExit(PROMOTION_REFUSED)
@@ -872,13 +906,6 @@ def retrain(
             )
     if not result["churn_promoted"]:
         raise SystemExit(PROMOTION_REFUSED)
-
-
-def _champion_text(settings: Settings) -> Any:
-    from cxml.tracking import load_text_champion
-
-    loaded = load_text_champion(settings)
-    return loaded[0] if loaded else None
 
 
 @cli.command()
@@ -1086,6 +1113,69 @@ def alerts(
 
 
 # --- service --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--reference",
+    help="The period to compare against: 2025, 2025-Q1, 2025-03, 2025-03-15 or "
+    "2025-01-01..2025-03-31 (default: the three months before the current period).",
+)
+@click.option(
+    "--current", help="The period to check (default: the last complete month); same forms."
+)
+@click.option(
+    "--keep/--no-keep",
+    default=True,
+    show_default=True,
+    help="Log the report to MLflow (experiment cxml-drift) and keep it for GET /v1/drift.",
+)
+@click.option(
+    "--fail-on-alert",
+    is_flag=True,
+    help=f"Exit with code {DRIFT_ALERT} when any check raises an alert (for schedulers).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def drift(
+    ctx: click.Context,
+    reference: str | None,
+    current: str | None,
+    keep: bool,
+    fail_on_alert: bool,
+    as_json: bool,
+) -> None:
+    """Has anything moved between two periods? Theme, sentiment, language and channel mix
+    (PSI and chi-square), each churn feature (PSI; bands 0.1 and 0.25), and the churn model's
+    realised ROC-AUC and calibration on the latest snapshot whose outcomes are known, against
+    its backtest."""
+    from cxml.drift import check_drift, windows
+    from cxml.lines import drift_lines
+
+    now = _now()
+    today = pd.Timestamp(now).normalize()
+    reference_window, current_window = windows(reference, current, today=today)
+    report = check_drift(
+        _settings(ctx),
+        _store(ctx),
+        reference_window,
+        current_window,
+        today=today,
+        made_at=now,
+        keep=keep,
+        say=_say,
+    )
+    if as_json:
+        _echo_json(report)
+    else:
+        for line in drift_lines(report):
+            click.echo(line)
+        if keep:
+            click.echo(
+                f"logged as MLflow run {report['run_id']}; kept as report {report['report_id']}"
+            )
+    if fail_on_alert and report["alerts"]:
+        raise SystemExit(DRIFT_ALERT)
 
 
 @cli.group()

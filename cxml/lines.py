@@ -73,3 +73,89 @@ def grade_lines(result: dict[str, Any]) -> Iterator[str]:
         f"registered cxml-churn version {result['version']}; "
         f"champion is version {result['champion']}"
     )
+
+
+def text_grade_lines(result: dict[str, Any]) -> Iterator[str]:
+    """A text training run: what it was graded on, its grades beside the champion's, and what
+    it did to the champion's themes."""
+    from cxml.text.evaluate import lineage_lines
+
+    grades, champion = result.get("grades") or {}, result.get("champion_grades") or {}
+    yield f"graded on {result['heldout']}"
+    if grades:
+        header = f"  {'':<20} {'this model':>10}"
+        if champion:
+            header += f" {'champion ' + str(result['champion_version']):>12}"
+        yield header
+        for name in (
+            "sentiment_macro_f1",
+            "sentiment_accuracy",
+            "theme_coverage",
+            "theme_coherence",
+        ):
+            line = f"  {name:<20} {_number(grades.get(name)):>10}"
+            if champion:
+                line += f" {_number(champion.get(name)):>12}"
+            yield line
+    if result.get("champion_version"):
+        yield f"themes against champion {result['champion_version']}:"
+        yield from (f"  {line}" for line in lineage_lines(result.get("lineage") or []))
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{value:.4f}"
+
+
+def drift_lines(report: dict[str, Any], *, features: int = 10) -> Iterator[str]:
+    """A drift report for people: each mix, the most drifted churn features, the realised
+    performance, and the alerts."""
+    reference, current = report["reference"], report["current"]
+    yield f"reference {reference['label']} against current {current['label']}"
+    yield f"  {'mix':<16} {'PSI':>7} {'band':<12} {'chi² p':>8}  most moved"
+    for mix, r in report["mixes"].items():
+        top = r["rows"][0] if r["rows"] else None
+        moved = (
+            f"{top['label']} {top['reference_share'] or 0:.1%} → {top['current_share'] or 0:.1%}"
+            if top
+            else "-"
+        )
+        p_value = "-" if r["p_value"] is None else f"{r['p_value']:.2g}"
+        yield f"  {mix:<16} {_number(r['psi']):>7} {r['band']:<12} {p_value:>8}  {moved}"
+    if report["features"]:
+        counts = report.get("feature_customers", {})
+        bands = [row["band"] for row in report["features"]]
+        yield (
+            f"churn features of model {report['model_version']} ({counts.get('reference', 0):,} / "
+            f"{counts.get('current', 0):,} customers): {bands.count('significant')} significant, "
+            f"{bands.count('moderate')} moderate, {bands.count('stable')} stable"
+        )
+        for row in report["features"][:features]:
+            means = (
+                f"mean {row['reference_mean']:.3g} → {row['current_mean']:.3g}"
+                if row["reference_mean"] is not None and row["current_mean"] is not None
+                else ""
+            )
+            missing = (row["reference_missing"] or 0, row["current_missing"] or 0)
+            if abs(missing[1] - missing[0]) >= 0.01:
+                means += f"{'; ' if means else ''}missing {missing[0]:.1%} → {missing[1]:.1%}"
+            yield f"  {row['feature']:<40} {_number(row['psi']):>7} {row['band']:<12} {means}"
+    performance = report.get("performance")
+    if performance:
+        if "roc_auc" in performance:
+            promised = performance.get("promised_roc_auc")
+            yield (
+                f"realised on the {performance['snapshot']} snapshot ({performance['customers']:,} "
+                f"customers, outcomes by {performance['outcomes_known_by']}): ROC-AUC "
+                f"{performance['roc_auc']:.3f}"
+                + (f" (backtest {promised:.3f})" if promised is not None else "")
+                + f", predicted {performance['predicted_rate']:.1%} vs observed "
+                f"{performance['observed_rate']:.1%}: {performance['status']}"
+            )
+        if performance.get("note"):
+            yield f"  note: {performance['note']}"
+    for skipped in report.get("skipped", []):
+        yield f"skipped: {skipped}"
+    alerts = report["alerts"]
+    yield f"{len(alerts)} alert(s)" + (":" if alerts else "")
+    for alert in alerts:
+        yield f"  [{alert['band']}] {alert['message']}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -446,9 +447,16 @@ class Decision:
     champion: str | None
     challenger_score: float | None = None
     champion_score: float | None = None
+    model: str = "cxml-churn"
+    comparison: tuple[str, ...] = ()  # one line per grade compared
+    lineage: tuple[str, ...] = ()  # what the challenger does to the champion's themes
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {
+            **self.__dict__,
+            "comparison": list(self.comparison),
+            "lineage": list(self.lineage),
+        }
 
 
 def promote_churn(
@@ -487,9 +495,11 @@ def promote_churn(
         else next((v for v in versions if v.version == str(version)), None)
     )
     if chosen is None:
-        raise ModelNotFoundError(
+        raise ConfigError(
             f"cxml-churn has no version {version}; its versions are "
-            f"{', '.join(v.version for v in versions)}"
+            f"{', '.join(v.version for v in versions)}",
+            field="version",
+            value=version,
         )
     current = churn_champion_version(settings)
     if current is None or force:
@@ -581,6 +591,179 @@ def promote_churn(
     )
 
 
+def _number_or_none(value: float | None) -> float | None:
+    return None if value is None or value != value else float(value)
+
+
+def promote_text(settings: Any, version: str | None = None, *, force: bool = False) -> Decision:
+    """Make a ``cxml-text`` version (default: the newest) champion when it is at least as good
+    as the champion on the challenger's held-out comments — sentiment macro-F1, theme coverage
+    and theme coherence each no more than ``settings.text_promote_tolerance`` below — and say
+    why otherwise. The champion's grades come from the challenger's run when they were taken
+    against this champion at training time, else it is graded now on the held-out comments the
+    run logged. The decision carries the challenger's lineage (what happens to the themes)."""
+    from cxml.errors import ModelNotFoundError
+    from cxml.text.evaluate import GATE_METRICS, compare_text, grade_text, lineage_lines
+    from cxml.text.training import AS_MODEL, champion_yardstick
+    from cxml.tracking import (
+        TEXT_MODEL,
+        champion_version,
+        load_text_version,
+        log_to_run,
+        run_json,
+        run_table,
+        set_champion,
+        text_versions,
+    )
+
+    versions = text_versions(settings)
+    if not versions:
+        raise ModelNotFoundError(
+            "no cxml-text model is registered yet: run `cxml train text` first"
+        )
+    chosen = (
+        versions[-1]
+        if version is None
+        else next((v for v in versions if v.version == str(version)), None)
+    )
+    if chosen is None:
+        raise ConfigError(
+            f"cxml-text has no version {version}; its versions are "
+            f"{', '.join(v.version for v in versions)}",
+            field="version",
+            value=version,
+        )
+    current = champion_version(settings, TEXT_MODEL)
+    lineage = run_json(settings, chosen.run_id, "lineage.json") or []
+    against = chosen.params.get("lineage_against") or None
+    shown = tuple(
+        (
+            [
+                f"lineage against version {against}"
+                + (" (no longer the champion)" if against != current else "")
+            ]
+            if against
+            else ["lineage: the first model (every theme is new)"]
+        )
+        + lineage_lines(lineage)
+    )
+
+    def decided(promoted: bool, reason: str, **more: Any) -> Decision:
+        if promoted:
+            set_champion(settings, TEXT_MODEL, chosen.version)
+        return Decision(
+            promoted, reason, chosen.version, current, model=TEXT_MODEL, lineage=shown, **more
+        )
+
+    if current is None or force:
+        how = "forced, without a comparison" if force and current else "there was none"
+        return decided(True, f"version {chosen.version} is champion ({how})")
+    if current == chosen.version:
+        return decided(False, f"version {chosen.version} is already the champion")
+    new = {name: chosen.metrics.get(f"heldout_{name}", float("nan")) for name in GATE_METRICS}
+    if all(v != v for v in new.values()):
+        return decided(
+            False,
+            f"version {chosen.version} was not graded ({chosen.params.get('heldout', 'no held-out comments')}): "
+            "train it on more comments, or promote with --force",
+        )
+    how = chosen.params.get("champion_comparison") or AS_MODEL
+    if chosen.params.get("champion_version") == current:
+        old = {name: chosen.metrics.get(f"champion_{name}", float("nan")) for name in GATE_METRICS}
+    else:
+        how = AS_MODEL
+        heldout = run_table(settings, chosen.run_id, "heldout.parquet")
+        if heldout is None:
+            return decided(
+                False,
+                f"version {chosen.version}'s held-out comments were not logged: retrain it",
+            )
+        if champion_yardstick(settings, current, heldout) != AS_MODEL:
+            return decided(
+                False,
+                f"version {chosen.version} was graded against champion "
+                f"{chosen.params.get('champion_version') or '(none)'}, and champion {current} "
+                "was fitted on its held-out comments: train again (`cxml train text`) to compare "
+                "them on one yardstick",
+            )
+        graded = grade_text(load_text_version(settings, current), heldout)
+        old = {name: graded[name] for name in GATE_METRICS}
+        log_to_run(
+            settings,
+            chosen.run_id,
+            metrics={f"champion_{k}": v for k, v in graded.items()},
+            params={"champion_version": current, "champion_comparison": AS_MODEL},
+        )
+    ok, lines = compare_text(new, old, settings.text_promote_tolerance)
+    caveat = f"; champion graded as {how}"
+    on = chosen.params.get("heldout", "its held-out comments")
+    if ok:
+        reason = (
+            f"version {chosen.version} is at least as good as champion {current} on {on} "
+            f"(tolerance {settings.text_promote_tolerance:g})"
+        )
+    else:
+        reason = f"version {chosen.version} is worse than champion {current} on {on}: " + "; ".join(
+            line for line in lines if "below" in line or "no grade" in line
+        )
+    return decided(
+        ok,
+        reason + caveat,
+        challenger_score=_number_or_none(new["sentiment_macro_f1"]),
+        champion_score=_number_or_none(old["sentiment_macro_f1"]),
+        comparison=tuple(lines),
+    )
+
+
+class ModelKind(StrEnum):
+    """The two models with a champion."""
+
+    CHURN = "churn"
+    TEXT = "text"
+
+
+def promote(
+    settings: Any,
+    kind: ModelKind,
+    version: str | None = None,
+    *,
+    store: Store | None = None,
+    force: bool = False,
+) -> Decision:
+    """The gate of either model (``promote_churn`` or ``promote_text``)."""
+    if kind == ModelKind.TEXT:
+        return promote_text(settings, version, force=force)
+    return promote_churn(settings, version, store=store, force=force)
+
+
+def version_table(settings: Any, kind: ModelKind) -> list[dict[str, Any]]:
+    """Every registered version of a model, oldest first: its grades on its own yardstick,
+    the champion's grades on the same one when taken, and whether it is the champion."""
+    from cxml.tracking import CHURN_MODEL, TEXT_MODEL, champion_version, model_versions
+
+    name = TEXT_MODEL if kind == ModelKind.TEXT else CHURN_MODEL
+    current = champion_version(settings, name)
+    own, prefix = (
+        (("sentiment_macro_f1", "theme_coverage", "theme_coherence"), "heldout_")
+        if kind == ModelKind.TEXT
+        else (("roc_auc", "pr_auc", "brier"), "model_")
+    )
+    return [
+        {
+            "version": v.version,
+            "run_id": v.run_id,
+            "champion": v.version == current,
+            "yardstick": v.params.get("heldout" if kind == ModelKind.TEXT else "backtest"),
+            "grades": {k: v.metrics[prefix + k] for k in own if prefix + k in v.metrics},
+            "champion_version_compared": v.params.get("champion_version"),
+            "champion_grades": {
+                k: v.metrics[f"champion_{k}"] for k in own if f"champion_{k}" in v.metrics
+            },
+        }
+        for v in model_versions(settings, name)
+    ]
+
+
 def retrain(
     settings: Any,
     store: Store,
@@ -606,15 +789,30 @@ def retrain(
         settings,
         frame=feedback_frame(store, with_text=True),
         taxonomy_path=taxonomy_path,
-        previous=previous[0] if previous else None,
+        champion=previous,
+        say=say,
+    )
+    text_decision = (
+        promote_text(settings, trained_text["version"])
+        if previous is not None
+        else Decision(
+            True,
+            f"version {trained_text['version']} is champion (there was none)",
+            trained_text["version"],
+            None,
+            model="cxml-text",
+        )
     )
     rows.append(
         {
             "model": "cxml-text",
             "trained": trained_text["version"],
             "champion_before": previous[1] if previous else None,
-            "champion_now": trained_text["version"],
-            "decision": "promoted (the text model has no gate yet)",
+            "champion_now": trained_text["version"]
+            if text_decision.promoted
+            else text_decision.champion,
+            "decision": ("promoted: " if text_decision.promoted else "kept the champion: ")
+            + text_decision.reason,
         }
     )
     analysed = analyze_store(store, settings, now=now)
@@ -650,4 +848,8 @@ def retrain(
             "champion_roc_auc": decision.champion_score,
         }
     )
-    return {"models": rows, "churn_promoted": decision.promoted}
+    return {
+        "models": rows,
+        "churn_promoted": decision.promoted,
+        "text_promoted": text_decision.promoted,
+    }

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         description="how much higher a challenger's ROC-AUC must be than the champion's, on the "
         "same backtest, to replace it (so noise does not flip the champion)",
     )
+    text_promote_tolerance: float = Field(
+        default=0.01,
+        ge=0,
+        le=0.5,
+        description="how far below the champion a text challenger's held-out grades (sentiment "
+        "macro-F1, theme coverage, theme coherence) may fall and still count as at least as good",
+    )
     model_dir: Path = Field(
         default=Path("exported-models"),
         description="models exported by `cxml export-models` (churn.joblib, text.joblib), served "

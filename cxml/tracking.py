@@ -170,9 +170,14 @@ def log_text_pipeline(
     params: dict[str, Any],
     metrics: dict[str, float],
     sample: list[dict[str, Any]],
+    tables: dict[str, pd.DataFrame] | None = None,
     register: bool = True,
 ) -> dict[str, Any]:
-    """Log a fitted TextPipeline as an MLflow run, register it and make it the champion."""
+    """Log a fitted TextPipeline as an MLflow run and register it as a new ``cxml-text``
+    version; the first version becomes champion, later ones wait for ``promote``.
+
+    ``tables`` are logged as Parquet artifacts (the held-out comments, so any version can be
+    graded on the same ones later)."""
 
     mlflow = _mlflow(settings)
     with _registry(settings):
@@ -190,6 +195,9 @@ def log_text_pipeline(
         )
         for name in ("themes.csv", "lineage.json", "sample_annotated.jsonl"):
             mlflow.log_artifact(str(folder / name))
+        for name, table in (tables or {}).items():
+            table.to_parquet(folder / name, index=False)
+            mlflow.log_artifact(str(folder / name))
         info = _quietly(
             lambda: _log_pyfunc(
                 mlflow,
@@ -203,12 +211,27 @@ def log_text_pipeline(
                 registered_model_name=TEXT_MODEL if register else None,
             )
         )
-        version = None
+        version = champion = None
         if register:
-            client = mlflow.MlflowClient()
             version = str(info.registered_model_version)
-            client.set_registered_model_alias(TEXT_MODEL, CHAMPION, version)
-        return {"run_id": run.info.run_id, "model_uri": info.model_uri, "version": version}
+            current = _alias_version(settings, TEXT_MODEL)
+            if current is None:  # no champion yet: the first model becomes it
+                mlflow.MlflowClient().set_registered_model_alias(TEXT_MODEL, CHAMPION, version)
+            champion = version if current is None else str(current.version)
+        return {
+            "run_id": run.info.run_id,
+            "model_uri": info.model_uri,
+            "version": version,
+            "champion": champion,
+        }
+
+
+def load_text_version(settings: Settings, version: str) -> Any:
+    """The TextPipeline registered as ``version``."""
+    mlflow = _mlflow(settings)
+    with _registry(settings):
+        model = _quietly(lambda: mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL}/{version}"))
+    return model.unwrap_python_model().pipeline
 
 
 def load_text_champion(settings: Settings) -> tuple[Any, str] | None:
@@ -217,12 +240,7 @@ def load_text_champion(settings: Settings) -> tuple[Any, str] | None:
     version = _alias_version(settings, TEXT_MODEL)
     if version is None:
         return None
-    mlflow = _mlflow(settings)
-    with _registry(settings):
-        model = _quietly(
-            lambda: mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL}/{version.version}")
-        )
-    return model.unwrap_python_model().pipeline, str(version.version)
+    return load_text_version(settings, str(version.version)), str(version.version)
 
 
 CHURN_MODEL = "cxml-churn"
@@ -323,8 +341,8 @@ def log_churn_model(
 
 
 @dataclass(frozen=True)
-class ChurnVersion:
-    """A registered ``cxml-churn`` version with what its run logged."""
+class ModelVersion:
+    """A registered version (``cxml-churn`` or ``cxml-text``) with what its run logged."""
 
     version: str
     run_id: str
@@ -336,19 +354,29 @@ class ChurnVersion:
         return self.params.get("mode", "")
 
 
-def churn_versions(settings: Settings) -> list[ChurnVersion]:
-    """Every registered ``cxml-churn`` version, oldest first, with its run's params and metrics."""
+def model_versions(settings: Settings, name: str) -> list[ModelVersion]:
+    """Every registered version of ``name``, oldest first, with its run's params and metrics."""
     mlflow = _mlflow(settings)
     with _registry(settings):
         client = mlflow.MlflowClient()
-        found = client.search_model_versions(f"name='{CHURN_MODEL}'")
+        found = client.search_model_versions(f"name='{name}'")
         out = []
         for v in sorted(found, key=lambda v: int(v.version)):
             data = client.get_run(v.run_id).data
             out.append(
-                ChurnVersion(str(v.version), v.run_id, dict(data.params), dict(data.metrics))
+                ModelVersion(str(v.version), v.run_id, dict(data.params), dict(data.metrics))
             )
     return out
+
+
+def churn_versions(settings: Settings) -> list[ModelVersion]:
+    """Every registered ``cxml-churn`` version, oldest first."""
+    return model_versions(settings, CHURN_MODEL)
+
+
+def text_versions(settings: Settings) -> list[ModelVersion]:
+    """Every registered ``cxml-text`` version, oldest first."""
+    return model_versions(settings, TEXT_MODEL)
 
 
 def churn_champion_version(settings: Settings) -> str | None:
@@ -356,11 +384,52 @@ def churn_champion_version(settings: Settings) -> str | None:
     return champion_version(settings, CHURN_MODEL)
 
 
-def set_churn_champion(settings: Settings, version: str) -> None:
-    """Move ``cxml-churn@champion`` to ``version``."""
+def set_champion(settings: Settings, name: str, version: str) -> None:
+    """Move ``name@champion`` to ``version``."""
     mlflow = _mlflow(settings)
     with _registry(settings):
-        mlflow.MlflowClient().set_registered_model_alias(CHURN_MODEL, CHAMPION, str(version))
+        mlflow.MlflowClient().set_registered_model_alias(name, CHAMPION, str(version))
+
+
+def set_churn_champion(settings: Settings, version: str) -> None:
+    """Move ``cxml-churn@champion`` to ``version``."""
+    set_champion(settings, CHURN_MODEL, version)
+
+
+def _run_artifact(
+    settings: Settings, run_id: str, name: str, read: Callable[[Path], T]
+) -> T | None:
+    """An artifact of a run, read by ``read`` from a temporary copy; None when the run did not
+    log it."""
+    from mlflow.exceptions import MlflowException
+
+    mlflow = _mlflow(settings)
+    with _registry(settings), tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = _quietly(
+                lambda: mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path=name, dst_path=tmp
+                )
+            )
+        except MlflowException as exc:
+            if _missing(exc) or "No such file" in str(exc):
+                return None
+            raise
+        except FileNotFoundError:
+            return None
+        return read(Path(path))
+
+
+def run_table(settings: Settings, run_id: str, name: str) -> pd.DataFrame | None:
+    """A Parquet artifact of a run as a frame, or None when the run did not log it."""
+    return _run_artifact(settings, run_id, name, pd.read_parquet)
+
+
+def run_json(settings: Settings, run_id: str, name: str) -> Any:
+    """A JSON artifact of a run, or None when the run did not log it."""
+    return _run_artifact(
+        settings, run_id, name, lambda path: json.loads(path.read_text(encoding="utf-8"))
+    )
 
 
 def log_to_run(
@@ -454,3 +523,33 @@ def export_champions(settings: Settings, directory: Path) -> dict[str, str]:
             "no champion to export: train with `cxml train text` / `cxml train churn`"
         )
     return written
+
+
+def log_drift(settings: Settings, report: dict[str, Any]) -> str:
+    """Log a drift report as a run of the ``cxml-drift`` experiment: each check's PSI (and the
+    realised ROC-AUC) as metrics, the whole report as ``drift.json``. Returns the run id."""
+    mlflow = _mlflow(settings)
+    with _registry(settings):
+        mlflow.set_experiment("cxml-drift")
+    metrics = {f"{mix}_psi": r["psi"] for mix, r in report["mixes"].items()}
+    metrics |= {f"feature_psi_{r['feature']}"[:250]: r["psi"] for r in report["features"]}
+    performance = report.get("performance") or {}
+    metrics |= {
+        f"realised_{k}": performance[k]
+        for k in ("roc_auc", "brier", "calibration_ratio")
+        if isinstance(performance.get(k), float)
+    }
+    metrics["alerts"] = float(len(report["alerts"]))
+    with _registry(settings), mlflow.start_run() as run:
+        mlflow.log_params(
+            {
+                "reference": report["reference"]["label"],
+                "current": report["current"]["label"],
+                "churn_model_version": report.get("model_version") or "",
+            }
+        )
+        mlflow.log_metrics(
+            {k: float(v) for k, v in metrics.items() if v == v and abs(v) != float("inf")}
+        )
+        mlflow.log_dict(report, "drift.json")
+        return str(run.info.run_id)

@@ -47,9 +47,9 @@ def run_demo(
     from cxml.demo import generate, write_world
     from cxml.ingest import ingest_file
     from cxml.io import FrameWriter
-    from cxml.lines import at_risk_lines, grade_lines, timeline_lines
+    from cxml.lines import at_risk_lines, grade_lines, text_grade_lines, timeline_lines
     from cxml.reporting import driver_table, metric_table
-    from cxml.runs import train_churn
+    from cxml.runs import promote_text, train_churn
     from cxml.store.records import customer, feedback_frame, stats, timeline
     from cxml.story import redacted_column
     from cxml.text.training import analyze_store, train_text_pipeline
@@ -81,19 +81,24 @@ def run_demo(
         + ", ".join(f"{k} {v:,}" for k, v in counts["feedback_by_channel"].items())
     )
     say(f"4. training the text pipeline on the store's comments (taxonomy {run.paths['taxonomy']})")
-    previous = load_text_champion(settings)
     trained = train_text_pipeline(
         settings,
         frame=feedback_frame(store, with_text=True),
         taxonomy_path=Path(run.paths["taxonomy"]),
-        previous=previous[0] if previous else None,
+        champion=load_text_champion(settings),
     )
     run.text_version = trained.get("version")
+    status = "champion"
+    if trained["champion"] != trained["version"]:  # a store trained before: through the gate
+        decision = promote_text(settings, trained["version"])
+        status = "champion" if decision.promoted else f"not promoted: {decision.reason}"
     say(
         f"   {trained['texts']:,} comments ({', '.join(trained['languages'])}); sentiment from "
         f"{trained['label_source']}; {trained['themes']} themes; coverage {trained['coverage']:.1%}; "
-        f"registered as cxml-text version {trained['version']} (champion)"
+        f"registered as cxml-text version {trained['version']} ({status})"
     )
+    for line in text_grade_lines(trained):
+        say(f"   {line}")
     analysed = analyze_store(store, settings, now=now)
     say(f"   {analysed['analysed']:,} comments analysed and stored")
     say("5. NPS by quarter (95 % interval), and the themes that move it most:")

@@ -11,8 +11,9 @@
 # %% [markdown]
 # # 03 · Retrain and promote
 #
-# The monthly routine, step by step: retrain the text pipeline and see what changed in the
-# themes (lineage), train a churn challenger on today's data, compare it with the champion on
+# The monthly routine, step by step: retrain the text pipeline, compare it with the champion on
+# the newest comments and see what changed in the themes (lineage) before the text gate decides,
+# train a churn challenger on today's data, compare it with the champion on
 # **one yardstick** (the challenger's own backtest), and promote only if it wins by the margin.
 
 # %% Settings — the one cell to change for your own store
@@ -23,7 +24,9 @@ DEMO_CUSTOMERS = 300
 # %%
 import pandas as pd
 
-from cxml.runs import promote_churn, train_churn
+from cxml.drift import Window, check_drift
+from cxml.lines import drift_lines
+from cxml.runs import promote_churn, promote_text, train_churn
 from cxml.store.records import feedback_frame
 from cxml.text.training import train_text_pipeline
 from cxml.tracking import churn_champion_version, churn_versions, load_text_champion
@@ -33,18 +36,37 @@ bench = open_workbench(DATABASE_URL, MLFLOW_TRACKING_URI, demo_customers=DEMO_CU
 store, settings = bench.store, bench.settings
 
 # %% [markdown]
-# ## The text pipeline: retrained, and what happened to each theme
+# ## First, has anything drifted? The last quarter of the data against the one before
 
 # %%
-previous = load_text_champion(settings)
+end = pd.Timestamp(feedback_frame(store, with_text=True)["created_at"].max()).normalize()
+end += pd.Timedelta(days=1)
+current = Window("the last three months", end - pd.DateOffset(months=3), end)
+reference = Window("the three before", end - pd.DateOffset(months=6), current.start)
+drift = check_drift(
+    settings, store, reference, current, today=bench.now, made_at=bench.now, keep=False
+)
+print("\n".join(drift_lines(drift, features=5)))
+
+# %% [markdown]
+# ## The text pipeline: a challenger graded beside the champion on the newest comments
+
+# %%
 text = train_text_pipeline(
-    settings,
-    frame=feedback_frame(store, with_text=True),
-    previous=previous[0] if previous else None,
+    settings, frame=feedback_frame(store, with_text=True), champion=load_text_champion(settings)
 )
-print(
-    f"cxml-text version {text['version']}: {text['themes']} themes, coverage {text['coverage']:.1%}"
+print(f"cxml-text version {text['version']} graded on {text['heldout']}")
+pd.DataFrame(
+    {"challenger": text["grades"], f"champion {text['champion_version']}": text["champion_grades"]}
 )
+
+# %% [markdown]
+# ## What the challenger does to the themes (lineage), then the text gate
+
+# %%
+text_decision = promote_text(settings, text["version"])
+print("\n".join(text_decision.lineage))
+print(("promoted: " if text_decision.promoted else "kept the champion: ") + text_decision.reason)
 pd.DataFrame(text["lineage"]).head(15)
 
 # %% [markdown]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,15 @@ from cxml.estimator import Estimator
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 _HAN = re.compile("[\u4e00-\u9fff]")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_identifier() -> Any:
+    """py3langid's model, read once per process (≈ 1 s); it ships inside the package
+    (MODEL_FILE is relative to MODEL_DIR)."""
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_modelpath(Path(MODEL_DIR) / MODEL_FILE, norm_probs=True)
 
 
 class LanguageDetector(Estimator):
@@ -36,14 +46,11 @@ class LanguageDetector(Estimator):
 
     def _identifier(self) -> Any:
         if getattr(self, "_langid", None) is None:
-            from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
-
-            # The model ships inside the package (MODEL_FILE is relative to MODEL_DIR).
-            identifier = LanguageIdentifier.from_modelpath(
-                Path(MODEL_DIR) / MODEL_FILE, norm_probs=True
-            )
-            if self.languages:
+            if self.languages:  # set_languages changes the model: a copy of its own
+                identifier = _load_identifier.__wrapped__()
                 identifier.set_languages(list(self.languages))
+            else:
+                identifier = _load_identifier()
             self._langid = identifier
         return self._langid
 

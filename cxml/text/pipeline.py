@@ -3,6 +3,7 @@ key phrases, intents and redacted text."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,20 @@ def load_default_sentiment(directory: Path | None = None) -> dict[str, Sentiment
     ``models/``), so a plain ``pip install`` has them."""
     import importlib.resources
 
+    folder = directory or Path(str(importlib.resources.files("cxml").joinpath("shipped")))
+    return dict(_read_default_sentiment(str(folder)))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_default_sentiment(folder: str) -> dict[str, SentimentModel]:
+    """The models in ``folder``, read once per process (≈ 1 s each: joblib unpickles in
+    Python); they are only ever read, so every pipeline can share them."""
     import joblib
 
-    folder = directory or Path(str(importlib.resources.files("cxml").joinpath("shipped")))
-    out: dict[str, SentimentModel] = {}
-    for path in sorted(folder.glob("sentiment_*.joblib")):
-        out[path.stem.split("_", 1)[1]] = joblib.load(path)
-    return out
+    return {
+        path.stem.split("_", 1)[1]: joblib.load(path)
+        for path in sorted(Path(folder).glob("sentiment_*.joblib"))
+    }
 
 
 def _sentence_records(record: Analysed) -> list[Analysed]:

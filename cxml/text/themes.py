@@ -57,6 +57,7 @@ class Taxonomy:
     themes: list[TaxonomyTheme] = field(default_factory=list)
     intents: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     version: int = 1
+    merged: dict[str, str] = field(default_factory=dict)  # a merged theme's id -> the one it is in
 
     @classmethod
     def from_yaml(cls, path: Path | str) -> Taxonomy:
@@ -126,6 +127,7 @@ class Taxonomy:
             themes=list(themes.values()),
             intents=dict(data.get("intents") or {}),
             version=int(data.get("version", 1)),
+            merged={merged: target for target, sources in merges.items() for merged in sources},
         )
 
 
@@ -186,7 +188,7 @@ DISCOURSE_WORDS = {
 }
 
 
-def _theme_terms(record: Analysed, language: str) -> list[str]:
+def theme_terms(record: Analysed, language: str) -> list[str]:
     """The terms a text contributes to theme discovery: content words and multi-word phrases."""
     stop = DISCOURSE_WORDS.get(language, set())
     terms = [t.norm for t in record.terms if t.norm not in stop]
@@ -267,7 +269,7 @@ class ThemeModel(Estimator):
             if language:
                 by_language.setdefault(language, []).append(i)
         for language, index in sorted(by_language.items()):
-            docs = [_theme_terms(analysed[i], language) for i in index]
+            docs = [theme_terms(analysed[i], language) for i in index]
             docs = [d for d in docs if d]
             if len(docs) < self.min_texts:
                 continue
@@ -416,6 +418,31 @@ class ThemeModel(Estimator):
         for theme in discovered:
             if theme.kind == "discovered" and theme.id not in self.themes_:
                 self.themes_[theme.id] = theme
+        # The taxonomy's own themes: those it gained and lost since the reference model.
+        if self.reference_themes is not None:
+            before = {t.id: t for t in self.reference_themes if t.kind == "taxonomy"}
+            now = {t.id: t for t in taxonomy.themes}
+            for theme_id in sorted(now.keys() - before.keys()):
+                lineage.append(
+                    {"id": theme_id, "event": "new", "label": now[theme_id].label, "language": None}
+                )
+            for theme_id in sorted(before.keys() - now.keys()):
+                into = taxonomy.merged.get(theme_id)
+                lineage.append(
+                    {"id": theme_id, "event": "merged", "into": into, "was": before[theme_id].label}
+                    if into
+                    else {"id": theme_id, "event": "retired", "was": before[theme_id].label}
+                )
+            for theme_id in sorted(now.keys() & before.keys()):
+                if now[theme_id].label != before[theme_id].label:
+                    lineage.append(
+                        {
+                            "id": theme_id,
+                            "event": "renamed",
+                            "label": now[theme_id].label,
+                            "was": before[theme_id].label,
+                        }
+                    )
         return lineage
 
     # --- applying ------------------------------------------------------------------
@@ -462,7 +489,7 @@ class ThemeModel(Estimator):
         vectorizer = self.vectorizers_[language]
         components = self.components_[language]
         ids = self.component_ids_[language]
-        docs = [_theme_terms(r, language) for r in analysed]
+        docs = [theme_terms(r, language) for r in analysed]
         matrix = vectorizer.transform(docs)
         weights = np.asarray(matrix @ components.T)
         totals = weights.sum(axis=1, keepdims=True)

@@ -31,6 +31,44 @@ def default_pipeline() -> TextPipeline:
     return TextPipeline().fit(pd.DataFrame({"text": pd.Series([], dtype=object)}))
 
 
+def _quiet(_: str) -> None:
+    return None
+
+
+AS_MODEL = "the champion model, which never saw the held-out comments"
+AS_RECIPE = (
+    "the champion's settings refitted on the same older comments "
+    "(the champion model saw the held-out ones)"
+)
+
+
+def champion_yardstick(settings: Settings, version: str, heldout: pd.DataFrame) -> str:
+    """How the champion is graded on a challenger's held-out comments: the model itself when it
+    was fitted only on comments older than them (a true out-of-time comparison), else its
+    recipe (taxonomy, theme count, parts) refitted on the challenger's older comments, so that
+    neither side has seen what it is graded on."""
+    from cxml.tracking import text_versions
+
+    run = next((v for v in text_versions(settings) if v.version == version), None)
+    seen_until = run.params.get("data_end") if run is not None else None
+    starts = pd.to_datetime(heldout["created_at"], errors="coerce").min()
+    if seen_until and not pd.isna(starts) and pd.Timestamp(seen_until) < starts:
+        return AS_MODEL
+    return AS_RECIPE
+
+
+def refit_like(
+    champion: TextPipeline, frame: pd.DataFrame, label_column: str | None
+) -> TextPipeline:
+    """The champion's recipe (its constructor parameters: taxonomy, theme count, parts) fitted
+    anew on ``frame``, with the labels this run uses."""
+    from sklearn.base import clone
+
+    recipe = clone(champion)
+    taxonomy = recipe.themes.taxonomy if recipe.themes is not None else None
+    return recipe.fit(frame, label_column=label_column, taxonomy=taxonomy)
+
+
 def train_text_pipeline(
     settings: Settings,
     *,
@@ -40,10 +78,19 @@ def train_text_pipeline(
     label_column: str | None = None,
     taxonomy_path: Path | None = None,
     n_themes: int | None = None,
-    previous: TextPipeline | None = None,
+    champion: tuple[TextPipeline, str] | None = None,
     register: bool = True,
+    say: Callable[[str], None] = _quiet,
 ) -> dict[str, Any]:
-    """Fit the text pipeline on ``frame`` or a file, log it to MLflow, and report what it learned."""
+    """Fit the text pipeline on ``frame`` or a file, grade it on the newest comments, log it to
+    MLflow and register it (champion only when there is none yet: later versions go through
+    ``promote_text``).
+
+    The grade comes from a fit on the older comments only, applied to the newest ones
+    (``cxml.text.evaluate``); ``champion`` (pipeline, version) is graded on the same comments,
+    and its themes give the new ones their ids (the lineage). The registered model is then
+    fitted on every comment."""
+    from cxml.text.evaluate import grade_text, holdout_split
     from cxml.tracking import log_text_pipeline
 
     if frame is None:
@@ -54,6 +101,8 @@ def train_text_pipeline(
         raise ConfigError(
             f"text column {text_column!r} is not in the input; it has: {', '.join(map(str, frame.columns))}"
         )
+    if label_column is not None and label_column not in frame.columns:
+        raise ConfigError(f"label column {label_column!r} is not in the input")
     if text_column != "text":
         frame = frame.rename(columns={text_column: "text"})
         text_column = "text"
@@ -61,12 +110,30 @@ def train_text_pipeline(
         if score in frame.columns:
             frame[score] = pd.to_numeric(frame[score], errors="coerce")
     taxonomy = Taxonomy.from_yaml(taxonomy_path) if taxonomy_path else None
-    themes = ThemeModel(
-        taxonomy=taxonomy,
-        n_themes=n_themes,
-        reference_themes=list(previous.themes_.themes_.values()) if previous is not None else None,
-    )
-    pipeline = TextPipeline(themes=themes).fit(frame, label_column=label_column, taxonomy=taxonomy)
+    reference = list(champion[0].themes_.themes_.values()) if champion is not None else None
+
+    def fit(data: pd.DataFrame) -> TextPipeline:
+        themes = ThemeModel(taxonomy=taxonomy, n_themes=n_themes, reference_themes=reference)
+        return TextPipeline(themes=themes).fit(data, label_column=label_column, taxonomy=taxonomy)
+
+    split = holdout_split(frame, label_column=label_column)
+    grades: dict[str, float] = {}
+    champion_grades: dict[str, float] = {}
+    graded_as = ""
+    if not split.heldout.empty:
+        say(f"grading on {split.how}: fitting on the {len(split.train):,} older rows first")
+        grades = grade_text(fit(split.train), split.heldout)
+        if champion is not None:
+            graded_as = champion_yardstick(settings, champion[1], split.heldout)
+            say(f"champion {champion[1]}: {graded_as}")
+            judged = (
+                champion[0]
+                if graded_as == AS_MODEL
+                else refit_like(champion[0], split.train, label_column)
+            )
+            champion_grades = grade_text(judged, split.heldout)
+    say(f"fitting on all {len(frame):,} rows")
+    pipeline = fit(frame)
     with_text = frame[frame["text"].astype(object).fillna("").astype(str).str.strip() != ""]
     sample_frame = (
         with_text.sample(min(200, len(with_text)), random_state=0) if len(with_text) else with_text
@@ -80,9 +147,22 @@ def train_text_pipeline(
         "texts": float(pipeline.n_texts_),
         "labelled": float(pipeline.labelled_),
         "theme_coverage": coverage,
+        **{f"heldout_{k}": v for k, v in grades.items() if v == v},
+        **{f"champion_{k}": v for k, v in champion_grades.items() if v == v},
     }
+    newest = (
+        pd.to_datetime(frame["created_at"], errors="coerce").max()
+        if "created_at" in frame.columns
+        else None
+    )
+    heldout_from = (
+        pd.to_datetime(split.heldout["created_at"], errors="coerce").min()
+        if not split.heldout.empty and split.heldout["created_at"].notna().any()
+        else None
+    )
     params = {
         "label_source": pipeline.label_source_,
+        "label_column": label_column or "",
         "languages": ",".join(pipeline.languages_),
         "n_themes": n_themes or "auto",
         "taxonomy": str(taxonomy_path) if taxonomy_path else "",
@@ -90,9 +170,26 @@ def train_text_pipeline(
         "sentiment_sources": json.dumps(
             {lang: pipeline.sentiment_.source(lang) for lang in pipeline.languages_}
         ),
+        "heldout": split.how,
+        "data_end": "" if newest is None or pd.isna(newest) else newest.isoformat(),
+        "heldout_from": ""
+        if heldout_from is None or pd.isna(heldout_from)
+        else heldout_from.isoformat(),
+        **(
+            {"champion_version": champion[1], "champion_comparison": graded_as}
+            if champion is not None and champion_grades
+            else {}
+        ),
+        "lineage_against": champion[1] if champion is not None else "",
     }
     logged = log_text_pipeline(
-        pipeline, settings, params=params, metrics=metrics, sample=sample, register=register
+        pipeline,
+        settings,
+        params=params,
+        metrics=metrics,
+        sample=sample,
+        tables={"heldout.parquet": split.heldout} if not split.heldout.empty else None,
+        register=register,
     )
     return {
         **logged,
@@ -101,6 +198,11 @@ def train_text_pipeline(
         "label_source": pipeline.label_source_,
         "themes": len(pipeline.themes_.themes_),
         "coverage": coverage,
+        "heldout": split.how,
+        "grades": grades,
+        "champion_version": champion[1] if champion is not None else None,
+        "champion_grades": champion_grades,
+        "champion_graded_as": graded_as,
         "lineage": pipeline.themes_.lineage_,
     }
 

@@ -87,7 +87,33 @@ def test_analyze_works_before_any_training_then_uses_the_champion(tmp_path: Path
     reasons = json.loads(table.sort_values("probability").iloc[-1]["reasons"])
     assert reasons and all({"feature", "contribution", "text"} <= set(r) for r in reasons)
 
+    drifted = run(
+        ["drift", "--reference", "2025-01..2025-03", "--current", "2025-06", "--fail-on-alert"],
+        tmp_path,
+    )
+    assert drifted.returncode in (0, 8), drifted.stderr
+    assert (drifted.returncode == 8) is ("\n0 alert(s)" not in drifted.stdout)
+    assert "reference 2025-01..2025-03 against current 2025-06" in drifted.stdout
+    assert "realised on the 2025-04-02 snapshot" in drifted.stdout
+    assert "kept as report 1" in drifted.stdout
+
     again = run(["train", "text", "--taxonomy", "w/taxonomy.yaml", "--json"], tmp_path)
     second = json.loads(again.stdout[again.stdout.index("{") :])
-    assert second["version"] == "2"
+    assert second["version"] == "2" and second["champion"] == "1"  # waits for the gate
     assert any(entry["event"] == "kept" for entry in second["lineage"])
+    assert set(second["grades"]) >= {"sentiment_macro_f1", "theme_coverage", "theme_coherence"}
+
+    # without the taxonomy the themes cover fewer comments: the gate refuses, lineage first
+    worse = run(["train", "text"], tmp_path)
+    assert worse.returncode == 0 and "champion stays version 1" in worse.stdout, worse.stderr
+    refused = run(["promote", "--model", "text"], tmp_path)
+    assert refused.returncode == 6, refused.stdout + refused.stderr
+    lines = refused.stdout.splitlines()
+    assert lines[0] == "lineage against version 1" and "retired billing" in refused.stdout
+    assert lines[-1].startswith("refused: version 3 is worse than champion 1")
+    assert "theme_coverage" in lines[-1]
+
+    promoted = run(["promote", "--model", "text", "--version", "2"], tmp_path)
+    assert promoted.returncode == 0 and "promoted: version 2" in promoted.stdout, promoted.stdout
+    audit = json.loads(run(["audit", "--json"], tmp_path).stdout)
+    assert {"cxml-text/2", "cxml-text/3"} <= {row["target"] for row in audit}
