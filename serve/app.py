@@ -239,14 +239,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         at_risk,
         audit,
         customers,
+        drift,
         feedback,
         health,
         metrics,
         models,
         score,
+        survival,
     )
 
-    for module in (health, score, analyze, feedback, customers, at_risk, metrics, models, audit):
+    for module in (
+        health,
+        score,
+        analyze,
+        feedback,
+        customers,
+        at_risk,
+        metrics,
+        models,
+        audit,
+        drift,
+        survival,
+    ):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -197,3 +197,16 @@ audit_log = Table(
     Column("detail", JSONType, nullable=False),
     Index("ix_audit_log_at", "at"),
 )
+
+# Drift checks (`cxml drift`): the whole report as JSON, newest served by GET /v1/drift.
+drift_reports = Table(
+    "drift_reports",
+    metadata,
+    Column("report_id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("reference", String(50), nullable=False),
+    Column("current", String(50), nullable=False),
+    Column("alerts", Integer, nullable=False),
+    Column("report", JSONType, nullable=False),
+    Index("ix_drift_reports_created", "created_at"),
+)

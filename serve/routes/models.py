@@ -7,9 +7,12 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
 
+from cxml.runs import ModelKind, version_table
 from serve import telemetry
 from serve.deps import Service, now, require, service
+from serve.schemas import Problem
 
 log = logging.getLogger("cxml.serve")
 
@@ -50,3 +53,62 @@ async def reload(
         "note": "other workers follow within model_poll_seconds "
         f"({state.settings.model_poll_seconds:g} s)",
     }
+
+
+class PromoteRequest(BaseModel):
+    """Which version to promote (default: the newest), and whether to skip the comparison."""
+
+    version: str | None = Field(None, max_length=20, pattern=r"^[0-9]+$", examples=["3"])
+    force: bool = Field(
+        False, description="promote without comparing (the data can no longer grade the champion)"
+    )
+
+
+@router.get(
+    "/{kind}/versions",
+    summary="Every registered version of the churn or text model: its grades, the champion's "
+    "on the same yardstick, and which is champion",
+)
+def versions(
+    kind: ModelKind,
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> dict[str, Any]:
+    return {"model": kind, "versions": version_table(state.settings, kind)}
+
+
+@router.post(
+    "/{kind}/promote",
+    summary="Move the champion through the gate: churn must beat it on the challenger's "
+    "backtest, text must be at least as good on its held-out comments; the lineage of the "
+    "themes comes with a text decision. This worker reloads at once, the others poll.",
+    responses={404: {"model": Problem}, 503: {"model": Problem}},
+)
+async def promote(
+    kind: ModelKind,
+    body: PromoteRequest | None = None,
+    key: dict[str, Any] = Depends(require("admin")),
+    state: Service = Depends(service),
+) -> dict[str, Any]:
+    from cxml.runs import promote as run_promote
+    from cxml.store.audit import record_action
+
+    body = body or PromoteRequest(version=None, force=False)
+    decision = await asyncio.to_thread(
+        run_promote, state.settings, kind, body.version, store=state.store, force=body.force
+    )
+    await asyncio.to_thread(
+        record_action,
+        state.store,
+        actor=f"key:{key['key_id']}",
+        action="model.promoted" if decision.promoted else "model.refused",
+        target=f"{decision.model}/{decision.challenger}",
+        at=now(),
+        detail=decision.to_dict(),
+    )
+    if decision.promoted:
+        await asyncio.to_thread(state.models.load)
+        telemetry.models_loaded(state.models.current)
+    log.info("promotion of %s by key %s: %s", decision.model, key["key_id"], decision.reason)
+    # A refusal is the gate's answer, not a failed request: 200 with "promoted": false.
+    return decision.to_dict()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import threading
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -546,6 +548,89 @@ def test_filters_and_dimensions_never_reach_sql_as_text(served: Served, hostile:
     assert grouped.status_code == 422 and grouped.json()["field"] == "by"
     assert story.status_code == 404
     assert len(still) == len(everyone) > 0  # nothing dropped, nothing widened
+
+
+def test_drift_is_kept_by_the_cli_and_computed_on_request(served: Served) -> None:
+    with client(served, "read") as api:
+        none_yet = api.get("/v1/drift")
+        assert none_yet.status_code == 404 and "cxml drift" in none_yet.json()["detail"]
+        wrong = api.get("/v1/drift", params={"current": "last month"})
+        assert wrong.status_code == 422 and wrong.json()["field"] == "current"
+    made = run_cxml(["drift", "--json"], served["cwd"], database_url=served["url"])
+    assert made.returncode == 0, made.stderr
+    kept = made.stdout[made.stdout.index("{") :]
+    with client(served, "read") as api:
+        latest = api.get("/v1/drift").json()
+        assert (
+            latest["report_id"]
+            and latest["run_id"]
+            and set(latest["mixes"])
+            == {
+                "theme",
+                "sentiment",
+                "sentiment_score",
+                "language",
+                "channel",
+            }
+        )
+        assert latest["report_id"] == json.loads(kept)["report_id"]
+        computed = api.get("/v1/drift", params={"reference": "2025-01..2025-03"}, timeout=300)
+    assert computed.status_code == 200, computed.text
+    body = computed.json()
+    assert body["reference"]["label"] == "2025-01..2025-03" and "report_id" not in body
+    assert body["features"] and body["performance"]["customers"] > 0
+    assert all(isinstance(alert["message"], str) for alert in body["alerts"])
+
+
+def test_survival_curves_by_theme_and_segment(served: Served) -> None:
+    with client(served, "read") as api:
+        by_theme = api.get("/v1/survival", timeout=120)
+        by_plan = api.get("/v1/survival", params={"by": "plan", "step_days": 30}, timeout=120)
+        unknown = api.get("/v1/survival", params={"by": "shoe_size"})
+    assert by_theme.status_code == 200, by_theme.text
+    groups = by_theme.json()["groups"]
+    assert len(groups) >= 3 and all(g["days"][0] == 0 for g in groups)
+    for group in groups:
+        curve = group["survival"]
+        assert curve[0] == pytest.approx(1.0, abs=1e-6)
+        assert all(a >= b - 1e-9 for a, b in pairwise(curve))  # never rises
+    assert [g["survival"][-1] for g in groups] == sorted(g["survival"][-1] for g in groups)
+    assert by_plan.status_code == 200 and by_plan.json()["groups"][0]["days"][1] == 30
+    assert unknown.status_code == 422 and unknown.json()["field"] == "by"
+
+
+def test_the_text_champion_moves_only_through_the_gate(served: Served) -> None:
+    with client(served, "read") as api:
+        listed = api.get("/v1/models/text/versions").json()["versions"]
+        champion = next(v["version"] for v in listed if v["champion"])
+        assert {"sentiment_macro_f1", "theme_coverage"} <= set(listed[0]["grades"])
+        assert api.post("/v1/models/text/promote").status_code == 403
+    new = str(int(listed[-1]["version"]) + 1)
+    # a data scientist retrains with the same taxonomy: at least as good, so it may serve
+    trained = run_cxml(
+        ["train", "text", "--taxonomy", "demo/taxonomy.yaml"],
+        served["cwd"],
+        database_url=served["url"],
+    )
+    assert f"champion stays version {champion}" in trained.stdout, trained.stdout + trained.stderr
+    with client(served, "admin") as api:
+        unknown = api.post("/v1/models/text/promote", json={"version": "99"})
+        assert unknown.status_code == 422 and unknown.json()["field"] == "version"
+        decided = api.post("/v1/models/text/promote", json={"version": new}, timeout=300)
+        assert decided.status_code == 200, decided.text
+        body = decided.json()
+        assert body["promoted"] is True, body["reason"]
+        assert body["lineage"][0] == f"lineage against version {champion}"
+        assert len(body["comparison"]) == 3
+        assert api.get("/v1/models").json()["text"]["version"] == new  # this worker at once
+        again = api.post("/v1/models/text/promote", json={"version": new}).json()
+        assert again["promoted"] is False and "already the champion" in again["reason"]
+        versions = api.get("/v1/models/text/versions").json()["versions"]
+        assert [v["version"] for v in versions if v["champion"]] == [new]
+        assert versions[-1]["champion_version_compared"] == champion
+        assert versions[-1]["champion_grades"]
+        audit = api.get("/v1/audit").json()["items"]
+    assert any(r["action"] == "model.promoted" and r["target"] == f"cxml-text/{new}" for r in audit)
 
 
 def test_guessing_keys_is_answered_429_with_retry_after(served: Served) -> None:

@@ -1,0 +1,60 @@
+"""Drift: the newest kept check, or a check between two periods computed now."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from cxml.drift import check_drift, finite, windows
+from cxml.errors import NotFoundError
+from cxml.store.drift import latest_report
+from serve.deps import Service, now, require, service
+from serve.schemas import Problem
+
+router = APIRouter(prefix="/v1", tags=["monitoring"])
+
+PERIOD = "2025, 2025-Q2, 2025-04, 2025-04-07, or a range such as 2025-01..2025-03"
+
+
+@router.get(
+    "/drift",
+    summary="Theme, sentiment, language and channel mix, churn features (PSI) and the churn "
+    "model's realised performance between two periods, with alerts",
+    description="Without `reference` and `current`: the newest report kept by `cxml drift`. "
+    "With either: computed now with the churn model this worker serves (not kept). The "
+    "current period defaults to the last complete month, the reference to the three months "
+    "before it.",
+    responses={404: {"model": Problem}, 422: {"model": Problem}},
+)
+async def drift(
+    reference: str | None = Query(None, max_length=50, description=PERIOD),
+    current: str | None = Query(None, max_length=50, description=PERIOD),
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> dict[str, Any]:
+    if reference is None and current is None:
+        kept = await asyncio.to_thread(latest_report, state.store)
+        if kept is None:
+            raise NotFoundError(
+                "drift report",
+                "latest",
+                hint="run `cxml drift`, or ask for ?reference=…&current=…",
+            )
+        return finite(kept)
+    today = now()
+    reference_window, current_window = windows(reference, current, today=today)
+    loaded = state.models.current
+    champion = (loaded.churn, loaded.churn_version or "") if loaded.churn is not None else None
+    return await asyncio.to_thread(
+        check_drift,
+        state.settings,
+        state.store,
+        reference_window,
+        current_window,
+        today=today,
+        made_at=today,
+        keep=False,
+        champion=champion,
+    )
