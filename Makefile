@@ -7,12 +7,15 @@ STAMP := $(VENV)/.cxml-installed
 .PHONY: setup demo test lint bench clean
 
 $(STAMP): pyproject.toml
-	@# From Debian, when missing: Chromium for the page's browser test, wrk for the HTTP benchmark,
-	@# Java and the JDBC drivers for --engine spark (no browser, jar or JDK is downloaded at run time)
+	@# From Debian, when missing: Chromium for the page's browser test, a CJK font so it shows
+	@# Japanese, wrk for the HTTP benchmark, Java and the JDBC drivers for --engine spark (no
+	@# browser, font, jar or JDK is downloaded at run time)
 	command -v chromium >/dev/null && command -v wrk >/dev/null && command -v java >/dev/null \
-		&& test -f /usr/share/java/postgresql.jar && test -f /usr/share/java/xerial-sqlite-jdbc.jar || \
+		&& test -f /usr/share/java/postgresql.jar && test -f /usr/share/java/xerial-sqlite-jdbc.jar \
+		&& test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk \
-			openjdk-17-jre-headless libpostgresql-jdbc-java libxerial-sqlite-jdbc-java >/dev/null; }
+			openjdk-17-jre-headless libpostgresql-jdbc-java libxerial-sqlite-jdbc-java \
+			fonts-noto-cjk >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -1179,6 +1179,85 @@ def drift(
 
 
 @cli.group()
+def followups() -> None:
+    """Follow-ups with at-risk customers: did they work?"""
+
+
+@followups.command("impact")
+@click.option(
+    "--by",
+    "splits",
+    multiple=True,
+    type=click.Choice(["owner", "channel", "theme", "band"]),
+    help="Also the effect per owner, contact channel, theme raised, or band (repeatable).",
+)
+@click.option(
+    "--horizon",
+    "horizon_days",
+    type=int,
+    help="Days after a score run in which churn counts (default: the churn champion's horizon, "
+    "else 90).",
+)
+@click.option(
+    "--window",
+    "contact_window_days",
+    default=14,
+    show_default=True,
+    help="Days after a score run in which a follow-up counts as contact from it.",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def followups_impact(
+    ctx: click.Context,
+    splits: tuple[str, ...],
+    horizon_days: int | None,
+    contact_window_days: int,
+    as_json: bool,
+) -> None:
+    """Retention of contacted at-risk customers against comparable ones who were not
+    contacted (same score run and band), with a 95 % interval; honest when the data are few."""
+    from cxml.followups import ImpactBy, follow_up_impact
+
+    store = _store(ctx)
+    if horizon_days is None:
+        horizon_days = _champion_horizon(_settings(ctx))
+    result = follow_up_impact(
+        store,
+        today=_now(),
+        horizon_days=horizon_days,
+        contact_window_days=contact_window_days,
+        by=[ImpactBy(s) for s in splits],
+    )
+    if as_json:
+        _echo_json(result)
+        return
+    runs = ", ".join(result["score_runs"]) or "none with known outcomes"
+    click.echo(f"score runs: {runs} (outcomes within {result['horizon_days']} days)")
+    click.echo(result["overall"]["message"])
+    for split, rows in result["by"].items():
+        click.echo(f"by {split}:")
+        for row in rows:
+            click.echo(f"  {row['label']}: {row['message']}")
+    excluded = result["excluded"]
+    click.echo(
+        f"left out: {excluded['not_reached']} follow-ups that never reached the customer, "
+        f"{excluded['no_matured_score_run']} not within {result['contact_window_days']} days of a "
+        f"score run with known outcomes, {excluded['low_risk']} with low-risk customers"
+    )
+
+
+def _champion_horizon(settings: Settings) -> int:
+    """The churn champion's horizon in days, or 90 when there is none yet."""
+    from cxml.errors import ModelNotFoundError
+    from cxml.tracking import load_churn_champion
+
+    try:
+        return int(load_churn_champion(settings)[0].horizon_days)
+    except ModelNotFoundError:
+        return 90
+
+
+@cli.group()
 def keys() -> None:
     """API keys for the HTTP service: create, list, revoke."""
 

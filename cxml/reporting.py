@@ -196,3 +196,76 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 clean[key] = value
         out.append(clean)
     return out
+
+
+def theme_overview(
+    store: Store, *, today: datetime, months: int = 6, theme_days: int = 90
+) -> list[dict[str, Any]]:
+    """Every theme with what a retention lead asks of it, most mentioned first: volume
+    (comments, customers), sentiment (mean, share negative), impact on NPS and excess churn of
+    comparable customers (each with its 95 % interval, when there is enough data), the at-risk
+    customers who raised it in the last ``theme_days`` and their revenue at risk, mentions per
+    month over the last ``months``, and whether it is emerging (alert) this month."""
+    from cxml.store.analysis import theme_summary
+    from cxml.store.scores import at_risk_by_theme
+
+    summary = theme_summary(store, examples=0)
+    if summary.empty:
+        raise ConfigError(
+            "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
+        )
+    summary = summary[summary["theme_id"] != "other"]
+
+    def indexed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+        if frame.empty or "theme" not in frame.columns:
+            return pd.DataFrame(columns=list(columns.values()))
+        return frame.set_index("theme")[list(columns)].rename(columns=columns)
+
+    nps = indexed(
+        driver_table(store, "nps"),
+        {
+            "impact": "nps_impact",
+            "impact_ci_low": "nps_impact_ci_low",
+            "impact_ci_high": "nps_impact_ci_high",
+        },
+    )
+    churn = indexed(
+        driver_table(store, "churn", as_of=today),
+        {
+            "excess_churn_comparable": "excess_churn_pts",
+            "excess_ci_low": "excess_churn_ci_low",
+            "excess_ci_high": "excess_churn_ci_high",
+        },
+    )
+    alerts = indexed(
+        alert_table(store, period="month"),
+        {"share_change_pts": "share_change_pts", "z": "alert_z", "alert": "alert"},
+    )
+    counts = queries.theme_period_counts(store, "month")
+    open_month = f"{today:%Y-%m}"  # the month still running is not a trend point yet
+    periods = sorted(p for p in counts["period"].unique() if p < open_month)[-months:]
+    monthly = (
+        counts[counts["period"].isin(periods)]
+        .pivot_table(index="theme", columns="period", values="count", aggfunc="sum", fill_value=0)
+        .reindex(columns=periods, fill_value=0)
+    )
+    at_risk = at_risk_by_theme(store, today=today, theme_days=theme_days)
+    table = summary.set_index("theme_id").join(nps).join(churn).join(alerts)
+    out = []
+    for theme_id, row in zip(table.index, records(table.reset_index(drop=True)), strict=True):
+        trend = monthly.loc[theme_id] if theme_id in monthly.index else None
+        risk = at_risk.get(str(theme_id), {"customers": 0, "revenue": 0.0})
+        out.append(
+            {
+                "theme_id": str(theme_id),
+                **row,
+                "alert": bool(row.get("alert") or False),
+                "at_risk_customers": risk["customers"],
+                "revenue_at_risk": round(risk["revenue"], 2),
+                "trend": [
+                    {"period": str(p), "count": int(trend[p]) if trend is not None else 0}
+                    for p in periods
+                ],
+            }
+        )
+    return out

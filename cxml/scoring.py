@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from cxml.churn.explain import reason_text
 from cxml.churn.predictor import ChurnPredictor
 from cxml.features import NEGATIVE_SENTIMENT, expressed
 from cxml.store.history import History
@@ -28,6 +29,14 @@ EXACT_LIMIT = 2000  # more customers than this in one run: path attributions (�
 Attribution = Literal["exact", "path"]
 ATTRIBUTION_NAMES = {"exact": "exact TreeSHAP", "path": "path (Saabas)"}
 QUOTE_CHARS = 200
+#: Survey-score features whose reason names the answer behind it: (score column, which answer).
+SURVEY_EVIDENCE = {
+    "nps_last": ("nps", "latest"),
+    "detractor_last": ("nps", "latest"),
+    "nps_min": ("nps", "lowest"),
+    "csat_last": ("csat", "latest"),
+    "ces_last": ("ces", "latest"),
+}
 
 
 class Band(StrEnum):
@@ -132,25 +141,6 @@ def top_contributions(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
     return np.where(chosen == 0.0, -1, top), chosen
 
 
-def describe(
-    feature: str, value: Any, contribution: float, labels: dict[str, str] | None = None
-) -> str:
-    """A reason in plain words: what the feature is, its value, and which way it moves the risk."""
-    direction = "raises" if contribution > 0 else "lowers"
-    shown = "missing" if value is None or (isinstance(value, float) and np.isnan(value)) else value
-    if isinstance(shown, float):
-        shown = round(shown, 2)
-    name = feature.removeprefix("attr_").replace("_", " ")
-    if feature.startswith("theme_"):
-        theme = feature.removeprefix("theme_")
-        negative = theme.endswith("_negative")
-        theme = theme.removesuffix("_negative")
-        label = (labels or {}).get(theme, theme)
-        what = "negative mentions of" if negative else "mentions of"
-        return f"{what} “{label}” (recent-weighted {shown}) {direction} the risk"
-    return f"{name} = {shown} {direction} the risk"
-
-
 def _quotes(
     history: History, customers: np.ndarray, top: np.ndarray, names: Sequence[str]
 ) -> dict[tuple[str, str], dict[str, Any]]:
@@ -162,15 +152,29 @@ def _quotes(
         (str(customers[i]), names[int(top[i, j])])
         for i, j in zip(*np.nonzero(top >= 0), strict=True)
         if names[int(top[i, j])].startswith(("theme_", "intent_"))
+        or names[int(top[i, j])] in SURVEY_EVIDENCE
     }
     if not wanted:
         return {}
-    said = history.feedback[history.feedback["text"].notna()]
-    position = dict(zip(said["feedback_id"], range(len(said)), strict=True))
-    created = said["created_at"].to_numpy(dtype="datetime64[ns]")
-    texts = said["text"].to_numpy(dtype=object)
     found: dict[tuple[str, str], str] = {}
     features = {feature for _, feature in wanted}
+    # Survey answers: the answer behind the reason (the latest, or the lowest for nps_min).
+    for feature in sorted(features & set(SURVEY_EVIDENCE)):
+        score_column, pick = SURVEY_EVIDENCE[feature]
+        answered = history.feedback[history.feedback[score_column].notna()]
+        if pick == "lowest":
+            answered = answered.sort_values(
+                [score_column, "created_at"], ascending=[False, True], kind="stable"
+            )
+        rows = answered.drop_duplicates(["customer_id"], keep="last")
+        for customer, feedback_id in zip(rows["customer_id"], rows["feedback_id"], strict=True):
+            if (customer, feature) in wanted:
+                found[(customer, feature)] = feedback_id
+    every = history.feedback
+    position = dict(zip(every["feedback_id"], range(len(every)), strict=True))
+    created = every["created_at"].to_numpy(dtype="datetime64[ns]")
+    texts = every["text"].to_numpy(dtype=object)
+    said = every[every["text"].notna()]
     themes = history.themes[history.themes["feedback_id"].isin(position.keys())]
     if any(f.startswith("theme_") for f in features):
         latest = themes.drop_duplicates(["customer_id", "theme_id"], keep="last")
@@ -199,18 +203,20 @@ def _quotes(
     from cxml.text.redact import Redactor
 
     ids = sorted(set(found.values()))
+    worded = [i for i in ids if isinstance(texts[position[i]], str) and texts[position[i]]]
     redacted = dict(
-        zip(ids, Redactor().transform([str(texts[position[i]]) for i in ids]), strict=True)
+        zip(worded, Redactor().transform([str(texts[position[i]]) for i in worded]), strict=True)
     )
     days = {i: str(created[position[i]].astype("datetime64[D]")) for i in ids}
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for key, feedback_id in found.items():
-        quote = redacted[feedback_id]
-        out[key] = {
-            "feedback_id": feedback_id,
-            "date": days[feedback_id],
-            "quote": quote if len(quote) <= QUOTE_CHARS else quote[: QUOTE_CHARS - 3] + "…",
-        }
+        evidence: dict[str, Any] = {"feedback_id": feedback_id, "date": days[feedback_id]}
+        quote = redacted.get(feedback_id)
+        if quote:
+            evidence["quote"] = (
+                quote if len(quote) <= QUOTE_CHARS else quote[: QUOTE_CHARS - 3] + "…"
+            )
+        out[key] = evidence
     return out
 
 
@@ -227,8 +233,13 @@ def _reasons(
     a sentence, and the customer's own words (``evidence``) behind a theme or intent reason."""
     names = [str(c) for c in estimator.columns_]
     categories = [estimator.categories_.get(c) for c in estimator.columns_]
-    # Each (feature, value, contribution) sentence is built once per distinct value, not per row.
-    texts: dict[tuple[int, Any, bool], str] = {}
+    themes = [
+        labels.get(n.removeprefix("theme_").removesuffix("_negative"), n.removeprefix("theme_"))
+        if n.startswith("theme_")
+        else None
+        for n in names
+    ]
+    texts: dict[tuple[int, Any, bool, str], str] = {}
     rounded = np.round(chosen, 4)
     reasons: list[list[dict[str, Any]]] = []
     for i in range(len(top)):
@@ -246,20 +257,21 @@ def _reasons(
             else:
                 value = int(raw) if float(raw).is_integer() and abs(raw) < 2**53 else float(raw)
             contribution = float(rounded[i, slot])
-            key = (j, value, contribution > 0)
-            text = texts.get(key)
-            if text is None:
-                text = texts[key] = describe(names[j], value, contribution, labels)
             reason: dict[str, Any] = {
                 "feature": names[j],
                 "value": value,
                 "contribution": contribution,
-                "text": text,
             }
-            if quotes:
-                evidence = quotes.get((str(customers[i]), names[j]))
-                if evidence:
-                    reason["evidence"] = evidence
-            row.append(reason)
+            if themes[j] is not None:
+                reason["theme_label"] = themes[j]
+            evidence = quotes.get((str(customers[i]), names[j])) if quotes else None
+            if evidence:
+                reason["evidence"] = evidence
+            # One sentence per distinct (feature, value, direction, month of the evidence).
+            key = (j, value, contribution > 0, (evidence or {}).get("date", "")[:7])
+            text = texts.get(key)
+            if text is None:
+                text = texts[key] = reason_text(reason)
+            row.append({**reason, "text": text})
         reasons.append(row)
     return reasons

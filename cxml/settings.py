@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         description="how far below the champion a text challenger's held-out grades (sentiment "
         "macro-F1, theme coverage, theme coherence) may fall and still count as at least as good",
     )
+    currency: str = Field(
+        default="USD",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of the money in monthly values and revenue at risk (USD, "
+        "EUR, JPY …); the page shows amounts in it",
+    )
     model_dir: Path = Field(
         default=Path("exported-models"),
         description="models exported by `cxml export-models` (churn.joblib, text.joblib), served "

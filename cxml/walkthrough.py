@@ -45,6 +45,8 @@ def run_demo(
     """Run the whole flow on a generated world (see the module's docstring)."""
     from cxml.batch import printable, score_store
     from cxml.demo import generate, write_world
+    from cxml.demo_team import plant_follow_ups
+    from cxml.followups import follow_up_impact
     from cxml.ingest import ingest_file
     from cxml.io import FrameWriter
     from cxml.lines import at_risk_lines, grade_lines, text_grade_lines, timeline_lines
@@ -117,9 +119,23 @@ def run_demo(
     result = train_churn(settings, store=store, as_of=today, say=lambda line: say(f"   … {line}"))
     for line in grade_lines(result):
         say(f"   {line}")
-    say("7. the ten customers most at risk today, with their reasons:")
     predictor, version = load_churn_for_mode(settings, "store")
     run.churn_version = version
+    truth = plant_follow_ups(
+        store,
+        settings,
+        predictor,
+        model_version=version,
+        today=now,
+        folder=out,
+        seed=seed,
+    )
+    say(
+        f"   the retention team's last months: {truth['contacted']:,} at-risk customers "
+        f"contacted at {len(truth['runs'])} score runs, a random half of each run's list "
+        f"(planted: contact kept {truth['saved']} of them, {truth['effect_pts'] or 0:.1f} points)"
+    )
+    say("7. the ten customers most at risk today, with their reasons:")
     scores_path = out / "scores.csv"
     with FrameWriter(scores_path) as writer:
         scored = score_store(
@@ -155,6 +171,8 @@ def run_demo(
         say(
             f"   «{text[:70]}» → {read['sentiment']['label']}; themes: {themes}; intents: {intents}"
         )
+    impact = follow_up_impact(store, today=now, horizon_days=predictor.horizon_days)
+    say(f"10. did the follow-ups work? {impact['overall']['message']}")
     run.next_commands = [
         ("cxml stats --json", "counts by channel and language"),
         (f"cxml timeline {busiest}", "one customer's story"),
@@ -162,6 +180,8 @@ def run_demo(
         ("cxml metrics nps --period month --by channel --json", "metrics with intervals"),
         ("cxml drivers --target churn", "themes ranked by excess churn"),
         ("cxml alerts --all", "emerging themes"),
+        ("cxml followups impact --by owner", "did the follow-ups work, by owner"),
+        ("cxml drift", "has anything moved since last month"),
         (f"cxml score --out {scores_path}", "every active customer's risk, band and reasons"),
         (
             f"cxml train text --taxonomy {run.paths['taxonomy']}",

@@ -39,8 +39,9 @@ _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 
 
 def _page_policy() -> bytes:
-    """The page's content security policy: its one inline script allowed by its hash, nothing
-    from elsewhere, no framing."""
+    """The page's content security policy: scripts and styles from this server only (an
+    inline script, should one appear, allowed by its hash), nothing from elsewhere, no framing.
+    Charts set element styles from script, which a policy does not govern."""
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
     hashes = " ".join(
@@ -238,6 +239,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         analyze,
         at_risk,
         audit,
+        config,
         customers,
         drift,
         feedback,
@@ -246,6 +248,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models,
         score,
         survival,
+        themes,
+        worklist,
     )
 
     for module in (
@@ -260,12 +264,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit,
         drift,
         survival,
+        themes,
+        worklist,
+        config,
     ):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     return app
 

@@ -79,7 +79,9 @@ class ScoreRequest(BaseModel):
 class Evidence(BaseModel):
     feedback_id: str
     date: str
-    quote: str
+    quote: str | None = Field(
+        default=None, description="the customer's words (redacted); none for a bare score"
+    )
 
 
 class Reason(BaseModel):
@@ -88,7 +90,8 @@ class Reason(BaseModel):
     feature: str
     value: str | int | float | None
     contribution: float
-    text: str
+    text: str = Field(examples=["gave 2/10 in the latest NPS survey in March 2026"])
+    theme_label: str | None = None
     evidence: Evidence | None = None
 
 
@@ -191,6 +194,9 @@ class FollowUpCreate(BaseModel):
     status: Status = Status.OPEN
     note: str | None = Field(default=None, max_length=10_000)
     outcome: str | None = Field(default=None, max_length=10_000)
+    channel: str | None = Field(
+        default=None, max_length=30, description="how the customer is reached", examples=["phone"]
+    )
 
 
 class FollowUpPatch(BaseModel):
@@ -200,6 +206,7 @@ class FollowUpPatch(BaseModel):
     status: Status | None = None
     note: str | None = Field(default=None, max_length=10_000)
     outcome: str | None = Field(default=None, max_length=10_000, examples=["stayed: 20 % discount"])
+    channel: str | None = Field(default=None, max_length=30, examples=["email"])
 
 
 class FollowUp(BaseModel):
@@ -209,6 +216,7 @@ class FollowUp(BaseModel):
     status: str
     note: str | None
     outcome: str | None
+    channel: str | None = None
     created_at: datetime
     updated_at: datetime
     created_by: str | None
@@ -232,6 +240,10 @@ class AtRiskItem(BaseModel):
     monthly_value: float | None
     attributes: dict[str, Any]
     follow_up: dict[str, Any] | None
+    expected_saved: float | None = Field(
+        default=None,
+        description="revenue at risk × the share of churn contact saves in this band (worklist)",
+    )
 
 
 class AtRiskPage(BaseModel):

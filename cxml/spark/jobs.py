@@ -219,7 +219,10 @@ def analyze_with_spark(
                 per_comment: dict[str, list[dict[str, Any]]] = {}
                 for fid, row in zip(
                     themes["feedback_id"].tolist(),
-                    themes.drop(columns="feedback_id").to_dict(orient="records"),
+                    themes.drop(columns="feedback_id")
+                    .astype(object)
+                    .where(themes.drop(columns="feedback_id").notna(), None)
+                    .to_dict(orient="records"),
                     strict=True,
                 ):
                     per_comment.setdefault(fid, []).append(row)

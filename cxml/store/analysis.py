@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import insert, select, text
+from sqlalchemy import and_, insert, or_, select, text
 
 from cxml.store.database import Store, drop_stage, stage
 from cxml.store.tables import feedback, feedback_analysis, feedback_themes
@@ -122,6 +123,8 @@ def analysed_timeline(
                     feedback_themes.c.theme_id,
                     feedback_themes.c.theme_label,
                     feedback_themes.c.sentiment_score,
+                    feedback_themes.c.span_start,
+                    feedback_themes.c.span_end,
                 ).where(feedback_themes.c.feedback_id.in_(ids))
             ).mappings():
                 themes.setdefault(t["feedback_id"], []).append(
@@ -129,6 +132,7 @@ def analysed_timeline(
                         "id": t["theme_id"],
                         "label": t["theme_label"],
                         "sentiment_score": t["sentiment_score"],
+                        "span": _span(t["span_start"], t["span_end"]),
                     }
                 )
     for r in rows:
@@ -139,6 +143,12 @@ def analysed_timeline(
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _span(start: int | None, end: int | None) -> list[int] | None:
+    """[start, end) offsets in the redacted text, or None (``other``, or analysed before spans
+    were kept: `cxml analyze --store --all` fills them in)."""
+    return None if start is None or end is None else [int(start), int(end)]
 
 
 def theme_summary(store: Store, *, examples: int = 2) -> pd.DataFrame:
@@ -207,3 +217,87 @@ def theme_summary(store: Store, *, examples: int = 2) -> pd.DataFrame:
         .sort_values(["comments", "theme_id"], ascending=[False, True])
         .reset_index(drop=True)
     )
+
+
+def theme_comments(
+    store: Store,
+    theme_id: str,
+    *,
+    limit: int = 50,
+    before: tuple[datetime, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The comments that raised ``theme_id``, newest first (keyset page: ``before`` =
+    (created_at, feedback_id) of the last row shown), with the evidence span, the theme's own
+    sentiment there, the comment's sentiment and its channel and customer. Raw text: redact
+    before it leaves (``cxml.story.redacted``); spans refer to the redacted text."""
+    query = (
+        select(
+            feedback.c.feedback_id,
+            feedback.c.customer_id,
+            feedback.c.created_at,
+            feedback.c.channel,
+            feedback.c.text,
+            feedback.c.nps,
+            feedback.c.csat,
+            feedback.c.ces,
+            feedback_analysis.c.language,
+            feedback_analysis.c.sentiment_label,
+            feedback_analysis.c.sentiment_score,
+            feedback_themes.c.theme_label,
+            feedback_themes.c.sentiment_score.label("theme_sentiment"),
+            feedback_themes.c.span_start,
+            feedback_themes.c.span_end,
+        )
+        .select_from(
+            feedback_themes.join(
+                feedback, feedback.c.feedback_id == feedback_themes.c.feedback_id
+            ).outerjoin(
+                feedback_analysis, feedback_analysis.c.feedback_id == feedback.c.feedback_id
+            )
+        )
+        .where(feedback_themes.c.theme_id == theme_id, feedback.c.text.is_not(None))
+        .order_by(feedback.c.created_at.desc(), feedback.c.feedback_id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        at, feedback_id = before
+        query = query.where(
+            or_(
+                feedback.c.created_at < at,
+                and_(feedback.c.created_at == at, feedback.c.feedback_id < feedback_id),
+            )
+        )
+    with store.engine.connect() as connection:
+        rows = [dict(r) for r in connection.execute(query).mappings()]
+    for row in rows:
+        row["span"] = _span(row.pop("span_start"), row.pop("span_end"))
+    return rows
+
+
+def theme_mentions(store: Store, customer_ids: list[str]) -> pd.DataFrame:
+    """When each of these customers raised each theme (``other`` left out). Columns:
+    customer_id, theme_id, theme_label, created_at."""
+    columns = ["customer_id", "theme_id", "theme_label", "created_at"]
+    if not customer_ids:
+        return pd.DataFrame(columns=columns)
+    query = (
+        select(
+            feedback.c.customer_id,
+            feedback_themes.c.theme_id,
+            feedback_themes.c.theme_label,
+            feedback.c.created_at,
+        )
+        .select_from(
+            feedback_themes.join(feedback, feedback.c.feedback_id == feedback_themes.c.feedback_id)
+        )
+        .where(feedback_themes.c.theme_id != "other")
+    )
+    frames = []
+    with store.engine.connect() as connection:
+        for start in range(0, len(customer_ids), 5000):  # bound lists stay within driver limits
+            part = customer_ids[start : start + 5000]
+            rows = connection.execute(query.where(feedback.c.customer_id.in_(part))).all()
+            frames.append(pd.DataFrame(rows, columns=columns))
+    frame = pd.concat(frames, ignore_index=True)
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
+    return frame

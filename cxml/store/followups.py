@@ -9,12 +9,13 @@ import json
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import insert, select, update
 
 from cxml.store.database import Store
 from cxml.store.tables import follow_up_events, follow_ups
 
-FOLLOW_UP_FIELDS = ("owner", "status", "note", "outcome")
+FOLLOW_UP_FIELDS = ("owner", "status", "note", "outcome", "channel")
 
 
 def insert_follow_up(
@@ -107,3 +108,40 @@ def customer_follow_ups(store: Store, customer_id: str) -> list[dict[str, Any]]:
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+REACHED = ("contacted", "resolved", "lost")
+
+
+def contact_log(store: Store) -> pd.DataFrame:
+    """Every follow-up with whether the customer was ever reached (its status is or once was
+    contacted, resolved or lost). Columns: follow_up_id, customer_id, owner, channel, status,
+    created_at, reached."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                follow_ups.c.follow_up_id,
+                follow_ups.c.customer_id,
+                follow_ups.c.owner,
+                follow_ups.c.channel,
+                follow_ups.c.status,
+                follow_ups.c.created_at,
+            )
+        ).all()
+        events = connection.execute(
+            select(follow_up_events.c.follow_up_id, follow_up_events.c.changes)
+        ).all()
+    frame = pd.DataFrame(
+        rows, columns=["follow_up_id", "customer_id", "owner", "channel", "status", "created_at"]
+    )
+    ever = {
+        int(follow_up_id)
+        for follow_up_id, changes in events
+        if any(
+            field == "status" and values and values[-1] in REACHED
+            for field, values in (_json(changes) or {}).items()
+        )
+    }
+    frame["reached"] = frame["status"].isin(REACHED) | frame["follow_up_id"].isin(ever)
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
+    return frame

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     cast,
     exists,
     func,
@@ -77,6 +78,7 @@ class Sort(StrEnum):
 
     PROBABILITY = "probability"
     REVENUE_AT_RISK = "revenue_at_risk"
+    EXPECTED_SAVED = "expected_saved"  # revenue at risk × the share contact saves, by band
 
 
 SORTS = tuple(s.value for s in Sort)
@@ -314,8 +316,15 @@ def at_risk(
     themes: Sequence[str] = (),
     theme_days: int = 90,
     follow_up_status: Sequence[str] = (),
+    handled_since: datetime | None = None,
+    saved_share: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Active customers by their latest score, highest first by ``sort``, after a keyset cursor.
+
+    ``handled_since``: leave out customers whose latest follow-up reached them (contacted,
+    resolved, lost) since then. ``saved_share``: per band, the share of the revenue at risk a
+    contact saves (``sort="expected_saved"``; a band not given counts as 1, so without any the
+    order is the revenue at risk); each row then has ``expected_saved``.
 
     ``after`` = (sort value, customer_id) of the last row of the previous page. ``themes``:
     customers who raised any of them in the last ``theme_days``; ``follow_up_status``: the
@@ -325,10 +334,25 @@ def at_risk(
     """
     ranked = _latest_scores()
     latest_follow = _latest_follow_ups()
+    revenue = func.coalesce(ranked.c.revenue_at_risk, literal(-1.0, Float))
+    factor = (
+        case(
+            *(
+                (ranked.c.band == band, literal(float(share), Float))
+                for band, share in (saved_share or {}).items()
+            ),
+            else_=literal(1.0, Float),
+        )
+        if saved_share
+        else literal(1.0, Float)
+    )
+    expected = (revenue * factor).label("expected_saved")
     key = (
         ranked.c.probability
         if sort == "probability"
-        else func.coalesce(ranked.c.revenue_at_risk, literal(-1.0, Float))
+        else revenue
+        if sort == "revenue_at_risk"
+        else revenue * factor
     ).label("sort_key")
     query = (
         select(
@@ -350,6 +374,8 @@ def at_risk(
             latest_follow.c.note,
             latest_follow.c.outcome,
             latest_follow.c.updated_at.label("follow_up_updated_at"),
+            latest_follow.c.channel.label("follow_up_channel"),
+            expected,
             key,
         )
         .select_from(
@@ -396,6 +422,14 @@ def at_risk(
         if "none" in follow_up_status:
             condition = or_(condition, latest_follow.c.follow_up_id.is_(None))
         query = query.where(condition)
+    if handled_since is not None:
+        query = query.where(
+            or_(
+                latest_follow.c.follow_up_id.is_(None),
+                latest_follow.c.status.not_in(["contacted", "resolved", "lost"]),
+                latest_follow.c.updated_at < handled_since,
+            )
+        )
     if after is not None:
         after_value, after_id = after
         query = query.where(
@@ -415,6 +449,7 @@ def at_risk(
                 "status": r["status"],
                 "note": r["note"],
                 "outcome": r["outcome"],
+                "channel": r["follow_up_channel"],
                 "updated_at": r["follow_up_updated_at"],
             }
         )
@@ -433,6 +468,9 @@ def at_risk(
                 "monthly_value": r["monthly_value"],
                 "attributes": _json(r["attributes"]),
                 "follow_up": follow,
+                "expected_saved": None
+                if r["revenue_at_risk"] is None or not saved_share
+                else round(float(r["expected_saved"]), 2),
                 "sort_key": r["sort_key"],
             }
         )
@@ -441,3 +479,128 @@ def at_risk(
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _active_latest(today: datetime) -> tuple[Any, Any]:
+    """The latest-score subquery and the condition 'its customer is still active today'."""
+    ranked = _latest_scores()
+    active = and_(
+        ranked.c.rank == 1,
+        or_(customers.c.churn_date.is_(None), customers.c.churn_date > today.date()),
+    )
+    return ranked, active
+
+
+def at_risk_summary(store: Store, *, today: datetime) -> list[dict[str, Any]]:
+    """Per band, the active customers by their latest score: how many, their revenue at risk
+    and mean probability (bands with nobody are left out)."""
+    ranked, active = _active_latest(today)
+    query = (
+        select(
+            ranked.c.band,
+            func.count().label("customers"),
+            func.sum(func.coalesce(ranked.c.revenue_at_risk, 0.0)).label("revenue_at_risk"),
+            func.avg(ranked.c.probability).label("mean_probability"),
+        )
+        .select_from(ranked.join(customers, customers.c.customer_id == ranked.c.customer_id))
+        .where(active)
+        .group_by(ranked.c.band)
+    )
+    with store.engine.connect() as connection:
+        rows = [dict(r) for r in connection.execute(query).mappings()]
+    order = {"high": 0, "medium": 1, "low": 2}
+    return sorted(rows, key=lambda r: order.get(r["band"], 3))
+
+
+def at_risk_by_theme(
+    store: Store,
+    *,
+    today: datetime,
+    theme_days: int = 90,
+    bands: Sequence[str] = ("high", "medium"),
+) -> dict[str, dict[str, float]]:
+    """Per theme: the active customers in ``bands`` (latest score) who raised it in the last
+    ``theme_days``, and the sum of their revenue at risk."""
+    ranked, active = _active_latest(today)
+    raised = (
+        select(feedback.c.customer_id, feedback_themes.c.theme_id)
+        .select_from(
+            feedback_themes.join(feedback, feedback.c.feedback_id == feedback_themes.c.feedback_id)
+        )
+        .where(feedback.c.created_at >= today - timedelta(days=theme_days))
+        .distinct()
+        .subquery("raised")
+    )
+    query = (
+        select(
+            raised.c.theme_id,
+            func.count().label("customers"),
+            func.sum(func.coalesce(ranked.c.revenue_at_risk, 0.0)).label("revenue"),
+        )
+        .select_from(
+            ranked.join(customers, customers.c.customer_id == ranked.c.customer_id).join(
+                raised, raised.c.customer_id == ranked.c.customer_id
+            )
+        )
+        .where(active, ranked.c.band.in_(list(bands)))
+        .group_by(raised.c.theme_id)
+    )
+    with store.engine.connect() as connection:
+        return {
+            str(r["theme_id"]): {"customers": int(r["customers"]), "revenue": float(r["revenue"])}
+            for r in connection.execute(query).mappings()
+        }
+
+
+def score_dates(store: Store, *, until: Any) -> list[Any]:
+    """The as-of dates of stored scores on or before ``until``, oldest first."""
+    with store.engine.connect() as connection:
+        return sorted(
+            pd.Timestamp(d).date()
+            for d in connection.execute(
+                select(scores.c.as_of).where(scores.c.as_of <= until).distinct()
+            ).scalars()
+        )
+
+
+def scored_on(store: Store, dates: Sequence[Any], *, bands: Sequence[str]) -> pd.DataFrame:
+    """The customers scored as of each of ``dates`` in ``bands`` (per customer and date, the
+    latest computation). Columns: customer_id, as_of, probability, band, revenue_at_risk."""
+    if not dates:
+        return pd.DataFrame(
+            columns=["customer_id", "as_of", "probability", "band", "revenue_at_risk"]
+        )
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(scores.c.customer_id, scores.c.as_of),
+            order_by=(scores.c.scored_at.desc(), scores.c.model_version.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(
+            scores.c.customer_id,
+            scores.c.as_of,
+            scores.c.probability,
+            scores.c.band,
+            scores.c.revenue_at_risk,
+            rank,
+        )
+        .where(scores.c.as_of.in_(list(dates)))
+        .subquery()
+    )
+    query = select(
+        ranked.c.customer_id,
+        ranked.c.as_of,
+        ranked.c.probability,
+        ranked.c.band,
+        ranked.c.revenue_at_risk,
+    ).where(ranked.c.rank == 1, ranked.c.band.in_(list(bands)))
+    with store.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    frame = pd.DataFrame(
+        rows, columns=["customer_id", "as_of", "probability", "band", "revenue_at_risk"]
+    )
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    return frame

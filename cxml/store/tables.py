@@ -117,6 +117,9 @@ feedback_themes = Table(
     Column("theme_label", Text, nullable=False),
     Column("confidence", Float, nullable=False),
     Column("sentiment_score", Float, nullable=True),
+    # The evidence: character offsets in the comment's redacted text (None for ``other``).
+    Column("span_start", Integer, nullable=True),
+    Column("span_end", Integer, nullable=True),
     Index("ix_feedback_themes_theme", "theme_id"),
 )
 
@@ -167,6 +170,7 @@ follow_ups = Table(
     Column("status", String(20), nullable=False),
     Column("note", Text, nullable=True),
     Column("outcome", Text, nullable=True),
+    Column("channel", String(30), nullable=True),  # how the customer was reached: phone, email …
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("created_by", String(32), nullable=True),

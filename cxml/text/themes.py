@@ -198,6 +198,46 @@ def theme_terms(record: Analysed, language: str) -> list[str]:
     return terms + [p for p in phrases if not any(w in stop for w in p.split(" "))]
 
 
+def _readable_label(terms: list[str], typical: Sequence[Analysed], language: str) -> str:
+    """A label a person would write: the phrases the theme's most typical comments use most
+    (those holding one of its top terms), two at most — "Download speed, night" rather than
+    "night / speed / download". Falls back to the top terms when no phrase recurs."""
+    top = terms[:6]
+    stop = DISCOURSE_WORDS.get(language, set())
+
+    def related(norm: str) -> bool:
+        if language == "ja":
+            return any(t in norm or norm in t for t in top)
+        words = set(norm.split(" "))
+        return bool(words & {w for t in top for w in t.split(" ")})
+
+    counts: dict[str, int] = {}
+    for record in typical:
+        seen = {p.norm for p in record.phrases if p.norm not in stop and related(p.norm)}
+        for norm in seen:
+            counts[norm] = counts.get(norm, 0) + 1
+    ranked = sorted(
+        (n for n, c in counts.items() if c >= 3),
+        key=lambda n: (-counts[n] * (1 + n.count(" ")), n),
+    )
+    chosen: list[str] = []
+    for norm in ranked:
+        parts = set(norm.split(" ")) if language != "ja" else {norm}
+        if any(parts & (set(c.split(" ")) if language != "ja" else {c}) for c in chosen):
+            continue
+        if language == "ja" and any(norm in c or c in norm for c in chosen):
+            continue
+        chosen.append(norm)
+        if len(chosen) == 2:
+            break
+    if not chosen:
+        return " / ".join(top[:3])
+    if language == "ja":
+        return "・".join(chosen)
+    label = ", ".join(chosen)
+    return label[:1].upper() + label[1:]
+
+
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
     common = set(a) & set(b)
     if not common:
@@ -270,6 +310,7 @@ class ThemeModel(Estimator):
                 by_language.setdefault(language, []).append(i)
         for language, index in sorted(by_language.items()):
             docs = [theme_terms(analysed[i], language) for i in index]
+            records = [analysed[i] for i, d in zip(index, docs, strict=True) if d]
             docs = [d for d in docs if d]
             if len(docs) < self.min_texts:
                 continue
@@ -287,15 +328,19 @@ class ThemeModel(Estimator):
             if k < 2:
                 continue
             nmf = NMF(n_components=k, init="nndsvda", random_state=self.random_state, max_iter=400)
-            nmf.fit(matrix)
+            strength = nmf.fit_transform(matrix)
             vocabulary = vectorizer.get_feature_names_out()
             self.vectorizers_[language] = vectorizer
             self.components_[language] = nmf.components_
             ids = []
-            for row in nmf.components_:
+            for c, row in enumerate(nmf.components_):
                 top = np.argsort(row)[::-1][: self.top_terms]
                 weights = {str(vocabulary[j]): float(row[j]) for j in top if row[j] > 0}
-                theme = Theme("", " / ".join(list(weights)[:3]), language, "discovered", weights)
+                typical = [
+                    records[d] for d in np.argsort(strength[:, c])[::-1][:40] if strength[d, c] > 0
+                ]
+                label = _readable_label(list(weights), typical, language)
+                theme = Theme("", label, language, "discovered", weights)
                 discovered.append(theme)
                 ids.append(theme)
             self.component_ids_[language] = ids  # type: ignore[assignment]  # ids resolved below

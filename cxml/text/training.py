@@ -334,10 +334,22 @@ def analysis_frames(
                 "theme_label": theme["label"],
                 "confidence": theme["confidence"],
                 "sentiment_score": theme["sentiment"]["score"],
+                "span_start": theme["span"][0] if theme["span"] else None,
+                "span_end": theme["span"][1] if theme["span"] else None,
             }
             for feedback_id, result in zip(feedback_ids, results, strict=True)
             for theme in result["themes"]
         ],
-        columns=["feedback_id", "theme_id", "theme_label", "confidence", "sentiment_score"],
+        columns=[
+            "feedback_id",
+            "theme_id",
+            "theme_label",
+            "confidence",
+            "sentiment_score",
+            "span_start",
+            "span_end",
+        ],
     )
+    for column in ("span_start", "span_end"):  # None for ``other``: whole numbers otherwise
+        themes[column] = themes[column].astype("Int64")
     return analysis, themes

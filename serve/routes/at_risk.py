@@ -11,9 +11,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from cxml.churn.explain import Language, in_language
 from cxml.followups import StatusFilter
 from cxml.scoring import Band
-from cxml.store.scores import Sort, at_risk
+from cxml.store.scores import Sort, at_risk, at_risk_summary
 from serve.deps import Service, now, require, service
 from serve.schemas import AtRiskPage, Problem
 
@@ -23,6 +24,7 @@ CSV_COLUMNS = (
     "probability",
     "band",
     "revenue_at_risk",
+    "expected_saved",
     "monthly_value",
     "reasons",
     "follow_up_status",
@@ -80,6 +82,7 @@ def at_risk_list(
     attribute: list[str] = Query(
         [], description="NAME=VALUE on a customer attribute (a segment), repeatable"
     ),
+    lang: Language = Query("en", description="language of the reasons' text"),
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> Any:
@@ -87,12 +90,7 @@ def at_risk_list(
     most = state.settings.api_max_csv_rows if wants_csv else state.settings.api_max_page
     if limit > most:
         raise HTTPException(422, f"limit={limit:,} is over the maximum of {most:,} per page")
-    attributes: dict[str, str] = {}
-    for pair in attribute:
-        name, separator, value = pair.partition("=")
-        if not separator or not name:
-            raise HTTPException(422, f"attribute={pair!r}: expected NAME=VALUE, e.g. plan=premium")
-        attributes[name] = value
+    attributes = segments(attribute)
     items = at_risk(
         state.store,
         today=now(),
@@ -107,30 +105,66 @@ def at_risk_list(
         follow_up_status=follow_up_status,
     )
     page, more = items[:limit], len(items) > limit
+    for item in page:
+        item["reasons"] = in_language(item["reasons"], lang)
     if wants_csv:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
-        for item in page:
-            follow = item["follow_up"] or {}
-            writer.writerow(
-                [
-                    item["customer_id"],
-                    item["probability"],
-                    item["band"],
-                    item["revenue_at_risk"],
-                    item["monthly_value"],
-                    "; ".join(r["text"] for r in item["reasons"]),
-                    follow.get("status", ""),
-                    follow.get("owner", ""),
-                    item["model_version"],
-                    item["as_of"],
-                    item["survival_90"],
-                    item["expected_days"],
-                ]
-            )
         headers = {"Content-Disposition": 'attachment; filename="at-risk.csv"'}
         if more:
             headers["X-Next-Cursor"] = _cursor(sort, page[-1])
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+        return csv_response(page, headers)
     return {"items": page, "next": _cursor(sort, page[-1]) if more else None}
+
+
+def segments(attribute: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` query values as a dict (422 naming the malformed one)."""
+    attributes: dict[str, str] = {}
+    for pair in attribute:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise HTTPException(422, f"attribute={pair!r}: expected NAME=VALUE, e.g. plan=premium")
+        attributes[name] = value
+    return attributes
+
+
+def csv_response(items: list[dict[str, Any]], headers: dict[str, str]) -> Response:
+    """At-risk rows as a CSV download (reasons joined in one cell)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        follow = item["follow_up"] or {}
+        writer.writerow(
+            [
+                item["customer_id"],
+                item["probability"],
+                item["band"],
+                item["revenue_at_risk"],
+                item.get("expected_saved"),
+                item["monthly_value"],
+                "; ".join(r["text"] for r in item["reasons"]),
+                follow.get("status", ""),
+                follow.get("owner", ""),
+                item["model_version"],
+                item["as_of"],
+                item["survival_90"],
+                item["expected_days"],
+            ]
+        )
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get(
+    "/at-risk/summary",
+    summary="Per band: how many active customers, their revenue at risk and mean probability",
+)
+def at_risk_totals(
+    key: dict[str, Any] = Depends(require("read")), state: Service = Depends(service)
+) -> dict[str, Any]:
+    bands = at_risk_summary(state.store, today=now())
+    return {
+        "bands": bands,
+        "customers": sum(b["customers"] for b in bands),
+        "at_risk_customers": sum(b["customers"] for b in bands if b["band"] != "low"),
+        "revenue_at_risk": round(sum(b["revenue_at_risk"] for b in bands if b["band"] != "low"), 2),
+        "currency": state.settings.currency,
+    }

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from cxml.churn.explain import Language, in_language
 from cxml.followups import open_follow_up, update_follow_up
 from cxml.story import customer_story
 from serve.deps import Service, now, require, service
@@ -24,11 +25,15 @@ CustomerPath = Path(min_length=1, max_length=255, description="the customer's id
 def customer(
     customer_id: str = CustomerPath,
     timeline_limit: int = Query(200, ge=1, le=5000, description="newest feedback first"),
+    lang: Language = Query("en", description="language of the reasons' text"),
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
     # raw words only for a key granted the pii scope; unknown customer → 404
-    return customer_story(state.store, customer_id, timeline_limit, pii="pii" in key["scopes"])
+    story = customer_story(state.store, customer_id, timeline_limit, pii="pii" in key["scopes"])
+    if story["score"] is not None:
+        story["score"]["reasons"] = in_language(story["score"]["reasons"], lang)
+    return story
 
 
 @router.post(

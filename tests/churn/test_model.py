@@ -118,15 +118,3 @@ def test_probability_is_the_same_for_one_row_and_in_bulk() -> None:
     bulk = churn_probability(model, X)
     alone = np.array([churn_probability(model, X.iloc[[i]])[0] for i in range(0, 2000, 97)])
     assert np.array_equal(bulk[::97], alone)
-
-
-def test_theme_reasons_read_as_the_themes_label() -> None:
-    from cxml.scoring import describe as _describe
-
-    labels = {"t-en-0003": "Billing and charges"}
-    assert (
-        _describe("theme_t-en-0003_negative", 0.8123, 0.4, labels)
-        == "negative mentions of “Billing and charges” (recent-weighted 0.81) raises the risk"
-    )
-    assert _describe("theme_t-en-0009", 1.0, -0.2, labels).startswith("mentions of “t-en-0009”")
-    assert _describe("attr_contract", "monthly", 1.2) == "contract = monthly raises the risk"

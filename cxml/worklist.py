@@ -1,0 +1,83 @@
+"""The week's worklist: as many at-risk customers as the team can contact, ranked by the
+revenue a contact is expected to save.
+
+Expected revenue saved = revenue at risk (probability × monthly value × horizon) × the share of
+churn a contact prevents in the customer's band, as measured on the team's own past follow-ups
+(``cxml.followups.follow_up_impact``). Until that share is measured with confidence, it is taken
+as 1 in every band — the list is then ranked by revenue at risk, and says so. Customers reached
+in the last ``handled_days`` are left out; customers with an open follow-up stay in, with it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from cxml.store import Store
+from cxml.store.scores import Sort, at_risk
+
+
+def saved_shares(impact: dict[str, Any] | None) -> dict[str, float]:
+    """Per band, the share of churn contact prevented (relative churn reduction), for bands
+    where the effect was measured with confidence ("helps"); else the overall share when the
+    overall effect was; else nothing."""
+    if not impact:
+        return {}
+    overall = impact.get("overall") or {}
+    shares: dict[str, float] = {}
+    for row in (impact.get("by") or {}).get("band", []):
+        if row["verdict"] == "helps" and row["relative_churn_reduction"] is not None:
+            shares[row["group"]] = max(0.0, min(1.0, float(row["relative_churn_reduction"])))
+    if overall.get("verdict") == "helps" and overall.get("relative_churn_reduction") is not None:
+        share = max(0.0, min(1.0, float(overall["relative_churn_reduction"])))
+        for band in ("high", "medium", "low"):
+            shares.setdefault(band, share)
+    return shares
+
+
+def worklist(
+    store: Store,
+    *,
+    today: datetime,
+    capacity: int,
+    impact: dict[str, Any] | None = None,
+    themes: list[str] | None = None,
+    bands: list[str] | None = None,
+    attributes: dict[str, str] | None = None,
+    owner: str | None = None,
+    handled_days: int = 30,
+) -> dict[str, Any]:
+    """The ``capacity`` customers to contact first (see the module), with totals and how the
+    list was ranked."""
+    shares = saved_shares(impact)
+    items = at_risk(
+        store,
+        today=today,
+        sort=Sort.EXPECTED_SAVED,
+        limit=capacity if owner is None else max(capacity * 20, 1000),
+        bands=bands or ("high", "medium"),
+        attributes=attributes,
+        themes=themes or (),
+        handled_since=today - timedelta(days=handled_days),
+        saved_share=shares or None,
+    )
+    if owner is not None:  # an owner's own list: their open follow-ups and nobody else's
+        items = [
+            i for i in items if i["follow_up"] is None or (i["follow_up"]["owner"] or "") == owner
+        ][:capacity]
+    for item in items:
+        item.pop("sort_key", None)
+        if not shares:
+            item["expected_saved"] = None
+    return {
+        "capacity": capacity,
+        "ranked_by": "expected_saved" if shares else "revenue_at_risk",
+        "saved_share": shares,
+        "effect": None if impact is None else impact["overall"],
+        "handled_days": handled_days,
+        "items": items,
+        "revenue_at_risk": round(sum(i["revenue_at_risk"] or 0.0 for i in items), 2),
+        "expected_saved": round(sum(i["expected_saved"] or 0.0 for i in items), 2)
+        if shares
+        else None,
+    }

@@ -1,0 +1,33 @@
+"""What a client needs to present cxml's numbers: currency, languages, the model's horizon."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from cxml import __version__
+from cxml.churn.explain import LANGUAGES
+from cxml.store.history import attribute_names
+from serve.deps import Service, require, service
+
+router = APIRouter(prefix="/v1", tags=["health"])
+
+
+@router.get(
+    "/config",
+    summary="Currency of money amounts, languages, customer attributes (segments), churn "
+    "horizon, the key's scopes, version",
+)
+def config(
+    key: dict[str, Any] = Depends(require("read")), state: Service = Depends(service)
+) -> dict[str, Any]:
+    churn = state.models.current.churn
+    return {
+        "currency": state.settings.currency,
+        "languages": list(LANGUAGES),
+        "segments": attribute_names(state.store),
+        "horizon_days": None if churn is None else int(churn.horizon_days),
+        "scopes": sorted(key["scopes"]),
+        "version": __version__,
+    }

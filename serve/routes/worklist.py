@@ -1,0 +1,93 @@
+"""The week's worklist sized to the team, and whether follow-ups work."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from cxml.churn.explain import Language, in_language
+from cxml.followups import ImpactBy, follow_up_impact
+from cxml.scoring import Band
+from cxml.worklist import worklist
+from serve.deps import Service, now, require, service
+from serve.routes.at_risk import csv_response, segments
+from serve.schemas import Problem
+
+router = APIRouter(prefix="/v1", tags=["retention"])
+_IMPACT_SECONDS = 600.0  # the effect of past follow-ups changes slowly: computed at most this often
+
+
+def _horizon(state: Service) -> int:
+    churn = state.models.current.churn
+    return int(churn.horizon_days) if churn is not None else 90
+
+
+async def _impact(state: Service, by: tuple[ImpactBy, ...]) -> dict[str, Any]:
+    """follow_up_impact for this worker, cached briefly (one per split asked)."""
+    cache: dict[Any, tuple[float, dict[str, Any]]] = state.__dict__.setdefault("_impact", {})
+    key = (by, _horizon(state))
+    hit = cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < _IMPACT_SECONDS:
+        return hit[1]
+    result = await asyncio.to_thread(
+        follow_up_impact, state.store, today=now(), horizon_days=_horizon(state), by=by
+    )
+    cache[key] = (time.monotonic(), result)
+    return result
+
+
+@router.get(
+    "/worklist",
+    summary="The customers the team can contact this week (capacity), ranked by expected "
+    "revenue saved; reached in the last handled_days left out; Accept: text/csv exports",
+    responses={200: {"content": {"text/csv": {}}}, 422: {"model": Problem}},
+)
+async def the_worklist(
+    request: Request,
+    capacity: int = Query(25, ge=1, le=5000, description="how many the team can contact"),
+    theme: list[str] = Query([], description="raised this theme (id) in the last 90 days"),
+    band: list[Band] = Query([], description="default high and medium"),
+    attribute: list[str] = Query([], description="NAME=VALUE on a customer attribute"),
+    owner: str | None = Query(None, max_length=200, description="only this owner's and unassigned"),
+    handled_days: int = Query(30, ge=0, le=365),
+    lang: Language = Query("en", description="language of the reasons' text"),
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> Any:
+    impact = await _impact(state, (ImpactBy.BAND,))
+    result = await asyncio.to_thread(
+        worklist,
+        state.store,
+        today=now(),
+        capacity=capacity,
+        impact=impact,
+        themes=theme,
+        bands=[b.value for b in band],
+        attributes=segments(attribute),
+        owner=owner,
+        handled_days=handled_days,
+    )
+    for item in result["items"]:
+        item["reasons"] = in_language(item["reasons"], lang)
+    if "text/csv" in request.headers.get("accept", ""):
+        return csv_response(
+            result["items"], {"Content-Disposition": 'attachment; filename="worklist.csv"'}
+        )
+    return {**result, "currency": state.settings.currency}
+
+
+@router.get(
+    "/follow-ups/impact",
+    summary="Did follow-ups work? Retention of contacted at-risk customers against comparable "
+    "ones not contacted (same score run and band), with a 95 % interval, optionally by owner, "
+    "contact channel, theme or band",
+)
+async def impact(
+    by: list[ImpactBy] = Query([], description="repeatable"),
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> dict[str, Any]:
+    return await _impact(state, tuple(by))

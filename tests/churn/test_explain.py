@@ -1,0 +1,89 @@
+"""Reasons read as a retention agent would say them, in English and Japanese."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cxml.churn.explain import in_language, reason_text
+
+MARCH = {"feedback_id": "F1", "date": "2026-03-14", "quote": "The bill was wrong again."}
+
+
+@pytest.mark.parametrize(
+    ("reason", "english", "japanese"),
+    [
+        (
+            {"feature": "nps_last", "value": 2, "contribution": 0.8, "evidence": MARCH},
+            "gave 2/10 in the latest NPS survey in March 2026",
+            "2026年3月に直近のNPSで2/10と回答",
+        ),
+        (
+            {
+                "feature": "theme_billing_negative",
+                "value": 0.81,
+                "contribution": 0.4,
+                "theme_label": "Billing and charges",
+                "evidence": MARCH,
+            },
+            "wrote negatively about “Billing and charges” in March 2026",
+            "2026年3月に「Billing and charges」について否定的に書いた",
+        ),
+        (
+            {"feature": "intent_cancel_90d", "value": 1, "contribution": 1.1, "evidence": MARCH},
+            "said they want to cancel in March 2026",
+            "2026年3月に解約の意向を示した",
+        ),
+        (
+            {"feature": "intent_cancel_90d", "value": 0, "contribution": -0.3},
+            "has not talked about cancelling in the last 90 days (lowers the risk)",
+            "直近90日、解約の話はしていない（リスクを下げる要因）",
+        ),
+        (
+            {"feature": "sentiment_min_365d", "value": -0.7, "contribution": 0.5},
+            "wrote something strongly negative in the last 365 days",
+            "直近365日に強く否定的なコメントがあった",
+        ),
+        (
+            {"feature": "days_since_last_contact", "value": 78.6, "contribution": 0.2},
+            "last in touch 79 days ago",
+            "最後の接点は79日前",
+        ),
+        (
+            {"feature": "tenure_days", "value": 120, "contribution": 0.3},
+            "a customer for 4 months",
+            "利用期間4か月",
+        ),
+        (
+            {"feature": "attr_contract", "value": "monthly", "contribution": 1.2},
+            "contract: monthly",
+            "contract：monthly",
+        ),
+    ],
+)
+def test_reasons_in_plain_words(reason: dict[str, Any], english: str, japanese: str) -> None:
+    assert reason_text(reason, "en") == english
+    assert reason_text(reason, "ja") == japanese
+
+
+def test_no_reason_reads_like_a_feature_name() -> None:
+    features = [
+        "nps_last", "nps_mean", "nps_min", "nps_trend", "detractor_last", "detractors_365d",
+        "csat_last", "ces_mean", "sentiment_mean_90d", "sentiment_min_365d", "sentiment_trend",
+        "intent_effort_90d", "intent_callback_90d", "days_since_last_negative",
+        "contacts_90d", "channel_app_review_365d", "monthly_value",
+    ]  # fmt: skip
+    for feature in features:
+        for value in (None, 0, 3.5, -0.4):
+            for language in ("en", "ja"):
+                text = reason_text(
+                    {"feature": feature, "value": value, "contribution": 0.1}, language
+                )
+                assert "_" not in text and "=" not in text and "nan" not in text, (feature, text)
+
+
+def test_stored_reasons_are_put_in_japanese_on_request() -> None:
+    stored = [{"feature": "nps_last", "value": 3, "contribution": 0.5, "text": "nps last = 3"}]
+    assert in_language(stored, "en")[0]["text"] == "gave 3/10 in the latest NPS survey"
+    assert in_language(stored, "ja")[0]["text"].startswith("直近のNPSで3/10")
