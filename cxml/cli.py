@@ -1482,10 +1482,16 @@ def main(argv: list[str] | None = None) -> int:
     except CxmlError as exc:
         click.echo(f"error [{exc.code}]: {exc}", err=True)
         return exc.exit_code
-    except OperationalError as exc:  # the database stopped answering mid-command
+    except OperationalError as exc:  # the database stopped answering, or its disk is full
         from cxml.errors import StoreError
 
-        click.echo(f"error [{StoreError.code}]: the store cannot be reached: {exc.orig}", err=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        click.echo(
+            f"error [{StoreError.code}]: the store failed: {reason} (the transaction in progress "
+            "was rolled back; what earlier transactions wrote stays, and running the command "
+            "again continues from there)",
+            err=True,
+        )
         return StoreError.exit_code
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -1493,7 +1499,27 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except Exception as exc:  # a bug: one line for the user, the traceback in a file to report
+        return _internal_error(exc)
     return 0
+
+
+def _internal_error(exc: Exception) -> int:
+    """Write the traceback to a log file and say where, in one line (exit code 1)."""
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="cxml-error-", suffix=".log", delete=False, encoding="utf-8"
+    ) as log:
+        log.write(f"cxml {__version__}, {' '.join(sys.argv)}\n")
+        log.write("".join(traceback.format_exception(exc)))
+    click.echo(
+        f"error [CX100]: internal error ({type(exc).__name__}: {str(exc)[:200]}); the details are "
+        f"in {log.name} — please include that file when you report it",
+        err=True,
+    )
+    return 1
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Counts always satisfy ``read == accepted + updated + unchanged + rejected``;
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import time
@@ -22,6 +23,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from cxml import contract
 from cxml.errors import ConfigError, InputFileError
@@ -240,9 +242,12 @@ class Ingestion:
                 report.released = release_held_feedback(self.store, now=self.now)
         except BaseException:
             report.seconds = round(time.perf_counter() - started, 3)
-            store_records.finish_run(
-                self.store, run_id, status="failed", counts=report.to_dict(), now=self.now
-            )
+            # Best effort: when the store itself failed (down, disk full) the run cannot be
+            # marked either, and the original error is the one the user must see.
+            with contextlib.suppress(SQLAlchemyError):
+                store_records.finish_run(
+                    self.store, run_id, status="failed", counts=report.to_dict(), now=self.now
+                )
             raise
         finally:
             writer.close()

@@ -39,7 +39,10 @@ def at_risk_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     customer's own words under it when a reason quotes them."""
     for row in rows:
         reasons = "; ".join(r["text"] for r in row["reasons"])
-        quote = next((r["evidence"]["quote"] for r in row["reasons"] if "evidence" in r), None)
+        quote = next(
+            (r["evidence"]["quote"] for r in row["reasons"] if "quote" in r.get("evidence", {})),
+            None,
+        )
         revenue = row["revenue_at_risk"]
         at_risk = "-" if revenue is None or revenue != revenue else f"{revenue:,.2f}"
         expected = row.get("expected_days")

@@ -437,6 +437,29 @@ def champion_on_folds(champion: ChurnPredictor, X: pd.DataFrame, y: np.ndarray) 
     return {k: float(np.mean([g[k] for g in graded])) for k in graded[0]}
 
 
+def _chosen(versions: list[Any], version: str | None, kind: str) -> Any:
+    """The version asked for (default: the newest) among a model's registered ``versions``."""
+    from cxml.errors import ModelNotFoundError
+
+    if not versions:
+        raise ModelNotFoundError(
+            f"no cxml-{kind} model is registered yet: run `cxml train {kind}` first"
+        )
+    chosen = (
+        versions[-1]
+        if version is None
+        else next((v for v in versions if v.version == str(version)), None)
+    )
+    if chosen is None:
+        raise ConfigError(
+            f"cxml-{kind} has no version {version}; its versions are "
+            f"{', '.join(v.version for v in versions)}",
+            field="version",
+            value=version,
+        )
+    return chosen
+
+
 @dataclass(frozen=True)
 class Decision:
     """What the gate decided, and why, in numbers."""
@@ -475,7 +498,6 @@ def promote_churn(
     ``store``. Both grades are logged in the challenger's run. ``force`` promotes without
     comparing (for a champion the data can no longer grade).
     """
-    from cxml.errors import ModelNotFoundError
     from cxml.tracking import (
         churn_champion_version,
         churn_versions,
@@ -485,22 +507,7 @@ def promote_churn(
     )
 
     versions = churn_versions(settings)
-    if not versions:
-        raise ModelNotFoundError(
-            "no cxml-churn model is registered yet: run `cxml train churn` first"
-        )
-    chosen = (
-        versions[-1]
-        if version is None
-        else next((v for v in versions if v.version == str(version)), None)
-    )
-    if chosen is None:
-        raise ConfigError(
-            f"cxml-churn has no version {version}; its versions are "
-            f"{', '.join(v.version for v in versions)}",
-            field="version",
-            value=version,
-        )
+    chosen = _chosen(versions, version, "churn")
     current = churn_champion_version(settings)
     if current is None or force:
         set_churn_champion(settings, chosen.version)
@@ -602,7 +609,6 @@ def promote_text(settings: Any, version: str | None = None, *, force: bool = Fal
     why otherwise. The champion's grades come from the challenger's run when they were taken
     against this champion at training time, else it is graded now on the held-out comments the
     run logged. The decision carries the challenger's lineage (what happens to the themes)."""
-    from cxml.errors import ModelNotFoundError
     from cxml.text.evaluate import GATE_METRICS, compare_text, grade_text, lineage_lines
     from cxml.text.training import AS_MODEL, champion_yardstick
     from cxml.tracking import (
@@ -617,22 +623,7 @@ def promote_text(settings: Any, version: str | None = None, *, force: bool = Fal
     )
 
     versions = text_versions(settings)
-    if not versions:
-        raise ModelNotFoundError(
-            "no cxml-text model is registered yet: run `cxml train text` first"
-        )
-    chosen = (
-        versions[-1]
-        if version is None
-        else next((v for v in versions if v.version == str(version)), None)
-    )
-    if chosen is None:
-        raise ConfigError(
-            f"cxml-text has no version {version}; its versions are "
-            f"{', '.join(v.version for v in versions)}",
-            field="version",
-            value=version,
-        )
+    chosen = _chosen(versions, version, "text")
     current = champion_version(settings, TEXT_MODEL)
     lineage = run_json(settings, chosen.run_id, "lineage.json") or []
     against = chosen.params.get("lineage_against") or None

@@ -116,11 +116,12 @@ class Guard:
 
         async def reply(code: int, detail: str, field: str | None = None) -> None:
             body = json.dumps({"detail": detail, "field": field}).encode()
+            closing = [(b"connection", b"close")] if code == 413 else []
             await send(
                 {
                     "type": "http.response.start",
                     "status": code,
-                    "headers": [(b"content-type", b"application/json"), *extra],
+                    "headers": [(b"content-type", b"application/json"), *closing, *extra],
                 }
             )
             await send({"type": "http.response.body", "body": body})
@@ -138,6 +139,7 @@ class Guard:
                 413, f"the request body is {int(declared):,} bytes; at most {limit:,}", "body"
             )
             telemetry.observe(scope, 413, time.perf_counter() - started_at)
+            await _drain(receive)
             return
         seen = 0
         too_large = False
@@ -168,6 +170,7 @@ class Guard:
         except _TooLarge:
             if not status["started"]:
                 await reply(413, f"the request body is over {limit:,} bytes", "body")
+            await _drain(receive)
         except TimeoutError:
             if not status["started"]:
                 await reply(
@@ -175,6 +178,25 @@ class Guard:
                 )
         finally:
             telemetry.observe(scope, int(status["code"]), time.perf_counter() - started_at)
+
+
+_DRAIN_BYTES = 256 * 1024 * 1024
+_DRAIN_SECONDS = 30.0
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop what a client still sends after its body was refused (413), up to a bound,
+    so it finishes sending and reads the answer instead of a connection reset."""
+    drained = 0
+    deadline = time.monotonic() + _DRAIN_SECONDS
+    with suppress(TimeoutError):
+        while drained < _DRAIN_BYTES:
+            message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            if message["type"] != "http.request":
+                return
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cxml
 
 
@@ -76,3 +78,22 @@ def test_rejects_file_names_row_field_value_and_reason(database_url: str, tmp_pa
     assert lines[1].startswith("2,nps,11,nps=11 is outside 0-10,f2,c1")
     listed = run(["rejects"], database_url, tmp_path)
     assert "f.csv row 2: nps=11 is outside 0-10" in listed.stdout
+
+
+def test_a_bug_is_one_line_for_the_user_and_a_traceback_in_a_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import cxml.store.records
+    from cxml.cli import main
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a planted bug")
+
+    monkeypatch.setattr(cxml.store.records, "stats", broken)
+    code = main(["--database-url", f"sqlite:///{tmp_path / 'cxml.db'}", "stats"])
+    said = capsys.readouterr().err.strip()
+    assert code == 1 and "\n" not in said and "Traceback" not in said
+    assert said.startswith("error [CX100]: internal error (ZeroDivisionError: a planted bug)")
+    log = Path(said.split(" in ", 1)[1].split(" —", 1)[0])
+    assert "Traceback" in log.read_text() and "a planted bug" in log.read_text()
+    log.unlink()

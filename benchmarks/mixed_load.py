@@ -1,0 +1,215 @@
+"""Benchmark: a minute of mixed traffic with a champion promotion and a reload in the middle.
+
+Usage: python -m benchmarks.mixed_load [--customers 2000] [--rate 200] [--seconds 60]
+       [--workers 2] [--database-url URL]
+
+Builds a demo world (trained and scored; a second churn version trained but not promoted),
+serves it with `cxml serve`, then sends requests at a fixed rate (open loop: latency counts from
+each request's scheduled start, so a slow server cannot hide its queue), mixed as a CRM and the
+retention team would: score by id (40 %), inline score of a new customer (10 %), feedback ingest
+of one new comment (20 %), at-risk pages (20 %), follow-ups opened (10 %). Half-way, the second
+churn version is promoted (forced) and the models reloaded. Afterwards every feedback row the
+server accepted is looked for in the store: each must be there exactly once.
+
+Prints one JSON object: per route sent / failed / p50 / p99 (ms), achieved rate, the promotion
+and reload answers, and the feedback check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from sqlalchemy import create_engine, text
+
+from benchmarks.serve import free_port, wait
+
+CXML = str(Path(sys.executable).parent / "cxml")
+MIX = (("score", 40), ("inline", 10), ("feedback", 20), ("at_risk", 20), ("follow_up", 10))
+
+
+def _cxml(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [CXML, *args], cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"cxml {' '.join(args)}: {done.stderr[-2000:]}")
+    return done.stdout
+
+
+def _request(kind: str, n: int, ids: list[str], rng: random.Random) -> tuple[str, str, dict]:
+    """(method, path, json body) of request n of this kind."""
+    customer = rng.choice(ids)
+    if kind == "score":
+        return "POST", "/v1/score", {"customers": [{"customer_id": customer}]}
+    if kind == "inline":
+        return (
+            "POST",
+            "/v1/score",
+            {
+                "customers": [
+                    {
+                        "customer_id": f"NEW{n:06d}",
+                        "attributes": {"signup_date": "2025-01-15", "plan": "basic"},
+                        "feedback": [
+                            {"created_at": "2025-06-01T10:00:00", "channel": "chat",
+                             "text": "The bill was wrong again, I want to cancel."}
+                        ],
+                    }
+                ]
+            },
+        )  # fmt: skip
+    if kind == "feedback":
+        return (
+            "POST",
+            "/v1/feedback",
+            {
+                "feedback": [
+                    {"feedback_id": f"LOAD{n:07d}", "customer_id": customer,
+                     "created_at": "2026-12-01T09:00:00", "channel": "email",
+                     "text": "Still waiting for the refund, please call me back.", "csat": 2}
+                ]
+            },
+        )  # fmt: skip
+    if kind == "at_risk":
+        return "GET", "/v1/at-risk?limit=50", {}
+    return "POST", f"/v1/customers/{customer}/follow-ups", {"owner": "load", "note": f"load {n}"}
+
+
+async def _run(base: str, key: str, ids: list[str], rate: float, seconds: float) -> dict:
+    rng = random.Random(0)
+    kinds = [k for k, weight in MIX for _ in range(weight)]
+    total = int(rate * seconds)
+    latencies: dict[str, list[float]] = {k: [] for k, _ in MIX}
+    failures: dict[str, list[str]] = {k: [] for k, _ in MIX}
+    accepted: list[str] = []
+    events: dict[str, object] = {}
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    async with httpx.AsyncClient(
+        base_url=base, headers={"X-API-Key": key}, limits=limits, timeout=60
+    ) as client:
+
+        async def one(scheduled: float, kind: str, n: int) -> None:
+            method, path, body = _request(kind, n, ids, rng)
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                response = await client.request(method, path, json=body or None)
+                ok = response.status_code in (200, 201)
+                if kind == "feedback" and ok:
+                    accepted.extend(
+                        r["feedback_id"]
+                        for r in response.json()["results"]
+                        if r["status"] in ("accepted", "updated", "unchanged")
+                    )
+                if not ok:
+                    failures[kind].append(f"{response.status_code}: {response.text[:200]}")
+            except httpx.HTTPError as error:
+                failures[kind].append(f"{type(error).__name__}: {error}")
+            latencies[kind].append(time.perf_counter() - scheduled)
+
+        async def midway(start: float) -> None:
+            await asyncio.sleep(max(0.0, start + seconds / 2 - time.perf_counter()))
+            promoted = await client.post(
+                "/v1/models/churn/promote", json={"version": "2", "force": True}
+            )
+            reloaded = await client.post("/v1/models/reload")
+            events["promotion"] = (promoted.status_code, promoted.json().get("reason"))
+            events["reload"] = (
+                reloaded.status_code,
+                reloaded.json().get("churn", {}).get("version"),
+            )
+
+        start = time.perf_counter() + 1.0
+        tasks = [
+            asyncio.create_task(one(start + i / rate, kinds[rng.randrange(len(kinds))], i))
+            for i in range(total)
+        ]
+        tasks.append(asyncio.create_task(midway(start)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    routes = {}
+    for kind, values in latencies.items():
+        ms = np.array(values) * 1000
+        routes[kind] = {
+            "sent": len(values),
+            "failed": len(failures[kind]),
+            "p50_ms": round(float(np.percentile(ms, 50)), 1) if len(ms) else None,
+            "p99_ms": round(float(np.percentile(ms, 99)), 1) if len(ms) else None,
+            "first_failures": failures[kind][:3],
+        }
+    return {
+        "sent": total,
+        "achieved_rps": round(total / elapsed, 1),
+        "routes": routes,
+        "events": events,
+        "accepted_feedback": accepted,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="cxml-mixed-"))
+    url = args.database_url or f"sqlite:///{folder / 'cxml.db'}"
+    env = {"CXML_DATABASE_URL": url, "CXML_MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"}
+    _cxml(["demo", "--customers", str(args.customers), "--no-serve"], folder, env)
+    _cxml(["train", "churn", "--snapshots", "2"], folder, env)  # version 2, not promoted
+    key = _cxml(["keys", "create", "--scope", "admin"], folder, env).strip().splitlines()[-1]
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        ids = [r[0] for r in connection.execute(text("SELECT customer_id FROM scores"))]
+    port = free_port()
+    server = subprocess.Popen(
+        [CXML, "serve", "--port", str(port), "--workers", str(args.workers), "--log-level", "warning"],
+        cwd=folder,
+        env={**os.environ, **env, "CXML_MODEL_POLL_SECONDS": "2"},
+        stdout=open(folder / "serve.log", "w"),  # noqa: SIM115 - lives as long as the server
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait(f"http://127.0.0.1:{port}/readyz")
+        result = asyncio.run(
+            _run(f"http://127.0.0.1:{port}", key, sorted(set(ids)), args.rate, args.seconds)
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    accepted = result.pop("accepted_feedback")
+    with engine.connect() as connection:
+        stored = dict(
+            connection.execute(
+                text(
+                    "SELECT feedback_id, count(*) FROM feedback WHERE feedback_id LIKE 'LOAD%' "
+                    "GROUP BY feedback_id"
+                )
+            ).all()
+        )
+    result["feedback_check"] = {
+        "accepted": len(accepted),
+        "stored": len(stored),
+        "missing": len(set(accepted) - set(stored)),
+        "doubled": sum(1 for n in stored.values() if n != 1),
+    }
+    result["server_log_tracebacks"] = (folder / "serve.log").read_text().count("Traceback")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
