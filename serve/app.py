@@ -135,11 +135,11 @@ class Guard:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _drain(receive)  # first: once the answer is complete nothing more is read
             await reply(
                 413, f"the request body is {int(declared):,} bytes; at most {limit:,}", "body"
             )
             telemetry.observe(scope, 413, time.perf_counter() - started_at)
-            await _drain(receive)
             return
         seen = 0
         too_large = False
@@ -157,6 +157,7 @@ class Guard:
         async def watched(message: Message) -> None:
             if too_large:  # the app answered the aborted read its own way (400): say 413
                 if message["type"] == "http.response.start" and not status["started"]:
+                    await _drain(receive)
                     await reply(413, f"the request body is over {limit:,} bytes", "body")
                 return
             if message["type"] == "http.response.start":
@@ -169,8 +170,8 @@ class Guard:
             await asyncio.wait_for(self.app(scope, counted, watched), self.timeout)
         except _TooLarge:
             if not status["started"]:
+                await _drain(receive)
                 await reply(413, f"the request body is over {limit:,} bytes", "body")
-            await _drain(receive)
         except TimeoutError:
             if not status["started"]:
                 await reply(
@@ -185,8 +186,9 @@ _DRAIN_SECONDS = 30.0
 
 
 async def _drain(receive: Receive) -> None:
-    """Read and drop what a client still sends after its body was refused (413), up to a bound,
-    so it finishes sending and reads the answer instead of a connection reset."""
+    """Read and drop what a client still sends of a body about to be refused (413), up to a
+    bound, before answering: the server (uvicorn) reads nothing more once the answer is
+    complete, and closing on unread data resets the connection under a client still writing."""
     drained = 0
     deadline = time.monotonic() + _DRAIN_SECONDS
     with suppress(TimeoutError):
