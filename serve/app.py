@@ -143,12 +143,14 @@ class Guard:
             return
         seen = 0
         too_large = False
+        body_read = False  # the last part of the body has been read: nothing left to drain
 
         async def counted() -> Message:
-            nonlocal seen, too_large
+            nonlocal seen, too_large, body_read
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                body_read = not message.get("more_body", False)
                 if seen > limit:
                     too_large = True
                     raise _TooLarge
@@ -157,7 +159,8 @@ class Guard:
         async def watched(message: Message) -> None:
             if too_large:  # the app answered the aborted read its own way (400): say 413
                 if message["type"] == "http.response.start" and not status["started"]:
-                    await _drain(receive)
+                    if not body_read:
+                        await _drain(receive)
                     await reply(413, f"the request body is over {limit:,} bytes", "body")
                 return
             if message["type"] == "http.response.start":
@@ -170,7 +173,8 @@ class Guard:
             await asyncio.wait_for(self.app(scope, counted, watched), self.timeout)
         except _TooLarge:
             if not status["started"]:
-                await _drain(receive)
+                if not body_read:  # a receive() after the last part waits for a disconnect
+                    await _drain(receive)
                 await reply(413, f"the request body is over {limit:,} bytes", "body")
         except TimeoutError:
             if not status["started"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,24 @@ def test_missing_models_say_how_to_fix_then_bundles_load_on_reload(
             headers={**headers, "content-type": "application/json"},
         )
         assert chunked.status_code == 413 and chunked.json()["field"] == "body"
+        # The whole oversized body in one write: its last part is read with the excess, and
+        # nothing is left to drain (waiting for more would hang until the client gives up).
+        body = b'{"texts": ["' + b"a" * 5000 + b'"]}'
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+            connection.sendall(
+                b"POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"X-API-Key: {admin}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+                + f"{len(body):x}\r\n".encode()
+                + body
+                + b"\r\n0\r\n\r\n"
+            )
+            answer = b""
+            while not answer.rstrip().endswith(b"}"):
+                part = connection.recv(65536)  # a hang raises TimeoutError here
+                if not part:
+                    break
+                answer += part
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         ready = httpx.get(f"{server.base}/readyz")
         assert ready.status_code == 503
         assert "cxml train churn" in ready.json()["problems"][0]
