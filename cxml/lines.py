@@ -100,6 +100,18 @@ def text_grade_lines(result: dict[str, Any]) -> Iterator[str]:
             if champion:
                 line += f" {_number(champion.get(name)):>12}"
             yield line
+    selection = result.get("sentiment_selection") or {}
+    if any(g["macro_f1"] is not None for grades_ in selection.values() for g in grades_):
+        yield "sentiment candidates (macro-F1, 3-fold cross-validation on the training comments):"
+        for language, grades_ in selection.items():
+            for g in grades_:
+                if g["macro_f1"] is None:
+                    continue
+                chosen = "  ← serves" if g["chosen"] else ""
+                yield (
+                    f"  {language}  {g['family'] + ' C=' + format(g['C'], 'g'):<24} "
+                    f"{g['macro_f1']:.4f} ± {g['sd']:.4f}{chosen}"
+                )
     if result.get("champion_version"):
         yield f"themes against champion {result['champion_version']}:"
         yield from (f"  {line}" for line in lineage_lines(result.get("lineage") or []))

@@ -48,34 +48,83 @@ def weak_labels(frame: pd.DataFrame) -> pd.Series:
     return labels.where(labels.notna(), None)
 
 
+FAMILIES = ("lemmas+lexicon", "words", "words+chars")
+"""Candidate model families, in order of preference when their grades are level:
+
+- ``lemmas+lexicon``: TF-IDF over lemmas and their pairs (negation marked), character
+  1-3-grams for scripts without spaces, and the lexicon's scores: the family the shipped
+  defaults use, the one that holds up best away from the data it learned from;
+- ``words``: the plain reference, TF-IDF over the raw text's word 1-2-grams (character 1-3-grams
+  for scripts without spaces) with logistic regression;
+- ``words+chars``: word 1-2-grams and character 2-5-grams within words together.
+"""
+
+
 class _LanguageModel:
-    """TF-IDF + lexicon features → logistic regression, for one language."""
+    """TF-IDF features (of one family) → logistic regression, for one language."""
 
     def __init__(
-        self, C: float, max_features: int, random_state: int, characters: bool = False
+        self,
+        C: float,
+        max_features: int,
+        random_state: int,
+        characters: bool = False,
+        family: str = "lemmas+lexicon",
     ) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
+        self.family = family
+        self.C = C
+        self.on_terms = False  # the second block reads the tokeniser's terms, not the raw text
         # Character 1-3-grams for scripts without spaces (Japanese): they catch
         # inflections and negation (「悪くない」) that dictionary forms lose.
-        self.characters = (
-            TfidfVectorizer(
-                analyzer="char",
-                ngram_range=(1, 3),
+        if characters and family != "lemmas+lexicon":  # no spaces: "words" are characters
+            self.vectorizer = TfidfVectorizer(
+                analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True,
+                max_features=max_features,
+            )  # fmt: skip
+            self.characters = (  # with the tokeniser's words (dictionary forms) beside them
+                TfidfVectorizer(
+                    analyzer=identity, max_features=max_features, min_df=2, sublinear_tf=True
+                )
+                if family == "words+chars"
+                else None
+            )
+            self.on_terms = True
+        elif family == "lemmas+lexicon":
+            self.characters = (
+                TfidfVectorizer(
+                    analyzer="char",
+                    ngram_range=(1, 3),
+                    min_df=2,
+                    sublinear_tf=True,
+                    max_features=max_features,
+                )
+                if characters
+                else None
+            )
+            self.vectorizer = TfidfVectorizer(
+                analyzer=identity,  # terms arrive tokenised and lemmatised
+                max_features=max_features,
                 min_df=2,
                 sublinear_tf=True,
-                max_features=max_features,
             )
-            if characters
-            else None
-        )
-        self.vectorizer = TfidfVectorizer(
-            analyzer=identity,  # terms arrive tokenised and lemmatised
-            max_features=max_features,
-            min_df=2,
-            sublinear_tf=True,
-        )
+        else:
+            self.vectorizer = TfidfVectorizer(
+                ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=max_features
+            )
+            self.characters = (
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(2, 5),
+                    min_df=2,
+                    sublinear_tf=True,
+                    max_features=max_features,
+                )
+                if family == "words+chars"
+                else None
+            )
         self.classifier = LogisticRegression(
             C=C, class_weight="balanced", max_iter=2000, random_state=random_state
         )
@@ -84,11 +133,18 @@ class _LanguageModel:
     def _features(
         self, texts: Sequence[str], terms: list[list[str]], lexicon: np.ndarray, *, fit: bool
     ) -> Any:
+        def run(vectorizer: Any, data: Any) -> Any:
+            return vectorizer.fit_transform(data) if fit else vectorizer.transform(data)
+
+        if getattr(self, "family", "lemmas+lexicon") != "lemmas+lexicon":
+            blocks = [run(self.vectorizer, texts)]
+            if self.characters is not None:
+                blocks.append(run(self.characters, terms if self.on_terms else texts))
+            return sparse.hstack(blocks).tocsr() if len(blocks) > 1 else blocks[0].tocsr()
         grams = [t + [f"{a}_{b}" for a, b in itertools.pairwise(t)] for t in terms]
-        blocks = [self.vectorizer.fit_transform(grams) if fit else self.vectorizer.transform(grams)]
+        blocks = [run(self.vectorizer, grams)]
         if self.characters is not None:
-            chars = self.characters
-            blocks.append(chars.fit_transform(texts) if fit else chars.transform(texts))
+            blocks.append(run(self.characters, texts))
         blocks.append(sparse.csr_matrix(lexicon * self.lexicon_weight))
         return sparse.hstack(blocks).tocsr()
 
@@ -133,6 +189,9 @@ class SentimentModel(Estimator):
         neutral_band: float = 0.3,
         defaults: dict[str, SentimentModel] | None = None,
         random_state: int = 0,
+        select: bool = True,
+        select_margin: float = 0.005,
+        select_max_texts: int = 8000,
     ) -> None:
         self.C = C
         self.max_features = max_features
@@ -140,6 +199,82 @@ class SentimentModel(Estimator):
         self.neutral_band = neutral_band
         self.defaults = defaults
         self.random_state = random_state
+        self.select = select
+        self.select_margin = select_margin
+        self.select_max_texts = select_max_texts
+
+    def candidates(self) -> list[tuple[str, float]]:
+        """(family, C) pairs tried per language, the preferred first (see FAMILIES)."""
+        if not self.select:
+            return [("lemmas+lexicon", self.C)]
+        return [
+            ("lemmas+lexicon", self.C),
+            ("lemmas+lexicon", 0.5 if self.C != 0.5 else 2.0),
+            ("words", 1.0),
+            ("words+chars", 1.0),
+        ]
+
+    def _select(
+        self,
+        language: str,
+        texts: list[str],
+        terms: list[list[str]],
+        lexicon: np.ndarray,
+        labels: np.ndarray,
+    ) -> list[dict[str, Any]]:
+        """Each candidate's macro-F1 by stratified 3-fold cross-validation on (a sample of)
+        the labelled texts; the winner is the first candidate within ``select_margin`` of the
+        best mean, so noise between near-equal families does not flip the choice."""
+        from sklearn.metrics import f1_score
+        from sklearn.model_selection import StratifiedKFold
+
+        candidates = self.candidates()
+        counts = pd.Series(labels).value_counts()
+        if len(candidates) == 1 or counts.min() < 3:
+            return [
+                {
+                    "family": candidates[0][0],
+                    "C": candidates[0][1],
+                    "macro_f1": None,
+                    "chosen": True,
+                }
+            ]
+        rng = np.random.default_rng(self.random_state)
+        rows = np.arange(len(labels))
+        if len(rows) > self.select_max_texts:  # stratified sample: the same share per label
+            picked = [
+                rng.choice(np.flatnonzero(labels == label), size=n, replace=False)
+                for label, n in (
+                    (label, max(3, round(count * self.select_max_texts / len(rows))))
+                    for label, count in counts.items()
+                )
+            ]
+            rows = np.sort(np.concatenate(picked))
+        folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=self.random_state)
+        grades: list[dict[str, Any]] = []
+        means: list[float] = []
+        for family, C in candidates:
+            scores = []
+            for train, test in folds.split(rows, labels[rows]):
+                a, b = rows[train], rows[test]
+                model = _LanguageModel(
+                    C, self.max_features, self.random_state,
+                    characters=language in CHARACTER_LANGUAGES, family=family,
+                )  # fmt: skip
+                model.fit([texts[i] for i in a], [terms[i] for i in a], lexicon[a], labels[a])
+                proba = model.proba([texts[i] for i in b], [terms[i] for i in b], lexicon[b])
+                predicted = np.array(LABELS, dtype=object)[proba.argmax(axis=1)]
+                scores.append(f1_score(labels[b], predicted, average="macro"))
+            grades.append(
+                {"family": family, "C": C, "macro_f1": float(np.mean(scores)),
+                 "sd": float(np.std(scores)), "texts": len(rows), "chosen": False}
+            )  # fmt: skip
+            means.append(grades[-1]["macro_f1"])
+        best = max(means)
+        grades[next(i for i, m in enumerate(means) if m >= best - self.select_margin)]["chosen"] = (
+            True
+        )
+        return grades
 
     def fit(
         self,
@@ -153,6 +288,7 @@ class SentimentModel(Estimator):
         self.lexicon_ = LexiconScorer()
         self.models_: dict[str, _LanguageModel] = {}
         self.sources_: dict[str, str] = {}
+        self.selection_: dict[str, list[dict[str, Any]]] = {}
         frame = pd.DataFrame({"language": list(languages), "label": list(labels)})
         for language, group in frame.groupby("language"):
             usable = group[group["label"].isin(LABELS)]
@@ -162,19 +298,20 @@ class SentimentModel(Estimator):
             chosen_texts = [texts[i] for i in index]
             chosen = [analysed[i] for i in index]
             lexicon = self.lexicon_.features(chosen_texts, chosen, str(language))
+            terms = term_strings(chosen, mark_negation=True)
+            truth = usable["label"].to_numpy(dtype=object)
+            grades = self._select(str(language), chosen_texts, terms, lexicon, truth)
+            winner = next(g for g in grades if g["chosen"])
             model = _LanguageModel(
-                self.C,
+                winner["C"],
                 self.max_features,
                 self.random_state,
                 characters=language in CHARACTER_LANGUAGES,
+                family=winner["family"],
             )
-            model.fit(
-                chosen_texts,
-                term_strings(chosen, mark_negation=True),
-                lexicon,
-                usable["label"].tolist(),
-            )
+            model.fit(chosen_texts, terms, lexicon, truth.tolist())
             self.models_[str(language)] = model
+            self.selection_[str(language)] = grades
             self.sources_[str(language)] = "trained"
         return self
 

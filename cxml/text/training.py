@@ -143,12 +143,21 @@ def train_text_pipeline(
         sample_frame["language"].tolist() if "language" in sample_frame.columns else None,
     )
     coverage = pipeline.coverage(sample)
+    selection = getattr(pipeline.sentiment_, "selection_", {})
     metrics = {
         "texts": float(pipeline.n_texts_),
         "labelled": float(pipeline.labelled_),
         "theme_coverage": coverage,
         **{f"heldout_{k}": v for k, v in grades.items() if v == v},
         **{f"champion_{k}": v for k, v in champion_grades.items() if v == v},
+        **{
+            f"sentiment_cv_{language}_{grade['family'].replace('+', '_')}_C{grade['C']:g}": grade[
+                "macro_f1"
+            ]
+            for language, grades_ in selection.items()
+            for grade in grades_
+            if grade["macro_f1"] is not None
+        },
     }
     newest = (
         pd.to_datetime(frame["created_at"], errors="coerce").max()
@@ -169,6 +178,12 @@ def train_text_pipeline(
         "taxonomy_version": taxonomy.version if taxonomy else "",
         "sentiment_sources": json.dumps(
             {lang: pipeline.sentiment_.source(lang) for lang in pipeline.languages_}
+        ),
+        "sentiment_families": json.dumps(
+            {
+                language: next(f"{g['family']} C={g['C']:g}" for g in grades_ if g["chosen"])
+                for language, grades_ in selection.items()
+            }
         ),
         "heldout": split.how,
         "data_end": "" if newest is None or pd.isna(newest) else newest.isoformat(),
@@ -204,6 +219,7 @@ def train_text_pipeline(
         "champion_grades": champion_grades,
         "champion_graded_as": graded_as,
         "lineage": pipeline.themes_.lineage_,
+        "sentiment_selection": selection,
     }
 
 

@@ -122,6 +122,63 @@ def test_sentiment_learned_from_scores_matches_the_planted_truth(
     assert fitted.label_source_ == "weak labels from scores"
 
 
+def test_sentiment_serves_the_candidate_that_won_and_is_not_below_the_plain_reference(
+    fitted: TextPipeline, text_world: World, held_out: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Every language's families were graded by cross-validation; the one within the margin of
+    the best and first in preference serves; on comments from a later world it is not below a
+    plain TF-IDF + logistic regression trained on the same texts and labels."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    model = fitted.sentiment_
+    feedback, truth = held_out
+    results = fitted.analyze(feedback["text"].tolist())
+    predicted = pd.Series([r["sentiment"]["label"] for r in results])
+    train = text_world.feedback[text_world.feedback["text"] != ""].reset_index(drop=True)
+    labels = weak_labels(train)
+    for language in ("en", "ja"):
+        grades = model.selection_[language]
+        assert [g["family"] for g in grades] == [f for f, _ in model.candidates()]
+        chosen = [g for g in grades if g["chosen"]]
+        best = max(g["macro_f1"] for g in grades)
+        assert len(chosen) == 1 and chosen[0]["macro_f1"] >= best - model.select_margin
+        earlier = grades[: grades.index(chosen[0])]
+        assert all(g["macro_f1"] < best - model.select_margin for g in earlier)
+        assert model.models_[language].family == chosen[0]["family"]
+
+        usable = (train["language"] == language) & labels.notna()
+        vectorizer = (
+            TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+            if language == "ja"
+            else TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+        )
+        reference = LogisticRegression(max_iter=2000, class_weight="balanced").fit(
+            vectorizer.fit_transform(train.loc[usable, "text"]), labels[usable].astype(str)
+        )
+        mask = truth["language"] == language
+        theirs = reference.predict(vectorizer.transform(feedback.loc[mask, "text"]))
+        ours = f1_score(truth.loc[mask, "sentiment"], predicted[mask], average="macro")
+        plain = f1_score(truth.loc[mask, "sentiment"], theirs, average="macro")
+        assert ours >= plain - 0.02, (language, ours, plain, grades)
+
+
+def test_the_margin_keeps_the_preferred_family_when_grades_are_close(text_world: World) -> None:
+    from cxml.text.sentiment import SentimentModel
+
+    frame = text_world.feedback[text_world.feedback["language"] == "en"].head(400)
+    texts = frame["text"].tolist()
+    labels = weak_labels(frame).tolist()
+    analysed = Tokenizer().analyse(texts, "en")
+    wide = SentimentModel(select_margin=1.0).fit(texts, analysed, ["en"] * len(texts), labels)
+    assert [g["chosen"] for g in wide.selection_["en"]] == [True, False, False, False]
+    assert wide.models_["en"].family == "lemmas+lexicon"
+    fixed = SentimentModel(select=False).fit(texts, analysed, ["en"] * len(texts), labels)
+    assert fixed.selection_["en"] == [
+        {"family": "lemmas+lexicon", "C": 2.0, "macro_f1": None, "chosen": True}
+    ]
+
+
 def test_every_comment_gets_a_theme_with_evidence(fitted: TextPipeline) -> None:
     text = "I was charged twice this month and nobody can explain why."
     result = fitted.analyze([text])[0]
