@@ -1,4 +1,5 @@
-"""Themes: discovered from the data (NMF over lemmas, per language) plus a taxonomy users edit.
+"""Themes: discovered from the data (NMF over lemmas and neighbouring-word pairs, per language) plus
+a taxonomy users edit.
 
 Taxonomy YAML (versioned by its ``version`` field)::
 
@@ -24,6 +25,7 @@ split, new, retired.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -198,6 +200,20 @@ def theme_terms(record: Analysed, language: str) -> list[str]:
     return terms + [p for p in phrases if not any(w in stop for w in p.split(" "))]
 
 
+PAIR = "+"  # joins neighbouring terms into a pair feature ("card+arrive"); never in a label
+
+
+def discovery_terms(record: Analysed, language: str, *, pairs: bool = True) -> list[str]:
+    """What a text offers the factorisation: its theme terms and, with ``pairs``, each two
+    neighbouring content words ("card+arrive" tells "card not arrived" from "card declined")."""
+    terms = theme_terms(record, language)
+    if not pairs:
+        return terms
+    stop = DISCOURSE_WORDS.get(language, set())
+    words = [t.norm for t in record.terms if t.norm not in stop]
+    return terms + [f"{a}{PAIR}{b}" for a, b in itertools.pairwise(words)]
+
+
 def _readable_label(terms: list[str], typical: Sequence[Analysed], language: str) -> str:
     """A label a person would write: the phrases the theme's most typical comments use most
     (those holding one of its top terms), two at most — "Download speed, night" rather than
@@ -267,6 +283,8 @@ class ThemeModel(Estimator):
         keep_similarity: float = 0.5,
         min_confidence: float = 0.25,
         random_state: int = 0,
+        representation: str = "nmf",
+        pairs: bool = True,
     ) -> None:
         self.taxonomy = taxonomy
         self.n_themes = n_themes
@@ -276,18 +294,21 @@ class ThemeModel(Estimator):
         self.keep_similarity = keep_similarity
         self.min_confidence = min_confidence
         self.random_state = random_state
+        self.representation = representation
+        self.pairs = pairs
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Models pickled before 0.2 kept the earlier model itself as ``previous``.
         state.pop("previous", None)
         state.setdefault("reference_themes", None)
+        state.setdefault("representation", "nmf")
+        state.setdefault("pairs", False)  # fitted without pair features
         super().__setstate__(state)
 
     # --- fitting -------------------------------------------------------------------
 
     def fit(self, analysed: Sequence[Analysed], languages: Sequence[str | None]) -> ThemeModel:
         """Discover themes per language and reconcile them with the taxonomy and ``previous``."""
-        from sklearn.decomposition import NMF
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self._forget()
@@ -309,7 +330,7 @@ class ThemeModel(Estimator):
             if language:
                 by_language.setdefault(language, []).append(i)
         for language, index in sorted(by_language.items()):
-            docs = [theme_terms(analysed[i], language) for i in index]
+            docs = [discovery_terms(analysed[i], language, pairs=self.pairs) for i in index]
             records = [analysed[i] for i, d in zip(index, docs, strict=True) if d]
             docs = [d for d in docs if d]
             if len(docs) < self.min_texts:
@@ -327,14 +348,15 @@ class ThemeModel(Estimator):
             k = min(k, matrix.shape[1] - 1, len(docs) - 1)
             if k < 2:
                 continue
-            nmf = NMF(n_components=k, init="nndsvda", random_state=self.random_state, max_iter=400)
-            strength = nmf.fit_transform(matrix)
+            strength, components = self._factorise(matrix, k)
             vocabulary = vectorizer.get_feature_names_out()
             self.vectorizers_[language] = vectorizer
-            self.components_[language] = nmf.components_
+            self.components_[language] = components
             ids = []
-            for c, row in enumerate(nmf.components_):
-                top = np.argsort(row)[::-1][: self.top_terms]
+            for c, row in enumerate(components):
+                # a theme's terms (labels, evidence, id matching) are words and phrases only
+                order = [j for j in np.argsort(row)[::-1] if PAIR not in vocabulary[j]]
+                top = order[: self.top_terms]
                 weights = {str(vocabulary[j]): float(row[j]) for j in top if row[j] > 0}
                 typical = [
                     records[d] for d in np.argsort(strength[:, c])[::-1][:40] if strength[d, c] > 0
@@ -351,6 +373,25 @@ class ThemeModel(Estimator):
             for lang, themes in self.component_ids_.items()
         }
         return self
+
+    def _factorise(self, matrix: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(strength of each theme in each text, each theme's term weights) by the chosen
+        representation: NMF from an SVD start, k-means centroids, or NMF started from them."""
+        from sklearn.cluster import KMeans
+        from sklearn.decomposition import NMF
+
+        if self.representation == "nmf":
+            nmf = NMF(n_components=k, init="nndsvda", random_state=self.random_state, max_iter=400)
+            return nmf.fit_transform(matrix), nmf.components_
+        kmeans = KMeans(n_clusters=k, n_init=3, random_state=self.random_state).fit(matrix)
+        centres = np.maximum(kmeans.cluster_centers_, 0.0)
+        if self.representation == "kmeans":
+            return np.asarray(matrix @ centres.T), centres
+        start = np.full((matrix.shape[0], k), 1e-3)
+        start[np.arange(matrix.shape[0]), kmeans.labels_] = 1.0
+        nmf = NMF(n_components=k, init="custom", random_state=self.random_state, max_iter=400)
+        strength = nmf.fit_transform(matrix, W=start, H=centres + 1e-6)
+        return strength, nmf.components_
 
     def _compile(self, taxonomy: Taxonomy) -> None:
         self.rules_: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
@@ -534,7 +575,7 @@ class ThemeModel(Estimator):
         vectorizer = self.vectorizers_[language]
         components = self.components_[language]
         ids = self.component_ids_[language]
-        docs = [theme_terms(r, language) for r in analysed]
+        docs = [discovery_terms(r, language, pairs=self.pairs) for r in analysed]
         matrix = vectorizer.transform(docs)
         weights = np.asarray(matrix @ components.T)
         totals = weights.sum(axis=1, keepdims=True)
