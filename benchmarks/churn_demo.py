@@ -18,6 +18,7 @@ import pandas as pd
 from cxml.churn.predictor import ChurnDefinition
 from cxml.churn.training import (
     backtest,
+    choose,
     days_to_churn,
     feature_spec,
     snapshot_dates,
@@ -76,10 +77,11 @@ def main() -> None:
             timing[label], _ = survival_backtest(
                 rows, days, dates[0], as_of, args.horizon, predictions["model"]
             )
-            for name in ("model", "logistic", "rule"):
+            for name in ("model", "lightgbm", "linear", "logistic", "rule"):
                 g = graded[name]
+                shown = f"model (served: {choose(graded)})" if name == "model" else name
                 print(
-                    f"| {label} ({rows.X.shape[1]} features) | {name} | {g['roc_auc']:.4f} | {g['pr_auc']:.3f} "
+                    f"| {label} ({rows.X.shape[1]} features) | {shown} | {g['roc_auc']:.4f} | {g['pr_auc']:.3f} "
                     f"| {g['brier']:.4f} | {g['lift_top10']:.2f} | {g['recall_top20']:.3f} |"
                 )
         latest = rows.snapshot == dates[0].to_datetime64()

@@ -16,7 +16,13 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from cxml.churn.evaluate import grade
-from cxml.churn.model import ChurnModel, LogisticBaseline, RuleBaseline
+from cxml.churn.model import (
+    ChurnModel,
+    LinearChurnModel,
+    LogisticBaseline,
+    RuleBaseline,
+    churn_probability,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,6 +37,7 @@ def main() -> None:
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     models = {
         "cxml ChurnModel (LightGBM, tuned inside the fold, isotonic)": ChurnModel,
+        "cxml LinearChurnModel (L2 logistic, C tuned inside the fold, isotonic)": LinearChurnModel,
         "logistic regression": LogisticBaseline,
         "rule (one-split stump)": RuleBaseline,
     }
@@ -40,7 +47,7 @@ def main() -> None:
         for name, make in models.items():
             started = time.perf_counter()
             model = make().fit(X.iloc[train], y[train])
-            results[name].append(grade(y[test], model.predict_proba(X.iloc[test])))
+            results[name].append(grade(y[test], churn_probability(model, X.iloc[test])))
             seconds[name] += time.perf_counter() - started
     print(
         "| model | ROC-AUC (mean ± sd of 5 folds) | PR-AUC | Brier | lift top 10 % | recall top 20 % | fit+score s |"

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from cxml.churn.predictor import ChurnPredictor
-from cxml.scoring import Attribution, attribution_for, score
+from cxml.scoring import Attribution, attribution_for, attribution_name, score
 from cxml.store import Store
 from cxml.store.history import count_active, customer_buckets, read_history
 from cxml.store.scores import write_scores
@@ -98,7 +98,7 @@ def score_store(
         if progress is not None:
             progress(run.scored, total)
     run.top = [row for _, _, row in sorted(best, key=lambda b: (b[0], b[1]), reverse=True)]
-    run.attribution = {"exact": "exact TreeSHAP", "path": "path (Saabas)"}[chosen]
+    run.attribution = attribution_name(predictor.estimator, chosen)
     run.seconds = time.perf_counter() - started
     return run
 

@@ -13,15 +13,19 @@ import numpy as np
 import pandas as pd
 
 from cxml.churn.leaks import leak_warnings
-from cxml.churn.model import ChurnModel
+from cxml.churn.model import ServedModel
 from cxml.churn.plots import evaluation_figures
 from cxml.churn.predictor import ChurnDefinition, ChurnPredictor, Mode
 from cxml.churn.training import (
+    CANDIDATES,
+    MARGIN,
     Say,
     TrainingSet,
     backtest,
+    choose,
     cross_validated,
     digest,
+    family_of,
     feature_spec,
     flat_training_set,
     snapshot_dates,
@@ -144,7 +148,7 @@ def train_churn(
         yardstick = _champion_here(
             settings, lambda champion: champion_on_folds(champion, X, y), mode, say
         )
-    fit_survival: Callable[[ChurnModel], Any] | None = None
+    fit_survival: Callable[[ServedModel], Any] | None = None
     survival_grades: dict[str, dict[str, float]] = {}
     survival_family: str | None = None
     if flat is None:
@@ -154,7 +158,13 @@ def train_churn(
         )
     say(f"fitting the model on all {len(X):,} rows")
     warnings = leak_warnings(X, pd.Series(y))
-    estimator = ChurnModel().fit(X, y)
+    served_family = choose(graded)
+    say(
+        f"serving the {served_family} family (backtest ROC-AUC "
+        + ", ".join(f"{name} {graded[name]['roc_auc']:.4f}" for name, _ in CANDIDATES)
+        + f"; a later family must lead by more than {MARGIN})"
+    )
+    estimator = family_of(served_family)().fit(X, y)
     survival = fit_survival(estimator) if fit_survival is not None else None
     predictor = ChurnPredictor(
         estimator=estimator,
@@ -177,6 +187,7 @@ def train_churn(
         "rows": len(X),
         "features": X.shape[1],
         "best_params": estimator.best_params_,
+        "served_family": served_family,
         **(
             {
                 "as_of": str(pd.Timestamp(as_of).date()),
@@ -234,7 +245,7 @@ def _time_to_churn(
     horizon_days: int,
     classifier_probability: np.ndarray,
     say: Say,
-) -> tuple[Callable[[ChurnModel], Any] | None, dict[str, dict[str, float]], str | None]:
+) -> tuple[Callable[[ServedModel], Any] | None, dict[str, dict[str, float]], str | None]:
     """The churn model's companion: candidates graded forward in time; returns how to fit the
     winner on every snapshot (outcomes censored when the data ends) once the final classifier
     exists, the grades and the winner's name. Nothing when the data holds no churn to time."""
@@ -263,7 +274,7 @@ def _time_to_churn(
     )
     event, duration = targets(days, rows.snapshot, data_end)
 
-    def fit(estimator: ChurnModel) -> Any:
+    def fit(estimator: ServedModel) -> Any:
         if chosen == "cox":
             return SurvivalModel().fit(rows.X, event, duration)
         return ClassifierSurvival(horizon_days=horizon_days).fit(estimator, event, duration)
@@ -271,7 +282,7 @@ def _time_to_churn(
     return fit, graded, chosen
 
 
-def global_drivers(model: ChurnModel, X: pd.DataFrame) -> pd.DataFrame:
+def global_drivers(model: ServedModel, X: pd.DataFrame) -> pd.DataFrame:
     """Features ranked by mean |attribution| over ``X`` (log-odds), with the mean signed value."""
     contributions = model.path_contributions(X).drop(columns=["bias"])
     return (

@@ -28,6 +28,14 @@ TOP_REASONS = 3
 EXACT_LIMIT = 2000  # more customers than this in one run: path attributions (≈ 14× faster)
 Attribution = Literal["exact", "path"]
 ATTRIBUTION_NAMES = {"exact": "exact TreeSHAP", "path": "path (Saabas)"}
+
+
+def attribution_name(estimator: Any, attribution: Attribution) -> str:
+    """How the reasons were computed, as stored with the scores (the family may say otherwise:
+    a linear model's attributions are exact whichever was asked)."""
+    return str(getattr(estimator, "attribution_names", ATTRIBUTION_NAMES)[attribution])
+
+
 QUOTE_CHARS = 200
 #: Survey-score features whose reason names the answer behind it: (score column, which answer).
 SURVEY_EVIDENCE = {
@@ -121,7 +129,7 @@ def score(
             "band": bands(probability, predictor.base_rate),
             "revenue_at_risk": np.where(np.isfinite(revenue), revenue, np.nan),
             "reasons": reasons,
-            "attribution": ATTRIBUTION_NAMES[attribution],
+            "attribution": attribution_name(estimator, attribution),
             "scored_at": scored_at,
             "features_as_of": cut.to_pydatetime(),
             **timing,

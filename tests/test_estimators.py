@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from cxml.churn.model import ChurnModel, LogisticBaseline, RuleBaseline
+from cxml.churn.model import ChurnModel, LinearChurnModel, LogisticBaseline, RuleBaseline
 from cxml.demo import World
 from cxml.errors import NotFittedError
 from cxml.text.intents import IntentDetector
@@ -91,6 +91,9 @@ CASES: dict[str, Case] = {
         lambda m, d: m.predict_proba(d[0]),
         "fit(X, y)",
     ),
+    "LinearChurnModel": Case(
+        LinearChurnModel, lambda m, d: m.fit(*d), lambda m, d: m.predict_proba(d[0]), "fit(X, y)"
+    ),
     "LogisticBaseline": Case(
         LogisticBaseline, lambda m, d: m.fit(*d), lambda m, d: m.predict_proba(d[0]), "fit(X, y)"
     ),
@@ -139,7 +142,7 @@ STATELESS = {"LanguageDetector", "Redactor"}
 
 
 def _data(name: str, world: World, part: int) -> Any:
-    if name in ("ChurnModel", "LogisticBaseline", "RuleBaseline"):
+    if name in ("ChurnModel", "LinearChurnModel", "LogisticBaseline", "RuleBaseline"):
         return _tabular(part)
     return _texts(world, part)
 

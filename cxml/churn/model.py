@@ -1,4 +1,5 @@
-"""The churn model: calibrated gradient-boosted trees (LightGBM), and the baselines it must beat.
+"""The churn models: calibrated gradient-boosted trees (LightGBM) and a calibrated regularised
+logistic regression, candidates chosen by backtest; and the baselines they must beat.
 
 ``ChurnModel`` picks its tree settings from a small grid by inner cross-validation on the
 training data only (never on the rows it is evaluated on), then calibrates probabilities
@@ -76,7 +77,63 @@ def prepare(frame: pd.DataFrame, categories: dict[str, list[Any]] | None = None)
     return pd.DataFrame(out, index=frame.index)
 
 
-class ChurnModel(ClassifierMixin, Estimator):
+class _Rows:
+    """Rows as the churn models read them: the training columns, numbers as float64 and
+    categories as their training codes (shared by every family, so scoring and reasons read one
+    format whichever family serves)."""
+
+    columns_: list[str]
+    categories_: dict[str, list[Any]]
+
+    def _check(self) -> None:  # pragma: no cover - each family says what it needs
+        raise NotImplementedError
+
+    def _require_columns(self, X: pd.DataFrame) -> None:
+        """Fitted, and ``X`` has every column the model was trained with."""
+        self._check()
+        missing = [c for c in self.columns_ if c not in X.columns]
+        if missing:
+            raise ModelMismatchError(
+                f"the model needs column(s) it was trained with: {', '.join(missing)}",
+                field=missing[0],
+            )
+
+    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The rows as LightGBM reads them: float64, categories as their training codes, NaN
+        missing (an unseen category is missing). Equal to LightGBM's own reading of
+        ``prepare``'s frame, without building it: one array copy for the numbers."""
+        self._require_columns(X)
+        return self._read(X)
+
+    def _read(self, X: pd.DataFrame) -> np.ndarray:
+        codes = self.__dict__.get("_codes")
+        if codes is None:
+            codes = self._codes = {
+                c: {str(v): float(i) for i, v in enumerate(values)}
+                for c, values in self.categories_.items()
+            }
+        out = np.empty((len(X), len(self.columns_)))
+        numeric = [j for j, c in enumerate(self.columns_) if c not in codes]
+        dtypes = X.dtypes
+        floats = [j for j in numeric if dtypes[self.columns_[j]] == np.float64]
+        if floats:  # one copy for the float block (most features)
+            out[:, floats] = X[[self.columns_[j] for j in floats]].to_numpy(dtype=np.float64)
+        for j in numeric:
+            if dtypes[self.columns_[j]] != np.float64:
+                out[:, j] = pd.to_numeric(X[self.columns_[j]], errors="coerce").to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
+        for j, column in enumerate(self.columns_):
+            if column in codes:
+                known = codes[column]
+                out[:, j] = [
+                    known.get(str(v), np.nan) if v is not None and v == v else np.nan
+                    for v in X[column].to_numpy(dtype=object)
+                ]
+        return out
+
+
+class ChurnModel(_Rows, ClassifierMixin, Estimator):
     """Calibrated LightGBM churn probability; ``tune`` chooses from ``GRID`` by inner CV."""
 
     _caches = ("_compiled", "_codes")
@@ -169,50 +226,9 @@ class ChurnModel(ClassifierMixin, Estimator):
     def _check(self) -> None:
         self._check_fitted("booster_")
 
-    def _require_columns(self, X: pd.DataFrame) -> None:
-        """Fitted, and ``X`` has every column the model was trained with."""
-        self._check()
-        missing = [c for c in self.columns_ if c not in X.columns]
-        if missing:
-            raise ModelMismatchError(
-                f"the model needs column(s) it was trained with: {', '.join(missing)}",
-                field=missing[0],
-            )
-
     def _data(self, X: pd.DataFrame) -> pd.DataFrame:
         self._require_columns(X)
         return prepare(X[self.columns_], self.categories_)
-
-    def matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """The rows as LightGBM reads them: float64, categories as their training codes, NaN
-        missing (an unseen category is missing). Equal to LightGBM's own reading of
-        ``prepare``'s frame, without building it: one array copy for the numbers."""
-        self._require_columns(X)
-        codes = self.__dict__.get("_codes")
-        if codes is None:
-            codes = self._codes = {
-                c: {str(v): float(i) for i, v in enumerate(values)}
-                for c, values in self.categories_.items()
-            }
-        out = np.empty((len(X), len(self.columns_)))
-        numeric = [j for j, c in enumerate(self.columns_) if c not in codes]
-        dtypes = X.dtypes
-        floats = [j for j in numeric if dtypes[self.columns_[j]] == np.float64]
-        if floats:  # one copy for the float block (most features)
-            out[:, floats] = X[[self.columns_[j] for j in floats]].to_numpy(dtype=np.float64)
-        for j in numeric:
-            if dtypes[self.columns_[j]] != np.float64:
-                out[:, j] = pd.to_numeric(X[self.columns_[j]], errors="coerce").to_numpy(
-                    dtype=np.float64, na_value=np.nan
-                )
-        for j, column in enumerate(self.columns_):
-            if column in codes:
-                known = codes[column]
-                out[:, j] = [
-                    known.get(str(v), np.nan) if v is not None and v == v else np.nan
-                    for v in X[column].to_numpy(dtype=object)
-                ]
-        return out
 
     def compiled_(self) -> Any:
         """The trees as flat arrays for the numba kernel (built once, not pickled)."""
@@ -293,6 +309,175 @@ class ChurnModel(ClassifierMixin, Estimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """1 where the churn probability is at least one half."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+class LinearChurnModel(_Rows, ClassifierMixin, Estimator):
+    """Calibrated L2-regularised logistic regression on the rows ``matrix`` gives: numbers
+    standardised (missing: the training mean), categories one-hot (missing or unseen: none).
+
+    The strength ``C`` is chosen from ``Cs`` by inner cross-validation on the training rows;
+    probabilities are calibrated like ``ChurnModel``'s (isotonic on out-of-fold scores).
+    Attributions are exact: a feature's contribution is its coefficient times its distance from
+    the training average (a category's: its coefficient less the average of its column's), so
+    contributions plus ``bias`` add up to the raw log-odds, as the trees' do.
+    """
+
+    _caches = ("_codes",)
+    _fit_call = "fit(X, y)"
+    #: What scores say their reasons were computed with (exact either way).
+    attribution_names = {"exact": "exact (linear)", "path": "exact (linear)"}  # noqa: RUF012
+
+    def __init__(
+        self,
+        Cs: tuple[float, ...] = (0.1, 1.0),
+        inner_folds: int = 3,
+        random_state: int = 0,
+    ) -> None:
+        self.Cs = Cs
+        self.inner_folds = inner_folds
+        self.random_state = random_state
+
+    def _design(self, matrix: np.ndarray) -> np.ndarray:
+        blocks = []
+        for j, column in enumerate(self.columns_):
+            values = matrix[:, j]
+            if column in self.categories_:
+                levels = len(self.categories_[column])
+                block = np.zeros((len(values), levels))
+                known = np.flatnonzero(~np.isnan(values))
+                block[known, values[known].astype(np.int64)] = 1.0
+                blocks.append(block)
+            else:
+                z = (values - self.means_[j]) / self.scales_[j]
+                blocks.append(np.where(np.isfinite(z), z, 0.0)[:, None])
+        return np.hstack(blocks) if blocks else np.zeros((len(matrix), 0))
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> LinearChurnModel:
+        """Choose C (inner CV), fit on all rows, calibrate on out-of-fold scores."""
+        from sklearn.isotonic import IsotonicRegression
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import roc_auc_score
+        from sklearn.model_selection import StratifiedKFold
+
+        self._forget()
+        y = np.asarray(y).astype(int)
+        data = prepare(X)
+        self.classes_ = np.array([0, 1])
+        self.columns_ = list(data.columns)
+        self.categories_ = {
+            c: list(data[c].cat.categories)
+            for c in data.columns
+            if isinstance(data[c].dtype, pd.CategoricalDtype)
+        }
+        matrix = self._read(data)
+        with np.errstate(all="ignore"):
+            means = np.nanmean(matrix, axis=0)
+            scales = np.nanstd(matrix, axis=0)
+        self.means_ = np.where(np.isfinite(means), means, 0.0)
+        self.scales_ = np.where(np.isfinite(scales) & (scales > 0), scales, 1.0)
+        design = self._design(matrix)
+        folds = list(
+            StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state).split(
+                design, y
+            )
+        )
+        best: tuple[float, float, np.ndarray] | None = None
+        for C in self.Cs:
+            out_of_fold = np.zeros(len(y))
+            for train, test in folds:
+                fold = LogisticRegression(C=C, max_iter=5000).fit(design[train], y[train])
+                out_of_fold[test] = fold.decision_function(design[test])
+            score = roc_auc_score(y, out_of_fold)
+            if best is None or score > best[0]:
+                best = (score, C, out_of_fold)
+        assert best is not None
+        self.inner_auc_, C, out_of_fold = best
+        self.best_params_ = {"family": "linear", "C": C}
+        model = LogisticRegression(C=C, max_iter=5000).fit(design, y)
+        coefficients = model.coef_[0]
+        # per feature: its slice of the design's columns, and the average of each slice
+        self.slices_: list[tuple[int, int]] = []
+        start = 0
+        for column in self.columns_:
+            width = len(self.categories_[column]) if column in self.categories_ else 1
+            self.slices_.append((start, start + width))
+            start += width
+        self.coef_ = coefficients
+        # the average row: category shares; standardised numbers average exactly 0, so a
+        # missing number (read as the mean) contributes exactly nothing
+        self.centre_ = design.mean(axis=0)
+        for column, (a, _) in zip(self.columns_, self.slices_, strict=True):
+            if column not in self.categories_:
+                self.centre_[a] = 0.0
+        self.bias_ = float(model.intercept_[0] + coefficients @ self.centre_)
+        self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
+            _sigmoid(out_of_fold), y
+        )
+        self.base_rate_ = float(y.mean())
+        return self
+
+    def _check(self) -> None:
+        self._check_fitted("coef_")
+
+    def _attributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Per row and feature, the exact contribution to the raw log-odds."""
+        self._check()
+        weighted = (self._design(matrix) - self.centre_) * self.coef_
+        return np.column_stack([weighted[:, a:b].sum(axis=1) for a, b in self.slices_])
+
+    def walk(
+        self, X: pd.DataFrame | np.ndarray, *, k: int = 3, full: bool = False
+    ) -> dict[str, np.ndarray]:
+        """As ``ChurnModel.walk``: raw log-odds, calibrated probability, top-k attributions by
+        size (−1 where fewer are non-zero), every attribution with ``full``, the rows read."""
+        self._check()
+        matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
+        credit = self._attributions(matrix)
+        raw = credit.sum(axis=1) + self.bias_
+        out: dict[str, np.ndarray] = {"raw": raw, "matrix": matrix}
+        out["probability"] = self._calibrated(raw)
+        k = min(k, credit.shape[1])
+        order = np.argsort(-np.abs(credit), axis=1, kind="stable")[:, :k]
+        values = np.take_along_axis(credit, order, axis=1)
+        out["top_index"] = np.where(values != 0, order, -1).astype(np.int64)
+        out["top_value"] = np.where(values != 0, values, 0.0)
+        if full:
+            out["contributions"] = credit
+        return out
+
+    def _calibrated(self, raw_log_odds: np.ndarray) -> np.ndarray:
+        raw = _sigmoid(raw_log_odds)
+        return np.clip(self.calibrator_.predict(raw) + 1e-6 * (raw - 0.5), 0.0, 1.0)
+
+    def raw_score(self, X: pd.DataFrame) -> np.ndarray:
+        """The uncalibrated probability."""
+        return _sigmoid(self.walk(X, k=0)["raw"])
+
+    def exact_contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """One column per feature, then the bias; each row adds up to the raw log-odds."""
+        credit = self._attributions(matrix)
+        return np.column_stack([credit, np.full(len(credit), self.bias_)])
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Exact contributions per row and feature (log-odds), with ``bias``."""
+        values = self.exact_contributions(self.matrix(X))
+        return pd.DataFrame(values, columns=[*self.columns_, "bias"], index=X.index)
+
+    def path_contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The same exact contributions (a linear model has no cheaper approximation to make)."""
+        return self.contributions(X)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """(n, 2): probability of staying and of churning, per row."""
+        return _two_columns(self.walk(X, k=0)["probability"])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where the churn probability is at least one half."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+#: Either family, as scoring and serving use it.
+ServedModel = ChurnModel | LinearChurnModel
 
 
 def _sigmoid(log_odds: np.ndarray) -> np.ndarray:

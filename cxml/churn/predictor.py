@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from cxml.churn.model import ChurnModel
+from cxml.churn.model import ServedModel
 from cxml.errors import ConfigError, ModelMismatchError
 from cxml.features import FeatureSpec, customer_features, effective_churn_dates
 from cxml.store.history import History
@@ -69,7 +69,7 @@ class ChurnPredictor:
     ``spec``) or ``flat`` (a table of customers, ``columns`` as trained).
     """
 
-    estimator: ChurnModel
+    estimator: ServedModel
     mode: Mode
     columns: tuple[str, ...]
     base_rate: float

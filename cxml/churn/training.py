@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from cxml.churn.evaluate import grade
-from cxml.churn.model import ChurnModel, LogisticBaseline, RuleBaseline, churn_probability
+from cxml.churn.model import (
+    ChurnModel,
+    LinearChurnModel,
+    LogisticBaseline,
+    RuleBaseline,
+    churn_probability,
+)
 from cxml.churn.predictor import ChurnDefinition, point_in_time_features
 from cxml.errors import ConfigError
 from cxml.features import MIN_THEME_MENTIONS, FeatureSpec, churn_labels, effective_churn_dates
@@ -25,11 +31,43 @@ from cxml.store import Store
 from cxml.store import history as pit
 
 Say = Callable[[str], None]
-FAMILIES: tuple[tuple[str, type], ...] = (
-    ("model", ChurnModel),
+#: The candidates that may serve, the preferred first when their grades are level.
+CANDIDATES: tuple[tuple[str, type], ...] = (
+    ("lightgbm", ChurnModel),
+    ("linear", LinearChurnModel),
+)
+#: The plain references every served model is graded against.
+REFERENCES: tuple[tuple[str, type], ...] = (
     ("logistic", LogisticBaseline),
     ("rule", RuleBaseline),
 )
+FAMILIES = CANDIDATES + REFERENCES
+#: A later candidate serves only when its backtest ROC-AUC is higher by more than this: noise
+#: between near-equal families does not flip the served family from one retrain to the next.
+MARGIN = 0.002
+
+
+def choose(graded: dict[str, dict[str, float]]) -> str:
+    """The candidate that serves: the best ROC-AUC, unless an earlier one is within MARGIN."""
+    names = [name for name, _ in CANDIDATES if name in graded]
+    best = max(graded[n]["roc_auc"] for n in names)
+    return next(n for n in names if graded[n]["roc_auc"] >= best - MARGIN)
+
+
+def family_of(name: str) -> type:
+    """The candidate class called ``name``."""
+    return dict(CANDIDATES)[name]
+
+
+def _served(
+    graded: dict[str, dict[str, float]], predictions: dict[str, np.ndarray]
+) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    """``model`` (what serves) first: the winning candidate's grades and predictions."""
+    winner = choose(graded)
+    return (
+        {"model": {**graded[winner]}, **graded},
+        {"model": predictions[winner], **predictions},
+    )
 
 
 def _quiet(_: str) -> None:
@@ -154,7 +192,7 @@ def backtest(
         model = family().fit(rows.X[~latest], rows.y[~latest])
         predictions[name] = churn_probability(model, rows.X[latest])
         graded[name] = grade(rows.y[latest], predictions[name])
-    return graded, predictions
+    return _served(graded, predictions)
 
 
 def flat_training_set(
@@ -197,7 +235,7 @@ def cross_validated(
         name: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
         for name, rows in graded.items()
     }
-    return means, {"y": np.asarray(y), **predictions}
+    return _served(means, {"y": np.asarray(y), **predictions})
 
 
 def digest(frame: pd.DataFrame, y: np.ndarray) -> str:

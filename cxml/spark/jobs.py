@@ -68,7 +68,7 @@ def score_with_spark(
     top: int = 10,
 ) -> dict[str, Any]:
     """Score every customer active at ``as_of`` on Spark; returns counts and the top."""
-    from cxml.scoring import ATTRIBUTION_NAMES, attribution_for
+    from cxml.scoring import attribution_for, attribution_name
 
     if predictor.mode != "store" or predictor.spec is None:
         raise ModelMismatchError(
@@ -137,7 +137,7 @@ def score_with_spark(
     rows.unpersist()
     return {
         "scored": int(count),
-        "attribution": ATTRIBUTION_NAMES[attribution],
+        "attribution": attribution_name(predictor.estimator, attribution),
         "top": [
             {**row, "reasons": json.loads(row["reasons"])}
             for row in leaders.to_dict(orient="records")

@@ -9,7 +9,9 @@ import pandas as pd
 
 from cxml.churn.predictor import ChurnDefinition
 from cxml.churn.training import (
+    MARGIN,
     backtest,
+    choose,
     feature_spec,
     snapshot_dates,
     training_set,
@@ -44,7 +46,12 @@ def test_snapshots_have_complete_labels_and_the_backtest_grades_forward(trained:
         assert pd.isna(left) or left >= snapshot
         assert label == int(pd.notna(left) and left < snapshot + np.timedelta64(90, "D"))
     graded, predictions = backtest(rows, dates[0])
-    assert set(graded) == {"model", "logistic", "rule"}
+    assert set(graded) == {"model", "lightgbm", "linear", "logistic", "rule"}
+    # what serves is the better candidate on this backtest (the earlier one within the margin)
+    served = choose(graded)
+    assert graded["model"] == graded[served] and predictions["model"] is predictions[served]
+    other = "linear" if served == "lightgbm" else "lightgbm"
+    assert graded[served]["roc_auc"] >= graded[other]["roc_auc"] - MARGIN
     assert len(predictions["y"]) == int((rows.snapshot == dates[0].to_datetime64()).sum())
     assert 0 <= graded["model"]["roc_auc"] <= 1
 
@@ -55,7 +62,7 @@ def test_a_run_logs_grades_plots_drivers_and_a_signature(trained: Trained) -> No
     result = trained.result
     assert result["mode"] == "store" and result["version"] == "1"
     assert result["backtest"].startswith("store:2025-04-01:h90:")
-    assert set(result["grades"]) == {"model", "logistic", "rule"}
+    assert set(result["grades"]) == {"model", "lightgbm", "linear", "logistic", "rule"}
     drivers = result["drivers"]
     assert drivers[0]["mean_abs_contribution"] >= drivers[-1]["mean_abs_contribution"]
     mlflow.set_tracking_uri(trained.settings["sqlite"].mlflow_tracking_uri)
