@@ -1465,7 +1465,7 @@ def demo(
     key = create_key(store, ["read", "score"], now=_now(), name="demo")
     base = f"http://127.0.0.1:{port}"
     click.echo(
-        f"\n10. the HTTP API at {base} (OpenAPI at {base}/docs; the retention team's page at {base}/)"
+        f"\n11. the HTTP API at {base} (OpenAPI at {base}/docs; the retention team's page at {base}/)"
     )
     click.echo("    a key with scopes read and score was created for you; the ten most at risk:")
     click.echo(f"    curl -s -H 'X-API-Key: {key}' '{base}/v1/at-risk?limit=10'")
