@@ -73,6 +73,21 @@ def cxml_model(
     return model.labels_from(proba, language)[0]
 
 
+def nps_verbatims(data: Path) -> pd.DataFrame:
+    """The telecom NPS verbatims as text and a three-way label from the score."""
+    nps = pd.read_csv(
+        data / "nps-verbatims" / "nps_verbatims.csv", encoding_errors="replace"
+    ).dropna(subset=["text", "NPS_SCORE"])
+    return pd.DataFrame(
+        {
+            "text": nps["text"].astype(str),
+            "label": np.select(
+                [nps["NPS_SCORE"] <= 6, nps["NPS_SCORE"] <= 8], ["negative", "neutral"], "positive"
+            ),
+        }
+    )
+
+
 def split(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     order = np.random.default_rng(seed).permutation(len(frame))
     cut = int(len(frame) * 0.8)
@@ -113,17 +128,7 @@ def sentiment(data: Path) -> None:
     print("\n### Sentiment out of domain (the shipped defaults on data they never saw), macro-F1\n")
     print("| data | task | cxml default | lexicon | TF-IDF + LR trained on clothing reviews |")
     print("|---|---|---|---|---|")
-    nps = pd.read_csv(
-        data / "nps-verbatims" / "nps_verbatims.csv", encoding_errors="replace"
-    ).dropna(subset=["text", "NPS_SCORE"])
-    nps = pd.DataFrame(
-        {
-            "text": nps["text"].astype(str),
-            "label": np.select(
-                [nps["NPS_SCORE"] <= 6, nps["NPS_SCORE"] <= 8], ["negative", "neutral"], "positive"
-            ),
-        }
-    )
+    nps = nps_verbatims(data)
     default_en = joblib.load(ROOT / "models" / "sentiment_en.joblib")
     texts = nps["text"].tolist()
     labels, _ = default_en.labels_from(

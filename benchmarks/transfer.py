@@ -19,17 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
+from benchmarks.text import TOKENIZER, lexicon_labels, nps_verbatims, tfidf_reference
 from cxml.demo import generate
-from cxml.text.lexicon import LexiconScorer
-from cxml.text.nlp import Tokenizer
 from cxml.text.sentiment import SentimentModel
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKENIZER = Tokenizer()
 #: Each training domain is capped so that no one domain decides the model alone.
 PER_DOMAIN = 6000
 
@@ -38,17 +34,7 @@ def domains(data: Path) -> dict[str, dict[str, pd.DataFrame]]:
     sys.path.insert(0, str(ROOT / "models"))
     from train_defaults import chabsa, clothing  # type: ignore[import-not-found]
 
-    nps = pd.read_csv(
-        data / "nps-verbatims" / "nps_verbatims.csv", encoding_errors="replace"
-    ).dropna(subset=["text", "NPS_SCORE"])
-    nps = pd.DataFrame(
-        {
-            "text": nps["text"].astype(str),
-            "label": np.select(
-                [nps["NPS_SCORE"] <= 6, nps["NPS_SCORE"] <= 8], ["negative", "neutral"], "positive"
-            ),
-        }
-    )
+    nps = nps_verbatims(data)
     world = generate(1500, seed=21, end=date(2025, 6, 30))
     truth = world.feedback_truth
     said = world.feedback["text"] != ""
@@ -106,23 +92,8 @@ def main() -> None:
                 cells.append(f"{f1_score(test['label'], predicted, average='macro'):.3f}")
                 if model.select:
                     chosen = next(g["family"] for g in model.selection_[language] if g["chosen"])
-            vectorizer = (
-                TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
-                if two_way
-                else TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-            )
-            reference = LogisticRegression(max_iter=2000, class_weight="balanced").fit(
-                vectorizer.fit_transform(texts), train["label"]
-            )
-            plain = reference.predict(vectorizer.transform(test["text"]))
-            test_texts = test["text"].tolist()
-            scores = LexiconScorer().scores(
-                test_texts, TOKENIZER.analyse(test_texts, language), language
-            )
-            band = 1e-9 if two_way else 0.05
-            lexicon = np.where(
-                scores >= band, "positive", np.where(scores <= -band, "negative", "neutral")
-            )
+            plain = tfidf_reference(train, test, char=two_way)
+            lexicon = lexicon_labels(test["text"].tolist(), language, 1e-9 if two_way else 0.05)
             if two_way:
                 lexicon = np.where(lexicon == "neutral", "positive", lexicon)
             print(

@@ -78,15 +78,42 @@ def prepare(frame: pd.DataFrame, categories: dict[str, list[Any]] | None = None)
 
 
 class _Rows:
-    """Rows as the churn models read them: the training columns, numbers as float64 and
-    categories as their training codes (shared by every family, so scoring and reasons read one
-    format whichever family serves)."""
+    """What both churn families share: rows as they read them (the training columns, numbers
+    as float64, categories as their training codes, so scoring and reasons read one format
+    whichever family serves), calibration of the raw score, and the 0/1 decision."""
 
     columns_: list[str]
     categories_: dict[str, list[Any]]
+    classes_: np.ndarray
+    calibrator_: Any  # learned by each family's fit
 
     def _check(self) -> None:  # pragma: no cover - each family says what it needs
         raise NotImplementedError
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:  # pragma: no cover - each family
+        raise NotImplementedError
+
+    def _learn_columns(self, X: pd.DataFrame) -> pd.DataFrame:
+        """At fit: the training rows as ``prepare`` reads them; each column's kind learned."""
+        data = prepare(X)
+        self.classes_ = np.array([0, 1])
+        self.columns_ = list(data.columns)
+        self.categories_ = {
+            c: list(data[c].cat.categories)
+            for c in data.columns
+            if isinstance(data[c].dtype, pd.CategoricalDtype)
+        }
+        return data
+
+    def _calibrated(self, raw_log_odds: np.ndarray) -> np.ndarray:
+        """Isotonic calibration of the raw score; within a step, ties are broken by the raw
+        score (a shift of at most 1e-6), so calibration never costs ranking."""
+        raw = _sigmoid(raw_log_odds)
+        return np.clip(self.calibrator_.predict(raw) + 1e-6 * (raw - 0.5), 0.0, 1.0)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where the churn probability is at least one half."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def _require_columns(self, X: pd.DataFrame) -> None:
         """Fitted, and ``X`` has every column the model was trained with."""
@@ -176,14 +203,7 @@ class ChurnModel(_Rows, ClassifierMixin, Estimator):
 
         self._forget()
         y = np.asarray(y).astype(int)
-        data = prepare(X)
-        self.classes_ = np.array([0, 1])
-        self.columns_ = list(data.columns)
-        self.categories_ = {
-            c: list(data[c].cat.categories)
-            for c in data.columns
-            if isinstance(data[c].dtype, pd.CategoricalDtype)
-        }
+        data = self._learn_columns(X)
         folds = list(
             StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state).split(
                 data, y
@@ -294,10 +314,6 @@ class ChurnModel(_Rows, ClassifierMixin, Estimator):
         frame["bias"] = self.compiled_().bias
         return frame
 
-    def _calibrated(self, raw_log_odds: np.ndarray) -> np.ndarray:
-        raw = _sigmoid(raw_log_odds)
-        return np.clip(self.calibrator_.predict(raw) + 1e-6 * (raw - 0.5), 0.0, 1.0)
-
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """(n, 2): probability of staying and of churning, per row (scikit-learn's shape).
 
@@ -305,10 +321,6 @@ class ChurnModel(_Rows, ClassifierMixin, Estimator):
         trees' raw score (a shift of at most 1e-6), so calibration never costs ranking.
         """
         return _two_columns(self.walk(X, k=0)["probability"])
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """1 where the churn probability is at least one half."""
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
 class LinearChurnModel(_Rows, ClassifierMixin, Estimator):
@@ -361,14 +373,7 @@ class LinearChurnModel(_Rows, ClassifierMixin, Estimator):
 
         self._forget()
         y = np.asarray(y).astype(int)
-        data = prepare(X)
-        self.classes_ = np.array([0, 1])
-        self.columns_ = list(data.columns)
-        self.categories_ = {
-            c: list(data[c].cat.categories)
-            for c in data.columns
-            if isinstance(data[c].dtype, pd.CategoricalDtype)
-        }
+        data = self._learn_columns(X)
         matrix = self._read(data)
         with np.errstate(all="ignore"):
             means = np.nanmean(matrix, axis=0)
@@ -445,10 +450,6 @@ class LinearChurnModel(_Rows, ClassifierMixin, Estimator):
             out["contributions"] = credit
         return out
 
-    def _calibrated(self, raw_log_odds: np.ndarray) -> np.ndarray:
-        raw = _sigmoid(raw_log_odds)
-        return np.clip(self.calibrator_.predict(raw) + 1e-6 * (raw - 0.5), 0.0, 1.0)
-
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
         """The uncalibrated probability."""
         return _sigmoid(self.walk(X, k=0)["raw"])
@@ -470,10 +471,6 @@ class LinearChurnModel(_Rows, ClassifierMixin, Estimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """(n, 2): probability of staying and of churning, per row."""
         return _two_columns(self.walk(X, k=0)["probability"])
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """1 where the churn probability is at least one half."""
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
 #: Either family, as scoring and serving use it.

@@ -77,53 +77,24 @@ class _LanguageModel:
         self.family = family
         self.C = C
         self.on_terms = False  # the second block reads the tokeniser's terms, not the raw text
+
+        def tfidf(**how: Any) -> TfidfVectorizer:
+            return TfidfVectorizer(min_df=2, sublinear_tf=True, max_features=max_features, **how)
+
         # Character 1-3-grams for scripts without spaces (Japanese): they catch
         # inflections and negation (「悪くない」) that dictionary forms lose.
-        if characters and family != "lemmas+lexicon":  # no spaces: "words" are characters
-            self.vectorizer = TfidfVectorizer(
-                analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True,
-                max_features=max_features,
-            )  # fmt: skip
-            self.characters = (  # with the tokeniser's words (dictionary forms) beside them
-                TfidfVectorizer(
-                    analyzer=identity, max_features=max_features, min_df=2, sublinear_tf=True
-                )
-                if family == "words+chars"
-                else None
-            )
+        characters_1_3 = tfidf(analyzer="char", ngram_range=(1, 3)) if characters else None
+        if family == "lemmas+lexicon":
+            self.vectorizer = tfidf(analyzer=identity)  # terms arrive tokenised and lemmatised
+            self.characters = characters_1_3
+        elif characters_1_3 is not None:  # no spaces: "words" are characters,
+            self.vectorizer = characters_1_3  # with the tokeniser's dictionary forms beside them
+            self.characters = tfidf(analyzer=identity) if family == "words+chars" else None
             self.on_terms = True
-        elif family == "lemmas+lexicon":
-            self.characters = (
-                TfidfVectorizer(
-                    analyzer="char",
-                    ngram_range=(1, 3),
-                    min_df=2,
-                    sublinear_tf=True,
-                    max_features=max_features,
-                )
-                if characters
-                else None
-            )
-            self.vectorizer = TfidfVectorizer(
-                analyzer=identity,  # terms arrive tokenised and lemmatised
-                max_features=max_features,
-                min_df=2,
-                sublinear_tf=True,
-            )
         else:
-            self.vectorizer = TfidfVectorizer(
-                ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=max_features
-            )
+            self.vectorizer = tfidf(ngram_range=(1, 2))
             self.characters = (
-                TfidfVectorizer(
-                    analyzer="char_wb",
-                    ngram_range=(2, 5),
-                    min_df=2,
-                    sublinear_tf=True,
-                    max_features=max_features,
-                )
-                if family == "words+chars"
-                else None
+                tfidf(analyzer="char_wb", ngram_range=(2, 5)) if family == "words+chars" else None
             )
         self.classifier = LogisticRegression(
             C=C, class_weight="balanced", max_iter=2000, random_state=random_state
