@@ -104,6 +104,9 @@ def text_grade_lines(result: dict[str, Any]) -> Iterator[str]:
     if any(g["macro_f1"] is not None for grades_ in selection.values() for g in grades_):
         yield "sentiment candidates (macro-F1, 3-fold cross-validation on the training comments):"
         for language, grades_ in selection.items():
+            folds = next((g.get("folds") for g in grades_ if g.get("folds")), None)
+            if folds:
+                yield f"  {language}  folds: {folds}"
             for g in grades_:
                 if g["macro_f1"] is None:
                     continue

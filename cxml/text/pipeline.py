@@ -93,9 +93,11 @@ class TextPipeline(Estimator):
         text_column: str = "text",
         label_column: str | None = None,
         language_column: str = "language",
+        time_column: str = "created_at",
         taxonomy: Taxonomy | None = None,
     ) -> TextPipeline:
         """Fit every trainable part on the comments of ``frame`` (rows without text are skipped).
+        When ``time_column`` is there, the sentiment family is chosen forward in time.
 
         Parts given to the constructor are cloned, never fitted in place."""
         from sklearn.base import clone
@@ -143,7 +145,8 @@ class TextPipeline(Estimator):
         else:
             labels = weak_labels(data)
             self.label_source_ = "weak labels from scores" if labels.notna().any() else "none"
-        self.sentiment_.fit(texts, analysed, languages, labels.tolist())
+        times = data[time_column].tolist() if time_column in data.columns else None
+        self.sentiment_.fit(texts, analysed, languages, labels.tolist(), times)
         self.themes_.fit(analysed, languages)
         self.languages_ = sorted({lang for lang in languages if lang})
         self.n_texts_ = len(texts)

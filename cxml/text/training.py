@@ -185,6 +185,12 @@ def train_text_pipeline(
                 for language, grades_ in selection.items()
             }
         ),
+        "sentiment_folds": json.dumps(
+            {
+                language: next((g["folds"] for g in grades_ if g.get("folds")), "")
+                for language, grades_ in selection.items()
+            }
+        ),
         "heldout": split.how,
         "data_end": "" if newest is None or pd.isna(newest) else newest.isoformat(),
         "heldout_from": ""
@@ -213,6 +219,12 @@ def train_text_pipeline(
         "label_source": pipeline.label_source_,
         "themes": len(pipeline.themes_.themes_),
         "coverage": coverage,
+        "sentiment_folds": json.dumps(
+            {
+                language: next((g["folds"] for g in grades_ if g.get("folds")), "")
+                for language, grades_ in selection.items()
+            }
+        ),
         "heldout": split.how,
         "grades": grades,
         "champion_version": champion[1] if champion is not None else None,

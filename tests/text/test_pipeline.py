@@ -6,6 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
@@ -140,6 +141,7 @@ def test_sentiment_serves_the_candidate_that_won_and_is_not_below_the_plain_refe
     for language in ("en", "ja"):
         grades = model.selection_[language]
         assert [g["family"] for g in grades] == [f for f, _ in model.candidates()]
+        assert {g["folds"] for g in grades} == {"forward in time"}  # the comments have dates
         chosen = [g for g in grades if g["chosen"]]
         best = max(g["macro_f1"] for g in grades)
         assert len(chosen) == 1 and chosen[0]["macro_f1"] >= best - model.select_margin
@@ -161,6 +163,25 @@ def test_sentiment_serves_the_candidate_that_won_and_is_not_below_the_plain_refe
         ours = f1_score(truth.loc[mask, "sentiment"], predicted[mask], average="macro")
         plain = f1_score(truth.loc[mask, "sentiment"], theirs, average="macro")
         assert ours >= plain - 0.02, (language, ours, plain, grades)
+
+
+def test_sentiment_folds_are_forward_in_time_when_texts_have_times() -> None:
+    """With times, each fold grades texts newer than every text it trained on; a fold whose
+    training block lacks a label would teach nothing, so those data are cut stratified."""
+    from cxml.text.sentiment import _folds
+
+    rng = np.random.default_rng(0)
+    times = pd.date_range("2025-01-01", periods=300, freq="D").to_numpy()[rng.permutation(300)]
+    labels = np.array(["negative", "neutral", "positive"], dtype=object)[rng.integers(0, 3, 300)]
+    rows = np.arange(300)
+    folds, how = _folds(rows, labels, times, 0)
+    assert how == "forward in time" and len(folds) == 3
+    for train, test in folds:
+        assert times[train].max() < times[test].min()
+    assert [len(test) for _, test in folds] == [75, 75, 75]
+    assert _folds(rows, labels, None, 0)[1] == "stratified"
+    late = np.where(times > times[np.argsort(times)][250], labels, "neutral")  # early: one label
+    assert _folds(rows, late.astype(object), times, 0)[1] == "stratified"
 
 
 def test_the_margin_keeps_the_preferred_family_when_grades_are_close(text_world: World) -> None:
