@@ -302,6 +302,12 @@ def timeline(ctx: click.Context, customer_id: str, as_json: bool, pii: bool) -> 
 @click.option("--out", type=click.Path(path_type=Path), help="Write them to CSV/Parquet/JSONL.")
 @click.option("--json", "as_json", is_flag=True, help="Print them as JSON lines.")
 @click.option("--limit", default=20, show_default=True, help="Rows printed (not written).")
+@click.option(
+    "--pii",
+    is_flag=True,
+    help="Show values as sent (e-mail addresses, phone and card numbers in words are redacted "
+    "otherwise; ids, numbers and dates are always shown).",
+)
 @click.pass_context
 def rejects(
     ctx: click.Context,
@@ -310,12 +316,18 @@ def rejects(
     out: Path | None,
     as_json: bool,
     limit: int,
+    pii: bool,
 ) -> None:
     """Rows refused at ingestion, with their row numbers, fields, values and reasons."""
     from cxml.io import write_frame
     from cxml.store.records import rejects_frame
+    from cxml.text.redact import redacted_reject
 
     frame = rejects_frame(_store(ctx), kind, source)
+    if not pii and len(frame):
+        frame = pd.DataFrame(
+            [redacted_reject(r) for r in frame.to_dict(orient="records")], columns=frame.columns
+        )
     if out is not None:
         printable = frame.copy()
         for column in ("errors", "raw", "normalized"):

@@ -104,7 +104,8 @@ def load_mapping_file(path: Path) -> dict[str, str]:
 
 
 class _RejectWriter:
-    """Appends rejected rows to a CSV file: row, field, value, reason, then the raw columns."""
+    """Appends rejected rows to a CSV file: row, field, value, reason, then the raw columns
+    (PII in values written in words redacted; ``cxml rejects --pii`` shows them as sent)."""
 
     def __init__(self, path: Path | None, header: list[str]) -> None:
         self.path = path
@@ -120,7 +121,9 @@ class _RejectWriter:
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         if self.writer is None:
             return
-        for record in records:
+        from cxml.text.redact import redacted_reject  # imports scikit-learn: only when needed
+
+        for record in map(redacted_reject, records):
             raw = record["raw"]
             self.writer.writerow(
                 [
@@ -645,6 +648,8 @@ def ingest_records(
         int(r["row"]): r
         for r in store_records.rejects_frame(store, kind, source).to_dict(orient="records")
     }
+    from cxml.text.redact import redacted_errors
+
     key = "feedback_id" if kind == "feedback" else "customer_id"
     items = []
     for number, record in enumerate(records, start=1):
@@ -660,7 +665,7 @@ def ingest_records(
                 {
                     key: identifier,
                     "status": "held" if found["held"] else "rejected",
-                    "errors": errors,
+                    "errors": redacted_errors(errors),
                 }
             )
         else:

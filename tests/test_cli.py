@@ -80,6 +80,39 @@ def test_rejects_file_names_row_field_value_and_reason(database_url: str, tmp_pa
     assert "f.csv row 2: nps=11 is outside 0-10" in listed.stdout
 
 
+def test_rejects_leave_cxml_redacted_unless_asked_for_pii(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A refused comment's e-mail address and phone number are redacted in the rejects file,
+    `cxml rejects` and its exports; ids, numbers and dates stay as sent (a long number is not
+    a phone); `--pii` shows the words as sent."""
+    (tmp_path / "c.csv").write_text(
+        "customer_id,signup_date,monthly_value\nc1,2024-01-01,30\nc2,2024-01-01,10000000000000\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "f.csv").write_text(
+        "feedback_id,customer_id,created_at,text,nps\n"
+        "f1,c1,2025-01-02,Mail me at jo.b@example.com or call 020 7946 0958,12\n",
+        encoding="utf-8",
+    )
+    assert run(["ingest", "customers", "c.csv"], database_url, tmp_path).returncode == 0
+    done = run(["ingest", "feedback", "f.csv", "--rejects", "r.csv"], database_url, tmp_path)
+    assert done.returncode == 0, done.stderr
+    shown = [
+        (tmp_path / "r.csv").read_text(encoding="utf-8"),
+        run(["rejects", "--json"], database_url, tmp_path).stdout,
+        run(["rejects"], database_url, tmp_path).stdout,
+    ]
+    assert run(["rejects", "--out", "all.jsonl"], database_url, tmp_path).returncode == 0
+    shown.append((tmp_path / "all.jsonl").read_text(encoding="utf-8"))
+    for text in shown:
+        assert "jo.b@example.com" not in text and "7946" not in text
+    assert "[EMAIL]" in shown[0] and "[PHONE]" in shown[1] and "nps=12 is outside 0-10" in shown[1]
+    assert "10000000000000" in shown[1] and "2024-01-01" in shown[1]  # numbers as sent
+    raw = run(["rejects", "--json", "--pii", "--kind", "feedback"], database_url, tmp_path)
+    assert "jo.b@example.com" in raw.stdout and "020 7946 0958" in raw.stdout
+
+
 def test_a_bug_is_one_line_for_the_user_and_a_traceback_in_a_file(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -328,3 +328,32 @@ def test_two_overlapping_ingests_at_once_store_every_row_exactly_once(
     assert sum(r["accepted"] for r in reports) == 9000
     assert sum(r["unchanged"] for r in reports) == 3000
     assert all(r["rejected"] == 0 and r["read"] == 6000 for r in reports)
+
+
+def test_an_api_batch_answers_its_refused_items_with_the_words_redacted(
+    store: Store, settings: Settings
+) -> None:
+    """An item refused because its comment is too long quotes the value in its reason: the
+    e-mail address in it is redacted there; a refused score keeps its number."""
+    import json
+    from datetime import datetime
+
+    from cxml.ingest import ingest_records
+
+    short = settings.model_copy(update={"max_text_chars": 20})
+    now = datetime(2025, 6, 1)
+    ingest_records(store, "customers", [{"customer_id": "c1", "signup_date": "2024-01-01"}],
+                   settings=short, now=now, source="api:c")  # fmt: skip
+    items = [
+        {"feedback_id": "f1", "customer_id": "c1", "created_at": "2025-05-01",
+         "text": "Write to ann@example.org about the invoice, thanks"},
+        {"feedback_id": "f2", "customer_id": "c1", "created_at": "2025-05-01", "nps": 123456789012},
+    ]  # fmt: skip
+    report, results = ingest_records(
+        store, "feedback", items, settings=short, now=now, source="api:f"
+    )
+    assert report.rejected == 2
+    said = json.dumps(results)
+    assert "ann@example.org" not in said and "[EMAIL]" in said
+    assert results[0]["errors"][0]["field"] == "text"
+    assert "123456789012" in results[1]["errors"][0]["value"]  # a number is not a phone

@@ -83,6 +83,61 @@ def redacted(texts: Iterable[Any]) -> list[Any]:
     return [redact(t)[0] if isinstance(t, str) and t else t for t in texts]
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_IDS = ("feedback_id", "customer_id")
+
+
+def _words(value: Any) -> bool:
+    """A value written in words (at least one letter): the kind that holds a comment. A value
+    without letters is a number, a date or a code, shown as sent so the row can be fixed (the
+    redactor would read a long number as a phone)."""
+    return isinstance(value, str) and _LETTER.search(value) is not None
+
+
+def redacted_errors(errors: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A row's errors (field, value, reason) as they may leave cxml: where the value is words,
+    its PII and the reason quoting it are redacted; ids, numbers and dates are kept."""
+    out = []
+    for error in errors:
+        if error.get("field") in _IDS or not _words(error.get("value")):
+            out.append(dict(error))
+            continue
+        out.append(
+            {
+                **error,
+                "value": redact(error["value"])[0],
+                "reason": redact(str(error.get("reason", "")))[0],
+            }
+        )
+    return out
+
+
+def redacted_reject(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored reject as it may leave cxml (``cxml rejects``, the ingest's rejects file, an
+    API item's errors): its errors as ``redacted_errors`` makes them, and every value in words
+    of its raw and normalised row redacted (ids kept)."""
+
+    def row(values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        return {k: redact(v)[0] if k not in _IDS and _words(v) else v for k, v in values.items()}
+
+    errors = record.get("errors")
+    errors = redacted_errors(errors) if isinstance(errors, list) else errors
+    first = errors[0] if isinstance(errors, list) and errors else {}
+    out = {
+        **record,
+        "errors": errors,
+        "raw": row(record.get("raw")),
+        "normalized": row(record.get("normalized")),
+    }
+    if isinstance(errors, list):
+        out["reason"] = "; ".join(str(e.get("reason", "")) for e in errors)
+        if "value" in record and first:
+            out["value"] = first.get("value")
+    return out
+
+
 class Redactor(Estimator):
     """Estimator wrapper of ``redact``; ``enabled=False`` passes text through.
 
