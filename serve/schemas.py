@@ -7,6 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cxml.contract import (
+    CHANNELS,
+    CUSTOMER_REQUIRED,
+    FEEDBACK_REQUIRED,
+    MAX_ID_CHARS,
+    MAX_MONTHLY_VALUE,
+    MAX_TENURE_MONTHS,
+    SCORE_RANGES,
+)
 from cxml.followups import Status
 from cxml.scoring import Band
 
@@ -156,11 +165,52 @@ class AnalyzeResponse(BaseModel):
     model_version: str
 
 
+def _id_schema(what: str) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS, "description": what}
+
+
+def _score_schema(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+# What an item should hold, for clients and generators. The route checks each item against the
+# ingestion contract itself, so an item that breaks these rules is answered in ``results`` with
+# its errors (field, value, reason), never by refusing the batch.
+FEEDBACK_ITEM: dict[str, Any] = {
+    "type": "object",
+    "required": list(FEEDBACK_REQUIRED),
+    "properties": {
+        "feedback_id": _id_schema("your id of the comment or response (idempotency key)"),
+        "customer_id": _id_schema("the customer it came from"),
+        "created_at": {"type": "string", "format": "date-time", "description": "ISO 8601"},
+        "channel": {"type": "string", "description": f"one of {', '.join(CHANNELS)} or a synonym"},
+        "text": {"type": "string"},
+        **{name: _score_schema(*bounds) for name, bounds in SCORE_RANGES.items()},
+        "language": {"type": "string", "description": "ISO 639 (detected when absent)"},
+    },
+    "additionalProperties": True,
+}
+CUSTOMER_ITEM: dict[str, Any] = {
+    "type": "object",
+    "required": list(CUSTOMER_REQUIRED),
+    "properties": {
+        "customer_id": _id_schema("your id of the customer"),
+        "signup_date": {"type": "string", "format": "date"},
+        "churn_date": {"type": "string", "format": "date"},
+        "monthly_value": {"type": "number", "minimum": 0, "maximum": MAX_MONTHLY_VALUE},
+        "tenure_months": {"type": "integer", "minimum": 0, "maximum": MAX_TENURE_MONTHS},
+    },
+    "additionalProperties": True,
+    "description": "contract columns, and any other key as a customer attribute",
+}
+
+
 class FeedbackRequest(BaseModel):
     """Feedback rows under the ingestion contract (feedback_id, customer_id, created_at, …)."""
 
     feedback: list[dict[str, Any]] = Field(
         min_length=1,
+        json_schema_extra={"items": FEEDBACK_ITEM},
         examples=[
             [
                 {

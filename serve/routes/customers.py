@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from cxml.churn.explain import Language, in_language
 from cxml.followups import open_follow_up, update_follow_up
 from cxml.story import customer_story
+from serve import links
 from serve.deps import Service, now, require, service
 from serve.schemas import CustomerStory, FollowUp, FollowUpCreate, FollowUpPatch, Problem
 
@@ -17,7 +18,7 @@ CustomerPath = Path(min_length=1, max_length=255, description="the customer's id
 
 
 @router.get(
-    "/{customer_id}",
+    "/{customer_id:path}",
     response_model=CustomerStory,
     summary="Profile, latest score and reasons, follow-ups, and the cross-channel timeline",
     responses={404: {"model": Problem}},
@@ -37,11 +38,11 @@ def customer(
 
 
 @router.post(
-    "/{customer_id}/follow-ups",
+    "/{customer_id:path}/follow-ups",
     response_model=FollowUp,
     status_code=201,
     summary="Open a follow-up (owner, status, note, outcome); the change is kept in its history",
-    responses={404: {"model": Problem}},
+    responses={**links.responses(links.FOLLOW_UP_OPENED, 201), 404: {"model": Problem}},
 )
 def create_follow_up(
     body: FollowUpCreate,
@@ -55,7 +56,7 @@ def create_follow_up(
 
 
 @router.patch(
-    "/{customer_id}/follow-ups/{follow_up_id}",
+    "/{customer_id:path}/follow-ups/{follow_up_id}",
     response_model=FollowUp,
     summary="Change a follow-up; every change is kept (who, when, old and new values)",
     responses={404: {"model": Problem}},

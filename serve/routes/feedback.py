@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 
 from cxml.ingest import ingest_records
 from cxml.text.training import analyze_feedback
+from serve import links
 from serve.deps import Service, now, require, service
-from serve.schemas import FeedbackRequest, FeedbackResponse, Problem
+from serve.schemas import CUSTOMER_ITEM, FeedbackRequest, FeedbackResponse, Problem
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -35,7 +36,11 @@ def _check_size(state: Service, field: str, items: list[Any]) -> None:
     "/feedback",
     response_model=FeedbackResponse,
     summary="Ingest feedback as it arrives; idempotent on feedback_id; comments are analysed at once",
-    responses={413: {"model": Problem}, 422: {"model": Problem}},
+    responses={
+        **links.responses(links.FEEDBACK_SENT),
+        413: {"model": Problem},
+        422: {"model": Problem},
+    },
 )
 def post_feedback(
     body: FeedbackRequest,
@@ -74,6 +79,7 @@ def post_feedback(
 class CustomersRequest(BaseModel):
     customers: list[dict[str, Any]] = Field(
         min_length=1,
+        json_schema_extra={"items": CUSTOMER_ITEM},
         examples=[
             [
                 {
@@ -90,7 +96,11 @@ class CustomersRequest(BaseModel):
 @router.post(
     "/customers",
     summary="Create or update customers (contract columns and any attributes); releases held feedback",
-    responses={413: {"model": Problem}, 422: {"model": Problem}},
+    responses={
+        **links.responses(links.CUSTOMERS_CREATED),
+        413: {"model": Problem},
+        422: {"model": Problem},
+    },
 )
 def post_customers(
     body: CustomersRequest,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from serve import telemetry
+from serve import links, telemetry
 from serve.deps import Service, churn_model, fast_json, now, require, service
 from serve.models import Loaded
 from serve.schemas import Problem, ScoreRequest, ScoreResponse, ScoreResult
@@ -23,6 +23,7 @@ router = APIRouter(prefix="/v1", tags=["score"])
     response_model_exclude_none=True,
     summary="Churn probability, band, revenue at risk and reasons for each customer",
     responses={
+        **links.responses(links.SCORED),
         413: {"model": Problem},
         422: {"model": Problem},
         503: {"model": Problem, "description": "no churn model loaded"},

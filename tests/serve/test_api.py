@@ -316,6 +316,28 @@ def test_one_customers_whole_story(served: Served) -> None:
         assert missing.status_code == 404 and "NOBODY" in missing.json()["detail"]
 
 
+def test_a_customer_id_with_a_slash_is_addressable_like_any_other(served: Served) -> None:
+    """Found by schemathesis' stateful run: a customer stored with '/' in its id (CRMs write
+    'ACME/42') answered 404 to every path that named it; percent-encoded, it now reads."""
+    from urllib.parse import quote
+
+    odd = "ACME/42 ü"
+    path = f"/v1/customers/{quote(odd, safe='')}"
+    with client(served, "admin") as api:
+        made = api.post(
+            "/v1/customers", json={"customers": [{"customer_id": odd, "signup_date": "2024-02-01"}]}
+        )
+        assert made.json()["results"][0]["status"] == "accepted"
+        assert api.get(path).json()["customer_id"] == odd
+        opened = api.post(f"{path}/follow-ups", json={"owner": "aiko"})
+        assert opened.status_code == 201, opened.text
+        changed = api.patch(
+            f"{path}/follow-ups/{opened.json()['follow_up_id']}", json={"status": "contacted"}
+        )
+        assert changed.status_code == 200 and changed.json()["status"] == "contacted"
+        assert api.get(f"/v1/customers/{quote('ACME/999', safe='')}").status_code == 404
+
+
 def test_metrics_drivers_and_alerts(served: Served) -> None:
     with client(served, "read") as api:
         nps = api.get("/v1/metrics/nps", params={"period": "quarter", "by": "channel"}).json()
