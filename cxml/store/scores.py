@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
 )
 
 from cxml.store.database import Store, date_text, drop_stage, stage, timestamp_text
@@ -40,6 +41,7 @@ from cxml.store.tables import (
     feedback_analysis,
     feedback_themes,
     follow_ups,
+    latest_scores,
     scores,
 )
 
@@ -132,6 +134,11 @@ def write_scores(store: Store, frame: pd.DataFrame, connection: Connection | Non
             f"SELECT {', '.join(selected)} FROM stage_scores WHERE true "
             f"ON CONFLICT (customer_id, as_of, model_version) DO UPDATE SET {updates}"
         )
+        # A run's rows are usually each customer's newest: one keyed upsert keeps them; only
+        # customers whose latest row shares the as-of date of a written row without being that
+        # row (a same-day rerun, two versions on one day) are ranked again over their history.
+        conn.exec_driver_sql(_NEWER_LATEST)
+        conn.exec_driver_sql(_REFRESH_LATEST.format(customers=_SAME_DAY))
         drop_stage(conn, "stage_scores")
 
     if connection is not None:
@@ -170,6 +177,40 @@ def _upsert_rows(connection: Connection, frame: pd.DataFrame) -> None:
         ),
         rows,
     )
+    connection.execute(
+        text(_REFRESH_LATEST.format(customers=":ids")).bindparams(bindparam("ids", expanding=True)),
+        {"ids": sorted({r["customer_id"] for r in rows})},
+    )
+
+
+# Each written customer's latest score (the ranking of ``_ordering``) into latest_scores, in
+# the write's transaction: a backdated run changes nothing there, a newer one replaces the row.
+_COLUMNS = ", ".join(SCORE_COLUMNS)
+_RANKED = "row_number() OVER (PARTITION BY customer_id ORDER BY as_of DESC, features_as_of DESC, scored_at DESC)"
+_NEWER_LATEST = (
+    f"INSERT INTO latest_scores ({_COLUMNS}) SELECT {_COLUMNS} FROM ("
+    f"SELECT {', '.join('s.' + c for c in SCORE_COLUMNS)}, row_number() OVER ("
+    "PARTITION BY s.customer_id ORDER BY s.as_of DESC, s.features_as_of DESC, s.scored_at DESC"
+    ") AS rank FROM scores s JOIN stage_scores t ON t.customer_id = s.customer_id "
+    "AND t.as_of = s.as_of AND t.model_version = s.model_version) written WHERE rank = 1 "
+    "ON CONFLICT (customer_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in SCORE_COLUMNS[1:])
+    + " WHERE excluded.as_of > latest_scores.as_of"
+)
+_SAME_DAY = (
+    "(SELECT l.customer_id FROM latest_scores l JOIN stage_scores t "
+    "ON t.customer_id = l.customer_id AND t.as_of = l.as_of "
+    "WHERE NOT (t.model_version = l.model_version AND t.scored_at = l.scored_at AND "
+    "(t.features_as_of = l.features_as_of OR (t.features_as_of IS NULL AND l.features_as_of IS NULL))))"
+)
+_REFRESH_LATEST = (
+    f"INSERT INTO latest_scores ({_COLUMNS}) "
+    f"SELECT {_COLUMNS} FROM ("
+    f"SELECT {_COLUMNS}, {_RANKED} AS rank "
+    "FROM scores WHERE customer_id IN {customers}) ranked WHERE rank = 1 "
+    "ON CONFLICT (customer_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in SCORE_COLUMNS[1:])
+)
 
 
 def _ordering() -> tuple[Any, ...]:
@@ -282,13 +323,9 @@ def _fresh_scores_query(one: bool) -> Any:
 
 
 def _latest_scores() -> Any:
-    """Each customer's score with the latest as-of date (ties: latest cut, then computation)."""
-    rank = (
-        func.row_number()
-        .over(partition_by=scores.c.customer_id, order_by=_ordering())
-        .label("rank")
-    )
-    return select(scores, rank).subquery("ranked")
+    """Each customer's score with the latest as-of date (ties: latest cut, then computation),
+    as ``latest_scores`` keeps it; ``rank`` is 1 on every row (the readers' condition)."""
+    return select(latest_scores, literal(1).label("rank")).subquery("ranked")
 
 
 def _latest_follow_ups() -> Any:

@@ -148,6 +148,29 @@ scores = Table(
     Index("ix_scores_customer_scored", "customer_id", "scored_at"),
 )
 
+# Each customer's score with the latest as-of date (ties: latest features_as_of, then
+# scored_at), kept by every write to ``scores`` in the same transaction: the at-risk list,
+# its summary and the worklist read one row per customer instead of ranking the whole history.
+latest_scores = Table(
+    "latest_scores",
+    metadata,
+    Column("customer_id", ID, ForeignKey("customers.customer_id"), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("model_version", String(50), nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("band", String(10), nullable=False),
+    Column("revenue_at_risk", Float, nullable=True),
+    Column("reasons", JSONType, nullable=False),
+    Column("attribution", String(30), nullable=False),
+    Column("scored_at", DateTime, nullable=False),
+    Column("features_as_of", DateTime, nullable=True),
+    Column("survival_30", Float, nullable=True),
+    Column("survival_60", Float, nullable=True),
+    Column("survival_90", Float, nullable=True),
+    Column("expected_days", Float, nullable=True),
+    Index("ix_latest_scores_probability", "probability"),
+)
+
 # API keys: only a hash of the secret is kept; the key is shown once when created.
 api_keys = Table(
     "api_keys",

@@ -48,3 +48,68 @@ def test_a_backdated_run_is_history_not_the_latest(
     write_scores(store, scores_frame(customer, date(2025, 6, 30), "1", 0.3, datetime(2025, 7, 2)))
     assert latest_score(store, customer)["probability"] == 0.3
     assert len(score_history(store, customer)) == 2
+
+
+def test_the_latest_score_table_follows_every_write_small_or_staged(
+    store: Store, settings: Settings, world: object, tmp_path: object
+) -> None:
+    """``latest_scores`` (what the at-risk list reads) holds, for every customer, exactly the
+    row the ranking of the whole history picks, after runs in any order: newer, backdated, a
+    rerun of the same day with a later cut, through bound rows and through the staging table."""
+    from sqlalchemy import text
+
+    load_world(store, settings, world, tmp_path, analyse=False)  # type: ignore[arg-type]
+    with store.engine.connect() as connection:
+        ids = [r[0] for r in connection.execute(text("SELECT customer_id FROM customers"))]
+    many, few = ids[:300], ids[:3]  # 300 rows are staged, 3 are bound
+
+    def run(
+        who: list[str], as_of: date, p: float, at: datetime, cut: datetime | None = None
+    ) -> None:
+        frame = pd.concat([scores_frame(c, as_of, "1", p, at) for c in who], ignore_index=True)
+        if cut is not None:
+            frame["features_as_of"] = cut
+        write_scores(store, frame)
+
+    run(many, date(2025, 6, 30), 0.2, datetime(2025, 6, 30))
+    run(many, date(2025, 1, 1), 0.9, datetime(2025, 7, 1))  # backdated: history only
+    run(few, date(2025, 6, 30), 0.4, datetime(2025, 7, 2), datetime(2025, 6, 30, 12))  # later cut
+    run(few[:1], date(2025, 7, 31), 0.7, datetime(2025, 8, 1))  # newer
+    ranked = (
+        "SELECT customer_id, probability FROM (SELECT customer_id, probability, row_number() "
+        "OVER (PARTITION BY customer_id ORDER BY as_of DESC, features_as_of DESC, scored_at DESC)"
+        " AS rank FROM scores) r WHERE rank = 1"
+    )
+    with store.engine.connect() as connection:
+        truth = dict(connection.execute(text(ranked)).all())
+        kept = dict(
+            connection.execute(text("SELECT customer_id, probability FROM latest_scores")).all()
+        )
+    assert kept == truth and len(kept) == 300
+    assert kept[few[0]] == 0.7 and kept[few[1]] == 0.4 and kept[many[-1]] == 0.2
+    listed = at_risk(store, today=datetime(2025, 8, 2), limit=5)
+    assert listed[0]["customer_id"] == few[0] and listed[0]["probability"] == 0.7
+
+
+def test_upgrading_a_store_with_scores_fills_the_latest_score_table(
+    store: Store, settings: Settings, world: object, tmp_path: object
+) -> None:
+    """A store scored before revision 0008 is upgraded with every customer's latest score."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from cxml.store.database import _alembic_config
+
+    load_world(store, settings, world, tmp_path, analyse=False)  # type: ignore[arg-type]
+    write_scores(store, scores_frame("C000001", date(2025, 6, 30), "1", 0.2, datetime(2025, 7, 1)))
+    write_scores(store, scores_frame("C000001", date(2025, 1, 1), "1", 0.9, datetime(2025, 7, 2)))
+    write_scores(store, scores_frame("C000002", date(2025, 1, 1), "1", 0.6, datetime(2025, 7, 2)))
+    with store.engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "0007")
+    assert store.schema_revision() == "0007"
+    store.migrate()
+    with store.engine.connect() as connection:
+        kept = dict(
+            connection.execute(text("SELECT customer_id, probability FROM latest_scores")).all()
+        )
+    assert kept == {"C000001": 0.2, "C000002": 0.6}
