@@ -275,15 +275,8 @@ class SentimentModel(Estimator):
             lexicon = self.lexicon_.features(chosen_texts, chosen, str(language))
             terms = term_strings(chosen, mark_negation=True)
             truth = usable["label"].to_numpy(dtype=object)
-            when = (
-                None
-                if times is None
-                else pd.to_datetime(pd.Series([times[i] for i in index]), errors="coerce")
-            )
-            grades = self._select(
-                str(language), chosen_texts, terms, lexicon, truth,
-                None if when is None or when.isna().any() else when.to_numpy(),
-            )  # fmt: skip
+            when = None if times is None else _instants([times[i] for i in index])
+            grades = self._select(str(language), chosen_texts, terms, lexicon, truth, when)
             winner = next(g for g in grades if g["chosen"])
             model = _LanguageModel(
                 winner["C"],
@@ -351,6 +344,17 @@ class SentimentModel(Estimator):
 
 class _NoClasses:
     classes_: list[str] = []  # noqa: RUF012
+
+
+def _instants(values: list[Any]) -> np.ndarray | None:
+    """Times as UTC instants (naive ones read as UTC), or None unless every one is a time."""
+    try:
+        when = pd.to_datetime(
+            pd.Series(values, dtype=object), errors="coerce", utc=True, format="mixed"
+        )
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None if when.isna().any() else when.dt.tz_convert(None).to_numpy()
 
 
 def _folds(

@@ -183,6 +183,12 @@ def test_sentiment_folds_are_forward_in_time_when_texts_have_times() -> None:
     late = np.where(times > times[np.argsort(times)][250], labels, "neutral")  # early: one label
     assert _folds(rows, late.astype(object), times, 0)[1] == "stratified"
 
+    from cxml.text.sentiment import _instants
+
+    mixed = _instants(["2025-01-01T10:00:00", "2025-01-02T10:00:00+09:00", "2025-01-02"])
+    assert mixed is not None and list(np.argsort(mixed)) == [0, 2, 1]  # +09:00 read as UTC 01:00
+    assert _instants(["2025-01-01", None]) is None and _instants(["2025-01-01", "soon"]) is None
+
 
 def test_the_margin_keeps_the_preferred_family_when_grades_are_close(text_world: World) -> None:
     from cxml.text.sentiment import SentimentModel
