@@ -25,8 +25,8 @@ from cxml.churn.training import (
     choose,
     cross_validated,
     digest,
+    family_of,
     feature_spec,
-    fit_family,
     flat_training_set,
     snapshot_dates,
     training_set,
@@ -164,7 +164,7 @@ def train_churn(
         + ", ".join(f"{name} {graded[name]['roc_auc']:.4f}" for name, _ in CANDIDATES)
         + f"; a later family must lead by more than {MARGIN})"
     )
-    estimator = fit_family(served_family, X, y, None if flat is not None else rows.customer_id)
+    estimator = family_of(served_family)().fit(X, y)
     survival = fit_survival(estimator) if fit_survival is not None else None
     predictor = ChurnPredictor(
         estimator=estimator,

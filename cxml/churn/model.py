@@ -93,30 +93,6 @@ class _Rows:
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:  # pragma: no cover - each family
         raise NotImplementedError
 
-    inner_folds: int
-    random_state: int
-
-    def _folds(
-        self, y: np.ndarray, groups: np.ndarray | None
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The inner cross-validation's folds. With ``groups`` (the customer of each row, when
-        rows stack several snapshots) no customer is on both sides of a fold: otherwise a
-        customer's older row teaches the fold what its newer row is, the inner grades favour
-        settings that memorise customers and the calibration learns overconfidence."""
-        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-        rows = np.zeros(len(y))
-        if (
-            groups is not None
-            and len(pd.unique(np.asarray(groups, dtype=object))) >= 2 * self.inner_folds
-        ):
-            split = StratifiedGroupKFold(
-                self.inner_folds, shuffle=True, random_state=self.random_state
-            )
-            return list(split.split(rows, y, np.asarray(groups, dtype=object)))
-        split = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state)
-        return list(split.split(rows, y))
-
     def _learn_columns(self, X: pd.DataFrame) -> pd.DataFrame:
         """At fit: the training rows as ``prepare`` reads them; each column's kind learned."""
         data = prepare(X)
@@ -219,18 +195,20 @@ class ChurnModel(_Rows, ClassifierMixin, Estimator):
         cores = self.n_jobs or threads()
         return (1, cores) if rows < SMALL_ROWS else (cores, 1)
 
-    def fit(
-        self, X: pd.DataFrame, y: np.ndarray | pd.Series, groups: np.ndarray | None = None
-    ) -> ChurnModel:
-        """Choose settings (inner CV, folds grouped by ``groups`` when given), fit the trees on
-        all rows, calibrate on out-of-fold scores."""
+    def fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> ChurnModel:
+        """Choose settings (inner CV), fit the trees on all rows, calibrate on out-of-fold scores."""
         from sklearn.isotonic import IsotonicRegression
         from sklearn.metrics import roc_auc_score
+        from sklearn.model_selection import StratifiedKFold
 
         self._forget()
         y = np.asarray(y).astype(int)
         data = self._learn_columns(X)
-        folds = self._folds(y, groups)
+        folds = list(
+            StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state).split(
+                data, y
+            )
+        )
         candidates = [self.params] if self.params else (list(GRID) if self.tune else [GRID[0]])
         per_fit, side_by_side = self._per_fit_threads(len(y))
 
@@ -386,14 +364,12 @@ class LinearChurnModel(_Rows, ClassifierMixin, Estimator):
                 blocks.append(np.where(np.isfinite(z), z, 0.0)[:, None])
         return np.hstack(blocks) if blocks else np.zeros((len(matrix), 0))
 
-    def fit(
-        self, X: pd.DataFrame, y: np.ndarray | pd.Series, groups: np.ndarray | None = None
-    ) -> LinearChurnModel:
-        """Choose C (inner CV, folds grouped by ``groups`` when given), fit on all rows,
-        calibrate on out-of-fold scores."""
+    def fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> LinearChurnModel:
+        """Choose C (inner CV), fit on all rows, calibrate on out-of-fold scores."""
         from sklearn.isotonic import IsotonicRegression
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import roc_auc_score
+        from sklearn.model_selection import StratifiedKFold
 
         self._forget()
         y = np.asarray(y).astype(int)
@@ -405,7 +381,11 @@ class LinearChurnModel(_Rows, ClassifierMixin, Estimator):
         self.means_ = np.where(np.isfinite(means), means, 0.0)
         self.scales_ = np.where(np.isfinite(scales) & (scales > 0), scales, 1.0)
         design = self._design(matrix)
-        folds = self._folds(y, groups)
+        folds = list(
+            StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state).split(
+                design, y
+            )
+        )
         best: tuple[float, float, np.ndarray] | None = None
         for C in self.Cs:
             out_of_fold = np.zeros(len(y))

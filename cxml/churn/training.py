@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,15 +57,6 @@ def choose(graded: dict[str, dict[str, float]]) -> str:
 def family_of(name: str) -> type:
     """The candidate class called ``name``."""
     return dict(CANDIDATES)[name]
-
-
-def fit_family(name: str, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None = None) -> Any:
-    """A fitted model of family ``name``. ``groups``, each row's customer where rows stack
-    several snapshots, keeps a customer on one side of a candidate's inner folds (the plain
-    references have none)."""
-    if name in dict(CANDIDATES):
-        return family_of(name)().fit(X, y, groups=groups)
-    return dict(REFERENCES)[name]().fit(X, y)
 
 
 def _served(
@@ -198,8 +188,8 @@ def backtest(
             )
     graded: dict[str, dict[str, float]] = {}
     predictions: dict[str, np.ndarray] = {"y": rows.y[latest]}
-    for name, _ in FAMILIES:
-        model = fit_family(name, rows.X[~latest], rows.y[~latest], rows.customer_id[~latest])
+    for name, family in FAMILIES:
+        model = family().fit(rows.X[~latest], rows.y[~latest])
         predictions[name] = churn_probability(model, rows.X[latest])
         graded[name] = grade(rows.y[latest], predictions[name])
     return _served(graded, predictions)
@@ -237,8 +227,8 @@ def cross_validated(
     graded: dict[str, list[dict[str, float]]] = {name: [] for name, _ in FAMILIES}
     predictions = {name: np.zeros(len(y)) for name in graded}
     for train, test in split.split(X, y):
-        for name, _ in FAMILIES:
-            model = fit_family(name, X.iloc[train], y[train])
+        for name, family in FAMILIES:
+            model = family().fit(X.iloc[train], y[train])
             predictions[name][test] = churn_probability(model, X.iloc[test])
             graded[name].append(grade(y[test], predictions[name][test]))
     means = {

@@ -193,24 +193,3 @@ def test_a_linear_champion_scores_with_reasons_like_the_trees() -> None:
             by_name = {r["feature"]: r for r in reasons}
             if "contract" in by_name:
                 assert by_name["contract"]["value"] == features.iloc[i]["contract"]
-
-
-def test_inner_folds_keep_a_customer_on_one_side_when_rows_stack_snapshots() -> None:
-    """Rows of one customer at several snapshots: shuffled inner folds let the trees learn a
-    customer's own label from their older row (a per-customer value with no signal looks
-    predictive), grouped folds do not; both families fold by customer when given groups."""
-    rng = np.random.default_rng(3)
-    customers = 600
-    mark = rng.random(customers)  # a per-customer value that says nothing about churn
-    label = (rng.random(customers) < 0.3).astype(int)
-    stacked = np.tile(np.arange(customers), 3)  # the same customers at three snapshots
-    X = pd.DataFrame({"mark": mark[stacked], "noise": rng.random(len(stacked))})
-    y, groups = label[stacked], np.array([f"C{i}" for i in stacked], dtype=object)
-
-    shuffled = ChurnModel(params=GRID[2]).fit(X, y)
-    grouped = ChurnModel(params=GRID[2]).fit(X, y, groups=groups)
-    assert shuffled.inner_auc_ > 0.6  # partly memorised (0.64 when written)
-    assert abs(grouped.inner_auc_ - 0.5) < 0.05  # what the value is truly worth (0.48)
-    for family in (ChurnModel(tune=False), LinearChurnModel()):
-        for train, test in family._folds(y, groups):
-            assert not set(groups[train]) & set(groups[test])
