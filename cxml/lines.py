@@ -102,11 +102,17 @@ def text_grade_lines(result: dict[str, Any]) -> Iterator[str]:
             yield line
     selection = result.get("sentiment_selection") or {}
     if any(g["macro_f1"] is not None for grades_ in selection.values() for g in grades_):
-        yield "sentiment candidates (macro-F1, 3-fold cross-validation on the training comments):"
+        cut = [
+            f"{language} {folds}"
+            for language, grades_ in selection.items()
+            if (folds := next((g.get("folds") for g in grades_ if g.get("folds")), None))
+        ]
+        yield (
+            "sentiment candidates (macro-F1, 3-fold cross-validation on the training comments"
+            + (f"; folds: {', '.join(cut)}" if cut else "")
+            + "):"
+        )
         for language, grades_ in selection.items():
-            folds = next((g.get("folds") for g in grades_ if g.get("folds")), None)
-            if folds:
-                yield f"  {language}  folds: {folds}"
             for g in grades_:
                 if g["macro_f1"] is None:
                     continue

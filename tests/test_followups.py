@@ -147,7 +147,8 @@ def test_the_planted_effect_of_follow_ups_is_recovered_and_ranks_the_worklist(
         by=[ImpactBy.OWNER, ImpactBy.BAND],
     )
     overall = result["overall"]
-    assert overall["contacted"] == truth["contacted"]
+    # a (run, band) whose at-risk customers were all contacted has no comparison: counted apart
+    assert overall["contacted"] + overall["unmatched_contacted"] == truth["contacted"]
     assert overall["ci_low_pts"] <= truth["effect_pts"] <= overall["ci_high_pts"], overall
     assert {row["group"] for row in result["by"]["owner"]} <= set(OWNERS)
     assert sum(row["contacted"] for row in result["by"]["owner"]) == overall["contacted"]

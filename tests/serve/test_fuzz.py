@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -9,12 +10,18 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from tests.conftest import demo_server
+
 pytestmark = pytest.mark.slow  # schemathesis against a real server
 
 
-@pytest.fixture
-def fuzzed(served_sqlite_world: dict[str, Any]) -> dict[str, Any]:
-    return served_sqlite_world
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A served demo world of the fuzzers' own: what they create (customers with odd ids,
+    scored and followed up) must not land in the worklist other tests read."""
+    cwd = tmp_path_factory.mktemp("fuzzed-world")
+    with demo_server(cwd, f"sqlite:///{cwd / 'cxml.db'}", "sqlite") as served:
+        yield served
 
 
 def test_no_request_makes_the_server_fail(fuzzed: dict[str, Any]) -> None:

@@ -109,6 +109,7 @@ def test_analyze_works_before_any_training_then_uses_the_champion(tmp_path: Path
     # the sentiment families compared, one table: every candidate per language, one serves
     candidates = [line for line in worse.stdout.splitlines() if line.startswith("  en  ")]
     assert len(candidates) == 4 and sum("← serves" in line for line in candidates) == 1
+    assert "folds: en forward in time" in worse.stdout  # the comments have dates
     assert {"lemmas+lexicon", "words", "words+chars"} <= {line.split()[1] for line in candidates}
     refused = run(["promote", "--model", "text"], tmp_path)
     assert refused.returncode == 6, refused.stdout + refused.stderr
