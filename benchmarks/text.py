@@ -74,7 +74,8 @@ def cxml_model(
 
 
 def nps_verbatims(data: Path) -> pd.DataFrame:
-    """The telecom NPS verbatims as text and a three-way label from the score."""
+    """The telecom NPS verbatims as text, a three-way label from the score and when each was
+    written (``at``; NaT where the date does not parse)."""
     nps = pd.read_csv(
         data / "nps-verbatims" / "nps_verbatims.csv", encoding_errors="replace"
     ).dropna(subset=["text", "NPS_SCORE"])
@@ -84,6 +85,7 @@ def nps_verbatims(data: Path) -> pd.DataFrame:
             "label": np.select(
                 [nps["NPS_SCORE"] <= 6, nps["NPS_SCORE"] <= 8], ["negative", "neutral"], "positive"
             ),
+            "at": pd.to_datetime(nps["CUSTOMER_RESPONSE_DATE"], dayfirst=True, errors="coerce"),
         }
     )
 
@@ -160,15 +162,8 @@ def nps_forward(data: Path) -> None:
     """The telecom NPS verbatims forward in time: the candidates chosen on folds cut forward in
     time (as `cxml train text` does when comments have dates) and on shuffled folds, both
     trained on the oldest 80 % and graded on the newest 20 % (evaluation only: GPL data)."""
-    nps = pd.read_csv(
-        data / "nps-verbatims" / "nps_verbatims.csv", encoding_errors="replace"
-    ).dropna(subset=["text", "NPS_SCORE"])
-    nps["at"] = pd.to_datetime(nps["CUSTOMER_RESPONSE_DATE"], dayfirst=True, errors="coerce")
-    nps = nps.dropna(subset=["at"]).sort_values("at", kind="stable").reset_index(drop=True)
-    nps["text"] = nps["text"].astype(str)
-    nps["label"] = np.select(
-        [nps["NPS_SCORE"] <= 6, nps["NPS_SCORE"] <= 8], ["negative", "neutral"], "positive"
-    )
+    nps = nps_verbatims(data).dropna(subset=["at"])
+    nps = nps.sort_values("at", kind="stable").reset_index(drop=True)
     cut = int(len(nps) * 0.8)
     train, test = nps.iloc[:cut], nps.iloc[cut:]
     analysed = TOKENIZER.analyse(train["text"].tolist(), "en")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -123,27 +125,35 @@ feedback_themes = Table(
     Index("ix_feedback_themes_theme", "theme_id"),
 )
 
-# Churn scores, one row per customer, as-of date and model version (the at-risk list reads them).
+
+def _score_columns(key: tuple[str, ...]) -> list[Column[Any]]:
+    """A score's columns; ``key`` names those of the primary key."""
+    return [
+        Column("customer_id", ID, ForeignKey("customers.customer_id"), primary_key=True),
+        Column("as_of", Date, primary_key="as_of" in key, nullable=False),
+        Column("model_version", String(50), primary_key="model_version" in key, nullable=False),
+        Column("probability", Float, nullable=False),
+        Column("band", String(10), nullable=False),
+        Column("revenue_at_risk", Float, nullable=True),
+        Column("reasons", JSONType, nullable=False),
+        Column("attribution", String(30), nullable=False),
+        Column("scored_at", DateTime, nullable=False),
+        # The instant the features were cut at (nothing on or after it was read); older: NULL.
+        Column("features_as_of", DateTime, nullable=True),
+        # Time to churn, when the model has a survival companion: still a customer 30/60/90
+        # days on, and the expected days to churn within a year.
+        Column("survival_30", Float, nullable=True),
+        Column("survival_60", Float, nullable=True),
+        Column("survival_90", Float, nullable=True),
+        Column("expected_days", Float, nullable=True),
+    ]
+
+
+# Churn scores, one row per customer, as-of date and model version (the history).
 scores = Table(
     "scores",
     metadata,
-    Column("customer_id", ID, ForeignKey("customers.customer_id"), primary_key=True),
-    Column("as_of", Date, primary_key=True),
-    Column("model_version", String(50), primary_key=True),
-    Column("probability", Float, nullable=False),
-    Column("band", String(10), nullable=False),
-    Column("revenue_at_risk", Float, nullable=True),
-    Column("reasons", JSONType, nullable=False),
-    Column("attribution", String(30), nullable=False),
-    Column("scored_at", DateTime, nullable=False),
-    # The instant the features were cut at (nothing on or after it was read); older rows: NULL.
-    Column("features_as_of", DateTime, nullable=True),
-    # Time to churn, when the model has a survival companion: still a customer 30/60/90 days on,
-    # and the expected days to churn within a year.
-    Column("survival_30", Float, nullable=True),
-    Column("survival_60", Float, nullable=True),
-    Column("survival_90", Float, nullable=True),
-    Column("expected_days", Float, nullable=True),
+    *_score_columns(key=("customer_id", "as_of", "model_version")),
     Index("ix_scores_as_of_probability", "as_of", "probability"),
     Index("ix_scores_customer_scored", "customer_id", "scored_at"),
 )
@@ -154,20 +164,7 @@ scores = Table(
 latest_scores = Table(
     "latest_scores",
     metadata,
-    Column("customer_id", ID, ForeignKey("customers.customer_id"), primary_key=True),
-    Column("as_of", Date, nullable=False),
-    Column("model_version", String(50), nullable=False),
-    Column("probability", Float, nullable=False),
-    Column("band", String(10), nullable=False),
-    Column("revenue_at_risk", Float, nullable=True),
-    Column("reasons", JSONType, nullable=False),
-    Column("attribution", String(30), nullable=False),
-    Column("scored_at", DateTime, nullable=False),
-    Column("features_as_of", DateTime, nullable=True),
-    Column("survival_30", Float, nullable=True),
-    Column("survival_60", Float, nullable=True),
-    Column("survival_90", Float, nullable=True),
-    Column("expected_days", Float, nullable=True),
+    *_score_columns(key=("customer_id",)),
     Index("ix_latest_scores_probability", "probability"),
 )
 
