@@ -531,10 +531,10 @@ def merge_customers(valid: pd.DataFrame, existing: pd.DataFrame, present: set[st
     A contract column the file lacks keeps its stored value; attributes merge key
     by key (the file's keys win). New customers take the file's values as they are.
     """
-    merged = valid.copy()
+    merged = valid.reset_index(drop=True)  # row by row with ``stored`` below, whatever the index
     if existing.empty:
         return merged
-    stored = valid[["customer_id"]].merge(existing, on="customer_id", how="left")
+    stored = merged[["customer_id"]].merge(existing, on="customer_id", how="left")
     found = stored["content_hash"].notna().to_numpy()
     for column in ("signup_date", "churn_date", "monthly_value"):
         if column not in present:

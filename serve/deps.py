@@ -16,7 +16,10 @@ from fastapi.security import APIKeyHeader
 
 from cxml.settings import Settings
 from cxml.store import Store
+from serve import telemetry
+from serve.coalesce import Coalescer
 from serve.models import Loaded, Models
+from serve.scoring import batch_scorer, inline_twice
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",
@@ -66,6 +69,20 @@ class Service:
     store: Store
     models: Models
     failures: Failures = field(default_factory=lambda: Failures(20))
+    scoring: Coalescer[dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scoring = Coalescer(
+            batch_scorer(
+                self.store,
+                clock=now,
+                max_text_chars=self.settings.max_text_chars,
+                future_tolerance_days=self.settings.future_tolerance_days,
+            ),
+            most=self.settings.api_max_batch,
+            conflicts=inline_twice,
+            counted=telemetry.SCORE_BATCH.observe,
+        )
 
 
 def now() -> datetime:

@@ -10,8 +10,9 @@ run uses (``cxml.batch``), so a request and a bulk job give the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -190,14 +191,25 @@ def inline_history(
         }
         for item in items
     ]
-    checked = contract.validate_customers(
-        pd.DataFrame(raw_customers, dtype=object), rows, now=now, as_of=now
-    )
-    for row, field, value, reason in checked.errors.itertuples(index=False, name=None):
-        errors.setdefault(int(row) - 1, []).append(
-            {"field": f"attributes.{field}", "value": value, "reason": reason}
+    # Items are validated in groups of the same fields: a field an item does not send must
+    # keep the stored value (in one frame it would be a blank sent by every other item).
+    shapes: dict[tuple[str, ...], list[int]] = {}
+    for position, raw in enumerate(raw_customers):
+        shapes.setdefault(tuple(sorted(raw)), []).append(position)
+    parts: list[tuple[pd.DataFrame, set[str]]] = []
+    for positions in shapes.values():
+        checked = contract.validate_customers(
+            pd.DataFrame([raw_customers[p] for p in positions], dtype=object),
+            rows[positions],
+            now=now,
+            as_of=now,
         )
-    valid = checked.valid
+        for row, field, value, reason in checked.errors.itertuples(index=False, name=None):
+            errors.setdefault(int(row) - 1, []).append(
+                {"field": f"attributes.{field}", "value": value, "reason": reason}
+            )
+        parts.append((checked.valid, set(checked.valid.attrs.get("present", []))))
+    valid = pd.concat([part for part, _ in parts], ignore_index=True).sort_values("row")
     twice = valid["customer_id"].duplicated(keep="first").to_numpy()
     for row, customer_id in zip(
         valid.loc[twice, "row"], valid.loc[twice, "customer_id"], strict=True
@@ -209,11 +221,18 @@ def inline_history(
                 "reason": "this customer is described inline twice in one request: send it once",
             }
         )
+    kept_rows = set(valid.loc[~twice, "row"].tolist())
     valid = valid[~twice]
     ids = {int(row) - 1: str(c) for row, c in zip(valid["row"], valid["customer_id"], strict=True)}
     with store.begin() as connection:
         existing = existing_customers(connection, valid["customer_id"].tolist())
-    merged = merge_customers(valid, existing, set(checked.valid.attrs.get("present", [])))
+    merged = pd.concat(
+        [
+            merge_customers(part[part["row"].isin(kept_rows)], existing, present)
+            for part, present in parts
+        ],
+        ignore_index=True,
+    ).sort_values("row")
     instant = pd.Timestamp(now)
     active = []
     for customer in merged.to_dict(orient="records"):
@@ -336,3 +355,54 @@ def _error(status: int, customer_id: str, reason: str) -> dict[str, Any]:
 def _clean(record: dict[str, Any]) -> dict[str, Any]:
     """NaN (a missing monthly value's revenue at risk) as None, which JSON can carry."""
     return {k: None if isinstance(v, float) and v != v else v for k, v in record.items()}
+
+
+class Same:
+    """A value compared by identity (the loaded models a batch must share)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Same) and other.value is self.value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+
+def batch_scorer(
+    store: Store,
+    *,
+    clock: Callable[[], datetime],
+    max_text_chars: int,
+    future_tolerance_days: int,
+) -> Callable[[Hashable, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """``score_items`` for a batch of items gathered from several requests: the key is
+    (``Same(loaded models)``, record); now is when the batch starts."""
+
+    def work(key: Hashable, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        models, record = cast(tuple[Same, bool], key)
+        loaded = models.value
+        return score_items(
+            loaded.churn,
+            store,
+            items,
+            now=clock(),
+            model_version=str(loaded.churn_version),
+            text_pipeline=loaded.text,
+            text_version=str(loaded.text_version),
+            max_text_chars=max_text_chars,
+            future_tolerance_days=future_tolerance_days,
+            record=record,
+        )
+
+    return work
+
+
+def inline_twice(batch: list[dict[str, Any]], items: list[dict[str, Any]]) -> bool:
+    """True when ``items`` describe inline a customer the batch already describes inline (one
+    call scores each inline customer once; the second request waits for the next batch)."""
+    described = {item["customer_id"] for item in batch if is_inline(item)}
+    return any(is_inline(item) and item["customer_id"] in described for item in items)

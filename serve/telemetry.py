@@ -64,6 +64,11 @@ LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 SCORED = Counter("cxml_scored_customers_total", "Customers scored over HTTP")
+SCORE_BATCH = Histogram(
+    "cxml_score_batch_requests",
+    "Score requests computed together in one batch (more under load)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
 ANALYSED = Counter("cxml_analysed_texts_total", "Texts analysed over HTTP")
 MODEL = Gauge(
     "cxml_model_info",

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from serve import links, telemetry
 from serve.deps import Service, churn_model, fast_json, now, require, service
 from serve.models import Loaded
 from serve.schemas import Problem, ScoreRequest, ScoreResponse, ScoreResult
-from serve.scoring import reused_scores, score_items
+from serve.scoring import Same, reused_scores
 
 router = APIRouter(prefix="/v1", tags=["score"])
 
@@ -53,29 +52,19 @@ async def score(
     when = now()
     version = str(loaded.churn_version)
     # The usual case, today's stored scores still true, is one indexed query: answered here;
-    # anything to compute (features, model, reasons) runs in the thread pool.
+    # anything to compute (features, model, reasons) runs in the thread pool, in the worker's
+    # next batch together with other requests waiting for one (serve/coalesce.py).
     reused: list[dict[str, Any] | None] = (
         reused_scores(state.store, items, now=when, model_version=version)
         if not fresh
         else [None] * len(items)
     )
-    if all(r is not None for r in reused):
-        results = [r for r in reused if r is not None]
-    else:
-        results = await run_in_threadpool(
-            score_items,
-            loaded.churn,
-            state.store,
-            items,
-            now=when,
-            model_version=version,
-            text_pipeline=loaded.text,
-            text_version=str(loaded.text_version),
-            max_text_chars=state.settings.max_text_chars,
-            future_tolerance_days=state.settings.future_tolerance_days,
-            record=record,
-            reused=reused,
-        )
+    todo = [p for p, r in enumerate(reused) if r is None]
+    computed = (
+        await state.scoring.submit((Same(loaded), record), [items[p] for p in todo]) if todo else []
+    )
+    answers = dict(zip(todo, computed, strict=True))
+    results = [r if r is not None else answers[p] for p, r in enumerate(reused)]
     telemetry.SCORED.inc(sum(1 for r in results if "error" not in r))
     return fast_json({"results": [_trimmed(r) for r in results]})
 

@@ -108,3 +108,54 @@ def test_items_answer_in_order_with_errors_for_unknown_churned_and_invalid(
     assert "described inline twice" in results[7]["error"]["reason"]  # … so "8" comes twice
     assert results[8]["error"]["status"] == 422
     assert "after now" in results[8]["error"]["reason"]
+
+
+def test_a_batch_gathered_from_several_requests_answers_each_as_if_alone(
+    trained: Trained,
+) -> None:
+    """What the server's coalescing relies on (serve/coalesce.py): scoring the items of several
+    requests in one call gives every item the result it gets in a call of its own."""
+    store = trained.stores["sqlite"]
+    people = store.table_frame("customers")
+    active = people.loc[people["churn_date"].isna(), "customer_id"].iloc[:3].tolist()
+    requests = [
+        [{"customer_id": active[0]}],
+        [
+            {
+                "customer_id": "BATCH1",
+                "attributes": {"signup_date": "2024-03-01", "monthly_value": 35, "plan": "basic"},
+                "feedback": [
+                    {"created_at": "2025-06-01T09:00:00", "channel": "chat", "text": "Bill wrong."}
+                ],
+            }
+        ],
+        [{"customer_id": active[1]}, {"customer_id": active[0]}, {"customer_id": "NOPE"}],
+        [
+            {"customer_id": active[2], "attributes": {"monthly_value": 99}},
+            {"customer_id": "BATCH2", "attributes": {"tenure_months": 5}},
+        ],
+        [{"customer_id": active[2]}],
+    ]
+
+    def scored(items: list[dict[str, object]]) -> list[dict[str, object]]:
+        return score_items(
+            trained.predictor,
+            store,
+            items,
+            now=NOW,
+            model_version=trained.version,
+            text_pipeline=trained.text_pipeline,
+            text_version="test",
+            max_text_chars=20_000,
+            future_tolerance_days=1,
+            record=False,
+        )
+
+    alone = [result for request in requests for result in scored(request)]
+    together = scored([item for request in requests for item in request])
+    assert together == alone
+    assert together[5]["customer_id"] == together[7]["customer_id"] == active[2]
+    # A stored customer's inline attributes merge over the stored ones wherever the item sits
+    # (found here: after other items, the merge read another row's stored signup date).
+    assert together[5]["revenue_at_risk"] != together[7]["revenue_at_risk"]  # inline 99 vs stored
+    assert together[4]["error"]["status"] == 404
