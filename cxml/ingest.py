@@ -152,6 +152,29 @@ def _escape(value: Any) -> Any:
     return value
 
 
+def check_rows(
+    kind: str,
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    *,
+    settings: Settings,
+    now: datetime,
+    as_of: datetime | None = None,
+    date_format: str | None = None,
+) -> contract.Validated:
+    """Check rows of ``kind`` (contract column names) against the contract."""
+    if kind == "feedback":
+        return contract.validate_feedback(
+            frame,
+            rows,
+            now=now,
+            max_text_chars=settings.max_text_chars,
+            future_tolerance_days=settings.future_tolerance_days,
+            date_format=date_format,
+        )
+    return contract.validate_customers(frame, rows, now=now, as_of=as_of, date_format=date_format)
+
+
 class Ingestion:
     """One file's ingestion into the store (use ``ingest_file``)."""
 
@@ -173,6 +196,7 @@ class Ingestion:
         on_batch: Callable[[IngestReport], None] | None = None,
         records: list[Any] | None = None,
         source: str | None = None,
+        checked: tuple[list[str], Chunk, contract.Validated] | None = None,
     ) -> None:
         if kind not in KINDS:
             raise ConfigError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
@@ -190,16 +214,18 @@ class Ingestion:
         self.progress = progress
         self.on_batch = on_batch
         self.records = records
+        self.checked = checked  # records already read and validated (``ingest_record_batches``)
         self.source = source or str(Path(path or "").resolve())
         self.seen: dict[str, int] = {}
         self.run_id = 0
         self.statuses: dict[int, str] = {}  # record number → accepted / updated / unchanged
+        self.refused: dict[int, dict[str, Any]] = {}  # records only: record number → reject
 
     def run(self) -> IngestReport:
         started = time.perf_counter()
         chunks: Iterable[Chunk]
         if self.records is not None:
-            header, chunk = records_chunk(self.records)
+            header, chunk = self.checked[:2] if self.checked else records_chunk(self.records)
             chunks = [chunk]
         else:
             assert self.path is not None
@@ -238,7 +264,8 @@ class Ingestion:
         report.rejects_file = str(self.rejects_path) if self.rejects_path else None
         try:
             for chunk in chunks:
-                self._batch(chunk, self._validate(chunk, renamed), report, writer)
+                validated = self.checked[2] if self.checked else self._validate(chunk, renamed)
+                self._batch(chunk, validated, report, writer)
                 if self.on_batch is not None:
                     self.on_batch(report)
             if self.kind == "customers":
@@ -264,18 +291,14 @@ class Ingestion:
 
     def _validate(self, chunk: Chunk, renamed: dict[str, str]) -> contract.Validated:
         """Check one chunk against the contract."""
-        frame = chunk.frame.rename(columns=renamed)
-        if self.kind == "feedback":
-            return contract.validate_feedback(
-                frame,
-                chunk.rows,
-                now=self.now,
-                max_text_chars=self.settings.max_text_chars,
-                future_tolerance_days=self.settings.future_tolerance_days,
-                date_format=self.date_format,
-            )
-        return contract.validate_customers(
-            frame, chunk.rows, now=self.now, as_of=self.as_of, date_format=self.date_format
+        return check_rows(
+            self.kind,
+            chunk.frame.rename(columns=renamed),
+            chunk.rows,
+            settings=self.settings,
+            now=self.now,
+            as_of=self.as_of,
+            date_format=self.date_format,
         )
 
     def _batch(
@@ -297,6 +320,8 @@ class Ingestion:
             records = self._reject_records(chunk, validated, extra, held)
             store_records.write_rejects(connection, records)
         writer.write(records)
+        if self.records is not None:  # an API batch answers item by item (small by limit)
+            self.refused.update((int(r["row"]), r) for r in records)
         report.read += chunk.read
         report.accepted += int((statuses == "accepted").sum())
         report.updated += int((statuses == "updated").sum())
@@ -481,22 +506,12 @@ def _raw_rows(chunk: Chunk, rows: Iterable[int]) -> dict[int, dict[str, Any]]:
 
 def row_statuses(ids: pd.Series, hashes: pd.Series, stored: dict[str, int]) -> np.ndarray:
     """'accepted' (new id), 'unchanged' (same hash as stored) or 'updated', per row."""
-    known = pd.DataFrame(
-        {
-            "key": pd.Series(list(stored.keys()), dtype=object),
-            "stored": pd.array([int(h) for h in stored.values()], dtype="Int64"),
-        }
-    )
-    joined = pd.DataFrame({"key": pd.Series(ids.to_numpy(dtype=object), dtype=object)}).merge(
-        known, on="key", how="left"
-    )
-    stored_hash = joined["stored"]
-    same = (stored_hash == pd.array(hashes.to_numpy(dtype=np.int64), dtype="Int64")).fillna(False)
-    return np.where(
-        stored_hash.isna().to_numpy(),
-        "accepted",
-        np.where(same.to_numpy(dtype=bool), "unchanged", "updated"),
-    ).astype(object)
+    known = {key: int(value) for key, value in stored.items()}
+    out = []
+    for key, digest in zip(ids.tolist(), hashes.to_numpy(dtype=np.int64).tolist(), strict=True):
+        before = known.get(key)
+        out.append("accepted" if before is None else "unchanged" if before == digest else "updated")
+    return np.array(out, dtype=object)
 
 
 def _normalized_feedback(row: pd.Series) -> dict[str, Any]:
@@ -643,11 +658,79 @@ def ingest_records(
     ingestion = Ingestion(
         store, kind, None, settings=settings, now=now, records=records, source=source
     )
+    return _answered(ingestion, kind, records)
+
+
+def ingest_record_batches(
+    store: Store,
+    kind: str,
+    batches: list[tuple[list[Any], str]],
+    *,
+    settings: Settings,
+    now: datetime,
+) -> list[tuple[IngestReport, list[dict[str, Any]]] | Exception]:
+    """Several API batches (records, source) at once, each answered as ``ingest_records``
+    answers it alone, or with the error that stopped it (the others go on).
+
+    The contract checks one record at a time, so the records of batches with the same fields
+    are checked in one call (its cost is mostly fixed per call) and every record gets the
+    verdict it would get alone; each batch is then stored as its own run under its own
+    source, in order.
+    """
+    read = [records_chunk(records) for records, _ in batches]
+    done: list[tuple[list[str], Chunk, contract.Validated] | None] = [None] * len(batches)
+    shapes: dict[tuple[str, ...], list[int]] = {}
+    for index, (header, _) in enumerate(read):
+        if not contract.missing_required(header, kind):  # else refused whole, alone, below
+            shapes.setdefault(tuple(sorted(header)), []).append(index)
+    for members in shapes.values():
+        offsets = np.cumsum([0] + [len(batches[i][0]) for i in members])
+        frame = pd.concat([read[i][1].frame for i in members], ignore_index=True)
+        rows = np.concatenate(
+            [read[i][1].rows + offset for i, offset in zip(members, offsets, strict=False)]
+        )
+        whole = check_rows(kind, frame, rows, settings=settings, now=now)
+        for i, low, high in zip(members, offsets[:-1], offsets[1:], strict=True):
+            done[i] = (read[i][0], read[i][1], _rows_of(whole, int(low), int(high)))
+    answers: list[tuple[IngestReport, list[dict[str, Any]]] | Exception] = []
+    for (records, source), checked in zip(batches, done, strict=True):
+        ingestion = Ingestion(
+            store,
+            kind,
+            None,
+            settings=settings,
+            now=now,
+            records=records,
+            source=source,
+            checked=checked,
+        )
+        try:
+            answers.append(_answered(ingestion, kind, records))
+        except Exception as error:  # this batch's own failure (store down, disk full), its answer
+            answers.append(error)
+    return answers
+
+
+def _rows_of(whole: contract.Validated, low: int, high: int) -> contract.Validated:
+    """The records numbered low+1 … high of a validation, renumbered from 1."""
+    valid = whole.valid[(whole.valid["row"] > low) & (whole.valid["row"] <= high)].copy()
+    valid["row"] -= low
+    valid.attrs = dict(whole.valid.attrs)
+    errors = whole.errors[(whole.errors["row"] > low) & (whole.errors["row"] <= high)].copy()
+    errors["row"] -= low
+    rejected = whole.rejected_rows[(whole.rejected_rows > low) & (whole.rejected_rows <= high)]
+    return contract.Validated(
+        valid=valid.reset_index(drop=True),
+        errors=errors.reset_index(drop=True),
+        rejected_rows=rejected - low,
+    )
+
+
+def _answered(
+    ingestion: Ingestion, kind: str, records: list[Any]
+) -> tuple[IngestReport, list[dict[str, Any]]]:
     report = ingestion.run()
-    rejected = {
-        int(r["row"]): r
-        for r in store_records.rejects_frame(store, kind, source).to_dict(orient="records")
-    }
+    rejected = ingestion.refused
     from cxml.text.redact import redacted_errors
 
     key = "feedback_id" if kind == "feedback" else "customer_id"
@@ -656,11 +739,7 @@ def ingest_records(
         identifier = record.get(key) if isinstance(record, dict) else None
         if number in rejected:
             found = rejected[number]
-            errors = (
-                found["errors"]
-                if isinstance(found["errors"], list)
-                else json.loads(found["errors"])
-            )
+            errors = found["errors"]
             items.append(
                 {
                     key: identifier,

@@ -24,6 +24,21 @@ from fastapi.concurrency import run_in_threadpool
 Item = TypeVar("Item")
 
 
+class Same:
+    """A value compared by identity (the loaded models a batch must share)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Same) and other.value is self.value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+
 @dataclass
 class _Waiting(Generic[Item]):
     key: Hashable

@@ -6,10 +6,10 @@ import json
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import APIKeyHeader
@@ -17,7 +17,7 @@ from fastapi.security import APIKeyHeader
 from cxml.settings import Settings
 from cxml.store import Store
 from serve import telemetry
-from serve.coalesce import Coalescer
+from serve.coalesce import Coalescer, Same
 from serve.models import Loaded, Models
 from serve.scoring import batch_scorer, inline_twice
 
@@ -61,6 +61,10 @@ class Failures:
         return max(1, math.ceil(times[0] + self.window - time.monotonic()))
 
 
+#: Most ingest requests stored in one go by a worker (each holds up to api_max_batch items).
+INGEST_BATCH_REQUESTS = 16
+
+
 @dataclass
 class Service:
     """One worker's state: created by ``create_app``, opened by its lifespan."""
@@ -70,6 +74,8 @@ class Service:
     models: Models
     failures: Failures = field(default_factory=lambda: Failures(20))
     scoring: Coalescer[dict[str, Any]] = field(init=False)
+    analysis: Coalescer[str] = field(init=False)
+    ingest: Coalescer[tuple[list[Any], str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.scoring = Coalescer(
@@ -83,6 +89,28 @@ class Service:
             conflicts=inline_twice,
             counted=telemetry.SCORE_BATCH.observe,
         )
+        self.analysis = Coalescer(self._analyse, most=self.settings.api_max_batch)
+        self.ingest = Coalescer(self._ingest, most=INGEST_BATCH_REQUESTS)
+
+    def _ingest(self, kind: Hashable, batches: list[tuple[list[Any], str]]) -> list[Any]:
+        """Per batch (records, source): (report, items), or the error that stopped it."""
+        from cxml.ingest import ingest_record_batches
+
+        return list(
+            ingest_record_batches(self.store, str(kind), batches, settings=self.settings, now=now())
+        )
+
+    def _analyse(self, models: Hashable, feedback_ids: list[str]) -> list[bool]:
+        """Per id, whether its comment was analysed (ids gathered from several requests)."""
+        from cxml.text.training import analyze_feedback
+
+        loaded = cast(Same, models).value
+        done = set(
+            analyze_feedback(
+                self.store, loaded.text, str(loaded.text_version), feedback_ids, now=now()
+            )
+        )
+        return [i in done for i in feedback_ids]
 
 
 def now() -> datetime:

@@ -26,6 +26,7 @@ from cxml.store import Store
 from cxml.store.history import History, Selection, read_history
 from cxml.store.records import existing_customers
 from cxml.store.scores import fresh_scores, write_scores
+from serve.coalesce import Same
 
 
 def is_inline(item: dict[str, Any]) -> bool:
@@ -355,21 +356,6 @@ def _error(status: int, customer_id: str, reason: str) -> dict[str, Any]:
 def _clean(record: dict[str, Any]) -> dict[str, Any]:
     """NaN (a missing monthly value's revenue at risk) as None, which JSON can carry."""
     return {k: None if isinstance(v, float) and v != v else v for k, v in record.items()}
-
-
-class Same:
-    """A value compared by identity (the loaded models a batch must share)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Same) and other.value is self.value
-
-    def __hash__(self) -> int:
-        return id(self.value)
 
 
 def batch_scorer(

@@ -357,3 +357,95 @@ def test_an_api_batch_answers_its_refused_items_with_the_words_redacted(
     assert "ann@example.org" not in said and "[EMAIL]" in said
     assert results[0]["errors"][0]["field"] == "text"
     assert "123456789012" in results[1]["errors"][0]["value"]  # a number is not a phone
+
+
+def test_api_batches_ingested_together_answer_and_store_as_each_alone(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """The server stores the ingest requests waiting for it in one go (one contract check for
+    them all): every answer, stored row, reject and run is what each request gets alone."""
+    from datetime import datetime
+
+    from cxml.ingest import ingest_record_batches, ingest_records
+    from cxml.store.tables import feedback, rejects
+
+    now = datetime(2025, 6, 1)
+    alone_store = Store.open(Settings(database_url=f"sqlite:///{tmp_path / 'alone.db'}"))
+    people = [
+        {"customer_id": "c1", "signup_date": "2024-01-01"},
+        {"customer_id": "c2", "tenure_months": 3},
+    ]
+    batches: list[tuple[list, str]] = [
+        ([{"feedback_id": "f1", "customer_id": "c1", "created_at": "2025-05-01", "text": "Slow app.", "nps": 3},
+          {"feedback_id": "f2", "customer_id": "c1", "created_at": "2025-05-02", "nps": 11},
+          {"feedback_id": "f1", "customer_id": "c1", "created_at": "2025-05-01", "text": "again"}], "api:a"),
+        ([{"feedback_id": "f3", "customer_id": "c9", "created_at": "2025-05-03", "text": "held", "nps": 3},
+          "not an object",
+          {"feedback_id": "f4", "customer_id": "c2", "created_at": "2026-05-03", "text": "future"}], "api:b"),
+        ([{"feedback_id": "f5", "customer_id": "c2", "created_at": "2025-05-04", "text": "Great"}], "api:c"),
+        ([{"feedback_id": "f6", "customer_id": "c2", "text": "no date field at all"}], "api:d"),
+        ([{"feedback_id": "f1", "customer_id": "c1", "created_at": "2025-05-01", "text": "Slow app.", "nps": 3},
+          {"feedback_id": "f7", "customer_id": "c2", "created_at": "2025-05-05", "csat": 4}], "api:e"),
+    ]  # fmt: skip
+    together_people = ingest_record_batches(
+        store, "customers", [(people, "api:p")], settings=settings, now=now
+    )
+    alone_people = ingest_records(
+        alone_store, "customers", people, settings=settings, now=now, source="api:p"
+    )
+    assert together_people[0][1] == alone_people[1]  # type: ignore[index]
+    together = ingest_record_batches(store, "feedback", batches, settings=settings, now=now)
+    alone: list[object] = []
+    for items, source in batches:
+        try:
+            alone.append(
+                ingest_records(
+                    alone_store, "feedback", items, settings=settings, now=now, source=source
+                )
+            )
+        except InputFileError as error:
+            alone.append(error)
+    assert isinstance(together[3], InputFileError) and "created_at" in str(together[3])
+    assert isinstance(alone[3], InputFileError) and str(alone[3]) == str(together[3])
+    for mine, theirs in zip(together[:3] + together[4:], alone[:3] + alone[4:], strict=True):
+        assert not isinstance(mine, Exception)
+        assert mine[1] == theirs[1]  # type: ignore[index]
+        assert mine[0].to_dict() == {  # type: ignore[attr-defined]
+            **theirs[0].to_dict(),  # type: ignore[index]
+            "run_id": mine[0].run_id,  # type: ignore[attr-defined]
+            "seconds": mine[0].seconds,  # type: ignore[attr-defined]
+        }
+    statuses = [
+        [r["status"] for r in answer[1]] for answer in together if isinstance(answer, tuple)
+    ]
+    assert statuses == [
+        ["accepted", "rejected", "rejected"],
+        ["held", "rejected", "rejected"],
+        ["accepted"],
+        ["unchanged", "accepted"],
+    ]
+
+    def stored(where: Store) -> tuple[list, list]:
+        with where.engine.connect() as connection:
+            rows = connection.execute(
+                feedback.select()
+                .with_only_columns(
+                    feedback.c.feedback_id, feedback.c.customer_id, feedback.c.text, feedback.c.nps
+                )
+                .order_by(feedback.c.feedback_id)
+            ).all()
+            refused = connection.execute(
+                rejects.select()
+                .with_only_columns(
+                    rejects.c.source,
+                    rejects.c.row,
+                    rejects.c.field,
+                    rejects.c.reason,
+                    rejects.c.held,
+                )
+                .order_by(rejects.c.source, rejects.c.row)
+            ).all()
+        return [tuple(r) for r in rows], [tuple(r) for r in refused]
+
+    assert stored(store) == stored(alone_store)
+    alone_store.close()

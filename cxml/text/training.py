@@ -320,18 +320,19 @@ def analyze_store(
 
 def analyze_feedback(
     store: Any, pipeline: Any, version: str, feedback_ids: list[str], *, now: Any
-) -> int:
-    """Analyse these stored comments with ``pipeline`` and keep the results; returns how many."""
+) -> list[str]:
+    """Analyse these stored comments with ``pipeline`` and keep the results; returns the ids
+    analysed (those with text)."""
     from cxml.store.analysis import write_analysis
     from cxml.store.records import feedback_frame
 
     frame = feedback_frame(store, with_text=True, feedback_ids=feedback_ids)
     if frame.empty:
-        return 0
+        return []
     results = pipeline.analyze(frame["text"].tolist(), frame["language"].tolist())
     analysis, themes = analysis_frames(frame["feedback_id"].tolist(), results, version, now)
     write_analysis(store, analysis, themes)
-    return len(frame)
+    return [str(i) for i in frame["feedback_id"]]
 
 
 def analysis_frames(

@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
-from cxml.ingest import ingest_records
-from cxml.text.training import analyze_feedback
+from cxml.ingest import IngestReport
 from serve import links
-from serve.deps import Service, now, require, service
+from serve.coalesce import Same
+from serve.deps import Service, require, service
 from serve.schemas import CUSTOMER_ITEM, FeedbackRequest, FeedbackResponse, Problem
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -32,6 +32,18 @@ def _check_size(state: Service, field: str, items: list[Any]) -> None:
         )
 
 
+async def _ingested(
+    state: Service, kind: str, items: list[Any]
+) -> tuple[IngestReport, list[dict[str, Any]]]:
+    """Stored in the worker's next ingest batch, with other requests waiting for one: one
+    contract check for all of them, then each request as its own run under its own source."""
+    [answer] = await state.ingest.submit(kind, [(items, _source(kind, items))])
+    if isinstance(answer, Exception):
+        raise answer
+    report, results = answer
+    return report, results
+
+
 @router.post(
     "/feedback",
     response_model=FeedbackResponse,
@@ -42,25 +54,18 @@ def _check_size(state: Service, field: str, items: list[Any]) -> None:
         422: {"model": Problem},
     },
 )
-def post_feedback(
+async def post_feedback(
     body: FeedbackRequest,
     key: dict[str, Any] = Depends(require("ingest")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
     _check_size(state, "feedback", body.feedback)
-    when = now()
-    report, items = ingest_records(
-        state.store,
-        "feedback",
-        body.feedback,
-        settings=state.settings,
-        now=when,
-        source=_source("feedback", body.feedback),
-    )
+    report, items = await _ingested(state, "feedback", body.feedback)
     stored = [str(i["feedback_id"]) for i in items if i["status"] in ("accepted", "updated")]
     loaded = state.models.current
+    # The comments are read in the worker's next analysis batch, with other requests' comments.
     analysed = (
-        analyze_feedback(state.store, loaded.text, str(loaded.text_version), stored, now=when)
+        sum(await state.analysis.submit(Same(loaded), stored))
         if stored and loaded.text is not None
         else 0
     )
@@ -102,18 +107,11 @@ class CustomersRequest(BaseModel):
         422: {"model": Problem},
     },
 )
-def post_customers(
+async def post_customers(
     body: CustomersRequest,
     key: dict[str, Any] = Depends(require("ingest")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
     _check_size(state, "customers", body.customers)
-    report, items = ingest_records(
-        state.store,
-        "customers",
-        body.customers,
-        settings=state.settings,
-        now=now(),
-        source=_source("customers", body.customers),
-    )
+    report, items = await _ingested(state, "customers", body.customers)
     return {**report.to_dict(), "results": items}

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
 from serve import links, telemetry
+from serve.coalesce import Same
 from serve.deps import Service, churn_model, fast_json, now, require, service
 from serve.models import Loaded
 from serve.schemas import Problem, ScoreRequest, ScoreResponse, ScoreResult
-from serve.scoring import Same, reused_scores
+from serve.scoring import reused_scores
 
 router = APIRouter(prefix="/v1", tags=["score"])
 
