@@ -115,11 +115,18 @@ def score(
     cut = pd.Timestamp(as_of)
     timing: dict[str, Any] = {}
     if predictor.survival is not None:  # the time-to-churn companion
-        from cxml.churn.survival import DAYS
+        from cxml.churn.survival import DAYS, ClassifierSurvival
 
-        staying = predictor.survival.survival(features, DAYS)
+        companion = predictor.survival
+        if isinstance(companion, ClassifierSurvival) and companion.estimator_ is estimator:
+            # It reads this very classifier: its probability is the one just computed.
+            staying = companion.survival(features, DAYS, probability=probability)
+            expected = companion.expected_days(features, probability=probability)
+        else:
+            staying = companion.survival(features, DAYS)
+            expected = companion.expected_days(features)
         timing = {f"survival_{d}": np.round(staying[:, i], 6) for i, d in enumerate(DAYS)}
-        timing["expected_days"] = np.round(predictor.survival.expected_days(features), 1)
+        timing["expected_days"] = np.round(expected, 1)
     return pd.DataFrame(
         {
             "customer_id": customers,

@@ -188,18 +188,26 @@ class ClassifierSurvival(Estimator):
         """Survival at ``days`` for rows given by their churn probability."""
         return _curves(self.power(probability), self.times_, self.hazard_, days)
 
-    def risk(self, X: pd.DataFrame) -> np.ndarray:
-        """m(x): higher, sooner churn."""
+    def risk(self, X: pd.DataFrame, probability: np.ndarray | None = None) -> np.ndarray:
+        """m(x): higher, sooner churn. ``probability``: the classifier's, when the caller has
+        it already (scoring), instead of asking the classifier again."""
         from cxml.churn.model import churn_probability
 
         self._check_fitted("estimator_")
-        return self.power(churn_probability(self.estimator_, X))
+        if probability is None:
+            probability = churn_probability(self.estimator_, X)
+        return self.power(probability)
 
-    def survival(self, X: pd.DataFrame, days: Sequence[float] | np.ndarray = DAYS) -> np.ndarray:
-        return _curves(self.risk(X), self.times_, self.hazard_, days)
+    def survival(
+        self,
+        X: pd.DataFrame,
+        days: Sequence[float] | np.ndarray = DAYS,
+        probability: np.ndarray | None = None,
+    ) -> np.ndarray:
+        return _curves(self.risk(X, probability), self.times_, self.hazard_, days)
 
-    def expected_days(self, X: pd.DataFrame) -> np.ndarray:
-        return _restricted_mean(self.risk(X), self.times_, self.hazard_, self.max_days)
+    def expected_days(self, X: pd.DataFrame, probability: np.ndarray | None = None) -> np.ndarray:
+        return _restricted_mean(self.risk(X, probability), self.times_, self.hazard_, self.max_days)
 
 
 def _curves(

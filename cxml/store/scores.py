@@ -322,22 +322,29 @@ def _fresh_scores_query(one: bool) -> Any:
     )
 
 
+@functools.cache
 def _latest_scores() -> Any:
     """Each customer's score with the latest as-of date (ties: latest cut, then computation),
-    as ``latest_scores`` keeps it; ``rank`` is 1 on every row (the readers' condition)."""
+    as ``latest_scores`` keeps it; ``rank`` is 1 on every row (the readers' condition). Built
+    once: its column collection costs more to build than the query costs to run."""
     return select(latest_scores, literal(1).label("rank")).subquery("ranked")
 
 
-def _latest_follow_ups() -> Any:
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=follow_ups.c.customer_id,
-            order_by=(follow_ups.c.updated_at.desc(), follow_ups.c.follow_up_id.desc()),
-        )
-        .label("rank")
+@functools.cache
+def _latest_follow_up() -> Any:
+    return follow_ups.alias("latest_follow_up")
+
+
+def _latest_follow_up_of(customer_id: Any) -> Any:
+    """The id of the customer's latest follow-up (one index lookup per customer read, not a
+    ranking of every follow-up)."""
+    return (
+        select(follow_ups.c.follow_up_id)
+        .where(follow_ups.c.customer_id == customer_id)
+        .order_by(follow_ups.c.updated_at.desc(), follow_ups.c.follow_up_id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    return select(follow_ups, rank).subquery("latest_follow_up")
 
 
 def at_risk(
@@ -370,7 +377,7 @@ def at_risk(
     parameters).
     """
     ranked = _latest_scores()
-    latest_follow = _latest_follow_ups()
+    latest_follow = _latest_follow_up()
     revenue = func.coalesce(ranked.c.revenue_at_risk, literal(-1.0, Float))
     factor = (
         case(
@@ -418,10 +425,7 @@ def at_risk(
         .select_from(
             ranked.join(customers, customers.c.customer_id == ranked.c.customer_id).outerjoin(
                 latest_follow,
-                and_(
-                    latest_follow.c.customer_id == ranked.c.customer_id,
-                    latest_follow.c.rank == 1,
-                ),
+                latest_follow.c.follow_up_id == _latest_follow_up_of(ranked.c.customer_id),
             )
         )
         .where(ranked.c.rank == 1)

@@ -113,3 +113,47 @@ def test_upgrading_a_store_with_scores_fills_the_latest_score_table(
             connection.execute(text("SELECT customer_id, probability FROM latest_scores")).all()
         )
     assert kept == {"C000001": 0.2, "C000002": 0.6}
+
+
+def test_the_at_risk_list_shows_and_filters_by_each_customers_latest_follow_up(
+    store: Store,
+) -> None:
+    """The latest follow-up is the last changed (ties: the later opened), whatever order they
+    were opened in; the status filters and the handled-since cut read that one only."""
+    from sqlalchemy import insert
+
+    from cxml.store.followups import change_follow_up, insert_follow_up
+    from cxml.store.tables import customers
+
+    with store.begin() as connection:
+        connection.execute(
+            insert(customers),
+            [
+                {"customer_id": c, "signup_date": date(2024, 1, 1), "attributes": {},
+                 "content_hash": 0, "source": "t", "created_at": datetime(2024, 1, 1),
+                 "updated_at": datetime(2024, 1, 1)}
+                for c in ("A", "B", "C")
+            ],
+        )  # fmt: skip
+    for customer, p in (("A", 0.9), ("B", 0.8), ("C", 0.7)):
+        write_scores(store, scores_frame(customer, date(2025, 6, 1), "1", p, datetime(2025, 6, 1)))
+    day = datetime(2025, 6, 2)
+    a_first = insert_follow_up(store, "A", {"status": "open", "owner": "x"}, "t", day)
+    insert_follow_up(store, "A", {"status": "open", "owner": "y"}, "t", day.replace(hour=1))
+    change_follow_up(store, a_first["follow_up_id"], {"status": ["open", "contacted"]}, "t",
+                     day.replace(hour=2))  # fmt: skip
+    insert_follow_up(store, "B", {"status": "contacted", "owner": "x"}, "t", day)
+    b_later = insert_follow_up(store, "B", {"status": "lost", "owner": "y"}, "t", day)  # a tie
+
+    def listed(**filters: object) -> dict[str, object]:
+        rows = at_risk(store, today=datetime(2025, 6, 10), limit=10, **filters)  # type: ignore[arg-type]
+        return {r["customer_id"]: r["follow_up"] and r["follow_up"]["status"] for r in rows}
+
+    assert listed() == {"A": "contacted", "B": "lost", "C": None}
+    assert listed(follow_up_status=["contacted"]) == {"A": "contacted"}
+    assert listed(follow_up_status=["lost", "none"]) == {"B": "lost", "C": None}
+    assert listed(follow_up_status=["open"]) == {}
+    rows = at_risk(store, today=datetime(2025, 6, 10), limit=10)
+    assert rows[1]["follow_up"]["follow_up_id"] == b_later["follow_up_id"]
+    # A was contacted at 02:00, B lost at 00:00: since 01:30 only A counts as handled.
+    assert listed(handled_since=datetime(2025, 6, 2, 1, 30)) == {"B": "lost", "C": None}
