@@ -91,6 +91,7 @@ async def _run(base: str, key: str, ids: list[str], rate: float, seconds: float)
     kinds = [k for k, weight in MIX for _ in range(weight)]
     total = int(rate * seconds)
     latencies: dict[str, list[float]] = {k: [] for k, _ in MIX}
+    moments: list[tuple[float, float]] = []  # (scheduled second of the run, latency)
     failures: dict[str, list[str]] = {k: [] for k, _ in MIX}
     accepted: list[str] = []
     events: dict[str, object] = {}
@@ -118,6 +119,7 @@ async def _run(base: str, key: str, ids: list[str], rate: float, seconds: float)
             except httpx.HTTPError as error:
                 failures[kind].append(f"{type(error).__name__}: {error}")
             latencies[kind].append(time.perf_counter() - scheduled)
+            moments.append((scheduled - start, time.perf_counter() - scheduled))
 
         async def midway(start: float) -> None:
             await asyncio.sleep(max(0.0, start + seconds / 2 - time.perf_counter()))
@@ -149,10 +151,24 @@ async def _run(base: str, key: str, ids: list[str], rate: float, seconds: float)
             "p99_ms": round(float(np.percentile(ms, 99)), 1) if len(ms) else None,
             "first_failures": failures[kind][:3],
         }
+    window = max(1.0, seconds / 6)
+    timeline = []
+    for begin in np.arange(0.0, seconds, window):
+        ms = np.array([lat for at, lat in moments if begin <= at < begin + window]) * 1000
+        if len(ms):
+            timeline.append(
+                {
+                    "from_s": round(float(begin)),
+                    "sent": len(ms),
+                    "p50_ms": round(float(np.percentile(ms, 50)), 1),
+                    "p99_ms": round(float(np.percentile(ms, 99)), 1),
+                }
+            )
     return {
         "sent": total,
         "achieved_rps": round(total / elapsed, 1),
         "routes": routes,
+        "timeline": timeline,  # by when requests were due: the promotion is half-way
         "events": events,
         "accepted_feedback": accepted,
     }

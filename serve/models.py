@@ -70,9 +70,21 @@ class Models:
 
         with self._lock:
             wanted = self._wanted()
+            # A model whose version did not change is kept as it is: loading and warming it
+            # again would only hold the worker (a registry version never changes content; a
+            # bundle's identity includes its file time).
+            now = self.current
+            keep_churn = now.churn is not None and wanted["churn"] == _identity(now.churn_source)
+            keep_text = now.text is not None and wanted["text"] == _identity(now.text_source)
             problems: list[str] = []
             churn = churn_version = churn_source = None
-            if wanted["churn"] and not wanted["churn"].startswith("bundle:"):
+            if keep_churn:
+                churn, churn_version, churn_source = (
+                    now.churn,
+                    now.churn_version,
+                    now.churn_source,
+                )
+            elif wanted["churn"] and not wanted["churn"].startswith("bundle:"):
                 churn, churn_version = load_churn_champion(self.settings)
                 churn_source = f"registry:cxml-churn@champion:{churn_version}"
             elif wanted["churn"]:
@@ -87,7 +99,9 @@ class Models:
                     f"{self.settings.mlflow_tracking_uri}) or put an exported churn.joblib in "
                     f"{self.settings.model_dir}/ (`cxml export-models`), then POST /v1/models/reload"
                 )
-            if wanted["text"] and not wanted["text"].startswith("bundle:"):
+            if keep_text:
+                text, text_version, text_source = now.text, now.text_version, now.text_source
+            elif wanted["text"] and not wanted["text"].startswith("bundle:"):
                 loaded = load_text_champion(self.settings)
                 assert loaded is not None
                 text, text_version = loaded
@@ -103,7 +117,7 @@ class Models:
                 from cxml.text.training import default_pipeline
 
                 text, text_version, text_source = default_pipeline(), "defaults", "defaults"
-            _warm_up(churn, text)
+            _warm_up(None if keep_churn else churn, None if keep_text else text)
             # The models hold millions of long-lived objects (dictionaries, vocabularies,
             # trees): keep them out of the collector's full passes, which otherwise pause a
             # request for hundreds of milliseconds now and then.
