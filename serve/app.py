@@ -16,7 +16,9 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -77,10 +79,14 @@ class Guard:
     """Pure ASGI middleware: a request id on every request (the client's ``X-Request-ID`` when
     well-formed, else a new one; in the response and the server log), security headers and a
     content security policy on every response, body size limit (413), request time limit
-    (503), request metrics."""
+    (503), request metrics, and keep-alive connections closed after
+    ``api_requests_per_connection`` requests (a pool of them would otherwise stay on the
+    workers it first reached, one worker saturated while another idles)."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
+        self.per_connection = settings.api_requests_per_connection
+        self.served: dict[Any, int] = {}  # (client host, port) → requests answered on it
         self.max_body = settings.api_max_body_bytes
         self.timeout = settings.api_request_timeout_seconds
         self.page_policy = _page_policy()
@@ -103,6 +109,21 @@ class Guard:
             await self._answer(scope, receive, send, request_id)
         finally:
             telemetry.REQUEST_ID.reset(token)
+
+    def _last_on(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """``connection: close`` when this response ends its connection's share of requests."""
+        client = scope.get("client")
+        if not self.per_connection or client is None:
+            return []
+        connection = tuple(client)
+        count = self.served.get(connection, 0) + 1
+        if count < self.per_connection:
+            if len(self.served) > 50_000:  # connections that closed on their own
+                self.served.clear()
+            self.served[connection] = count
+            return []
+        self.served.pop(connection, None)
+        return [(b"connection", b"close")]
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, request_id: bytes) -> None:
         started_at = time.perf_counter()
@@ -166,7 +187,8 @@ class Guard:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 status["started"] = True
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                headers = [*message.get("headers", []), *extra, *self._last_on(scope)]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
@@ -213,6 +235,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from cxml.store import Store
 
+        # Few threads for blocking work: under load, dozens of threads fighting for the
+        # interpreter lock starve the event loop and each other, and throughput falls.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         store = Store.open(settings)
         models = Models(settings)
         app.state.service = Service(
