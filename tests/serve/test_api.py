@@ -110,6 +110,60 @@ def test_scores_come_back_in_request_order_with_item_errors(served: Served) -> N
     assert results[3]["error"]["field"] == "attributes.signup_date"
 
 
+def test_requests_arriving_together_are_computed_in_batches_each_answered_as_its_own(
+    served: Served,
+) -> None:
+    """Sixteen score requests and four ingest requests at once: the workers join them into
+    batches (/metrics says so), and each request reads only its own answers, in its order."""
+
+    def batched() -> tuple[float, float]:
+        text = httpx.get(f"{served['base']}/metrics").text
+        found = dict(re.findall(r"^cxml_score_batch_requests_(sum|count) ([0-9.e+]+)$", text, re.M))
+        return float(found.get("sum", 0)), float(found.get("count", 0))
+
+    ids = some_customers(served, 12)
+    requests = [{"customers": [{"customer_id": c}]} for c in ids] + [
+        {"customers": [{"customer_id": f"TOGETHER{n}", "attributes": {"tenure_months": 2 + n},
+                        "feedback": [{"created_at": "2025-06-01", "text": f"Refund {n} late."}]}]}
+        for n in range(4)
+    ]  # fmt: skip
+    feedback = [
+        {"feedback": [{"feedback_id": f"TOGETHER-F{n}", "customer_id": ids[n], "created_at":
+                       "2025-06-02", "text": "Still no refund." if n % 2 else "", "nps": n}]}
+        for n in range(4)
+    ]  # fmt: skip
+    before = batched()
+    answers: dict[int, Any] = {}
+    start = threading.Barrier(len(requests) + len(feedback))
+
+    def send(n: int) -> None:
+        with client(served, "admin") as api:
+            start.wait()
+            if n < len(requests):
+                answers[n] = api.post("/v1/score?fresh=true&record=false", json=requests[n])
+            else:
+                answers[n] = api.post("/v1/feedback", json=feedback[n - len(requests)])
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(requests) + 4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for n, body in enumerate(requests):
+        assert answers[n].status_code == 200, answers[n].text
+        [result] = answers[n].json()["results"]
+        assert result["customer_id"] == body["customers"][0]["customer_id"]
+        assert 0 <= result["probability"] <= 1 and result["reused"] is False
+    for n in range(4):
+        answer = answers[len(requests) + n].json()
+        assert [r["feedback_id"] for r in answer["results"]] == [f"TOGETHER-F{n}"]
+        assert answer["accepted"] + answer["unchanged"] == 1
+        assert answer["analysed"] == (1 if n % 2 else 0) or answer["unchanged"] == 1
+    after = batched()
+    computed, batches = after[0] - before[0], after[1] - before[1]
+    assert computed == len(requests) and batches < computed  # some batch joined requests
+
+
 def test_a_stored_score_is_reused_until_the_customers_data_changes(served: Served) -> None:
     known = some_customers(served, 2)[1]
     with client(served, "admin") as api:
