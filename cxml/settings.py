@@ -95,13 +95,6 @@ class Settings(BaseSettings):
         description="threads per server worker for blocking work (database, models); more "
         "only make them contend for Python's interpreter lock under load",
     )
-    api_requests_per_connection: int = Field(
-        default=100,
-        ge=0,
-        description="after this many requests a keep-alive connection is closed (0: never), so "
-        "a client's pool spreads again over the server's workers instead of staying on the "
-        "one each connection first reached",
-    )
     api_request_timeout_seconds: float = Field(
         default=60.0, gt=0, description="a request running longer is answered 503"
     )

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 import anyio
 from fastapi import FastAPI
@@ -79,14 +78,10 @@ class Guard:
     """Pure ASGI middleware: a request id on every request (the client's ``X-Request-ID`` when
     well-formed, else a new one; in the response and the server log), security headers and a
     content security policy on every response, body size limit (413), request time limit
-    (503), request metrics, and keep-alive connections closed after
-    ``api_requests_per_connection`` requests (a pool of them would otherwise stay on the
-    workers it first reached, one worker saturated while another idles)."""
+    (503), request metrics."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.per_connection = settings.api_requests_per_connection
-        self.served: dict[Any, int] = {}  # (client host, port) → requests answered on it
         self.max_body = settings.api_max_body_bytes
         self.timeout = settings.api_request_timeout_seconds
         self.page_policy = _page_policy()
@@ -109,21 +104,6 @@ class Guard:
             await self._answer(scope, receive, send, request_id)
         finally:
             telemetry.REQUEST_ID.reset(token)
-
-    def _last_on(self, scope: Scope) -> list[tuple[bytes, bytes]]:
-        """``connection: close`` when this response ends its connection's share of requests."""
-        client = scope.get("client")
-        if not self.per_connection or client is None:
-            return []
-        connection = tuple(client)
-        count = self.served.get(connection, 0) + 1
-        if count < self.per_connection:
-            if len(self.served) > 50_000:  # connections that closed on their own
-                self.served.clear()
-            self.served[connection] = count
-            return []
-        self.served.pop(connection, None)
-        return [(b"connection", b"close")]
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, request_id: bytes) -> None:
         started_at = time.perf_counter()
@@ -187,8 +167,7 @@ class Guard:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 status["started"] = True
-                headers = [*message.get("headers", []), *extra, *self._last_on(scope)]
-                message = {**message, "headers": headers}
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         try:
