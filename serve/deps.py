@@ -96,8 +96,8 @@ class Service:
         """Per batch (records, source): (report, items), or the error that stopped it."""
         from cxml.ingest import ingest_record_batches
 
-        return list(
-            ingest_record_batches(self.store, str(kind), batches, settings=self.settings, now=now())
+        return ingest_record_batches(
+            self.store, str(kind), batches, settings=self.settings, now=now()
         )
 
     def _analyse(self, models: Hashable, feedback_ids: list[str]) -> list[bool]:

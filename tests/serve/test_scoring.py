@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from cxml.batch import score_store
+from cxml.store import Store
 from serve.scoring import score_items
 from tests.conftest import Trained
 
 NOW = datetime(2025, 6, 30, 15, 30)
+
+
+def scored(trained: Trained, store: Store, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``score_items`` as a request runs it on the trained world, at NOW, nothing recorded."""
+    return score_items(
+        trained.predictor,
+        store,
+        items,
+        now=NOW,
+        model_version=trained.version,
+        text_pipeline=trained.text_pipeline,
+        text_version="test",
+        max_text_chars=20_000,
+        future_tolerance_days=1,
+        record=False,
+    )
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
@@ -34,18 +52,7 @@ def test_one_customer_by_id_equals_the_bucket_path_for_every_customer(
     bulk = pd.concat(parts).set_index("customer_id")
     assert len(bulk) > 150
     for customer_id in bulk.index:
-        [result] = score_items(
-            trained.predictor,
-            store,
-            [{"customer_id": customer_id}],
-            now=NOW,
-            model_version=trained.version,
-            text_pipeline=trained.text_pipeline,
-            text_version="test",
-            max_text_chars=20_000,
-            future_tolerance_days=1,
-            record=False,
-        )
+        [result] = scored(trained, store, [{"customer_id": customer_id}])
         expected = bulk.loc[customer_id]
         assert result["probability"] == expected["probability"], customer_id
         assert result["band"] == expected["band"]
@@ -80,18 +87,7 @@ def test_items_answer_in_order_with_errors_for_unknown_churned_and_invalid(
             "feedback": [{"created_at": "2025-06-30T16:00:00", "channel": "chat", "text": "later"}],
         },
     ]
-    results = score_items(
-        trained.predictor,
-        store,
-        items,
-        now=NOW,
-        model_version=trained.version,
-        text_pipeline=trained.text_pipeline,
-        text_version="test",
-        max_text_chars=20_000,
-        future_tolerance_days=1,
-        record=False,
-    )
+    results = scored(trained, store, items)
     assert [r["customer_id"] for r in results] == [i["customer_id"] for i in items]
     assert results[0]["error"]["status"] == 404
     assert 0 <= results[1]["probability"] <= 1 and results[1]["recorded"] is False
@@ -137,22 +133,8 @@ def test_a_batch_gathered_from_several_requests_answers_each_as_if_alone(
         [{"customer_id": active[2]}],
     ]
 
-    def scored(items: list[dict[str, object]]) -> list[dict[str, object]]:
-        return score_items(
-            trained.predictor,
-            store,
-            items,
-            now=NOW,
-            model_version=trained.version,
-            text_pipeline=trained.text_pipeline,
-            text_version="test",
-            max_text_chars=20_000,
-            future_tolerance_days=1,
-            record=False,
-        )
-
-    alone = [result for request in requests for result in scored(request)]
-    together = scored([item for request in requests for item in request])
+    alone = [result for request in requests for result in scored(trained, store, request)]
+    together = scored(trained, store, [item for request in requests for item in request])
     assert together == alone
     assert together[5]["customer_id"] == together[7]["customer_id"] == active[2]
     # A stored customer's inline attributes merge over the stored ones wherever the item sits
