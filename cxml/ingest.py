@@ -197,6 +197,7 @@ class Ingestion:
         records: list[Any] | None = None,
         source: str | None = None,
         checked: tuple[list[str], Chunk, contract.Validated] | None = None,
+        connection: Connection | None = None,
     ) -> None:
         if kind not in KINDS:
             raise ConfigError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
@@ -215,6 +216,8 @@ class Ingestion:
         self.on_batch = on_batch
         self.records = records
         self.checked = checked  # records already read and validated (``ingest_record_batches``)
+        # The caller's transaction, which everything this ingestion writes joins (records only).
+        self.connection = connection
         self.source = source or str(Path(path or "").resolve())
         self.seen: dict[str, int] = {}
         self.run_id = 0
@@ -256,34 +259,60 @@ class Ingestion:
                 "has a feedback_id column: this looks like a feedback file; "
                 "load it with `cxml ingest feedback`",
             )
-        run_id = store_records.start_run(self.store, self.kind, self.source, self.now)
+        if self.records is not None:
+            # An API batch is small: its run, rows, rejects and the run's end are written in
+            # one transaction (on SQLite one turn of the write lock, not four).
+            with self.store.joined(self.connection) as connection:
+                return self._run(header, renamed, chunks, started, connection)
+        return self._run(header, renamed, chunks, started, None)
+
+    def _run(
+        self,
+        header: list[str],
+        renamed: dict[str, str],
+        chunks: Iterable[Chunk],
+        started: float,
+        connection: Connection | None,
+    ) -> IngestReport:
+        """The run's writes: each batch its own transaction, or all in ``connection``'s."""
+        store = self.store
+        run_id = store_records.start_run(
+            store, self.kind, self.source, self.now, connection=connection
+        )
         self.run_id = run_id
-        store_records.clear_rejects(self.store, self.kind, self.source)
+        store_records.clear_rejects(store, self.kind, self.source, connection=connection)
         report = IngestReport(kind=self.kind, source=self.source, run_id=run_id)
         writer = _RejectWriter(self.rejects_path, header)
         report.rejects_file = str(self.rejects_path) if self.rejects_path else None
         try:
             for chunk in chunks:
                 validated = self.checked[2] if self.checked else self._validate(chunk, renamed)
-                self._batch(chunk, validated, report, writer)
+                self._batch(chunk, validated, report, writer, connection)
                 if self.on_batch is not None:
                     self.on_batch(report)
             if self.kind == "customers":
-                report.released = release_held_feedback(self.store, now=self.now)
+                report.released = release_held_feedback(store, now=self.now, connection=connection)
         except BaseException:
             report.seconds = round(time.perf_counter() - started, 3)
             # Best effort: when the store itself failed (down, disk full) the run cannot be
-            # marked either, and the original error is the one the user must see.
-            with contextlib.suppress(SQLAlchemyError):
-                store_records.finish_run(
-                    self.store, run_id, status="failed", counts=report.to_dict(), now=self.now
-                )
+            # marked either, and the original error is the one the user must see. In one
+            # transaction the run's start is rolled back with the rest: nothing to mark.
+            if connection is None:
+                with contextlib.suppress(SQLAlchemyError):
+                    store_records.finish_run(
+                        store, run_id, status="failed", counts=report.to_dict(), now=self.now
+                    )
             raise
         finally:
             writer.close()
         report.seconds = round(time.perf_counter() - started, 3)
         store_records.finish_run(
-            self.store, run_id, status="completed", counts=report.to_dict(), now=self.now
+            store,
+            run_id,
+            status="completed",
+            counts=report.to_dict(),
+            now=self.now,
+            connection=connection,
         )
         return report
 
@@ -307,11 +336,14 @@ class Ingestion:
         validated: contract.Validated,
         report: IngestReport,
         writer: _RejectWriter,
+        connection: Connection | None = None,
     ) -> None:
-        """Store one validated chunk and its rejects in one transaction."""
+        """Store one validated chunk and its rejects in one transaction (or ``connection``'s)."""
         valid, duplicates = self._split_duplicates(validated.valid)
         extra: list[_Rejected] = [duplicates] if duplicates.rows.size else []
-        with self.store.begin() as connection:
+        if self.kind == "feedback" and not valid.empty and "content_hash" not in valid:
+            valid = valid.assign(content_hash=content_hash(valid, FEEDBACK_HASHED))  # unlocked
+        with self.store.joined(connection) as connection:
             if self.kind == "feedback":
                 statuses, more, held = self._write_feedback(connection, valid)
             else:
@@ -363,8 +395,6 @@ class Ingestion:
     ) -> tuple[np.ndarray, list[_Rejected], dict[int, dict[str, Any]]]:
         if valid.empty:
             return np.array([], dtype=object), [], {}
-        valid = valid.copy()
-        valid["content_hash"] = content_hash(valid, FEEDBACK_HASHED)
         unknown, existing = store_records.write_feedback(
             connection, valid, source=self.source, now=self.now
         )
@@ -574,14 +604,17 @@ def customer_hash(frame: pd.DataFrame) -> np.ndarray:
     return content_hash(canonical, list(canonical.columns))
 
 
-def release_held_feedback(store: Store, *, now: datetime) -> int:
+def release_held_feedback(
+    store: Store, *, now: datetime, connection: Connection | None = None
+) -> int:
     """Store held feedback whose customer has arrived; returns how many rows were released.
 
     A held row whose feedback_id was stored meanwhile (a later ingest) is dropped
-    from the holding list: the newer write wins.
+    from the holding list: the newer write wins. Written in ``connection``'s transaction
+    when given.
     """
     released = 0
-    with store.begin() as connection:
+    with store.joined(connection) as connection:
         held = store_records.held_feedback(connection)
         if not held:
             return 0
@@ -675,7 +708,9 @@ def ingest_record_batches(
     The contract checks one record at a time, so the records of batches with the same fields
     are checked in one call (its cost is mostly fixed per call) and every record gets the
     verdict it would get alone; each batch is then stored as its own run under its own
-    source, in order.
+    source, in order, all in one transaction (on SQLite, one turn of the write lock for the
+    lot). Should that transaction fail, it is rolled back and each batch is tried again in its
+    own, so that one batch's failure is its answer alone.
     """
     read = [records_chunk(records) for records, _ in batches]
     done: list[tuple[list[str], Chunk, contract.Validated] | None] = [None] * len(batches)
@@ -690,11 +725,14 @@ def ingest_record_batches(
             [read[i][1].rows + offset for i, offset in zip(members, offsets, strict=False)]
         )
         whole = check_rows(kind, frame, rows, settings=settings, now=now)
+        if kind == "feedback" and not whole.valid.empty:  # hashed once, outside the write lock
+            whole.valid["content_hash"] = content_hash(whole.valid, FEEDBACK_HASHED)
         for i, low, high in zip(members, offsets[:-1], offsets[1:], strict=True):
             done[i] = (read[i][0], read[i][1], _rows_of(whole, int(low), int(high)))
-    answers: list[tuple[IngestReport, list[dict[str, Any]]] | Exception] = []
-    for (records, source), checked in zip(batches, done, strict=True):
-        ingestion = Ingestion(
+
+    def ingestion(index: int, connection: Connection | None) -> Ingestion:
+        records, source = batches[index]
+        return Ingestion(
             store,
             kind,
             None,
@@ -702,10 +740,24 @@ def ingest_record_batches(
             now=now,
             records=records,
             source=source,
-            checked=checked,
+            checked=done[index],
+            connection=connection,
         )
+
+    answers: list[tuple[IngestReport, list[dict[str, Any]]] | Exception] = []
+    try:  # all in one transaction: one turn of SQLite's write lock for the lot
+        with store.begin() as connection:
+            for index, (records, _) in enumerate(batches):
+                try:
+                    answers.append(_answered(ingestion(index, connection), kind, records))
+                except InputFileError as error:  # refused whole before writing anything
+                    answers.append(error)
+        return answers
+    except Exception:  # a batch failed (store down, disk full): all rolled back, and each
+        answers = []  # batch is tried again alone, to be answered as it would be alone
+    for index, (records, _) in enumerate(batches):
         try:
-            answers.append(_answered(ingestion, kind, records))
+            answers.append(_answered(ingestion(index, None), kind, records))
         except Exception as error:  # this batch's own failure (store down, disk full), its answer
             answers.append(error)
     return answers

@@ -225,7 +225,7 @@ def inline_history(
     kept_rows = set(valid.loc[~twice, "row"].tolist())
     valid = valid[~twice]
     ids = {int(row) - 1: str(c) for row, c in zip(valid["row"], valid["customer_id"], strict=True)}
-    with store.begin() as connection:
+    with store.engine.connect() as connection:  # a read: no write lock
         existing = existing_customers(connection, valid["customer_id"].tolist())
     merged = pd.concat(
         [
@@ -341,7 +341,7 @@ def inline_history(
 
 def _known(store: Store, ids: list[str]) -> dict[str, Any]:
     """The stored customers among ``ids``, with their churn dates."""
-    with store.begin() as connection:
+    with store.engine.connect() as connection:  # a read: no write lock
         found = existing_customers(connection, ids)
     return dict(zip(found["customer_id"], found["churn_date"], strict=True))
 

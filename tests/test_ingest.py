@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 from cxml.demo import World, scaled_feedback, write_corrupted_feedback
 from cxml.errors import ConfigError, InputFileError
@@ -449,3 +450,54 @@ def test_api_batches_ingested_together_answer_and_store_as_each_alone(
 
     assert stored(store) == stored(alone_store)
     alone_store.close()
+
+
+def test_api_batches_ingested_together_one_failing_fail_alone(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batches are written in one transaction; when one batch's write fails (a fault
+    injected into the store for that batch's source), everything is rolled back and each batch
+    tried again alone: the others are stored once each, the failing one answers its error."""
+    from datetime import datetime
+
+    from sqlalchemy.exc import OperationalError
+
+    from cxml.ingest import ingest_record_batches
+    from cxml.store.tables import feedback, ingest_runs
+
+    now = datetime(2025, 6, 1)
+    ingest_record_batches(
+        store,
+        "customers",
+        [([{"customer_id": "c1", "signup_date": "2024-01-01"}], "api:p")],
+        settings=settings,
+        now=now,
+    )
+    real_write = records.write_feedback
+
+    def failing(connection, frame, *, source, now, only_new=False):  # type: ignore[no-untyped-def]
+        if source == "api:bad":
+            raise OperationalError("INSERT INTO feedback", {}, Exception("disk I/O error"))
+        return real_write(connection, frame, source=source, now=now, only_new=only_new)
+
+    monkeypatch.setattr(records, "write_feedback", failing)
+    item = {"customer_id": "c1", "created_at": "2025-05-01", "text": "Slow app."}
+    batches: list[tuple[list, str]] = [
+        ([{**item, "feedback_id": "f1"}], "api:a"),
+        ([{**item, "feedback_id": "f2"}], "api:bad"),
+        ([{**item, "feedback_id": "f3"}, {**item, "feedback_id": "f1"}], "api:c"),
+    ]
+    answers = ingest_record_batches(store, "feedback", batches, settings=settings, now=now)
+    assert isinstance(answers[1], OperationalError)
+    assert [r["status"] for r in answers[0][1]] == ["accepted"]  # type: ignore[index]
+    assert [r["status"] for r in answers[2][1]] == ["accepted", "unchanged"]  # type: ignore[index]
+    with store.engine.connect() as connection:
+        ids = connection.execute(select(feedback.c.feedback_id)).scalars().all()
+        runs = connection.execute(
+            select(ingest_runs.c.source, ingest_runs.c.status).where(
+                ingest_runs.c.kind == "feedback"
+            )
+        ).all()
+    assert sorted(ids) == ["f1", "f3"]
+    # neither the shared attempt nor the failing batch alone left a trace (not even its run)
+    assert sorted(tuple(r) for r in runs) == [("api:a", "completed"), ("api:c", "completed")]

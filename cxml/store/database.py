@@ -7,9 +7,13 @@ CONFLICT`` statement, so a batch costs a few statements whatever its size.
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
+import threading
+import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,7 @@ from cxml.settings import Settings
 from cxml.store import tables
 
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+_SQLITE_TIMEOUT = 30.0  # seconds a writer waits for SQLite's write lock
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -31,8 +36,69 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(_SQLITE_TIMEOUT * 1000)}")
     cursor.close()
+
+
+class _Writers:
+    """The queue of one SQLite file's writers, in front of ``BEGIN IMMEDIATE``.
+
+    SQLite lets one writer at a time in, and one kept waiting sleeps in its busy handler for
+    1, 2, 5, 10 … 100 ms between tries: under load a waiter wakes long after the lock is free,
+    and the other workers' writers take it meanwhile. Here the threads of one process queue
+    on a lock, which wakes the next at once, and one of them at a time asks the other
+    processes for a lock file beside the database (``flock``), retried every half
+    millisecond. Past the busy timeout the writer goes on to SQLite's own wait and its
+    error. Re-entrant: a writer already inside takes nothing more.
+    """
+
+    _POLL_SECONDS = 0.0005
+
+    def __init__(self, database: str | None, timeout: float) -> None:
+        self.threads = threading.RLock()
+        self.timeout = timeout
+        self.depth = 0
+        self.fd: int | None = None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            with suppress(OSError):  # a folder we may not write to: SQLite's wait alone
+                self.fd = os.open(f"{database}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        deadline = time.monotonic() + self.timeout
+        queued = self.threads.acquire(timeout=self.timeout)
+        try:
+            locked = False
+            if queued and self.depth == 0 and self.fd is not None:
+                locked = self._lock_file(deadline)
+            if queued:
+                self.depth += 1
+            try:
+                yield
+            finally:
+                if queued:
+                    self.depth -= 1
+                if locked and self.fd is not None:
+                    fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            if queued:
+                self.threads.release()
+
+    def _lock_file(self, deadline: float) -> bool:
+        assert self.fd is not None
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(self._POLL_SECONDS)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def _postgres_session(dbapi_connection: Any, _record: Any) -> None:
@@ -60,13 +126,16 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.writers = (
+            _Writers(engine.url.database, _SQLITE_TIMEOUT) if self.dialect == "sqlite" else None
+        )
 
     @classmethod
     def open(cls, settings: Settings | str, *, migrate: bool = True) -> Store:
         """Connect to the database of ``settings`` (or a URL) and bring its schema to head."""
         url = settings.resolved_database_url() if isinstance(settings, Settings) else settings
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 30})
+            engine = create_engine(url, connect_args={"timeout": _SQLITE_TIMEOUT})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
@@ -114,15 +183,31 @@ class Store:
 
         On SQLite it takes the write lock at once (``BEGIN IMMEDIATE``, waiting up to the busy
         timeout): a transaction that first reads and then writes would otherwise fail at its
-        first write when another writer committed in between ("database is locked")."""
-        with self.engine.begin() as connection:
-            if self.dialect == "sqlite":
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+        first write when another writer committed in between ("database is locked"), after
+        waiting its turn among cxml's writers (``_Writers``)."""
+        if self.writers is None:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self.writers.turn(), self.engine.begin() as connection:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
             yield connection
 
+    @contextmanager
+    def joined(self, connection: Connection | None) -> Iterator[Connection]:
+        """The caller's transaction when given one (committed or rolled back by the caller),
+        else a new one (``begin``)."""
+        if connection is not None:
+            yield connection
+        else:
+            with self.begin() as connection:
+                yield connection
+
     def close(self) -> None:
-        """Release the connection pool."""
+        """Release the connection pool (and, on SQLite, the writers' lock file)."""
         self.engine.dispose()
+        if self.writers is not None:
+            self.writers.close()
 
     def table_frame(self, name: str) -> pd.DataFrame:
         """A whole table as a frame (for tests and small exports), sorted by its key."""

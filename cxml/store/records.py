@@ -319,9 +319,12 @@ def stats(store: Store) -> dict[str, Any]:
 # --- runs and rejects --------------------------------------------------------------------------
 
 
-def start_run(store: Store, kind: str, source: str, now: datetime) -> int:
-    """Record the start of an ingestion run; returns its id."""
-    with store.begin() as connection:
+def start_run(
+    store: Store, kind: str, source: str, now: datetime, *, connection: Connection | None = None
+) -> int:
+    """Record the start of an ingestion run (in ``connection``'s transaction when given);
+    returns its id."""
+    with store.joined(connection) as connection:
         result = connection.execute(
             insert(ingest_runs)
             .values(kind=kind, source=source, status="running", started_at=now)
@@ -331,10 +334,16 @@ def start_run(store: Store, kind: str, source: str, now: datetime) -> int:
 
 
 def finish_run(
-    store: Store, run_id: int, *, status: str, counts: dict[str, Any], now: datetime
+    store: Store,
+    run_id: int,
+    *,
+    status: str,
+    counts: dict[str, Any],
+    now: datetime,
+    connection: Connection | None = None,
 ) -> None:
     """Record how a run ended, with its counts."""
-    with store.begin() as connection:
+    with store.joined(connection) as connection:
         connection.execute(
             update(ingest_runs)
             .where(ingest_runs.c.run_id == run_id)
@@ -342,9 +351,11 @@ def finish_run(
         )
 
 
-def clear_rejects(store: Store, kind: str, source: str) -> int:
+def clear_rejects(
+    store: Store, kind: str, source: str, *, connection: Connection | None = None
+) -> int:
     """Forget the rejects of an earlier run over the same file (this run re-checks it)."""
-    with store.begin() as connection:
+    with store.joined(connection) as connection:
         result = connection.execute(
             rejects.delete().where(rejects.c.kind == kind, rejects.c.source == source)
         )
