@@ -237,6 +237,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             poller.cancel()
             with suppress(asyncio.CancelledError):
                 await poller
+            app.state.service.close()
             store.close()
 
     from fastapi_offline import FastAPIOffline

@@ -15,7 +15,7 @@ request, so one request's failure stays its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -61,6 +61,8 @@ class Coalescer(Generic[Item]):
     most: int
     conflicts: Callable[[list[Item], list[Item]], bool] = lambda batch, items: False
     counted: Callable[[int], None] = lambda requests: None
+    #: how ``work`` is called off the event loop (default: the server's thread pool)
+    run: Callable[..., Awaitable[Any]] = run_in_threadpool
     _queue: list[_Waiting[Item]] = field(default_factory=list)
     _running: asyncio.Task[None] | None = None
     batches: int = 0
@@ -101,16 +103,14 @@ class Coalescer(Generic[Item]):
             self.counted(len(batch))
             items = [item for waiting in batch for item in waiting.items]
             try:
-                results = await run_in_threadpool(self.work, batch[0].key, items)
+                results = await self.run(self.work, batch[0].key, items)
             except Exception as error:
                 if len(batch) == 1:
                     _settle(batch[0], error=error)
                     continue
                 for waiting in batch:  # alone, so a failure is only its own request's
                     try:
-                        _settle(
-                            waiting, await run_in_threadpool(self.work, waiting.key, waiting.items)
-                        )
+                        _settle(waiting, await self.run(self.work, waiting.key, waiting.items))
                     except Exception as own:
                         _settle(waiting, error=own)
                 continue

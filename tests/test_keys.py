@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cxml.errors import ConfigError, NotFoundError
-from cxml.keys import SCOPES, create_key, revoke_key, verify_key
+from cxml.keys import SCOPES, create_key, revoke_key, verify_key, verify_keys
 from cxml.store import Store
 from cxml.store.audit import audit_rows
 from cxml.store.keys import list_api_keys
@@ -45,3 +45,19 @@ def test_admin_holds_every_scope_but_pii_and_unknown_scopes_are_refused(store: S
     assert both is not None and both["scopes"] == set(SCOPES)
     with pytest.raises(ConfigError, match="root"):
         create_key(store, ["root"], now=NOW)
+
+
+def test_keys_checked_together_get_the_verdict_each_gets_alone(store: Store) -> None:
+    """The server checks the keys of requests arriving together with one read: a valid key,
+    the same twice, a revoked one, a wrong secret of a real id, malformed and missing keys."""
+    reader = create_key(store, ["read"], now=NOW)
+    scorer = create_key(store, ["score"], now=NOW)
+    gone = create_key(store, ["read"], now=NOW)
+    revoke_key(store, gone, now=NOW)
+    keys = [reader, scorer, reader, gone, scorer[:-1] + ("x" if scorer[-1] != "x" else "y")]
+    keys += ["cxml__", "nonsense", "", None]  # type: ignore[list-item]
+    together = verify_keys(store, keys)
+    alone = [verify_key(store, key) for key in keys]
+    assert together == alone
+    assert [found is not None for found in together] == [True, True, True] + [False] * 6
+    assert together[1] is not None and together[1]["scopes"] == {"score"}

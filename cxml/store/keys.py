@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 
 from cxml.store.database import Store
 from cxml.store.tables import api_keys
@@ -39,28 +39,35 @@ def insert_api_key(
 
 
 # Read on every request: plain SQL text, compiled once (half the cost of building a select).
-_KEY_ROW = text(
-    "SELECT key_id, secret_hash, scopes, name, created_at, revoked_at FROM api_keys "
-    "WHERE key_id = :key_id"
-).columns(
-    api_keys.c.key_id,
-    api_keys.c.secret_hash,
-    api_keys.c.scopes,
-    api_keys.c.name,
-    api_keys.c.created_at,
-    api_keys.c.revoked_at,
+_KEY_ROWS = (
+    text(
+        "SELECT key_id, secret_hash, scopes, name, created_at, revoked_at FROM api_keys "
+        "WHERE key_id IN :key_ids"
+    )
+    .bindparams(bindparam("key_ids", expanding=True))
+    .columns(
+        api_keys.c.key_id,
+        api_keys.c.secret_hash,
+        api_keys.c.scopes,
+        api_keys.c.name,
+        api_keys.c.created_at,
+        api_keys.c.revoked_at,
+    )
 )
+
+
+def api_key_rows(store: Store, key_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The stored rows of these key ids (one read), by id; unknown ids are absent."""
+    if not key_ids:
+        return {}
+    with store.engine.connect() as connection:
+        rows = connection.execute(_KEY_ROWS, {"key_ids": sorted(set(key_ids))}).mappings().all()
+    return {row["key_id"]: {**row, "scopes": _json(row["scopes"])} for row in rows}
 
 
 def api_key_row(store: Store, key_id: str) -> dict[str, Any] | None:
     """The stored row of a key id, or None."""
-    with store.engine.connect() as connection:
-        row = connection.execute(_KEY_ROW, {"key_id": key_id}).mappings().first()
-    if row is None:
-        return None
-    out = dict(row)
-    out["scopes"] = _json(out["scopes"])
-    return out
+    return api_key_rows(store, [key_id]).get(key_id)
 
 
 def list_api_keys(store: Store) -> list[dict[str, Any]]:
