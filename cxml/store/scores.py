@@ -28,6 +28,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -378,7 +379,8 @@ def at_risk(
     """
     ranked = _latest_scores()
     latest_follow = _latest_follow_up()
-    revenue = func.coalesce(ranked.c.revenue_at_risk, literal(-1.0, Float))
+    # As the index ix_latest_scores_revenue is written (a constant, so the index serves it).
+    revenue = func.coalesce(ranked.c.revenue_at_risk, literal_column("-1.0", Float))
     factor = (
         case(
             *(

@@ -20,6 +20,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
+    literal_column,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -167,6 +169,10 @@ latest_scores = Table(
     *_score_columns(key=("customer_id",)),
     Index("ix_latest_scores_probability", "probability"),
 )
+#: The at-risk list sorted by revenue at risk (customers without a monthly value last): the
+#: query's sort key, written the same way (a constant, not a bound parameter).
+REVENUE_SORT_KEY = func.coalesce(latest_scores.c.revenue_at_risk, literal_column("-1.0"))
+Index("ix_latest_scores_revenue", REVENUE_SORT_KEY)
 
 # API keys: only a hash of the secret is kept; the key is shown once when created.
 api_keys = Table(
