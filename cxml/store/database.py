@@ -48,16 +48,14 @@ class _Writers:
     and the other workers' writers take it meanwhile. Here the threads of one process queue
     on a lock, which wakes the next at once, and one of them at a time asks the other
     processes for a lock file beside the database (``flock``), retried every half
-    millisecond. Past the busy timeout the writer goes on to SQLite's own wait and its
-    error. Re-entrant: a writer already inside takes nothing more.
+    millisecond. Past the busy timeout the writer goes on to SQLite's own wait and its error.
     """
 
     _POLL_SECONDS = 0.0005
 
     def __init__(self, database: str | None, timeout: float) -> None:
-        self.threads = threading.RLock()
+        self.threads = threading.Lock()
         self.timeout = timeout
-        self.depth = 0
         self.fd: int | None = None
         if database and database != ":memory:" and not database.startswith("file:"):
             with suppress(OSError):  # a folder we may not write to: SQLite's wait alone
@@ -66,29 +64,24 @@ class _Writers:
     @contextmanager
     def turn(self) -> Iterator[None]:
         deadline = time.monotonic() + self.timeout
-        queued = self.threads.acquire(timeout=self.timeout)
+        if not self.threads.acquire(timeout=self.timeout):
+            yield  # waited long enough: SQLite's own wait decides
+            return
         try:
-            locked = False
-            if queued and self.depth == 0 and self.fd is not None:
-                locked = self._lock_file(deadline)
-            if queued:
-                self.depth += 1
+            fd = self.fd
+            locked = fd is not None and self._lock_file(fd, deadline)
             try:
                 yield
             finally:
-                if queued:
-                    self.depth -= 1
-                if locked and self.fd is not None:
-                    fcntl.flock(self.fd, fcntl.LOCK_UN)
+                if locked and fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
-            if queued:
-                self.threads.release()
+            self.threads.release()
 
-    def _lock_file(self, deadline: float) -> bool:
-        assert self.fd is not None
+    def _lock_file(self, fd: int, deadline: float) -> bool:
         while True:
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return True
             except BlockingIOError:
                 if time.monotonic() > deadline:

@@ -65,11 +65,6 @@ def api_key_rows(store: Store, key_ids: Sequence[str]) -> dict[str, dict[str, An
     return {row["key_id"]: {**row, "scopes": _json(row["scopes"])} for row in rows}
 
 
-def api_key_row(store: Store, key_id: str) -> dict[str, Any] | None:
-    """The stored row of a key id, or None."""
-    return api_key_rows(store, [key_id]).get(key_id)
-
-
 def list_api_keys(store: Store) -> list[dict[str, Any]]:
     """Every key's id, name, scopes and dates (never a hash), oldest first."""
     query = select(

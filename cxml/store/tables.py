@@ -169,10 +169,12 @@ latest_scores = Table(
     *_score_columns(key=("customer_id",)),
     Index("ix_latest_scores_probability", "probability"),
 )
-#: The at-risk list sorted by revenue at risk (customers without a monthly value last): the
-#: query's sort key, written the same way (a constant, not a bound parameter).
-REVENUE_SORT_KEY = func.coalesce(latest_scores.c.revenue_at_risk, literal_column("-1.0"))
-Index("ix_latest_scores_revenue", REVENUE_SORT_KEY)
+# The at-risk list's sort by revenue at risk (customers without a monthly value last), written
+# as the query writes it: a constant, not a bound parameter, or SQLite would not match it.
+Index(
+    "ix_latest_scores_revenue",
+    func.coalesce(latest_scores.c.revenue_at_risk, literal_column("-1.0")),
+)
 
 # API keys: only a hash of the secret is kept; the key is shown once when created.
 api_keys = Table(
