@@ -1020,10 +1020,11 @@ def analyze(
 
 
 def _print_table(frame: pd.DataFrame, as_json: bool, csv_path: Path | None) -> None:
+    from cxml.io import write_frame
     from cxml.reporting import records
 
     if csv_path is not None:
-        frame.to_csv(csv_path, index=False)
+        write_frame(frame, csv_path)
         click.echo(f"{len(frame):,} rows written to {csv_path}")
     elif as_json:
         _echo_json(records(frame))
@@ -1474,12 +1475,14 @@ def demo(
         return
     from cxml.keys import create_key
 
-    key = create_key(store, ["read", "score"], now=_now(), name="demo")
+    key = create_key(store, ["read", "score", "act"], now=_now(), name="demo")
     base = f"http://127.0.0.1:{port}"
     click.echo(
         f"\n11. the HTTP API at {base} (OpenAPI at {base}/docs; the retention team's page at {base}/)"
     )
-    click.echo("    a key with scopes read and score was created for you; the ten most at risk:")
+    click.echo(
+        "    a key with scopes read, score and act was created for you; the ten most at risk:"
+    )
     click.echo(f"    curl -s -H 'X-API-Key: {key}' '{base}/v1/at-risk?limit=10'")
     click.echo("    (Ctrl-C stops the server)", nl=True)
     _run_server(settings, "127.0.0.1", port, 1, "warning")

@@ -20,11 +20,17 @@ CODES: dict[str, str] = {
     "CX103": "a theme taxonomy file is not valid",
     "CX104": "something asked for by id is not stored",
     "CX105": "a column mapping file is not valid",
+    "CX106": "a request or batch is larger than allowed",
+    "CX107": "no such route, or not with this method",
     "CX201": "a model was used before it was fitted",
     "CX202": "no model is registered (or champion) for what was asked",
     "CX203": "the model cannot score this input: trained in another mode, or on other columns",
+    "CX301": "no valid API key: the X-API-Key header is missing, unknown or revoked",
+    "CX302": "the API key does not hold the scope this route needs",
+    "CX303": "too many failed API-key checks from this client: wait, then retry",
     "CX501": "the store (database) cannot be reached or is not at a usable schema",
     "CX502": "the MLflow tracking server or model registry cannot be reached",
+    "CX503": "a request took longer than the server allows: send a smaller batch",
 }
 
 
@@ -132,3 +138,33 @@ class RegistryError(CxmlError, ConnectionError):
 
     code: ClassVar[str] = "CX502"
     exit_code: ClassVar[int] = 7
+
+
+class TooLargeError(ConfigError):
+    """A request or batch is larger than a setting allows (HTTP 413)."""
+
+    code: ClassVar[str] = "CX106"
+
+
+class AccessError(CxmlError, PermissionError):
+    """An API key is missing, unknown, revoked or lacks the scope (HTTP 401, 403 or 429);
+    ``headers`` go with the answer (``Retry-After``)."""
+
+    code: ClassVar[str] = "CX301"
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, field="X-API-Key")
+        self.headers = headers
+
+
+class ScopeError(AccessError):
+    """A valid key without the scope the route needs (HTTP 403)."""
+
+    code: ClassVar[str] = "CX302"
+
+
+class TooManyAttemptsError(AccessError):
+    """Too many failed key checks from one client (HTTP 429)."""
+
+    code: ClassVar[str] = "CX303"

@@ -115,8 +115,9 @@ def _stratified(units: pd.DataFrame) -> dict[str, Any]:
     band): per stratum the contacted customers' retention minus the comparable uncontacted
     ones', averaged with the contacted counts as weights (the effect on those contacted).
     Strata without comparable customers are left out and counted."""
-    treated = units[units["treated"]]
-    controls = units[~units["treated"]]
+    is_treated = units["treated"].astype(bool).to_numpy()  # typed even when empty
+    treated = units[is_treated]
+    controls = units[~is_treated]
     grouped_t = treated.groupby(["as_of", "band"])["retained"].agg(["sum", "size"])
     grouped_c = controls.groupby(["as_of", "band"])["retained"].agg(["sum", "size"])
     strata = grouped_t.add_suffix("_t").join(grouped_c.add_suffix("_c"), how="left")
@@ -170,9 +171,38 @@ def _stratified(units: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+NONE_RECORDED = "none recorded yet"
+
+
+def _nothing_recorded(
+    horizon_days: int, contact_window_days: int, by: Sequence[ImpactBy]
+) -> dict[str, Any]:
+    """The impact of zero follow-ups: a state (n = 0), not an error."""
+    overall = _stratified(
+        pd.DataFrame({"as_of": [], "band": [], "retained": [], "treated": []}).astype(
+            {"retained": bool, "treated": bool}
+        )
+    )
+    overall["verdict"] = NONE_RECORDED
+    overall["message"] = impact_sentence(overall)
+    return {
+        "horizon_days": horizon_days,
+        "contact_window_days": contact_window_days,
+        "score_runs": [],
+        "excluded": {"not_reached": 0, "no_matured_score_run": 0, "low_risk": 0},
+        "overall": overall,
+        "by": {str(split.value): [] for split in by},
+    }
+
+
 def impact_sentence(result: dict[str, Any]) -> str:
     """The effect in words, honest about uncertainty."""
     n1, n0 = result["contacted"], result["comparable"]
+    if result["verdict"] == NONE_RECORDED:
+        return (
+            "no follow-ups recorded yet: record one from a customer's page, and their effect "
+            "is measured once the churn horizon has passed"
+        )
     if result["effect_pts"] is None or result["verdict"] == "too little data":
         return (
             f"too little data to say: {n1} contacted and {n0} comparable customers with known "
@@ -230,8 +260,10 @@ def follow_up_impact(
 
     today_ts = pd.Timestamp(today)
     horizon = pd.Timedelta(days=horizon_days)
-    matured = [pd.Timestamp(d) for d in score_dates(store, until=(today_ts - horizon).date())]
     log = contact_log(store)
+    if log.empty:  # the first day of every installation: nothing to compare yet
+        return _nothing_recorded(horizon_days, contact_window_days, by)
+    matured = [pd.Timestamp(d) for d in score_dates(store, until=(today_ts - horizon).date())]
     reached = log[log["reached"]].copy()
     excluded = {
         "not_reached": int((~log["reached"]).sum()),
@@ -252,6 +284,7 @@ def follow_up_impact(
     reached = reached[inside].drop_duplicates(["as_of", "customer_id"], keep="first")
     used_runs = sorted(reached["as_of"].unique())
     units = scored_on(store, [pd.Timestamp(d).date() for d in used_runs], bands=("high", "medium"))
+    units["as_of"] = pd.to_datetime(units["as_of"])  # typed even when no run has matured
     treated_keys = set(zip(reached["as_of"], reached["customer_id"], strict=True))
     excluded["low_risk"] = len(treated_keys) - int(
         sum(
@@ -259,9 +292,10 @@ def follow_up_impact(
             for a, c in zip(units["as_of"], units["customer_id"], strict=True)
         )
     )
-    units["treated"] = [
-        (a, c) in treated_keys for a, c in zip(units["as_of"], units["customer_id"], strict=True)
-    ]
+    units["treated"] = np.array(
+        [(a, c) in treated_keys for a, c in zip(units["as_of"], units["customer_id"], strict=True)],
+        dtype=bool,
+    )
     # Customers with a follow-up from 90 days before a run to the end of its contact window are
     # no comparison for it. A follow-up after the window does not exclude them: only customers
     # still there could be contacted later, so dropping them would leave churners behind.
@@ -276,7 +310,7 @@ def follow_up_impact(
         t or (a, c) not in attended
         for t, a, c in zip(units["treated"], units["as_of"], units["customer_id"], strict=True)
     ]
-    units = units[keep].copy()
+    units = units[np.array(keep, dtype=bool)].copy()  # an empty list would select no columns
     churn = customer_table(store).set_index("customer_id")["churn_date"]
     churned_at = units["customer_id"].map(churn)
     units["retained"] = ~(

@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cxml import contract
 from cxml.errors import ConfigError, InputFileError
-from cxml.io import Chunk, read_chunks, records_chunk
+from cxml.io import Chunk, read_chunks, records_chunk, spreadsheet_safe_row
 from cxml.settings import Settings
 from cxml.store import Store, content_hash
 from cxml.store import records as store_records
@@ -116,7 +116,9 @@ class _RejectWriter:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.handle = open(path, "w", encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
             self.writer = csv.writer(self.handle)
-            self.writer.writerow(["row", "field", "value", "reason", *header, "_record"])
+            self.writer.writerow(
+                spreadsheet_safe_row(["row", "field", "value", "reason", *header, "_record"])
+            )
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         if self.writer is None:
@@ -126,14 +128,16 @@ class _RejectWriter:
         for record in map(redacted_reject, records):
             raw = record["raw"]
             self.writer.writerow(
-                [
-                    record["row"],
-                    record["field"],
-                    record["value"],
-                    record["reason"],
-                    *[raw.get(h) for h in self.header],
-                    raw.get("_record"),
-                ]
+                spreadsheet_safe_row(
+                    [
+                        record["row"],
+                        record["field"],
+                        record["value"],
+                        record["reason"],
+                        *[raw.get(h) for h in self.header],
+                        raw.get("_record"),
+                    ]
+                )
             )
 
     def close(self) -> None:
@@ -241,11 +245,11 @@ class Ingestion:
             )
         renamed = contract.apply_mapping(header, self.mapping, source=self.source)
         missing = contract.missing_required(renamed.values(), self.kind)
-        if missing and self.records is not None:
-            raise InputFileError(
-                self.source,
+        if missing and self.records is not None:  # an API batch: name the field, not a file
+            raise ConfigError(
                 f"required field(s) {', '.join(missing)} missing for {self.kind}; the items have: "
                 f"{', '.join(header) or 'no fields'}",
+                field=missing[0],
             )
         if missing:
             raise InputFileError(

@@ -14,7 +14,7 @@ import gzip
 import io
 import json
 import sys
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -456,6 +456,54 @@ def progress_total(path: Path) -> int:
     return path.stat().st_size
 
 
+#: A cell a spreadsheet would read as a formula (OWASP, CSV injection): =, +, -, @, tab, CR.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text value as a spreadsheet shows it, never runs it: text starting with a formula
+    character gets a leading ``'``. Numbers stay numbers (a negative revenue is not text)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _text_columns(frame: pd.DataFrame) -> list[Any]:
+    return [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype)
+    ]
+
+
+def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell and column name made spreadsheet-safe; numeric columns
+    as they are. Every CSV a person opens is written through this."""
+    text = _text_columns(frame)
+    named = [str(c).startswith(FORMULA_START) for c in frame.columns]
+    if not text and not any(named):
+        return frame
+    out = frame.copy()
+    for column in text:
+        out[column] = out[column].map(spreadsheet_safe)
+    out.columns = [spreadsheet_safe(str(c)) for c in frame.columns]
+    return out
+
+
+def csv_quoting(frame: pd.DataFrame) -> int:
+    """How to quote ``frame``'s cells: as few as possible, but every text cell when one holds a
+    carriage return (pandas' writer would leave such a cell bare and split the row)."""
+    for column in _text_columns(frame):
+        if any(isinstance(v, str) and "\r" in v for v in frame[column]):
+            return csv.QUOTE_NONNUMERIC
+    return csv.QUOTE_MINIMAL
+
+
+def spreadsheet_safe_row(row: Sequence[Any]) -> list[Any]:
+    """A row for ``csv.writer`` with every text cell made spreadsheet-safe."""
+    return [spreadsheet_safe(value) for value in row]
+
+
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` as CSV, Parquet or JSON Lines, chosen by the extension."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -465,7 +513,10 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
     elif kind == "jsonl":
         frame.to_json(path, orient="records", lines=True, force_ascii=False, date_format="iso")
     else:
-        frame.to_csv(path, index=False, sep="\t" if kind == "tsv" else ",")
+        safe = spreadsheet_safe_frame(frame)
+        safe.to_csv(
+            path, index=False, sep="\t" if kind == "tsv" else ",", quoting=csv_quoting(safe)
+        )
 
 
 class FrameWriter:
@@ -498,8 +549,10 @@ class FrameWriter:
                     out, orient="records", lines=True, force_ascii=False, date_format="iso"
                 )
         else:
-            frame.to_csv(
+            safe = spreadsheet_safe_frame(frame)
+            safe.to_csv(
                 self.path,
+                quoting=csv_quoting(safe),
                 index=False,
                 sep="\t" if self.kind == "tsv" else ",",
                 mode="a" if self._started else "w",

@@ -27,6 +27,7 @@ class Scope(StrEnum):
     SCORE = "score"
     INGEST = "ingest"
     READ = "read"
+    ACT = "act"  # record and change follow-ups (closing the loop); read alone only reads
     ADMIN = "admin"
     PII = "pii"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from cxml.errors import ConfigError, CxmlError, ModelNotFoundError, RegistryError
+from cxml.io import write_frame
 from cxml.settings import Settings
 
 TEXT_MODEL = "cxml-text"
@@ -186,7 +188,7 @@ def log_text_pipeline(
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics(metrics)
         folder = Path(tmp)
-        pipeline.theme_table().to_csv(folder / "themes.csv", index=False)
+        write_frame(pipeline.theme_table(), folder / "themes.csv")
         (folder / "lineage.json").write_text(
             json.dumps(pipeline.themes_.lineage_, ensure_ascii=False, indent=2), encoding="utf-8"
         )
@@ -549,7 +551,11 @@ def log_drift(settings: Settings, report: dict[str, Any]) -> str:
             }
         )
         mlflow.log_metrics(
-            {k: float(v) for k, v in metrics.items() if v == v and abs(v) != float("inf")}
+            {
+                k: float(v)
+                for k, v in metrics.items()
+                if isinstance(v, int | float) and math.isfinite(v)  # an empty period gives None
+            }
         )
         mlflow.log_dict(report, "drift.json")
         return str(run.info.run_id)

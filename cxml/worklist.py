@@ -72,6 +72,7 @@ def worklist(
     return {
         "capacity": capacity,
         "ranked_by": "expected_saved" if shares else "revenue_at_risk",
+        "ranking_note": _ranking_note(impact, shares),
         "saved_share": shares,
         "effect": None if impact is None else impact["overall"],
         "handled_days": handled_days,
@@ -81,3 +82,22 @@ def worklist(
         if shares
         else None,
     }
+
+
+def _ranking_note(impact: dict[str, Any] | None, shares: dict[str, float]) -> str:
+    """Why the list is ranked as it is, in words for the team."""
+    if shares:
+        return (
+            "ranked by expected revenue saved: revenue at risk × the share of churn your "
+            "follow-ups were measured to prevent in each band"
+        )
+    overall = (impact or {}).get("overall") or {}
+    if not overall or overall.get("verdict") == "none recorded yet":
+        return (
+            "ranked by revenue at risk: no follow-ups recorded yet, so what a contact saves "
+            "is not known; it is measured once follow-ups have passed the churn horizon"
+        )
+    return (
+        "ranked by revenue at risk: the effect of past follow-ups is not yet measured with "
+        f"confidence ({overall.get('verdict', 'too little data')})"
+    )

@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cxml import __version__
+from cxml.errors import ConfigError, TooLargeError
 from cxml.settings import Settings
 from serve import errors, telemetry
 from serve.deps import Failures, Service
@@ -116,7 +117,8 @@ class Guard:
         ]
 
         async def reply(code: int, detail: str, field: str | None = None) -> None:
-            body = json.dumps({"detail": detail, "field": field}).encode()
+            error = {413: TooLargeError.code, 503: "CX503"}.get(code, ConfigError.code)
+            body = json.dumps({"detail": detail, "field": field, "code": error}).encode()
             closing = [(b"connection", b"close")] if code == 413 else []
             await send(
                 {

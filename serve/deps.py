@@ -13,9 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader
 
+from cxml.errors import (
+    AccessError,
+    ModelNotFoundError,
+    ScopeError,
+    TooManyAttemptsError,
+)
 from cxml.settings import Settings
 from cxml.store import Store
 from serve import telemetry
@@ -26,7 +32,7 @@ from serve.scoring import batch_scorer, inline_twice
 api_key_header = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
-    description="A key from `cxml keys create --scope ...`; scopes: score, ingest, read, admin",
+    description="A key from `cxml keys create --scope ...`; scopes: score, ingest, read, act, admin (pii on its own)",
 )
 
 
@@ -175,22 +181,18 @@ def require(scope: str) -> Callable[..., Any]:
         client = request.client.host if request.client else "-"
         wait = state.failures.wait(client)
         if wait:
-            raise HTTPException(
-                429,
+            raise TooManyAttemptsError(
                 f"too many failed API-key checks from this client: retry in {wait} s",
                 headers={"Retry-After": str(wait)},
             )
         if not key:
-            raise HTTPException(
-                401, "missing X-API-Key header: create a key with `cxml keys create`"
-            )
+            raise AccessError("missing X-API-Key header: create a key with `cxml keys create`")
         found = (await state.keys.submit("keys", [key]))[0]
         if found is None:
             state.failures.failed(client)
-            raise HTTPException(401, "X-API-Key is not a valid, unrevoked key")
+            raise AccessError("X-API-Key is not a valid, unrevoked key")
         if scope not in found["scopes"]:
-            raise HTTPException(
-                403,
+            raise ScopeError(
                 f"this key's scopes ({', '.join(sorted(found['scopes']))}) do not include {scope!r}",
             )
         return found
@@ -201,13 +203,17 @@ def require(scope: str) -> Callable[..., Any]:
 async def churn_model(state: Service = Depends(service)) -> Loaded:
     """The loaded models, when a churn model serves (else 503 saying how to fix it)."""
     loaded = state.models.current
-    if loaded.churn is None:
-        raise HTTPException(503, "; ".join(loaded.problems) or "no churn model loaded")
+    if loaded.churn is None:  # a state of the store, not an outage: 409, not 503 (retry)
+        raise ModelNotFoundError(
+            "; ".join(loaded.problems) or "no churn model yet: run `cxml train churn`"
+        )
     return loaded
 
 
 async def text_model(state: Service = Depends(service)) -> Loaded:
     loaded = state.models.current
     if loaded.text is None:
-        raise HTTPException(503, "no text model loaded: POST /v1/models/reload")
+        raise ModelNotFoundError(
+            "no text model loaded: run `cxml train text`, then POST /v1/models/reload"
+        )
     return loaded

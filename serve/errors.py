@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cxml.errors import (
+    AccessError,
     ConfigError,
     CxmlError,
     InputFileError,
@@ -24,21 +25,32 @@ from cxml.errors import (
     NotFittedError,
     NotFoundError,
     RegistryError,
+    ScopeError,
     StoreError,
+    TooLargeError,
+    TooManyAttemptsError,
 )
 
 log = logging.getLogger("cxml.serve")
 
 #: The status of each error class (the first that matches, in this order).
 STATUS_OF: tuple[tuple[type[CxmlError], int], ...] = (
+    (TooManyAttemptsError, 429),
+    (ScopeError, 403),
+    (AccessError, 401),
+    (TooLargeError, 413),
     (NotFoundError, 404),
-    (ModelNotFoundError, 503),
+    (ModelNotFoundError, 409),  # no model yet: a state to act on, not an outage to retry
     (NotFittedError, 503),
     (ConfigError, 422),
     (InputFileError, 422),
     (StoreError, 503),
     (RegistryError, 503),
 )
+
+
+#: The code of an HTTP error raised by the framework itself (an unknown route, a wrong method).
+CODE_OF_STATUS = {404: "CX107", 405: "CX107", 413: TooLargeError.code}
 
 
 def status_of(error: CxmlError) -> int:
@@ -58,7 +70,9 @@ def install(app: FastAPI, database: str) -> None:
 
     @app.exception_handler(CxmlError)
     async def cxml_error(request: Request, exc: CxmlError) -> JSONResponse:
-        return problem(status_of(exc), str(exc), exc.field, exc.code)
+        answer = problem(status_of(exc), str(exc), exc.field, exc.code)
+        answer.headers.update(getattr(exc, "headers", None) or {})
+        return answer
 
     @app.exception_handler(OperationalError)
     async def store_down(request: Request, exc: OperationalError) -> JSONResponse:
@@ -101,7 +115,11 @@ def install(app: FastAPI, database: str) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(
-            {"detail": exc.detail, "field": getattr(exc, "field", None), "code": None},
+            {
+                "detail": exc.detail,
+                "field": getattr(exc, "field", None),
+                "code": CODE_OF_STATUS.get(exc.status_code, ConfigError.code),
+            },
             exc.status_code,
             headers=getattr(exc, "headers", None),
         )

@@ -243,6 +243,7 @@ def demo_server(cwd: Path, url: str, dialect: str) -> Iterator[dict[str, object]
     )
     assert made.returncode == 0, made.stderr[-3000:]
     keys = {scope: new_key(cwd, url, scope) for scope in ("admin", "read", "score", "ingest")}
+    keys["agent"] = new_key(cwd, url, "read", "act")  # a retention agent: reads, records follow-ups
     server = Server(cwd, url, CXML_MODEL_POLL_SECONDS="1")
     try:
         yield {

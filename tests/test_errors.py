@@ -21,6 +21,10 @@ CLASSES = [
     errors.ModelMismatchError,
     errors.StoreError,
     errors.RegistryError,
+    errors.TooLargeError,
+    errors.AccessError,
+    errors.ScopeError,
+    errors.TooManyAttemptsError,
 ]
 
 

@@ -100,7 +100,9 @@ def compile_trees(dump: dict[str, Any]) -> CompiledTrees:
 
     for tree in dump["tree_info"]:
         root = tree["tree_structure"]
-        if "leaf_index" in root:  # no split: all bias
+        if (
+            "split_index" not in root
+        ):  # no split (a one-leaf tree has no leaf_index either): all bias
             bias += float(root.get("leaf_value", 0.0))
             roots.append(add_leaf(float(root.get("leaf_value", 0.0)), {}))
             continue

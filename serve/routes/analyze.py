@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 
+from cxml.errors import ConfigError, TooLargeError
 from serve import telemetry
 from serve.deps import Service, require, service, text_model
 from serve.models import Loaded
@@ -28,16 +29,16 @@ def analyze(
 ) -> dict[str, Any]:
     settings = state.settings
     if len(body.texts) > settings.api_max_batch:
-        raise HTTPException(
-            413,
+        raise TooLargeError(
             f"texts: {len(body.texts):,} items; at most {settings.api_max_batch:,} in one request",
+            field="texts",
         )
     items = [t if isinstance(t, TextItem) else TextItem(text=t) for t in body.texts]
     for position, item in enumerate(items):
         if len(item.text) > settings.max_text_chars:
-            raise HTTPException(
-                422,
+            raise ConfigError(
                 f"texts.{position}: {len(item.text):,} characters; at most {settings.max_text_chars:,}",
+                field=f"texts.{position}",
             )
     results = loaded.text.analyze([i.text for i in items], [i.language for i in items])
     out = []

@@ -8,11 +8,13 @@ import io
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from cxml.churn.explain import Language, in_language
+from cxml.errors import ConfigError
 from cxml.followups import StatusFilter
+from cxml.io import spreadsheet_safe_row
 from cxml.scoring import Band
 from cxml.store.scores import Sort, at_risk, at_risk_summary
 from serve.deps import Service, now, require, service
@@ -51,8 +53,8 @@ def _after(sort: str, cursor: str | None) -> tuple[float, str] | None:
             raise ValueError("sort changed")
         return float(value), str(customer_id)
     except Exception:  # any malformed cursor is the client's error, said plainly
-        raise HTTPException(
-            422, "cursor: not a cursor this list gave (or the sort changed since)"
+        raise ConfigError(
+            "cursor: not a cursor this list gave (or the sort changed since)", field="cursor"
         ) from None
 
 
@@ -89,7 +91,9 @@ def at_risk_list(
     wants_csv = "text/csv" in request.headers.get("accept", "")
     most = state.settings.api_max_csv_rows if wants_csv else state.settings.api_max_page
     if limit > most:
-        raise HTTPException(422, f"limit={limit:,} is over the maximum of {most:,} per page")
+        raise ConfigError(
+            f"limit={limit:,} is over the maximum of {most:,} per page", field="limit"
+        )
     attributes = segments(attribute)
     items = at_risk(
         state.store,
@@ -121,7 +125,9 @@ def segments(attribute: list[str]) -> dict[str, str]:
     for pair in attribute:
         name, separator, value = pair.partition("=")
         if not separator or not name:
-            raise HTTPException(422, f"attribute={pair!r}: expected NAME=VALUE, e.g. plan=premium")
+            raise ConfigError(
+                f"attribute={pair!r}: expected NAME=VALUE, e.g. plan=premium", field="attribute"
+            )
         attributes[name] = value
     return attributes
 
@@ -134,21 +140,23 @@ def csv_response(items: list[dict[str, Any]], headers: dict[str, str]) -> Respon
     for item in items:
         follow = item["follow_up"] or {}
         writer.writerow(
-            [
-                item["customer_id"],
-                item["probability"],
-                item["band"],
-                item["revenue_at_risk"],
-                item.get("expected_saved"),
-                item["monthly_value"],
-                "; ".join(r["text"] for r in item["reasons"]),
-                follow.get("status", ""),
-                follow.get("owner", ""),
-                item["model_version"],
-                item["as_of"],
-                item["survival_90"],
-                item["expected_days"],
-            ]
+            spreadsheet_safe_row(
+                [
+                    item["customer_id"],
+                    item["probability"],
+                    item["band"],
+                    item["revenue_at_risk"],
+                    item.get("expected_saved"),
+                    item["monthly_value"],
+                    "; ".join(r["text"] for r in item["reasons"]),
+                    follow.get("status", ""),
+                    follow.get("owner", ""),
+                    item["model_version"],
+                    item["as_of"],
+                    item["survival_90"],
+                    item["expected_days"],
+                ]
+            )
         )
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 

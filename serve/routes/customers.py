@@ -47,7 +47,7 @@ def customer(
 def create_follow_up(
     body: FollowUpCreate,
     customer_id: str = CustomerPath,
-    key: dict[str, Any] = Depends(require("read")),
+    key: dict[str, Any] = Depends(require("act")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
     return open_follow_up(
@@ -65,7 +65,7 @@ def change_follow_up(
     body: FollowUpPatch,
     customer_id: str = CustomerPath,
     follow_up_id: int = Path(ge=1, le=2_147_483_647),
-    key: dict[str, Any] = Depends(require("read")),
+    key: dict[str, Any] = Depends(require("act")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
     return update_follow_up(

@@ -6,9 +6,10 @@ import hashlib
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from cxml.errors import TooLargeError
 from cxml.ingest import IngestReport
 from serve import links
 from serve.coalesce import Same
@@ -26,9 +27,9 @@ def _source(kind: str, items: list[Any]) -> str:
 
 def _check_size(state: Service, field: str, items: list[Any]) -> None:
     if len(items) > state.settings.api_max_batch:
-        raise HTTPException(
-            413,
+        raise TooLargeError(
             f"{field}: {len(items):,} items; at most {state.settings.api_max_batch:,} in one request",
+            field=field,
         )
 
 

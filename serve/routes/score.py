@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from cxml.errors import TooLargeError
 from serve import links, telemetry
 from serve.coalesce import Same
 from serve.deps import Service, churn_model, fast_json, now, require, service
@@ -45,8 +46,9 @@ async def score(
 ) -> Response:
     limit = state.settings.api_max_batch
     if len(body.customers) > limit:
-        raise HTTPException(
-            413, f"customers: {len(body.customers):,} items; at most {limit:,} in one request"
+        raise TooLargeError(
+            f"customers: {len(body.customers):,} items; at most {limit:,} in one request",
+            field="customers",
         )
     assert loaded.churn is not None
     items = [item.model_dump(exclude_none=True) for item in body.customers]

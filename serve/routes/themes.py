@@ -8,8 +8,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
+from cxml.errors import ConfigError
 from cxml.reporting import theme_overview
 from cxml.store.analysis import theme_comments
 from cxml.text.redact import redacted
@@ -47,7 +48,7 @@ def _before(cursor: str | None) -> tuple[datetime, str] | None:
         at, feedback_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return datetime.fromisoformat(at), str(feedback_id)
     except Exception:  # any malformed cursor is the client's error, said plainly
-        raise HTTPException(422, "cursor: not a cursor this list gave") from None
+        raise ConfigError("cursor: not a cursor this list gave", field="cursor") from None
 
 
 @router.get(

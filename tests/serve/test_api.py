@@ -319,7 +319,10 @@ def test_at_risk_list_ranks_pages_filters_and_exports_csv(served: Served) -> Non
 
 def test_follow_ups_close_the_loop_with_a_full_audit_trail(served: Served) -> None:
     customer = some_customers(served, 4)[3]
-    with client(served, "read") as api:
+    with client(served, "read") as reader:  # reading is not acting: the act scope records
+        refused = reader.post(f"/v1/customers/{customer}/follow-ups", json={"owner": "aiko"})
+        assert refused.status_code == 403 and "'act'" in refused.json()["detail"]
+    with client(served, "agent") as api:
         made = api.post(
             f"/v1/customers/{customer}/follow-ups", json={"owner": "aiko", "note": "call"}
         )

@@ -62,7 +62,7 @@ def test_missing_models_say_how_to_fix_then_bundles_load_on_reload(
         refused = httpx.post(
             f"{server.base}/v1/score", json={"customers": [{"customer_id": "C1"}]}, headers=headers
         )
-        assert refused.status_code == 503 and "cxml export-models" in refused.json()["detail"]
+        assert refused.status_code == 409 and "cxml export-models" in refused.json()["detail"]
         # text still works on the shipped defaults
         analysed = httpx.post(
             f"{server.base}/v1/analyze", json={"texts": ["great service"]}, headers=headers

@@ -77,7 +77,7 @@ def test_a_retention_lead_works_the_week_in_english_and_japanese(
     page.fill("#signin-key", served["keys"]["score"])
     page.click(".signin button[type=submit]")
     page.wait_for_selector("#signin-error:has-text('read scope')")
-    page.fill("#signin-key", served["keys"]["read"])
+    page.fill("#signin-key", served["keys"]["agent"])
     page.click(".signin button[type=submit]")
 
     # Overview: metrics with intervals as numbers and charts, customers at risk.
