@@ -9,6 +9,7 @@ caught, so a real bug still shows its traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,6 +60,7 @@ def _store(ctx: click.Context) -> Any:
 
     if "store" not in ctx.obj:
         ctx.obj["store"] = Store.open(_settings(ctx))
+        ctx.find_root().call_on_close(ctx.obj["store"].close)  # its pool ends with the command
     return ctx.obj["store"]
 
 
@@ -1488,9 +1490,27 @@ def demo(
     _run_server(settings, "127.0.0.1", port, 1, "warning")
 
 
+def _warnings_to_log() -> None:
+    """Libraries' warnings go to a log file (``CXML_LOG_FILE``, default ``cxml.log`` in the
+    temporary directory), not to the user's terminal: they are for whoever maintains cxml."""
+    import logging
+    import tempfile
+
+    logging.captureWarnings(True)
+    logger = logging.getLogger("py.warnings")
+    logger.propagate = False
+    if not logger.handlers:
+        path = os.environ.get("CXML_LOG_FILE") or str(Path(tempfile.gettempdir()) / "cxml.log")
+        handler = logging.FileHandler(path, delay=True, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     from sqlalchemy.exc import OperationalError
+
+    _warnings_to_log()
 
     try:
         cli.main(args=argv, prog_name="cxml", standalone_mode=False)

@@ -343,6 +343,9 @@ def follow_up_impact(
                 (joined["created_at"] < joined["as_of"])
                 & (joined["created_at"] >= joined["as_of"] - pd.Timedelta(days=theme_days))
             ]
+            if recent.empty:  # nobody in the comparison raised a theme in the window
+                result["by"][str(split.value)] = []
+                continue
             labels = recent.groupby("theme_id")["theme_label"].agg(lambda s: s.mode().iloc[0])
             raised = recent.groupby("theme_id").apply(
                 lambda g: set(zip(g["as_of"], g["customer_id"], strict=True)), include_groups=False

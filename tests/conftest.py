@@ -253,6 +253,7 @@ def demo_server(cwd: Path, url: str, dialect: str) -> Iterator[dict[str, object]
             "url": url,
             "dialect": dialect,
             "demo_output": made.stdout,
+            "demo_errors": made.stderr,
         }
     finally:
         server.stop()

@@ -45,7 +45,7 @@ def test_one_open_follow_up_is_counted_as_not_reached_not_an_error(
         source="api",
     )
     open_follow_up(store, "C1", {"owner": "=1+2"}, actor="test", now=NOW)
-    result = follow_up_impact(store, today=NOW, by=[ImpactBy.OWNER, ImpactBy.BAND])
+    result = follow_up_impact(store, today=NOW, by=list(ImpactBy))
     assert result["excluded"]["not_reached"] == 1
     assert result["overall"]["contacted"] == 0
     assert result["overall"]["verdict"] == "too little data"

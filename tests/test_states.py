@@ -25,7 +25,7 @@ import pytest
 
 from cxml.errors import CODES
 from tests.conftest import Server, new_key, postgres_schema
-from tests.states import State, build_states
+from tests.states import State, build_states, copy_state
 
 pytestmark = pytest.mark.slow  # real servers over many small stores
 
@@ -79,6 +79,15 @@ def states(tmp_path_factory: pytest.TempPathFactory, postgres_engine: Any) -> An
     finally:
         for context in schemas:
             context.__exit__(None, None, None)
+
+
+def _own_copy(states: dict[str, State], name: str, purpose: str) -> State:
+    """A copy of a SQLite state for a sweep that writes (ingest, follow-ups, promote), so the
+    states stay as built for the other tests; the PostgreSQL ones are swept as they are."""
+    state = states[name]
+    if not state.database_url.startswith("sqlite"):
+        return state
+    return copy_state(state, f"{name}-{purpose}", state.folder.parent)
 
 
 # --- the HTTP API, every route of the schema ----------------------------------------------------
@@ -205,6 +214,8 @@ def _enum(schema: dict[str, Any], components: dict[str, Any]) -> list[Any]:
 def _problems_of(method: str, url: str, answer: httpx.Response) -> list[str]:
     where = f"{method} {url} → {answer.status_code}"
     problems = []
+    if url == "/readyz" and answer.status_code == 503:  # readiness: "not yet" is its answer
+        return [] if "problems" in answer.json() else [f"{where}: {answer.text[:300]}"]
     if answer.status_code >= 500:
         problems.append(f"{where}: {answer.text[:300]}")
     if "Traceback" in answer.text:
@@ -220,7 +231,7 @@ def _problems_of(method: str, url: str, answer: httpx.Response) -> list[str]:
 
 @pytest.mark.parametrize("name", STATES)
 def test_every_endpoint_answers_every_state(states: dict[str, State], name: str) -> None:
-    state = states[name]
+    state = _own_copy(states, name, "api")
     admin = new_key(state.folder, state.database_url, "admin")
     server = Server(state.folder, state.database_url)
     try:
@@ -231,7 +242,12 @@ def test_every_endpoint_answers_every_state(states: dict[str, State], name: str)
             requests = _requests(spec, _ids(api, state))
             assert len(requests) > 40  # the whole schema, not a few routes
             for method, url, options in requests:
-                problems += _problems_of(method, url, api.request(method, url, **options))
+                try:
+                    answer = api.request(method, url, **options)
+                except httpx.TransportError as exc:  # the server hung up: a defect too
+                    problems.append(f"{method} {url} {options}: {exc!r}")
+                    continue
+                problems += _problems_of(method, url, answer)
         assert not problems, "\n".join(problems)
     finally:
         server.stop()
@@ -336,7 +352,7 @@ def _runs(path: str, command: click.Command, state: State) -> list[list[str]]:
 def test_every_command_answers_every_state(states: dict[str, State], name: str) -> None:
     from cxml.cli import cli
 
-    state = states[name]
+    state = _own_copy(states, name, "cli")
     problems = []
     commands = _commands(cli)
     assert len(commands) > 25
@@ -377,3 +393,173 @@ def test_the_scores_export_opens_as_plain_cells(states: dict[str, State], tmp_pa
     assert ran.code == 0, ran.err
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert rows and all(not r["customer_id"].startswith(("=", "+", "-", "@")) for r in rows)
+
+
+# --- the page, every screen ---------------------------------------------------------------------
+
+BROWSER_STATES = ("empty", "no_churn_model", "first_day", "full_postgresql")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Any:
+    from playwright.sync_api import sync_playwright
+
+    from tests.serve.test_page import ARGS, CHROMIUM
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def _overlapping_ticks(page: Any) -> list[str]:
+    """Where the x-axis labels of a chart overlap (label boxes, measured in the page)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll("[role=img]")].filter((e) => e.uplot).flatMap((e) => {
+          const u = e.uplot, axis = u.axes[0], ctx = document.createElement("canvas").getContext("2d");
+          ctx.font = Array.isArray(axis.font) ? axis.font[0] : axis.font;
+          const boxes = (axis._splits || []).map((v, i) => [axis._values[i], u.valToPos(v, "x")])
+            .filter(([label]) => label).map(([label, x]) => {
+              const w = ctx.measureText(label).width; return [label, x - w / 2, x + w / 2]; });
+          return boxes.slice(1).filter((b, i) => b[1] < boxes[i][2]).map((b, i) => `${boxes[i][0]} / ${b[0]}`);
+        })"""
+    )
+
+
+def _watch(page: Any, problems: list[str]) -> None:
+    """Console errors, page errors, failed requests and 5xx answers, into ``problems``."""
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    page.on("response", lambda r: r.status >= 500 and problems.append(f"{r.status}: {r.url}"))
+
+
+@pytest.mark.parametrize("name", BROWSER_STATES)
+def test_every_screen_answers_every_state_in_a_browser(
+    states: dict[str, State], name: str, chromium: Any
+) -> None:
+    state = states[name]
+    key = new_key(state.folder, state.database_url, "read", "act")
+    server = Server(state.folder, state.database_url)
+    problems: list[str] = []
+    try:
+        with httpx.Client(base_url=server.base, headers={"X-API-Key": key}) as api:
+            ids = _ids(api, state)
+        screens = ["#/", "#/themes", f"#/themes/{ids['theme_id']}", "#/worklist", "#/impact"]
+        if state.customer_id:
+            screens.append(f"#/customers/{state.customer_id}")
+        for language in ("en", "ja"):
+            page = chromium.new_page(viewport={"width": 1280, "height": 900})
+            _watch(page, problems)
+            page.goto(server.base + "/")
+            page.evaluate(
+                "([key, lang]) => { sessionStorage.setItem('cxml-key', key); "
+                "localStorage.setItem('cxml-lang', lang); }",
+                [key, language],
+            )
+            for screen in screens:
+                page.goto(f"{server.base}/{screen}")
+                page.wait_for_selector("main h1")
+                page.wait_for_function(
+                    "() => !document.querySelector('main').innerText.includes('Loading')"
+                    " && !document.querySelector('main').innerText.includes('読み込み中')"
+                )
+                text = page.inner_text("main")
+                for error in page.locator("main .error").all_inner_texts():
+                    problems.append(f"{language} {screen}: {error}")
+                if screen == "#/":
+                    problems += [
+                        f"{language} overview ticks overlap: {o}" for o in _overlapping_ticks(page)
+                    ]
+                if screen == "#/impact" and not name.startswith("full"):
+                    expected = (
+                        "No follow-ups yet"
+                        if language == "en"
+                        else "フォローアップはまだ記録されていません"
+                    )
+                    if expected not in text:
+                        problems.append(f"{language} impact says: {text[:300]}")
+                if (
+                    screen == "#/worklist"
+                    and name == "no_churn_model"
+                    and language == "en"
+                    and "No churn model yet" not in text
+                ):
+                    problems.append(f"worklist without a model says: {text[:300]}")
+            page.close()
+    finally:
+        server.stop()
+    assert not problems, "\n".join(problems)
+
+
+# --- least privilege, as the README's table says ------------------------------------------------
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _scope_table() -> dict[tuple[str, str], str]:
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("**Scopes by route**") :]
+    rows = re.findall(r"^\| (GET|POST|PATCH|PUT|DELETE) \| (\S+) \| (\w+) \|$", table, re.M)
+    return {(method, path): scope for method, path, scope in rows}
+
+
+def test_every_route_needs_the_scope_the_readme_says(states: dict[str, State]) -> None:
+    from cxml.keys import SCOPES
+
+    state = copy_state(states["first_day"], "scopes", states["first_day"].folder.parent)
+    keys = {scope: new_key(state.folder, state.database_url, scope) for scope in SCOPES}
+    table = _scope_table()
+    # every wrong key of this test counts as a failed check: no lock-out while it runs
+    server = Server(state.folder, state.database_url, CXML_API_AUTH_FAILURES_PER_MINUTE="100000")
+    problems = []
+    try:
+        with httpx.Client(base_url=server.base, timeout=120) as api:
+            spec = api.get("/openapi.json").json()
+            listed = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+            assert listed == set(table), f"README's table vs the schema: {listed ^ set(table)}"
+            api.headers["X-API-Key"] = keys["admin"]
+            ids = _ids(api, state)
+            seen = set()
+            for method, url, options in _requests(spec, ids):
+                template = next(
+                    p for m, p in table if m == method and re.fullmatch(_pattern(p), url)
+                )
+                if (method, template) in seen:  # one request per route is enough here
+                    continue
+                seen.add((method, template))
+                needed = table[(method, template)]
+                tries = {"none": None, "wrong": "cxml_0000_not-a-key", **keys}
+                for held, key in tries.items():
+                    headers = {"X-API-Key": key} if key else {}
+                    answer = api.request(
+                        method,
+                        url,
+                        **{**options, "headers": {**options.get("headers", {}), **headers}},
+                    )
+                    allowed = (
+                        needed == "none" or held == needed or (held == "admin" and needed != "pii")
+                    )
+                    if held in ("none", "wrong") and needed != "none":
+                        expected_status: set[int] | None = {401}
+                    elif not allowed:
+                        expected_status = {403}
+                    else:
+                        expected_status = None  # anything but 401 / 403
+                    if expected_status is not None and answer.status_code not in expected_status:
+                        problems.append(
+                            f"{method} {url} with {held}: {answer.status_code}, expected {expected_status}"
+                        )
+                    if expected_status is None and answer.status_code in (401, 403):
+                        problems.append(f"{method} {url} with {held}: {answer.status_code}")
+                    if answer.status_code in (401, 403):
+                        code = answer.json()["code"]
+                        if code != ("CX301" if answer.status_code == 401 else "CX302"):
+                            problems.append(f"{method} {url} with {held}: code {code}")
+    finally:
+        server.stop()
+    assert not problems, "\n".join(problems[:50])
+
+
+def _pattern(template: str) -> str:
+    return re.sub(r"\\\{[^}]+\\\}", "[^?]+", re.escape(template))

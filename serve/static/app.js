@@ -191,16 +191,21 @@ function lineChart(container, { periods, lines, title, range }) {
   container.setAttribute("role", "img");
   container.setAttribute("aria-label", title);
   const width = Math.max(280, container.clientWidth || 600);
+  // Ticks at least one label apart: Japanese month labels (2026年10月) are wider than English.
+  const ruler = document.createElement("canvas").getContext("2d");
+  ruler.font = "12px system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', sans-serif";
+  const widest = Math.max(30, ...periods.map((p) => ruler.measureText(periodLabel(p)).width));
   const chart = new uPlot({
     width, height: 220, series, bands: shaded,
     legend: { show: false },
     scales: { x: { time: false }, y: range ? { range } : {} },
     axes: [
-      { values: (_, ticks) => ticks.map((i) => (Number.isInteger(i) && periods[i] ? periodLabel(periods[i]) : "")) },
+      { space: widest + 16, values: (_, ticks) => ticks.map((i) => (Number.isInteger(i) && periods[i] ? periodLabel(periods[i]) : "")) },
       { values: (_, ticks) => ticks.map((v) => number(v, Math.abs(v) < 10 ? 1 : 0)) },
     ],
   }, data, container);
   state.charts.push(chart);
+  container.uplot = chart; // the browser test reads where its labels fell
   new ResizeObserver(() => chart.setSize({ width: Math.max(280, container.clientWidth), height: 220 })).observe(container);
   container.append(h("p", { class: "note" }, lines.map((line, n) => h("span", {}, h("span", { style: `color:${palette[n]}`, "aria-hidden": "true" }, "━ "), line.label, line.high ? ` · ${t("overview.series.interval")} ` : " ",
     line.high ? h("span", { style: `background:${bands[n]}`, "aria-hidden": "true" }, "\u2003") : null, " "))));
@@ -419,6 +424,7 @@ async function theme(themeId) {
 // --- worklist -----------------------------------------------------------------------------
 
 function effectWords(effect) {
+  if (effect && effect.verdict === "none recorded yet") return t("impact.nothing");
   if (!effect || effect.effect_pts == null || effect.verdict === "too little data") return t("impact.few", { n1: number(effect ? effect.contacted : 0), n0: number(effect ? effect.comparable : 0) });
   const vars = { effect: number(Math.abs(effect.effect_pts), 1), low: signed(effect.ci_low_pts), high: signed(effect.ci_high_pts), n1: number(effect.contacted), n0: number(effect.comparable), treated: percent(effect.contacted_retention), control: percent(effect.comparable_retention) };
   if (effect.verdict === "helps") return t("impact.helps", vars);
@@ -488,7 +494,7 @@ async function worklist() {
     h("p", { id: "worklist-totals" }, list.expected_saved != null
       ? t("worklist.totals", { count: number(list.items.length), risk: money(list.revenue_at_risk), saved: money(list.expected_saved) })
       : t("worklist.totals.nosaved", { count: number(list.items.length), risk: money(list.revenue_at_risk) })));
-    if (!list.items.length) { body.replaceChildren(h("p", { class: "muted" }, t("worklist.empty"))); return; }
+    if (!list.items.length) { body.replaceChildren(h("p", { class: "muted", id: "worklist-empty" }, await whyEmpty())); return; }
     const head = h("tr", {}, ["worklist.rank", "worklist.customer", "worklist.risk", "worklist.atrisk", "worklist.saved", "worklist.why", "worklist.followup"]
       .map((k, i) => h("th", { scope: "col", class: i === 0 || i === 3 || i === 4 ? "num" : null }, t(k))));
     const rows = list.items.map((item, n) => {
@@ -505,6 +511,17 @@ async function worklist() {
     body.replaceChildren(h("section", { class: "card" }, h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t("worklist.title") },
       h("table", { id: "worklist-table" }, h("thead", {}, head), h("tbody", {}, rows)))));
   } catch (error) { body.replaceChildren(failed(error)); }
+}
+
+// What is missing when a list is empty, and what to do next: no churn model, no scores yet, or
+// only the filters.
+async function whyEmpty() {
+  try {
+    const [models, summary] = await Promise.all([api("/v1/models"), api("/v1/at-risk/summary")]);
+    if (!models.churn) return t("empty.nomodel");
+    if (!summary.bands.some((b) => b.customers > 0)) return t("empty.noscores");
+  } catch (error) { /* say what the list says */ }
+  return t("worklist.empty");
 }
 
 // --- customer -----------------------------------------------------------------------------

@@ -438,6 +438,11 @@ def test_reload_swaps_models_without_dropping_requests(served: Served) -> None:
     assert statuses and set(statuses) == {200}
 
 
+def test_the_demo_prints_no_third_party_warning(served: Served) -> None:
+    said = str(served["demo_output"]) + str(served["demo_errors"])
+    assert "demo" in said and not re.search(r"\w+Warning\b|warnings\.warn", said), said[-3000:]
+
+
 def test_the_commands_the_demo_prints_as_next_work_when_pasted(served: Served) -> None:
     """Last in this module: pasting them retrains the text model, which the server follows."""
     import shlex
