@@ -201,7 +201,12 @@ def _run_ingest(ctx: click.Context, kind: str, path: Path, **options: Any) -> No
             as_of=_parse_date(options["as_of"], "--as-of"),
             rejects_path=options["rejects_path"],
             progress=progress,
+            id_from_row=options.get("id_from_row", False),
+            created_at=_parse_date(options.get("created_at"), "--created-at"),
         )
+    if report.all_refused:  # nothing stored: a wrong mapping or format, not a few bad rows
+        store.close()
+        raise SystemExit(_all_refused(kind, path, report, as_json=options["as_json"]))
     if options["as_json"]:
         _echo_json(report.to_dict())
         return
@@ -217,6 +222,22 @@ def _run_ingest(ctx: click.Context, kind: str, path: Path, **options: Any) -> No
         click.echo(f"rejected rows and their reasons: {where}")
 
 
+#: The exit code of an ingestion in which every row was refused (README's list of exit codes).
+EXIT_ALL_REJECTED = 9
+
+
+def _all_refused(kind: str, path: Path, report: Any, *, as_json: bool) -> int:
+    """Say that every row was refused, how many, and the most common reasons; the exit code."""
+    if as_json:
+        _echo_json(report.to_dict())
+    where = report.rejects_file or "cxml rejects"
+    lines = [f"every row of {path} was rejected ({report.rejected:,} {kind} rows); most common:"]
+    lines += [f"  {count:,} × {reason}" for reason, count in report.common_reasons()]
+    lines.append(f"every row and its reasons: {where}")
+    click.echo("\n".join(lines), err=True)
+    return EXIT_ALL_REJECTED
+
+
 @ingest.command("customers")
 @_ingest_options
 @click.pass_context
@@ -227,9 +248,29 @@ def ingest_customers(ctx: click.Context, path: Path, **options: Any) -> None:
 
 @ingest.command("feedback")
 @_ingest_options
+@click.option(
+    "--id-from-row",
+    is_flag=True,
+    help="Derive feedback_id from each row's content and the file's name (a survey export "
+    "without response ids); ingesting the same file again changes nothing.",
+)
+@click.option(
+    "--created-at",
+    metavar="DATE",
+    help="The survey's date (ISO 8601) for every row of a file without dates, or its blank ones.",
+)
 @click.pass_context
 def ingest_feedback(ctx: click.Context, path: Path, **options: Any) -> None:
-    """Load feedback: feedback_id, customer_id, created_at, channel, text, nps, csat, ces, language."""
+    """Load feedback: feedback_id, customer_id, created_at, channel, text, nps, csat, ces, language.
+
+    Other columns are kept as the respondent's attributes at that response (journey stage,
+    plan, segment), for `cxml metrics nps --by COLUMN`. Exit code 9 when every row was
+    rejected. A survey export without ids or dates:
+
+    \b
+    cxml ingest feedback nps.csv --map user_id=customer_id --map NPS_Score=nps
+    --id-from-row --created-at 2024-05-01
+    """
     _run_ingest(ctx, "feedback", path, **options)
 
 

@@ -55,15 +55,18 @@ def dimensions(by: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(part.strip() for b in by for part in b.split(",") if part.strip()))
 
 
-def _check_dimensions(store: Store, by: Sequence[str]) -> None:
-    """Every dimension is built in or an attribute some customer has: a name that is neither is
-    a typing error, answered as such rather than with a column of nulls."""
+def _check_dimensions(store: Store, by: Sequence[str], *, survey: bool = False) -> None:
+    """Every dimension is built in or an attribute some customer has (or, for a survey metric,
+    some response): a name that is neither is a typing error, answered as such rather than
+    with a column of nulls."""
     other = [d for d in by if d not in queries.BUILTIN_DIMENSIONS]
     if not other:
         return
     from cxml.store.history import attribute_names
 
     known = attribute_names(store)
+    if survey:
+        known = sorted({*known, *queries.feedback_attribute_names(store)})
     unknown = [d for d in other if d not in known]
     if unknown:
         shown = ", ".join(known[:20]) + (" …" if len(known) > 20 else "") if known else "none"
@@ -89,7 +92,7 @@ def metric_table(
 
     A dimension named twice counts once."""
     by = list(dict.fromkeys(by))
-    _check_dimensions(store, by)
+    _check_dimensions(store, by, survey=metric in ("nps", "csat", "ces"))
     if period and "period" not in by:
         by.insert(0, "period")
     period = period or "month"
