@@ -642,6 +642,8 @@ def train_churn_command(
         )
     else:
         _local_only(engine, parquet_dir)
+        if definition != "inactivity":
+            _require_churners(_store(ctx))
         day = _parse_date(as_of, "--as-of") or _now()
         build_rows = None
         if engine == "spark":
@@ -681,6 +683,22 @@ def train_churn_command(
         click.echo(f"warning: possible leak: {warning}", err=True)
     for line in grade_lines(result):
         click.echo(line)
+
+
+def _require_churners(store: Any) -> None:
+    """Refuse to train on a store without a single churner, saying what to load."""
+    from cxml.store.metrics import churn_counts
+
+    total, churned = churn_counts(store)
+    if churned == 0:
+        raise ConfigError(
+            f"the store has no churners at all: none of its {total:,} customers has a "
+            "churn_date, so there is nothing to learn churn from (a longer --horizon cannot "
+            "help). Load churn dates — `cxml ingest customers FILE` with a churn_date column, "
+            "or a cancellation export mapped with --map 'CANCELLED_ON=churn_date' — or train "
+            "with --definition inactivity",
+            field="churn_date",
+        )
 
 
 @cli.command()
@@ -1112,7 +1130,8 @@ def metrics(
         end=_parse_date(end, "--to"),
         level=level,
     )
-    _print_table(frame, as_json, csv_path)
+    if not _said_no_churn_data(frame, as_json):
+        _print_table(frame, as_json, csv_path)
 
 
 @cli.command()
@@ -1124,7 +1143,21 @@ def drivers(ctx: click.Context, target: str, as_json: bool, csv_path: Path | Non
     """Themes ranked by their impact on NPS or churn (not by volume)."""
     from cxml.reporting import driver_table
 
-    _print_table(driver_table(_store(ctx), target, as_of=_now()), as_json, csv_path)
+    frame = driver_table(_store(ctx), target, as_of=_now())
+    if not _said_no_churn_data(frame, as_json):
+        _print_table(frame, as_json, csv_path)
+
+
+def _said_no_churn_data(frame: pd.DataFrame, as_json: bool) -> bool:
+    """Say so, rather than print 0 % for every row, when the store has no churn data."""
+    if frame.attrs.get("churn_data") is not False:
+        return False
+    message = frame.attrs["message"]
+    if as_json:
+        _echo_json({"churn_data": False, "message": message, "rows": []})
+    else:
+        click.echo(message)
+    return True
 
 
 @cli.command()

@@ -78,6 +78,19 @@ def _check_dimensions(store: Store, by: Sequence[str], *, survey: bool = False) 
         )
 
 
+def churn_status(store: Store, *, minimum: int = 1) -> dict[str, Any]:
+    """Whether the store has churn data (``minimum`` churners or more), the counts and the
+    message to show instead of a 0 % churn rate (see ``metrics.churn_data``)."""
+    return metrics.churn_data(*queries.churn_counts(store), minimum=minimum)
+
+
+def _no_churn_data(status: dict[str, Any]) -> pd.DataFrame:
+    """No rows, and why: ``attrs`` hold ``churn_data`` (False) and the message."""
+    frame = pd.DataFrame()
+    frame.attrs.update(status)
+    return frame
+
+
 def metric_table(
     store: Store,
     metric: str,
@@ -120,6 +133,9 @@ def metric_table(
             raise ConfigError(
                 f"{metric} is a customer metric: it cannot be split by {', '.join(unsupported)}"
             )
+        status = churn_status(store)
+        if not status["churn_data"]:
+            return _no_churn_data(status)
         segments = [d for d in by if d != "period"]
         table = queries.customer_table(store, segments)
         if table.empty:
@@ -146,7 +162,12 @@ def metric_table(
 
 
 def driver_table(store: Store, target: str, *, as_of: datetime | None = None) -> pd.DataFrame:
-    """Themes ranked by their impact on ``target`` ('nps' or 'churn')."""
+    """Themes ranked by their impact on ``target`` ('nps' or 'churn'); for churn without
+    enough churners in the store, no rows and why (``attrs``: churn_data False, message)."""
+    if target == "churn":
+        status = churn_status(store, minimum=metrics.MIN_CHURNERS_FOR_DRIVERS)
+        if not status["churn_data"]:
+            return _no_churn_data(status)
     responses = queries.response_themes(store)
     if responses["theme"].isna().all():
         raise ConfigError(

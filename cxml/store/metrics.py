@@ -231,6 +231,14 @@ def _score_sums(score: str, v: Any) -> list[Any]:
     ]
 
 
+def churn_counts(store: Store) -> tuple[int, int]:
+    """(customers, customers with a churn date) in the store."""
+    query = select(func.count(), func.count(customers.c.churn_date)).select_from(customers)
+    with store.engine.connect() as connection:
+        total, churned = connection.execute(query).one()
+    return int(total or 0), int(churned or 0)
+
+
 def customer_table(store: Store, attributes: Sequence[str] = ()) -> pd.DataFrame:
     """Customers' signup and churn dates, monthly value and the named attributes."""
     dialect = store.dialect
@@ -334,6 +342,7 @@ __all__ = [
     "PERIODS",
     "SCORES",
     "attribute_expression",
+    "churn_counts",
     "customer_table",
     "feedback_attribute_names",
     "period_expression",
