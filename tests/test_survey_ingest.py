@@ -151,3 +151,28 @@ def test_a_run_that_rejects_every_row_exits_9_with_the_count_and_the_common_reas
     assert "× signup_date='…' is not an ISO 8601 date" in err or (
         "2 × created_at='…' is not an ISO 8601 date" in err and "1 × nps=… is outside 0-10" in err
     )
+
+
+def test_an_api_batch_keeps_its_extra_fields_as_the_responses_attributes(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    from cxml.ingest import ingest_records
+
+    _customers(store, settings, tmp_path)
+    item = {
+        "feedback_id": "api-1",
+        "customer_id": "U1",
+        "created_at": "2025-01-02T10:00:00Z",
+        "nps": 9,
+        "journey": "renewal",
+        "seats": 12,
+    }
+    report, answers = ingest_records(
+        store, "feedback", [item], settings=settings, now=NOW, source="api-batch"
+    )
+    again, _ = ingest_records(
+        store, "feedback", [item], settings=settings, now=NOW, source="api-batch"
+    )
+    assert answers[0]["status"] == "accepted" and again.unchanged == 1
+    stored = store.table_frame("feedback").set_index("feedback_id")
+    assert stored.loc["api-1", "attributes"] == {"journey": "renewal", "seats": 12}
