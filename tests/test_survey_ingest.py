@@ -167,7 +167,7 @@ def test_an_api_batch_keeps_its_extra_fields_as_the_responses_attributes(
         "journey": "renewal",
         "seats": 12,
     }
-    report, answers = ingest_records(
+    _, answers = ingest_records(
         store, "feedback", [item], settings=settings, now=NOW, source="api-batch"
     )
     again, _ = ingest_records(
