@@ -302,7 +302,14 @@ def mapping_hints(sample: pd.DataFrame, missing: Iterable[str], date_format: str
     hints = []
     for target in missing:
         if target == "feedback_id":
-            unique = [c for c in sample.columns if dates[c] is None and _could_be_ids(sample[c])]
+            # A customer's id is not a response's, even where each customer answered once.
+            unique = [
+                c
+                for c in sample.columns
+                if dates[c] is None
+                and not _CUSTOMER_WORDS.search(str(c))
+                and _could_be_ids(sample[c])
+            ]
             hints.append(
                 f"feedback_id: map a column unique per row, e.g. --map '{unique[0]}=feedback_id'"
                 if unique

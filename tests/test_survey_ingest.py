@@ -105,6 +105,11 @@ def test_the_missing_column_hint_names_only_columns_that_could_hold_the_field(
     assert "'user_id=feedback_id'" not in message and "DATE=feedback_id" not in message
     assert "--map 'user_id=customer_id'" in message
     assert "--map 'CUSTOMER_RESPONSE_DATE=created_at' --date-format '%d/%m/%Y %H:%M'" in message
+    once = tmp_path / "once.csv"  # each user answered once: user_id is unique, still no id
+    once.write_text("user_id,text\nU1001,Good\nU1002,Bad\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match="no column is unique per row") as raised:
+        ingest_file(store, "feedback", once, settings=settings, now=NOW)
+    assert "'user_id=feedback_id'" not in str(raised.value)
     response_ids = tmp_path / "with_ids.csv"
     response_ids.write_text("response,user_id,when\nr1,U1,x\nr2,U1,y\n", encoding="utf-8")
     with pytest.raises(InputFileError, match="--map 'response=feedback_id'") as raised:
