@@ -183,10 +183,13 @@ class TextPipeline(Estimator):
                 if isinstance(value, str) and value.strip():
                     chosen[i] = value.strip().lower()
         missing = [i for i, c in enumerate(chosen) if c is None]
+        # What the batch holds: its given languages, the store's usual one, and the first-class
+        # languages the pipeline was fitted on (a kanji-only "料金" in an en + ja store is ja).
         known = {c for c in chosen if c}
         usual = getattr(self, "usual_language_", None)
         if usual:
             known.add(usual)
+        known.update(set(FIRST_CLASS) & set(getattr(self, "languages_", [])))
         detected = self.detector_.detect(
             [texts[i] for i in missing],
             [fallback[i] for i in missing] if fallback is not None else None,

@@ -72,6 +72,12 @@ def test_a_short_english_comment_keeps_its_themes_and_sentiment(demo_text_pipeli
     assert given["sentiment"]["source"] != english["sentiment"]["source"]  # what it would lose
 
 
+def test_a_short_comment_alone_takes_a_language_the_store_holds(demo_text_pipeline: Any) -> None:
+    assert demo_text_pipeline.usual_language_ in {"en", "ja"}
+    found = demo_text_pipeline.analyze(["料金", "Few templates", "解約"])
+    assert [r["language"] for r in found] == ["ja", "en", "ja"]
+
+
 def test_an_unsure_unsupported_language_with_english_words_is_analysed_as_english(
     demo_text_pipeline: Any,
 ) -> None:
