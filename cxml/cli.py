@@ -203,7 +203,12 @@ def _run_ingest(ctx: click.Context, kind: str, path: Path, **options: Any) -> No
             as_of=_parse_date(options["as_of"], "--as-of"),
             rejects_path=options["rejects_path"],
             progress=progress,
+            id_from_row=options.get("id_from_row", False),
+            created_at=_parse_date(options.get("created_at"), "--created-at"),
         )
+    if report.all_refused:  # nothing stored: a wrong mapping or format, not a few bad rows
+        store.close()
+        raise SystemExit(_all_refused(kind, path, report, as_json=options["as_json"]))
     if options["as_json"]:
         _echo_json(report.to_dict())
         return
@@ -219,6 +224,22 @@ def _run_ingest(ctx: click.Context, kind: str, path: Path, **options: Any) -> No
         click.echo(f"rejected rows and their reasons: {where}")
 
 
+#: The exit code of an ingestion in which every row was refused (README's list of exit codes).
+EXIT_ALL_REJECTED = 9
+
+
+def _all_refused(kind: str, path: Path, report: Any, *, as_json: bool) -> int:
+    """Say that every row was refused, how many, and the most common reasons; the exit code."""
+    if as_json:
+        _echo_json(report.to_dict())
+    where = report.rejects_file or "cxml rejects"
+    lines = [f"every row of {path} was rejected ({report.rejected:,} {kind} rows); most common:"]
+    lines += [f"  {count:,} × {reason}" for reason, count in report.common_reasons()]
+    lines.append(f"every row and its reasons: {where}")
+    click.echo("\n".join(lines), err=True)
+    return EXIT_ALL_REJECTED
+
+
 @ingest.command("customers")
 @_ingest_options
 @click.pass_context
@@ -229,9 +250,29 @@ def ingest_customers(ctx: click.Context, path: Path, **options: Any) -> None:
 
 @ingest.command("feedback")
 @_ingest_options
+@click.option(
+    "--id-from-row",
+    is_flag=True,
+    help="Derive feedback_id from each row's content and the file's name (a survey export "
+    "without response ids); ingesting the same file again changes nothing.",
+)
+@click.option(
+    "--created-at",
+    metavar="DATE",
+    help="The survey's date (ISO 8601) for every row of a file without dates, or its blank ones.",
+)
 @click.pass_context
 def ingest_feedback(ctx: click.Context, path: Path, **options: Any) -> None:
-    """Load feedback: feedback_id, customer_id, created_at, channel, text, nps, csat, ces, language."""
+    """Load feedback: feedback_id, customer_id, created_at, channel, text, nps, csat, ces, language.
+
+    Other columns are kept as the respondent's attributes at that response (journey stage,
+    plan, segment), for `cxml metrics nps --by COLUMN`. Exit code 9 when every row was
+    rejected. A survey export without ids or dates:
+
+    \b
+    cxml ingest feedback nps.csv --map user_id=customer_id --map NPS_Score=nps
+    --id-from-row --created-at 2024-05-01
+    """
     _run_ingest(ctx, "feedback", path, **options)
 
 
@@ -603,6 +644,8 @@ def train_churn_command(
         )
     else:
         _local_only(engine, parquet_dir)
+        if definition != "inactivity":
+            _require_churners(_store(ctx))
         day = _parse_date(as_of, "--as-of") or _now()
         build_rows = None
         if engine == "spark":
@@ -642,6 +685,22 @@ def train_churn_command(
         click.echo(f"warning: possible leak: {warning}", err=True)
     for line in grade_lines(result):
         click.echo(line)
+
+
+def _require_churners(store: Any) -> None:
+    """Refuse to train on a store without a single churner, saying what to load."""
+    from cxml.store.metrics import churn_counts
+
+    total, churned = churn_counts(store)
+    if churned == 0:
+        raise ConfigError(
+            f"the store has no churners at all: none of its {total:,} customers has a "
+            "churn_date, so there is nothing to learn churn from (a longer --horizon cannot "
+            "help). Load churn dates — `cxml ingest customers FILE` with a churn_date column, "
+            "or a cancellation export mapped with --map 'CANCELLED_ON=churn_date' — or train "
+            "with --definition inactivity",
+            field="churn_date",
+        )
 
 
 @cli.command()
@@ -1074,7 +1133,8 @@ def metrics(
         end=_parse_date(end, "--to"),
         level=level,
     )
-    _print_table(frame, as_json, csv_path)
+    if not _said_no_churn_data(frame, as_json):
+        _print_table(frame, as_json, csv_path)
 
 
 @cli.command()
@@ -1086,7 +1146,21 @@ def drivers(ctx: click.Context, target: str, as_json: bool, csv_path: Path | Non
     """Themes ranked by their impact on NPS or churn (not by volume)."""
     from cxml.reporting import driver_table
 
-    _print_table(driver_table(_store(ctx), target, as_of=_now()), as_json, csv_path)
+    frame = driver_table(_store(ctx), target, as_of=_now())
+    if not _said_no_churn_data(frame, as_json):
+        _print_table(frame, as_json, csv_path)
+
+
+def _said_no_churn_data(frame: pd.DataFrame, as_json: bool) -> bool:
+    """Say so, rather than print 0 % for every row, when the store has no churn data."""
+    if frame.attrs.get("churn_data") is not False:
+        return False
+    message = frame.attrs["message"]
+    if as_json:
+        _echo_json({"churn_data": False, "message": message, "rows": []})
+    else:
+        click.echo(message)
+    return True
 
 
 @cli.command()

@@ -257,6 +257,95 @@ def missing_required(columns: Iterable[str], kind: str) -> list[str]:
     return [c for c in required if c not in present]
 
 
+# Formats tried when a column's dates are not ISO 8601, to suggest a --date-format.
+_COMMON_DATE_FORMATS: tuple[str, ...] = (
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+)
+_CUSTOMER_WORDS = re.compile(r"customer|client|user|account|member|respondent|subscriber", re.I)
+
+
+def _date_format_of(values: pd.Series, date_format: str | None) -> str | None:
+    """'' when the values are ISO 8601 (or in ``date_format``), a format they all parse in
+    otherwise, None when they are not dates."""
+    present = values[~blank(values)]
+    if present.empty:
+        return None
+    candidates = [date_format] if date_format else [None, *_COMMON_DATE_FORMATS]
+    for candidate in candidates:
+        parsed, unparseable = parse_timestamps(present, candidate)
+        if not unparseable.any() and parsed.notna().all():
+            return candidate or ""
+    return None
+
+
+def _could_be_ids(values: pd.Series) -> bool:
+    """Unique, never blank, no spaces (not prose), and not small numbers (scores, counts)."""
+    text = strings(values).str.strip()
+    if len(text) < 2 or (text == "").any() or not text.is_unique:
+        return False
+    if text.str.contains(r"\s", regex=True).any():
+        return False
+    numeric = text.str.fullmatch(_NUMBER_RE).all()
+    return not (numeric and text.str.len().max() <= 2)
+
+
+def mapping_hints(sample: pd.DataFrame, missing: Iterable[str], date_format: str | None) -> str:
+    """What to do about each missing required column, naming only the file's columns that
+    could hold it (judged on ``sample``, the file's first batch, columns not mapped yet):
+    an id column is unique, a date column parses as dates, a customer column is named so."""
+    dates = {c: _date_format_of(sample[c], date_format) for c in sample.columns}
+    hints = []
+    for target in missing:
+        if target == "feedback_id":
+            # A customer's id is not a response's, even where each customer answered once.
+            unique = [
+                c
+                for c in sample.columns
+                if dates[c] is None
+                and not _CUSTOMER_WORDS.search(str(c))
+                and _could_be_ids(sample[c])
+            ]
+            hints.append(
+                f"feedback_id: map a column unique per row, e.g. --map '{unique[0]}=feedback_id'"
+                if unique
+                else "feedback_id: no column is unique per row; derive a stable id from each "
+                "row with --id-from-row"
+            )
+        elif target == "created_at":
+            found = [(c, f) for c, f in dates.items() if f is not None]
+            if found:
+                column, found_format = found[0]
+                extra = f" --date-format '{found_format}'" if found_format else ""
+                if found_format and "%d/%m" in found_format:
+                    extra += " (or '%m/%d…' if its months come first)"
+                hints.append(
+                    f"created_at: map a date column, e.g. --map '{column}=created_at'{extra}"
+                )
+            else:
+                hints.append(
+                    "created_at: no column holds dates; give the survey's date to every row "
+                    "with --created-at YYYY-MM-DD"
+                )
+        elif target == "customer_id":
+            named = [
+                c for c in sample.columns if _CUSTOMER_WORDS.search(str(c)) and dates[c] is None
+            ]
+            hints.append(
+                f"customer_id: map the column naming the customer, e.g. --map '{named[0]}=customer_id'"
+                if named
+                else "customer_id: no column names the customer or respondent; "
+                "map the one that does with --map COLUMN=customer_id"
+            )
+        else:
+            hints.append(f"{target}: map yours with --map COLUMN={target}")
+    return "; ".join(hints)
+
+
 def normalize_channel(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Return (channel, original): channel in CHANNELS; original kept where it differs.
 
@@ -375,9 +464,11 @@ def validate_feedback(
 ) -> Validated:
     """Validate and normalise a batch of feedback rows (contract column names, raw strings).
 
-    ``rows`` are the record numbers of the batch. Columns outside the contract are ignored.
-    Returns normalised columns: feedback_id, customer_id, created_at (UTC, no zone),
-    channel, channel_original, text, nps, csat, ces (nullable Int16), language, row.
+    ``rows`` are the record numbers of the batch. Columns outside the contract are the
+    respondent's attributes at this response (journey stage, plan, segment), typed as
+    customer attributes are. Returns normalised columns: feedback_id, customer_id,
+    created_at (UTC, no zone), channel, channel_original, text, nps, csat, ces (nullable
+    Int16), language, attributes (dict per row, blanks left out), row.
     """
     frame = raw.reset_index(drop=True)
     checks = _Checks(frame)
@@ -469,12 +560,36 @@ def validate_feedback(
     else:
         out["language"] = pd.Series([None] * len(frame), dtype=object)
 
+    out["attributes"] = feedback_attributes(frame)
     out["row"] = rows
     return Validated(
         valid=out.loc[~checks.bad].reset_index(drop=True),
         errors=checks.errors(rows),
         rejected_rows=rows[checks.bad],
     )
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _escaped(value: object) -> object:
+    """A string safe to store as JSON: undecodable bytes as \\x escapes, NUL spelled out."""
+    if isinstance(value, str) and re.search(f"{_BAD_BYTES_RE}|\x00", value):
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return value.replace("\x00", "\\x00")
+    return value
+
+
+def feedback_attributes(frame: pd.DataFrame) -> pd.Series:
+    """Per row, the columns outside the feedback contract as {column: typed value}, blanks
+    left out (so a response's attributes are what its respondent said, nothing more)."""
+    columns = [c for c in frame.columns if c not in FEEDBACK_COLUMNS]
+    typed = {c: typed_attribute_values(frame[c]).map(_escaped).tolist() for c in columns}
+    values = [
+        {c: typed[c][i] for c in columns if not _missing(typed[c][i])} for i in range(len(frame))
+    ]
+    return pd.Series(values, dtype=object)
 
 
 def typed_attribute_values(values: pd.Series) -> pd.Series:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
+import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -62,10 +65,23 @@ class IngestReport:
     released: int = 0
     seconds: float = 0.0
     rejects_file: str | None = None
+    # (field, reason with its value left out) → rows refused for it; not part of ``to_dict``.
+    reasons: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values."""
-        return asdict(self)
+        out = asdict(self)
+        del out["reasons"]
+        return out
+
+    @property
+    def all_refused(self) -> bool:
+        """Rows were read and every one was refused (not merely held for its customer)."""
+        return self.read > 0 and self.rejected == self.read and self.held == 0
+
+    def common_reasons(self, limit: int = 3) -> list[tuple[str, int]]:
+        """The most common reasons rows were refused, each with its count, most common first."""
+        return [(reason, count) for (_, reason), count in self.reasons.most_common(limit)]
 
 
 @dataclass
@@ -156,6 +172,45 @@ def _escape(value: Any) -> Any:
     return value
 
 
+def feedback_hash(frame: pd.DataFrame) -> np.ndarray:
+    """The content hash of feedback rows: the contract fields, and the attributes where a row
+    has any (a row without attributes hashes as it did before they were kept)."""
+    base = content_hash(frame, FEEDBACK_HASHED)
+    if "attributes" not in frame.columns:
+        return base
+    texts = [
+        json.dumps(a, sort_keys=True, ensure_ascii=False, default=str)
+        if isinstance(a, dict) and a
+        else ""
+        for a in frame["attributes"]
+    ]
+    has = np.array([t != "" for t in texts], dtype=bool)
+    if not has.any():
+        return base
+    both = content_hash(pd.DataFrame({"base": base, "attributes": texts}), ["base", "attributes"])
+    return np.where(has, both, base)
+
+
+def row_ids(name: str, frame: pd.DataFrame, seen: Counter[str]) -> list[str]:
+    """Stable feedback ids from each row's content and the file's name (``--id-from-row``).
+
+    The same export ingested again gives the same ids (so its rows come back unchanged); the
+    n-th repeat of an identical row gets its own id (two respondents may write the same
+    thing), counted in ``seen`` across the batches of one file.
+    """
+    label = Path(name).name[:100] or "row"
+    columns = [contract.strings(frame[c]).tolist() for c in frame.columns]
+    out = []
+    for parts in zip(*columns, strict=True) if columns else [()] * len(frame):
+        content = "\x1f".join([label, *parts])
+        seen[content] += 1
+        if seen[content] > 1:
+            content += f"\x1e{seen[content]}"
+        digest = hashlib.sha256(content.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+        out.append(f"{label}:{digest}")
+    return out
+
+
 def check_rows(
     kind: str,
     frame: pd.DataFrame,
@@ -202,6 +257,8 @@ class Ingestion:
         source: str | None = None,
         checked: tuple[list[str], Chunk, contract.Validated] | None = None,
         connection: Connection | None = None,
+        id_from_row: bool = False,
+        created_at: datetime | None = None,
     ) -> None:
         if kind not in KINDS:
             raise ConfigError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
@@ -222,6 +279,9 @@ class Ingestion:
         self.checked = checked  # records already read and validated (``ingest_record_batches``)
         # The caller's transaction, which everything this ingestion writes joins (records only).
         self.connection = connection
+        self.id_from_row = id_from_row  # feedback_id from each row's content and the file's name
+        self.created_at = created_at  # the survey's date, for rows (or files) without one
+        self.row_ids_seen: Counter[str] = Counter()
         self.source = source or str(Path(path or "").resolve())
         self.seen: dict[str, int] = {}
         self.run_id = 0
@@ -244,7 +304,16 @@ class Ingestion:
                 progress=self.progress,
             )
         renamed = contract.apply_mapping(header, self.mapping, source=self.source)
-        missing = contract.missing_required(renamed.values(), self.kind)
+        if self.kind == "feedback" and self.id_from_row and "feedback_id" in renamed.values():
+            raise ConfigError(
+                f"{self.source}: --id-from-row derives feedback_id, but the file already has one "
+                "(or a column mapped to it); drop one of the two"
+            )
+        derived = [
+            *(["feedback_id"] if self.kind == "feedback" and self.id_from_row else []),
+            *(["created_at"] if self.kind == "feedback" and self.created_at else []),
+        ]
+        missing = contract.missing_required([*renamed.values(), *derived], self.kind)
         if missing and self.records is not None:  # an API batch: name the field, not a file
             raise ConfigError(
                 f"required field(s) {', '.join(missing)} missing for {self.kind}; the items have: "
@@ -252,10 +321,19 @@ class Ingestion:
                 field=missing[0],
             )
         if missing:
+            chunks = iter(chunks)
+            first = next(chunks, None)
+            sample = first.frame if first is not None else pd.DataFrame(columns=header)
+            unmapped = [c for c in header if renamed[c] == c and c not in contract.FEEDBACK_COLUMNS]
+            hints = contract.mapping_hints(
+                sample[unmapped] if self.kind == "feedback" else sample,
+                missing,
+                date_format=self.date_format,
+            )
             raise InputFileError(
                 self.source,
                 f"required column(s) {', '.join(missing)} missing for {self.kind}; the file has: "
-                f"{', '.join(header)}. Map yours with --map, e.g. --map '{header[0]}={missing[0]}'",
+                f"{', '.join(header)}. {hints}",
             )
         if self.kind == "customers" and "feedback_id" in renamed.values():
             raise InputFileError(
@@ -324,9 +402,20 @@ class Ingestion:
 
     def _validate(self, chunk: Chunk, renamed: dict[str, str]) -> contract.Validated:
         """Check one chunk against the contract."""
+        frame = chunk.frame.rename(columns=renamed)
+        if self.kind == "feedback" and self.created_at is not None:
+            day = pd.Timestamp(self.created_at).isoformat()
+            if "created_at" in frame.columns:  # the file's own dates win; blanks take the survey's
+                frame["created_at"] = frame["created_at"].where(
+                    ~contract.blank(frame["created_at"]), day
+                )
+            else:
+                frame["created_at"] = day
+        if self.kind == "feedback" and self.id_from_row:
+            frame.insert(0, "feedback_id", row_ids(self.source, chunk.frame, self.row_ids_seen))
         return check_rows(
             self.kind,
-            chunk.frame.rename(columns=renamed),
+            frame,
             chunk.rows,
             settings=self.settings,
             now=self.now,
@@ -346,7 +435,7 @@ class Ingestion:
         valid, duplicates = self._split_duplicates(validated.valid)
         extra: list[_Rejected] = [duplicates] if duplicates.rows.size else []
         if self.kind == "feedback" and not valid.empty and "content_hash" not in valid:
-            valid = valid.assign(content_hash=content_hash(valid, FEEDBACK_HASHED))  # unlocked
+            valid = valid.assign(content_hash=feedback_hash(valid))  # unlocked
         with self.store.joined(connection) as connection:
             if self.kind == "feedback":
                 statuses, more, held = self._write_feedback(connection, valid)
@@ -364,6 +453,12 @@ class Ingestion:
         report.unchanged += int((statuses == "unchanged").sum())
         report.rejected += len(records)
         report.held += sum(1 for r in records if r["held"])
+        for record in records:
+            if not record["held"]:
+                first = record["errors"][0]
+                value = str(first["value"])
+                reason = first["reason"].replace(value, "…") if value else first["reason"]
+                report.reasons[(first["field"], reason)] += 1
 
     def _split_duplicates(self, valid: pd.DataFrame) -> tuple[pd.DataFrame, _Rejected]:
         """Refuse a second row with an id seen earlier in this file (the first one wins)."""
@@ -560,12 +655,18 @@ def _normalized_feedback(row: pd.Series) -> dict[str, Any]:
             out[column] = int(value)
         else:
             out[column] = str(value)
+    attributes = row.get("attributes")
+    if isinstance(attributes, dict) and attributes:
+        out["attributes"] = attributes
     return out
 
 
 def feedback_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Normalised feedback dicts (as held in the rejects table) back to a typed frame."""
-    frame = pd.DataFrame(records, columns=[*contract.FEEDBACK_COLUMNS, "channel_original"])
+    frame = pd.DataFrame(
+        records, columns=[*contract.FEEDBACK_COLUMNS, "channel_original", "attributes"]
+    )
+    frame["attributes"] = [a if isinstance(a, dict) else {} for a in frame["attributes"]]
     frame["created_at"] = pd.to_datetime(frame["created_at"]).astype("datetime64[us]")
     for score in contract.SCORE_RANGES:
         frame[score] = pd.array(frame[score].tolist(), dtype="Int16")
@@ -627,7 +728,7 @@ def release_held_feedback(
             by_source.setdefault(source, []).append((reject_id, normalized))
         for source, items in by_source.items():
             frame = feedback_frame([n for _, n in items])
-            frame["content_hash"] = content_hash(frame, FEEDBACK_HASHED)
+            frame["content_hash"] = feedback_hash(frame)
             _, existing = store_records.write_feedback(
                 connection, frame, source=source, now=now, only_new=True
             )
@@ -651,6 +752,8 @@ def ingest_file(
     rejects_path: Path | str | None = None,
     progress: Callable[[int], None] | None = None,
     on_batch: Callable[[IngestReport], None] | None = None,
+    id_from_row: bool = False,
+    created_at: datetime | None = None,
 ) -> IngestReport:
     """Ingest one file of ``kind`` ('customers' or 'feedback') and return what happened.
 
@@ -658,6 +761,10 @@ def ingest_file(
     refused); ``as_of`` is the date a ``tenure_months`` column counts back from
     (default: ``now``). A file that cannot be read, or lacks a required column,
     raises InputFileError before anything is written.
+
+    Feedback only: ``id_from_row`` derives each row's feedback_id from its content and the
+    file's name (a survey export without response ids: ingesting it again changes nothing);
+    ``created_at`` is the survey's date for a file without dates (or for its blank ones).
     """
     return Ingestion(
         store,
@@ -673,6 +780,8 @@ def ingest_file(
         rejects_path=Path(rejects_path) if rejects_path is not None else None,
         progress=progress,
         on_batch=on_batch,
+        id_from_row=id_from_row,
+        created_at=created_at,
     ).run()
 
 
@@ -730,7 +839,7 @@ def ingest_record_batches(
         )
         whole = check_rows(kind, frame, rows, settings=settings, now=now)
         if kind == "feedback" and not whole.valid.empty:  # hashed once, outside the write lock
-            whole.valid["content_hash"] = content_hash(whole.valid, FEEDBACK_HASHED)
+            whole.valid["content_hash"] = feedback_hash(whole.valid)
         for i, low, high in zip(members, offsets[:-1], offsets[1:], strict=True):
             done[i] = (read[i][0], read[i][1], _rows_of(whole, int(low), int(high)))
 

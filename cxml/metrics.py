@@ -44,6 +44,32 @@ class Level(StrEnum):
 PERIODS = tuple(p.value for p in Period)
 LEVELS = tuple(level.value for level in Level)
 SMALL_CELL = 30
+
+#: What every churn figure says instead of 0 % when the store has no churn dates.
+NO_CHURN_DATA = "no churn data yet — load churn dates or a cancellation export"
+#: Fewest churners for theme-by-theme churn comparisons (drivers): below it, nothing to compare.
+MIN_CHURNERS_FOR_DRIVERS = 10
+
+
+def churn_data(customers: int, churners: int, *, minimum: int = 1) -> dict[str, object]:
+    """Whether the store has churn data to show (``minimum`` churners or more), with the
+    counts, and the message to show instead of a 0 % churn rate or a $0 revenue at risk."""
+    enough = churners >= minimum
+    if enough:
+        message = None
+    elif churners == 0:
+        message = (
+            f"{NO_CHURN_DATA} (none of the {customers:,} customers has a churn_date; "
+            "`cxml ingest customers` with a churn_date column)"
+        )
+    else:
+        message = (
+            f"{NO_CHURN_DATA} (only {churners:,} of {customers:,} customers have a churn_date; "
+            f"at least {minimum:,} are needed)"
+        )
+    return {"churn_data": enough, "customers": customers, "churners": churners, "message": message}
+
+
 Z95 = 1.959963984540054
 
 

@@ -55,15 +55,18 @@ def dimensions(by: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(part.strip() for b in by for part in b.split(",") if part.strip()))
 
 
-def _check_dimensions(store: Store, by: Sequence[str]) -> None:
-    """Every dimension is built in or an attribute some customer has: a name that is neither is
-    a typing error, answered as such rather than with a column of nulls."""
+def _check_dimensions(store: Store, by: Sequence[str], *, survey: bool = False) -> None:
+    """Every dimension is built in or an attribute some customer has (or, for a survey metric,
+    some response): a name that is neither is a typing error, answered as such rather than
+    with a column of nulls."""
     other = [d for d in by if d not in queries.BUILTIN_DIMENSIONS]
     if not other:
         return
     from cxml.store.history import attribute_names
 
     known = attribute_names(store)
+    if survey:
+        known = sorted({*known, *queries.feedback_attribute_names(store)})
     unknown = [d for d in other if d not in known]
     if unknown:
         shown = ", ".join(known[:20]) + (" …" if len(known) > 20 else "") if known else "none"
@@ -73,6 +76,19 @@ def _check_dimensions(store: Store, by: Sequence[str]) -> None:
             field="by",
             value=unknown[0],
         )
+
+
+def churn_status(store: Store, *, minimum: int = 1) -> dict[str, Any]:
+    """Whether the store has churn data (``minimum`` churners or more), the counts and the
+    message to show instead of a 0 % churn rate (see ``metrics.churn_data``)."""
+    return metrics.churn_data(*queries.churn_counts(store), minimum=minimum)
+
+
+def _no_churn_data(status: dict[str, Any]) -> pd.DataFrame:
+    """No rows, and why: ``attrs`` hold ``churn_data`` (False) and the message."""
+    frame = pd.DataFrame()
+    frame.attrs.update(status)
+    return frame
 
 
 def metric_table(
@@ -89,7 +105,7 @@ def metric_table(
 
     A dimension named twice counts once."""
     by = list(dict.fromkeys(by))
-    _check_dimensions(store, by)
+    _check_dimensions(store, by, survey=metric in ("nps", "csat", "ces"))
     if period and "period" not in by:
         by.insert(0, "period")
     period = period or "month"
@@ -117,6 +133,9 @@ def metric_table(
             raise ConfigError(
                 f"{metric} is a customer metric: it cannot be split by {', '.join(unsupported)}"
             )
+        status = churn_status(store)
+        if not status["churn_data"]:
+            return _no_churn_data(status)
         segments = [d for d in by if d != "period"]
         table = queries.customer_table(store, segments)
         if table.empty:
@@ -143,7 +162,12 @@ def metric_table(
 
 
 def driver_table(store: Store, target: str, *, as_of: datetime | None = None) -> pd.DataFrame:
-    """Themes ranked by their impact on ``target`` ('nps' or 'churn')."""
+    """Themes ranked by their impact on ``target`` ('nps' or 'churn'); for churn without
+    enough churners in the store, no rows and why (``attrs``: churn_data False, message)."""
+    if target == "churn":
+        status = churn_status(store, minimum=metrics.MIN_CHURNERS_FOR_DRIVERS)
+        if not status["churn_data"]:
+            return _no_churn_data(status)
     responses = queries.response_themes(store)
     if responses["theme"].isna().all():
         raise ConfigError(

@@ -310,8 +310,8 @@ ARGUMENTS: dict[str, list[list[str]]] = {
 NEVER = {"serve", "demo"}  # they run until stopped / are the demo's own test
 TRAINING = {"train text", "train churn", "retrain"}
 #: Exit codes a user may meet for a state (done, bad option, missing file, not found, store,
-#: refused, registry, drift alert); 1 is an internal error.
-FINE = {0, 2, 3, 4, 6, 8}
+#: refused, registry, drift alert, every row rejected); 1 is an internal error.
+FINE = {0, 2, 3, 4, 6, 8, 9}
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.sql.elements import ColumnElement
@@ -57,16 +58,35 @@ def period_expression(dialect: str, column: Any, period: str) -> ColumnElement[A
     return func.date(column, "weekday 0", "-6 days")
 
 
-def attribute_expression(dialect: str, name: str) -> ColumnElement[Any]:
-    """The customer attribute ``name`` as a groupable value."""
+def attribute_expression(dialect: str, name: str, column: Any = None) -> ColumnElement[Any]:
+    """The customer attribute ``name`` (or the attribute in ``column``, e.g. a feedback
+    item's) as a groupable value."""
     if "\x00" in name or not name.strip() or len(name) > 255:
         raise ConfigError(
             f"attribute name {name[:60]!r} is not usable: expected 1-255 characters, no NUL"
         )
+    column = customers.c.attributes if column is None else column
     if dialect == "postgresql":
-        return customers.c.attributes.op("->>")(literal(name))
+        return column.op("->>")(literal(name))
     path = '$."' + name.replace('"', '\\"') + '"'
-    return func.json_extract(customers.c.attributes, path)
+    return func.json_extract(column, path)
+
+
+def feedback_attribute_names(store: Store) -> list[str]:
+    """The attribute names feedback items carry (a survey file's columns outside the contract:
+    journey stage, plan, segment, as the respondent was at that response), sorted."""
+    if store.dialect == "postgresql":
+        query = text(
+            "SELECT DISTINCT jsonb_object_keys(attributes) FROM feedback "
+            "WHERE attributes IS NOT NULL"
+        )
+    else:
+        query = text(
+            "SELECT DISTINCT j.key FROM feedback, json_each(feedback.attributes) AS j "
+            "WHERE feedback.attributes IS NOT NULL"
+        )
+    with store.engine.connect() as connection:
+        return sorted(str(k) for k in connection.execute(query).scalars())
 
 
 def survey_aggregates(
@@ -114,11 +134,18 @@ def survey_aggregates(
         conditions.append(feedback.c.created_at >= start)
     if end is not None:
         conditions.append(feedback.c.created_at < end)
+    # A segment is the response's own attribute (the respondent at that response) where it
+    # has one, else the customer's: ``_at_<i>`` carries the response's through the subqueries.
+    at_response = {
+        f"_at_{i}": attribute_expression(dialect, name, feedback.c.attributes)
+        for i, name in enumerate(segments)
+    }
     selected = [
         feedback.c.feedback_id.label("feedback_id"),
         feedback.c.customer_id.label("customer_id"),
         value.label("value"),
         *[expression.label(name) for name, expression in columns.items()],
+        *[expression.label(name) for name, expression in at_response.items()],
     ]
     rows_query = select(*selected).select_from(source).where(and_(*conditions))
     if level == "customer":
@@ -153,6 +180,7 @@ def survey_aggregates(
         # Aggregate per customer first, then attach the segment: attributes are read once
         # per customer and group, not once per response.
         keys.append(base.c.customer_id)
+        keys.extend(base.c[name] for name in at_response)
     sums = _score_sums(score, base.c.value)
     query = select(*keys, func.count().label("n"), *sums).select_from(from_clause)
     if keys:
@@ -161,7 +189,10 @@ def survey_aggregates(
     sum_names = ["n", *[s.name for s in sums]]
     if segments:
         pre = query.subquery()
-        segment_columns = [attribute_expression(dialect, name).label(name) for name in segments]
+        segment_columns = [
+            func.coalesce(pre.c[f"_at_{i}"], attribute_expression(dialect, name)).label(name)
+            for i, name in enumerate(segments)
+        ]
         outer_keys = [*segment_columns, *[pre.c[name] for name in key_names]]
         query = (
             select(*outer_keys, *[func.sum(pre.c[name]).label(name) for name in sum_names])
@@ -198,6 +229,14 @@ def _score_sums(score: str, v: Any) -> list[Any]:
         func.sum(cast(v, Float)).label("total"),
         func.sum(cast(v, Float) * cast(v, Float)).label("total_sq"),
     ]
+
+
+def churn_counts(store: Store) -> tuple[int, int]:
+    """(customers, customers with a churn date) in the store."""
+    query = select(func.count(), func.count(customers.c.churn_date)).select_from(customers)
+    with store.engine.connect() as connection:
+        total, churned = connection.execute(query).one()
+    return int(total or 0), int(churned or 0)
 
 
 def customer_table(store: Store, attributes: Sequence[str] = ()) -> pd.DataFrame:
@@ -303,7 +342,9 @@ __all__ = [
     "PERIODS",
     "SCORES",
     "attribute_expression",
+    "churn_counts",
     "customer_table",
+    "feedback_attribute_names",
     "period_expression",
     "response_themes",
     "survey_aggregates",

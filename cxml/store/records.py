@@ -28,6 +28,7 @@ FEEDBACK_STAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("csat", "SMALLINT"),
     ("ces", "SMALLINT"),
     ("language", "TEXT"),
+    ("attributes", "TEXT"),
     ("content_hash", "BIGINT"),
 )
 CUSTOMER_STAGE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -41,6 +42,18 @@ CUSTOMER_STAGE_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 # --- feedback --------------------------------------------------------------------------------
+
+
+def attributes_text(values: pd.Series | None, length: int) -> list[str | None]:
+    """Feedback attributes as JSON text for staging; None where a row has none."""
+    if values is None:
+        return [None] * length
+    return [
+        json.dumps(a, ensure_ascii=False, allow_nan=False, default=str)
+        if isinstance(a, dict) and a
+        else None
+        for a in values
+    ]
 
 
 def write_feedback(
@@ -60,6 +73,7 @@ def write_feedback(
     """
     staged = frame.copy()
     staged["created_at"] = timestamp_text(staged["created_at"])
+    staged["attributes"] = attributes_text(staged.get("attributes"), len(staged))
     stage(connection, "stage_feedback", FEEDBACK_STAGE_COLUMNS, staged)
     unknown = {
         row[0]
@@ -89,6 +103,7 @@ def write_feedback(
     names = [c for c, _ in FEEDBACK_STAGE_COLUMNS]
     updates = ", ".join(f"{c} = excluded.{c}" for c in [*names[1:], "source", "updated_at"])
     postgres = connection.dialect.name == "postgresql"
+    selected = ["CAST(attributes AS JSONB)" if c == "attributes" and postgres else c for c in names]
     # PostgreSQL lets another ingest insert the same ids between the read above and this write
     # (SQLite has one writer at a time): the upsert itself then says what happened — a row it
     # inserted, one it changed, or (not returned) one already stored with the same content.
@@ -100,7 +115,7 @@ def write_feedback(
     )
     statement = text(
         f"INSERT INTO feedback ({', '.join(names)}, source, ingested_at, updated_at) "
-        f"SELECT {', '.join(names)}, :source, :now, :now FROM stage_feedback WHERE true "
+        f"SELECT {', '.join(selected)}, :source, :now, :now FROM stage_feedback WHERE true "
         f"ON CONFLICT (feedback_id) DO UPDATE SET {updates}{returning}"
     ).bindparams(bindparam("now", type_=DateTime()))
     done = connection.execute(statement, {"source": source, "now": now})

@@ -58,6 +58,8 @@ feedback = Table(
     Column("csat", SmallInteger, nullable=True),
     Column("ces", SmallInteger, nullable=True),
     Column("language", String(20), nullable=True),
+    # The respondent at this response: the file's columns outside the contract (NULL: none).
+    Column("attributes", JSONType, nullable=True),
     Column("content_hash", BigInteger, nullable=False),
     Column("source", Text, nullable=True),
     Column("ingested_at", DateTime, nullable=False),

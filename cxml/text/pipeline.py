@@ -13,7 +13,13 @@ import pandas as pd
 
 from cxml.estimator import Estimator
 from cxml.text.intents import IntentDetector
-from cxml.text.language import LanguageDetector
+from cxml.text.language import (
+    FIRST_CLASS,
+    MIN_SURE_PROBABILITY,
+    LanguageDetector,
+    looks_english,
+    looks_japanese,
+)
 from cxml.text.nlp import Analysed, Term, Tokenizer
 from cxml.text.redact import Redactor
 from cxml.text.sentiment import LABELS, SentimentModel, weak_labels
@@ -127,7 +133,8 @@ class TextPipeline(Estimator):
         data = frame.loc[keep].reset_index(drop=True)
         texts = self.redactor_.transform(texts_raw[keep].tolist())
         given = data[language_column] if language_column in data.columns else None
-        languages, _ = self._languages(texts, given)
+        languages, confidence = self._languages(texts, given)
+        languages = self._supported(languages, confidence, texts)
         analysed = self._analyse(texts, languages)
 
         if label_column:
@@ -149,6 +156,8 @@ class TextPipeline(Estimator):
         self.sentiment_.fit(texts, analysed, languages, labels.tolist(), times)
         self.themes_.fit(analysed, languages)
         self.languages_ = sorted({lang for lang in languages if lang})
+        counted = pd.Series([lang for lang in languages if lang], dtype=object).value_counts()
+        self.usual_language_ = str(counted.index[0]) if len(counted) else None
         self.n_texts_ = len(texts)
         self.labelled_ = int(labels.notna().sum())
         return self
@@ -157,9 +166,16 @@ class TextPipeline(Estimator):
         self._check_fitted("themes_")
 
     def _languages(
-        self, texts: Sequence[str], given: pd.Series | None
+        self,
+        texts: Sequence[str],
+        given: pd.Series | None,
+        fallback: Sequence[str | None] | None = None,
     ) -> tuple[list[str | None], list[float]]:
-        """(language, confidence) per text: the given language, else the detected one."""
+        """(language, confidence) per text: the given language, else the detected one.
+
+        Short comments the detector is unsure of take the batch's languages (the given ones, the
+        surely detected ones, the fitted pipeline's usual one), or ``fallback``'s per text (the
+        customer's or channel's usual language)."""
         chosen: list[str | None] = [None] * len(texts)
         confidence = [1.0] * len(texts)
         if given is not None:
@@ -167,11 +183,38 @@ class TextPipeline(Estimator):
                 if isinstance(value, str) and value.strip():
                     chosen[i] = value.strip().lower()
         missing = [i for i, c in enumerate(chosen) if c is None]
-        for i, (code, probability) in zip(
-            missing, self.detector_.detect([texts[i] for i in missing]), strict=True
-        ):
+        # What the batch holds: its given languages, the store's usual one, and the first-class
+        # languages the pipeline was fitted on (a kanji-only "料金" in an en + ja store is ja).
+        known = {c for c in chosen if c}
+        usual = getattr(self, "usual_language_", None)
+        if usual:
+            known.add(usual)
+        known.update(set(FIRST_CLASS) & set(getattr(self, "languages_", [])))
+        detected = self.detector_.detect(
+            [texts[i] for i in missing],
+            [fallback[i] for i in missing] if fallback is not None else None,
+            known,
+        )
+        for i, (code, probability) in zip(missing, detected, strict=True):
             chosen[i], confidence[i] = code, probability
         return chosen, confidence
+
+    def _supported(
+        self, chosen: list[str | None], confidence: list[float], texts: Sequence[str]
+    ) -> list[str | None]:
+        """A comment detected, unsurely, in a language nothing was fitted for, whose words are
+        English or Japanese, is analysed as such rather than emptied to neutral and ``other``.
+        (A sure detection and a language given with the comment are kept.)"""
+        fitted = {*FIRST_CLASS, *getattr(self, "languages_", [])}
+        out = list(chosen)
+        for i, code in enumerate(chosen):
+            if code is None or code in fitted or confidence[i] >= MIN_SURE_PROBABILITY:
+                continue
+            if looks_japanese(texts[i]):
+                out[i] = "ja"
+            elif looks_english(texts[i]):
+                out[i] = "en"
+        return out
 
     def _analyse(self, texts: Sequence[str], languages: Sequence[str | None]) -> list[Analysed]:
         out: list[Analysed | None] = [None] * len(texts)
@@ -188,14 +231,21 @@ class TextPipeline(Estimator):
     # --- applying ------------------------------------------------------------------
 
     def analyze(
-        self, texts: Sequence[str | None], languages: Sequence[str | None] | None = None
+        self,
+        texts: Sequence[str | None],
+        languages: Sequence[str | None] | None = None,
+        fallback: Sequence[str | None] | None = None,
     ) -> list[dict[str, Any]]:
-        """One result per text, in order: language, sentiment, themes, key phrases, intents, redacted text."""
+        """One result per text, in order: language, sentiment, themes, key phrases, intents, redacted text.
+
+        ``languages`` are known languages (None: detect); ``fallback`` per text is the language
+        to prefer when a short comment's is unsure (its customer's or channel's usual one)."""
         self._check()
         raw = [t if isinstance(t, str) else "" for t in texts]
         redacted = self.redactor_.transform(raw)
         given = pd.Series(list(languages), dtype=object) if languages is not None else None
-        chosen, confidence = self._languages(redacted, given)
+        chosen, confidence = self._languages(redacted, given, fallback)
+        chosen = self._supported(chosen, confidence, redacted)
         analysed = self._analyse(redacted, chosen)
         results: list[dict[str, Any]] = [{} for _ in raw]
         groups: dict[str | None, list[int]] = {}

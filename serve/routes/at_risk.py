@@ -168,8 +168,13 @@ def csv_response(items: list[dict[str, Any]], headers: dict[str, str]) -> Respon
 def at_risk_totals(
     key: dict[str, Any] = Depends(require("read")), state: Service = Depends(service)
 ) -> dict[str, Any]:
+    from cxml.reporting import churn_status
+
     bands = at_risk_summary(state.store, today=now())
+    status = churn_status(state.store)
     return {
+        "churn_data": status["churn_data"],
+        "message": status["message"],
         "bands": bands,
         "customers": sum(b["customers"] for b in bands),
         "at_risk_customers": sum(b["customers"] for b in bands if b["band"] != "low"),

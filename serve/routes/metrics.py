@@ -50,7 +50,17 @@ def metric(
         end=end.replace(tzinfo=None) if end else None,
         level=level,
     )
-    return {"metric": metric, "rows": records(frame)}
+    return {"metric": metric, "rows": records(frame), **_churn_data(frame, metric)}
+
+
+def _churn_data(frame: Any, metric: str) -> dict[str, Any]:
+    """For churn figures: ``churn_data`` (false when the store has none) and the message to
+    show instead of 0 %."""
+    if metric not in ("churn-rate", "retention", "churn"):
+        return {}
+    if frame.attrs.get("churn_data") is False:
+        return {"churn_data": False, "message": frame.attrs["message"]}
+    return {"churn_data": True}
 
 
 @router.get("/drivers/{target}", summary="Themes ranked by their impact on NPS or churn")
@@ -59,7 +69,8 @@ def drivers(
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
-    return {"target": target, "rows": records(driver_table(state.store, target, as_of=now()))}
+    frame = driver_table(state.store, target, as_of=now())
+    return {"target": target, "rows": records(frame), **_churn_data(frame, target)}
 
 
 @router.get("/alerts", summary="Emerging themes: rising share in the latest period (z-test)")

@@ -328,12 +328,16 @@ async function overview() {
         kpi(t("overview.nps"), latest(nps.rows), "nps", (v) => signed(v, 0), latest(nps.rows) && t("overview.latest", { period: periodName })),
         kpi(t("overview.csat"), latest(csat.rows), "csat", (v) => percent(v / 100)),
         kpi(t("overview.ces"), latest(ces.rows), "ces", (v) => number(v, 2)),
-        kpi(t("overview.series.churn"), latest(churn.rows), "churn_rate", (v) => percent(v / 100, 1)),
+        churn.churn_data === false
+          ? h("div", { class: "kpi", id: "kpi-churn" }, h("div", { class: "label" }, t("overview.series.churn")),
+            h("div", { class: "value" }, "–"), h("div", { class: "sub" }, t("overview.nochurn")))
+          : kpi(t("overview.series.churn"), latest(churn.rows), "churn_rate", (v) => percent(v / 100, 1)),
         h("div", { class: "kpi" }, h("div", { class: "label" }, t("overview.atrisk")),
           h("div", { class: "value", id: "kpi-at-risk" }, number(summary.at_risk_customers)),
           h("div", { class: "sub" }, risky.map((b) => `${t(`overview.band.${b.band}`)} ${number(b.customers)}`).join(" · "))),
         h("div", { class: "kpi" }, h("div", { class: "label" }, t("overview.atrisk.value")),
-          h("div", { class: "value" }, money(summary.revenue_at_risk)))));
+          h("div", { class: "value", id: "kpi-revenue" }, summary.churn_data === false ? "–" : money(summary.revenue_at_risk)),
+          summary.churn_data === false ? h("div", { class: "sub" }, t("overview.nochurn")) : null)));
     const charts = [
       ["overview.nps", nps.rows, [["nps", "overview.series.nps"]], [-100, 100]],
       ["overview.csat", csat.rows, [["csat", "overview.series.csat"]], [0, 100]],
