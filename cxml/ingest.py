@@ -863,7 +863,7 @@ def ingest_record_batches(
             for index, (records, _) in enumerate(batches):
                 try:
                     answers.append(_answered(ingestion(index, connection), kind, records))
-                except InputFileError as error:  # refused whole before writing anything
+                except (InputFileError, ConfigError) as error:  # refused whole before writing
                     answers.append(error)
         return answers
     except Exception:  # a batch failed (store down, disk full): all rolled back, and each

@@ -404,10 +404,11 @@ def test_api_batches_ingested_together_answer_and_store_as_each_alone(
                     alone_store, "feedback", items, settings=settings, now=now, source=source
                 )
             )
-        except InputFileError as error:
+        except ConfigError as error:
             alone.append(error)
-    assert isinstance(together[3], InputFileError) and "created_at" in str(together[3])
-    assert isinstance(alone[3], InputFileError) and str(alone[3]) == str(together[3])
+    # a batch without a required field is refused whole, naming the field (not a "file")
+    assert isinstance(together[3], ConfigError) and together[3].field == "created_at"
+    assert isinstance(alone[3], ConfigError) and str(alone[3]) == str(together[3])
     for mine, theirs in zip(together[:3] + together[4:], alone[:3] + alone[4:], strict=True):
         assert not isinstance(mine, Exception)
         assert mine[1] == theirs[1]  # type: ignore[index]
