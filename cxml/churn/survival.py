@@ -150,15 +150,28 @@ class SurvivalModel(Estimator):
 class ClassifierSurvival(Estimator):
     """Time to churn from the churn classifier and the population's curve: each customer's
     survival is the Kaplan–Meier curve raised to the power that makes it pass through the
-    classifier's calibrated probability at the horizon — S(t | x) = S₀(t)^m(x) with
-    S₀(horizon)^m(x) = 1 − p(x). Proportional hazards, with the level set by the calibrated
-    classifier and the shape by the data; chosen over the Cox model when it grades better."""
+    classifier's churn probability at the horizon — S(t | x) = S₀(t)^m(x) with
+    S₀(horizon)^m(x) = 1 − p(x). Proportional hazards, with the level set by the classifier
+    and the shape by the data; chosen over the Cox model when it grades better.
+
+    ``score``: which of the classifier's probabilities sets the level — ``"ranking"``, its
+    ranking score (Platt-scaled full score: strictly increasing in the model's score, so
+    customers' expected days differ as their risks do), or ``"probability"``, the isotonic
+    calibrated one (plateaus: a whole block of customers gets the same days)."""
 
     _fit_call = "fit(estimator, event, days)"
 
-    def __init__(self, horizon_days: int = 90, max_days: int = 365) -> None:
+    def __init__(self, horizon_days: int = 90, max_days: int = 365, score: str = "ranking") -> None:
         self.horizon_days = horizon_days
         self.max_days = max_days
+        self.score = score
+
+    def reads(self, walked: dict[str, np.ndarray]) -> np.ndarray:
+        """The probability this companion reads, from a classifier's ``walk`` output."""
+        # Fitted before ``score`` existed: the calibrated probability, as then.
+        return walked[
+            "ranking" if getattr(self, "score", "probability") == "ranking" else "probability"
+        ]
 
     def fit(self, estimator: Any, event: np.ndarray, days: np.ndarray) -> ClassifierSurvival:
         from sksurv.nonparametric import kaplan_meier_estimator
@@ -189,13 +202,11 @@ class ClassifierSurvival(Estimator):
         return _curves(self.power(probability), self.times_, self.hazard_, days)
 
     def risk(self, X: pd.DataFrame, probability: np.ndarray | None = None) -> np.ndarray:
-        """m(x): higher, sooner churn. ``probability``: the classifier's, when the caller has
-        it already (scoring), instead of asking the classifier again."""
-        from cxml.churn.model import churn_probability
-
+        """m(x): higher, sooner churn. ``probability``: the classifier's (as ``reads`` picks
+        it), when the caller has it already (scoring), instead of asking the classifier again."""
         self._check_fitted("estimator_")
         if probability is None:
-            probability = churn_probability(self.estimator_, X)
+            probability = self.reads(self.estimator_.walk(X, k=0))
         return self.power(probability)
 
     def survival(
