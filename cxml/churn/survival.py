@@ -25,6 +25,8 @@ from cxml.estimator import Estimator
 DAYS = (30, 60, 90)
 #: Rows the Cox fit uses at most (a sample, events kept first): its cost grows with rows × features².
 MAX_ROWS = 60_000
+#: Standardised numbers are held within this many standard deviations (see ``_encoder``).
+Z_CLIP = 4.0
 
 
 def targets(
@@ -56,7 +58,7 @@ class SurvivalModel(Estimator):
     _fit_call = "fit(X, event, days)"
 
     def __init__(
-        self, alpha: float = 10.0, max_days: int = 365, max_rows: int = MAX_ROWS, seed: int = 0
+        self, alpha: float = 100.0, max_days: int = 365, max_rows: int = MAX_ROWS, seed: int = 0
     ) -> None:
         self.alpha = alpha
         self.max_days = max_days
@@ -67,7 +69,7 @@ class SurvivalModel(Estimator):
         from sklearn.compose import ColumnTransformer
         from sklearn.impute import SimpleImputer
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+        from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
         numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
         other = [c for c in X.columns if c not in numeric]
@@ -78,6 +80,15 @@ class SurvivalModel(Estimator):
                     make_pipeline(
                         SimpleImputer(strategy="median", keep_empty_features=True),
                         StandardScaler(),
+                        # A rare count standardises to z of 50 and more: the Cox fit's first
+                        # steps then put e^(x·w) past what a float holds (scikit-survival's
+                        # "overflow encountered in exp"). Beyond ±Z_CLIP standard deviations
+                        # a value says nothing more about risk: it is held there.
+                        FunctionTransformer(
+                            np.clip,
+                            kw_args={"a_min": -Z_CLIP, "a_max": Z_CLIP},
+                            feature_names_out="one-to-one",
+                        ),
                     ),
                     numeric,
                 ),
