@@ -14,8 +14,9 @@ from tests.conftest import Trained
 
 @pytest.mark.parametrize("rare_value", [1.0, 400.0])
 def test_standardised_numbers_are_held_so_the_cox_fit_stays_finite(rare_value: float) -> None:
-    """A count nearly always 0 standardises to z ≈ 50 where it is not: held at ±Z_CLIP, the
-    fit's e^(x·w) stays finite (pytest turns numpy's overflow warning into a failure)."""
+    """A count nearly always 0 standardises to z ≈ 35 where it is not: the Cox model reads it
+    held at ±Z_CLIP, which bounds the fit's e^(x·w). (The demo's overflow itself did not
+    reproduce on small synthetic data; the bound on what the fit reads is what is checked.)"""
     rng = np.random.default_rng(1)
     n = 2500
     risk = rng.normal(size=n)
