@@ -50,7 +50,9 @@ def _run(ids: list[str], run: int, seed: int) -> pd.DataFrame:
             "customer_id": ids,
             "as_of": as_of,
             "model_version": "1",
-            "probability": p,
+            # calibrated probabilities come in plateaus (isotonic steps); the full score not
+            "probability": np.round(p * 40) / 40,
+            "ranking_score": p,
             "band": np.where(p >= 0.3, "high", np.where(p >= 0.1, "medium", "low")),
             "revenue_at_risk": (p * 40 * 12).round(2),
             "reasons": ['[{"feature": "tenure", "text": "short tenure"}]'] * len(ids),

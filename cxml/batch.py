@@ -63,7 +63,7 @@ def score_store(
     total = count_active(store, as_of)
     run = ScoreRun(attribution=attribution or attribution_for(total))
     chosen: Attribution = attribution or attribution_for(total)
-    best: list[tuple[float, _Later, dict[str, Any]]] = []
+    best: list[tuple[float, float, str, dict[str, Any]]] = []
     with_text = predictor.spec.with_text if predictor.spec is not None else True
     for selection in customer_buckets(store, bucket_customers, signed_up_before=as_of):
         history = read_history(store, as_of, selection, with_text=with_text)
@@ -83,37 +83,34 @@ def score_store(
             write_scores(store, scored)
         if sink is not None:
             sink(scored)
-        if top:
-            leaders = scored.sort_values(
-                ["probability", "customer_id"], ascending=[False, True], kind="stable"
-            ).head(top)
+        if top:  # as the at-risk list orders: ranking score, then revenue at risk
+            revenue = scored["revenue_at_risk"].astype(float).fillna(-1.0)
+            leaders = (
+                scored.assign(_revenue=revenue)
+                .sort_values(
+                    ["ranking_score", "_revenue", "customer_id"], ascending=False, kind="stable"
+                )
+                .head(top)
+            )
             for row in leaders.to_dict(orient="records"):
-                item = (float(row["probability"]), _Later(str(row["customer_id"])), row)
+                item = (
+                    float(row["ranking_score"]),
+                    float(row.pop("_revenue")),
+                    str(row["customer_id"]),
+                    row,
+                )
                 if len(best) < top:
                     heapq.heappush(best, item)
-                elif item[:2] > best[0][:2]:
+                elif item[:3] > best[0][:3]:
                     heapq.heapreplace(best, item)
         run.scored += len(scored)
         run.buckets += 1
         if progress is not None:
             progress(run.scored, total)
-    run.top = [row for _, _, row in sorted(best, key=lambda b: (b[0], b[1]), reverse=True)]
+    run.top = [row for *_, row in sorted(best, key=lambda b: b[:3], reverse=True)]
     run.attribution = attribution_name(predictor.estimator, chosen)
     run.seconds = time.perf_counter() - started
     return run
-
-
-class _Later(str):
-    """An id that sorts as *smaller* the later it comes: the highest (probability, _Later(id))
-    is the highest probability with the first id, as the at-risk list orders ties."""
-
-    __slots__ = ()
-
-    def __lt__(self, other: object) -> bool:
-        return str.__gt__(self, other)  # type: ignore[operator]
-
-    def __gt__(self, other: object) -> bool:
-        return str.__lt__(self, other)  # type: ignore[operator]
 
 
 def printable(scored: pd.DataFrame) -> pd.DataFrame:

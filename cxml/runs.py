@@ -19,6 +19,7 @@ from cxml.churn.predictor import ChurnDefinition, ChurnPredictor, Mode
 from cxml.churn.training import (
     CANDIDATES,
     MARGIN,
+    RANKING,
     Say,
     TrainingSet,
     backtest,
@@ -154,7 +155,15 @@ def train_churn(
     if flat is None:
         assert store is not None and as_of is not None
         fit_survival, survival_grades, survival_family = _time_to_churn(
-            store, rows, definition, dates[0], as_of, horizon_days, predictions["model"], say
+            store,
+            rows,
+            definition,
+            dates[0],
+            as_of,
+            horizon_days,
+            predictions["model"],
+            say,
+            classifier_ranking=predictions.get(RANKING),
         )
     say(f"fitting the model on all {len(X):,} rows")
     warnings = leak_warnings(X, pd.Series(y))
@@ -245,6 +254,7 @@ def _time_to_churn(
     horizon_days: int,
     classifier_probability: np.ndarray,
     say: Say,
+    classifier_ranking: np.ndarray | None = None,
 ) -> tuple[Callable[[ServedModel], Any] | None, dict[str, dict[str, float]], str | None]:
     """The churn model's companion: candidates graded forward in time; returns how to fit the
     winner on every snapshot (outcomes censored when the data ends) once the final classifier
@@ -255,7 +265,13 @@ def _time_to_churn(
     days = days_to_churn(store, rows, definition, data_end=data_end)
     try:
         graded, chosen = survival_backtest(
-            rows, days, validation, data_end, horizon_days, classifier_probability
+            rows,
+            days,
+            validation,
+            data_end,
+            horizon_days,
+            classifier_probability,
+            classifier_ranking,
         )
     except ConfigError as error:
         say(f"no time-to-churn model: {error}")

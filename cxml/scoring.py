@@ -85,7 +85,8 @@ def score(
     """One score per row of ``features`` (index customer_id, the model's columns).
 
     Returns the columns of the scores table: customer_id, as_of (date), model_version,
-    probability, band, revenue_at_risk (probability × monthly value × horizon in months; None
+    probability, ranking_score (the model's full score on the probability scale, which orders
+    the at-risk list: see ``ChurnModel._ranking``), band, revenue_at_risk (probability × monthly value × horizon in months; None
     when the monthly value is missing), reasons (list of dicts), attribution, scored_at,
     features_as_of; and, when the model has a time-to-churn companion, survival_30/60/90
     (probability of still being a customer that many days on) and expected_days (within a
@@ -119,9 +120,10 @@ def score(
 
         companion = predictor.survival
         if isinstance(companion, ClassifierSurvival) and companion.estimator_ is estimator:
-            # It reads this very classifier: its probability is the one just computed.
-            staying = companion.survival(features, DAYS, probability=probability)
-            expected = companion.expected_days(features, probability=probability)
+            # It reads this very classifier: its score is the one just computed.
+            read = companion.reads(walked)
+            staying = companion.survival(features, DAYS, probability=read)
+            expected = companion.expected_days(features, probability=read)
         else:
             staying = companion.survival(features, DAYS)
             expected = companion.expected_days(features)
@@ -133,6 +135,8 @@ def score(
             "as_of": cut.date(),
             "model_version": str(model_version),
             "probability": np.round(probability, 6),
+            # Unrounded: the list's order, without the plateaus of the calibrated probability.
+            "ranking_score": walked["ranking"],
             "band": bands(probability, predictor.base_rate),
             "revenue_at_risk": np.where(np.isfinite(revenue), revenue, np.nan),
             "reasons": reasons,

@@ -7,7 +7,8 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 
 
 def grade(y: np.ndarray, probability: np.ndarray) -> dict[str, float]:
-    """ROC-AUC, PR-AUC, Brier, log loss, and lift / precision / recall in the top 5, 10, 20 %."""
+    """ROC-AUC, PR-AUC, Brier, log loss, expected calibration error (``ece``), and lift /
+    precision / recall in the top 5, 10, 20 %."""
     y = np.asarray(y).astype(int)
     p = np.clip(np.asarray(probability, dtype=float), 1e-6, 1 - 1e-6)
     out = {
@@ -15,6 +16,7 @@ def grade(y: np.ndarray, probability: np.ndarray) -> dict[str, float]:
         "pr_auc": float(average_precision_score(y, p)),
         "brier": float(brier_score_loss(y, p)),
         "log_loss": float(log_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
         "base_rate": float(y.mean()),
     }
     order = np.argsort(-p, kind="stable")
@@ -45,3 +47,11 @@ def calibration_table(
         for b in range(bins)
         if (index == b).any()
     ]
+
+
+def expected_calibration_error(y: np.ndarray, probability: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: the share-weighted mean |observed − predicted| over
+    ``bins`` equal-count probability bins (the deciles of ``calibration_table``)."""
+    table = calibration_table(y, probability, bins)
+    total = sum(r["n"] for r in table)
+    return float(sum(r["n"] * abs(r["observed"] - r["predicted"]) for r in table) / total)

@@ -105,6 +105,27 @@ class _Rows:
         }
         return data
 
+    def _learn_ranking(self, out_of_fold_log_odds: np.ndarray, y: np.ndarray) -> None:
+        """At fit: Platt scaling of the raw score on the same out-of-fold scores the isotonic
+        calibration reads — a logistic curve, strictly increasing, for the ranking score."""
+        from sklearn.linear_model import LogisticRegression
+
+        fitted = LogisticRegression(C=1e6, max_iter=1000).fit(
+            np.asarray(out_of_fold_log_odds, dtype=float)[:, None], y
+        )
+        slope, intercept = float(fitted.coef_[0, 0]), float(fitted.intercept_[0])
+        # A slope that is not positive would reverse or flatten the order: keep the raw score.
+        self.ranking_ = (slope, intercept) if slope > 0 else (1.0, 0.0)
+
+    def _ranking(self, raw_log_odds: np.ndarray) -> np.ndarray:
+        """The ranking score: the model's full score on the probability scale (Platt scaling
+        of the raw log-odds). Strictly increasing in the raw score, so it orders customers
+        exactly as the model does, without the plateaus isotonic calibration makes; close to
+        the calibrated probability in level. Models fitted before it existed: the trees' raw
+        probability."""
+        slope, intercept = getattr(self, "ranking_", (1.0, 0.0))
+        return _sigmoid(slope * np.asarray(raw_log_odds, dtype=float) + intercept)
+
     def _calibrated(self, raw_log_odds: np.ndarray) -> np.ndarray:
         """Isotonic calibration of the raw score; within a step, ties are broken by the raw
         score (a shift of at most 1e-6), so calibration never costs ranking."""
@@ -240,6 +261,8 @@ class ChurnModel(_Rows, ClassifierMixin, Estimator):
         self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
             out_of_fold, y
         )
+        clipped = np.clip(out_of_fold, 1e-12, 1 - 1e-12)
+        self._learn_ranking(np.log(clipped / (1.0 - clipped)), y)
         self.base_rate_ = float(y.mean())
         return self
 
@@ -267,7 +290,8 @@ class ChurnModel(_Rows, ClassifierMixin, Estimator):
         k: int = 3,
         full: bool = False,
     ) -> dict[str, np.ndarray]:
-        """One pass over the trees: raw log-odds, calibrated probability, top-k path attributions.
+        """One pass over the trees: raw log-odds, calibrated probability, ranking score, top-k
+        path attributions.
 
         ``X``: a frame, or rows already as ``matrix`` gives them. ``top_index`` /
         ``top_value``: per row the k features with the largest path attributions (−1 where
@@ -280,6 +304,7 @@ class ChurnModel(_Rows, ClassifierMixin, Estimator):
         matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
         out = walk(self.compiled_(), matrix, k=k, full=full)
         out["probability"] = self._calibrated(out["raw"])
+        out["ranking"] = self._ranking(out["raw"])
         out["matrix"] = matrix
         return out
 
@@ -418,6 +443,7 @@ class LinearChurnModel(_Rows, ClassifierMixin, Estimator):
         self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
             _sigmoid(out_of_fold), y
         )
+        self._learn_ranking(out_of_fold, y)
         self.base_rate_ = float(y.mean())
         return self
 
@@ -433,14 +459,16 @@ class LinearChurnModel(_Rows, ClassifierMixin, Estimator):
     def walk(
         self, X: pd.DataFrame | np.ndarray, *, k: int = 3, full: bool = False
     ) -> dict[str, np.ndarray]:
-        """As ``ChurnModel.walk``: raw log-odds, calibrated probability, top-k attributions by
-        size (−1 where fewer are non-zero), every attribution with ``full``, the rows read."""
+        """As ``ChurnModel.walk``: raw log-odds, calibrated probability, ranking score, top-k
+        attributions by size (−1 where fewer are non-zero), every attribution with ``full``,
+        the rows read."""
         self._check()
         matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
         credit = self._attributions(matrix)
         raw = credit.sum(axis=1) + self.bias_
         out: dict[str, np.ndarray] = {"raw": raw, "matrix": matrix}
         out["probability"] = self._calibrated(raw)
+        out["ranking"] = self._ranking(raw)
         k = min(k, credit.shape[1])
         order = np.argsort(-np.abs(credit), axis=1, kind="stable")[:, :k]
         values = np.take_along_axis(credit, order, axis=1)

@@ -25,6 +25,8 @@ from cxml.estimator import Estimator
 DAYS = (30, 60, 90)
 #: Rows the Cox fit uses at most (a sample, events kept first): its cost grows with rows × features².
 MAX_ROWS = 60_000
+#: Standardised numbers are held within this many standard deviations (see ``_encoder``).
+Z_CLIP = 4.0
 
 
 def targets(
@@ -56,7 +58,7 @@ class SurvivalModel(Estimator):
     _fit_call = "fit(X, event, days)"
 
     def __init__(
-        self, alpha: float = 10.0, max_days: int = 365, max_rows: int = MAX_ROWS, seed: int = 0
+        self, alpha: float = 100.0, max_days: int = 365, max_rows: int = MAX_ROWS, seed: int = 0
     ) -> None:
         self.alpha = alpha
         self.max_days = max_days
@@ -67,7 +69,7 @@ class SurvivalModel(Estimator):
         from sklearn.compose import ColumnTransformer
         from sklearn.impute import SimpleImputer
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+        from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
         numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
         other = [c for c in X.columns if c not in numeric]
@@ -78,6 +80,15 @@ class SurvivalModel(Estimator):
                     make_pipeline(
                         SimpleImputer(strategy="median", keep_empty_features=True),
                         StandardScaler(),
+                        # A rare count standardises to z of 50 and more: the Cox fit's first
+                        # steps then put e^(x·w) past what a float holds (scikit-survival's
+                        # "overflow encountered in exp"). Beyond ±Z_CLIP standard deviations
+                        # a value says nothing more about risk: it is held there.
+                        FunctionTransformer(
+                            np.clip,
+                            kw_args={"a_min": -Z_CLIP, "a_max": Z_CLIP},
+                            feature_names_out="one-to-one",
+                        ),
                     ),
                     numeric,
                 ),
@@ -150,15 +161,28 @@ class SurvivalModel(Estimator):
 class ClassifierSurvival(Estimator):
     """Time to churn from the churn classifier and the population's curve: each customer's
     survival is the Kaplan–Meier curve raised to the power that makes it pass through the
-    classifier's calibrated probability at the horizon — S(t | x) = S₀(t)^m(x) with
-    S₀(horizon)^m(x) = 1 − p(x). Proportional hazards, with the level set by the calibrated
-    classifier and the shape by the data; chosen over the Cox model when it grades better."""
+    classifier's churn probability at the horizon — S(t | x) = S₀(t)^m(x) with
+    S₀(horizon)^m(x) = 1 − p(x). Proportional hazards, with the level set by the classifier
+    and the shape by the data; chosen over the Cox model when it grades better.
+
+    ``score``: which of the classifier's probabilities sets the level — ``"ranking"``, its
+    ranking score (Platt-scaled full score: strictly increasing in the model's score, so
+    customers' expected days differ as their risks do), or ``"probability"``, the isotonic
+    calibrated one (plateaus: a whole block of customers gets the same days)."""
 
     _fit_call = "fit(estimator, event, days)"
 
-    def __init__(self, horizon_days: int = 90, max_days: int = 365) -> None:
+    def __init__(self, horizon_days: int = 90, max_days: int = 365, score: str = "ranking") -> None:
         self.horizon_days = horizon_days
         self.max_days = max_days
+        self.score = score
+
+    def reads(self, walked: dict[str, np.ndarray]) -> np.ndarray:
+        """The probability this companion reads, from a classifier's ``walk`` output."""
+        # Fitted before ``score`` existed: the calibrated probability, as then.
+        return walked[
+            "ranking" if getattr(self, "score", "probability") == "ranking" else "probability"
+        ]
 
     def fit(self, estimator: Any, event: np.ndarray, days: np.ndarray) -> ClassifierSurvival:
         from sksurv.nonparametric import kaplan_meier_estimator
@@ -189,13 +213,11 @@ class ClassifierSurvival(Estimator):
         return _curves(self.power(probability), self.times_, self.hazard_, days)
 
     def risk(self, X: pd.DataFrame, probability: np.ndarray | None = None) -> np.ndarray:
-        """m(x): higher, sooner churn. ``probability``: the classifier's, when the caller has
-        it already (scoring), instead of asking the classifier again."""
-        from cxml.churn.model import churn_probability
-
+        """m(x): higher, sooner churn. ``probability``: the classifier's (as ``reads`` picks
+        it), when the caller has it already (scoring), instead of asking the classifier again."""
         self._check_fitted("estimator_")
         if probability is None:
-            probability = churn_probability(self.estimator_, X)
+            probability = self.reads(self.estimator_.walk(X, k=0))
         return self.power(probability)
 
     def survival(

@@ -26,7 +26,7 @@ from cxml.store.scores import TIMING_COLUMNS
 
 SCORE_SCHEMA = (
     "customer_id string, as_of string, model_version string, probability double, "
-    "band string, revenue_at_risk double, reasons string, attribution string, "
+    "ranking_score double, band string, revenue_at_risk double, reasons string, attribution string, "
     "scored_at string, features_as_of string, survival_30 double, survival_60 double, "
     "survival_90 double, expected_days double"
 )
@@ -68,6 +68,8 @@ def score_with_spark(
     top: int = 10,
 ) -> dict[str, Any]:
     """Score every customer active at ``as_of`` on Spark; returns counts and the top."""
+    from pyspark.sql import functions as F
+
     from cxml.scoring import attribution_for, attribution_name
 
     if predictor.mode != "store" or predictor.spec is None:
@@ -131,7 +133,13 @@ def score_with_spark(
     if out is not None:
         scored.write.mode("overwrite").parquet(str(out))
     leaders = (
-        scored.orderBy(scored.probability.desc(), scored.customer_id.asc()).limit(top).toPandas()
+        scored.orderBy(  # as the at-risk list orders: ranking score, then revenue at risk
+            scored.ranking_score.desc(),
+            F.coalesce(scored.revenue_at_risk, F.lit(-1.0)).desc(),
+            scored.customer_id.desc(),
+        )
+        .limit(top)
+        .toPandas()
     )
     scored.unpersist()
     rows.unpersist()
@@ -153,6 +161,7 @@ def _score_rows(scored: pd.DataFrame) -> pd.DataFrame:
             "as_of": [str(d) for d in scored["as_of"]],
             "model_version": scored["model_version"].astype(str),
             "probability": scored["probability"].astype(float),
+            "ranking_score": scored["ranking_score"].astype(float),
             "band": scored["band"].astype(str),
             "revenue_at_risk": pd.to_numeric(scored["revenue_at_risk"]).astype(float),
             "reasons": [json.dumps(r, ensure_ascii=False, default=str) for r in scored["reasons"]],

@@ -32,6 +32,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
 )
 
 from cxml.store.database import Store, date_text, drop_stage, stage, timestamp_text
@@ -53,6 +54,7 @@ SCORE_COLUMNS = (
     "as_of",
     "model_version",
     "probability",
+    "ranking_score",
     "band",
     "revenue_at_risk",
     "reasons",
@@ -66,6 +68,7 @@ _STAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("as_of", "DATE"),
     ("model_version", "TEXT"),
     ("probability", "DOUBLE PRECISION"),
+    ("ranking_score", "DOUBLE PRECISION"),
     ("band", "TEXT"),
     ("revenue_at_risk", "DOUBLE PRECISION"),
     ("reasons", "TEXT"),
@@ -77,7 +80,9 @@ _STAGE_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 class Sort(StrEnum):
-    """How the at-risk list is ordered (highest first)."""
+    """How the at-risk list is ordered (highest first). ``probability`` orders by the
+    ranking score, the model's full score (the calibrated probability shown has plateaus);
+    exact ties by the revenue at risk."""
 
     PROBABILITY = "probability"
     REVENUE_AT_RISK = "revenue_at_risk"
@@ -94,7 +99,9 @@ def write_scores(store: Store, frame: pd.DataFrame, connection: Connection | Non
     when given. Returns the rows written."""
     if frame.empty:
         return 0
-    missing = {c: np.nan for c in TIMING_COLUMNS if c not in frame.columns}
+    missing: dict[str, Any] = {c: np.nan for c in TIMING_COLUMNS if c not in frame.columns}
+    if "ranking_score" not in frame.columns:  # a frame from before ranking scores: the order
+        missing["ranking_score"] = frame["probability"]  # it had
     if missing:
         frame = frame.assign(**missing)
     if len(frame) <= SMALL_WRITE:  # a request's few: bound rows, no staging table
@@ -110,6 +117,7 @@ def write_scores(store: Store, frame: pd.DataFrame, connection: Connection | Non
             "as_of": date_text(pd.to_datetime(frame["as_of"])),
             "model_version": frame["model_version"].astype(str).to_numpy(),
             "probability": frame["probability"].to_numpy(dtype=float),
+            "ranking_score": frame["ranking_score"].to_numpy(dtype=float),
             "band": frame["band"].to_numpy(dtype=object),
             "revenue_at_risk": pd.to_numeric(frame["revenue_at_risk"]).to_numpy(dtype=float),
             "reasons": [
@@ -166,6 +174,7 @@ def _upsert_rows(connection: Connection, frame: pd.DataFrame) -> None:
             record[column] = pd.Timestamp(record[column]).to_pydatetime()
         if isinstance(record["reasons"], str):
             record["reasons"] = json.loads(record["reasons"])
+        record["ranking_score"] = float(record["ranking_score"])
         for column in ("revenue_at_risk", *TIMING_COLUMNS):
             value = record[column]
             record[column] = None if value is None or value != value else float(value)
@@ -250,11 +259,16 @@ def score_history(store: Store, customer_id: str, limit: int = 100) -> list[dict
 
 
 def top_scores(store: Store, as_of: Any, limit: int = 10) -> pd.DataFrame:
-    """The highest churn probabilities stored for ``as_of`` (any model version), highest first."""
+    """The highest churn risks stored for ``as_of`` (any model version), highest ranking score
+    first (ties: the larger revenue at risk)."""
     query = (
         select(scores)
         .where(scores.c.as_of == as_of)
-        .order_by(scores.c.probability.desc(), scores.c.customer_id)
+        .order_by(
+            scores.c.ranking_score.desc(),
+            func.coalesce(scores.c.revenue_at_risk, -1.0).desc(),
+            scores.c.customer_id.desc(),
+        )
         .limit(limit)
     )
     with store.engine.connect() as connection:
@@ -348,7 +362,7 @@ def _latest_follow_up_of(customer_id: Any) -> Any:
     )
 
 
-def at_risk(
+def at_risk_query(
     store: Store,
     *,
     today: datetime,
@@ -363,20 +377,8 @@ def at_risk(
     follow_up_status: Sequence[str] = (),
     handled_since: datetime | None = None,
     saved_share: dict[str, float] | None = None,
-) -> list[dict[str, Any]]:
-    """Active customers by their latest score, highest first by ``sort``, after a keyset cursor.
-
-    ``handled_since``: leave out customers whose latest follow-up reached them (contacted,
-    resolved, lost) since then. ``saved_share``: per band, the share of the revenue at risk a
-    contact saves (``sort="expected_saved"``; a band not given counts as 1, so without any the
-    order is the revenue at risk); each row then has ``expected_saved``.
-
-    ``after`` = (sort value, customer_id) of the last row of the previous page. ``themes``:
-    customers who raised any of them in the last ``theme_days``; ``follow_up_status``: the
-    status of the customer's latest follow-up (``none`` for customers without one);
-    ``attributes``: exact matches on customer attributes (compared as text, bound as
-    parameters).
-    """
+) -> Any:
+    """The SELECT behind ``at_risk`` (same arguments), not run: to run, or to explain."""
     ranked = _latest_scores()
     latest_follow = _latest_follow_up()
     # As the index ix_latest_scores_revenue is written (a constant, so the index serves it).
@@ -393,13 +395,17 @@ def at_risk(
         else literal(1.0, Float)
     )
     expected = (revenue * factor).label("expected_saved")
-    key = (
-        ranked.c.probability
+    # (sort key, its tie-break): ties are broken by what matters next, never by the id; the
+    # id (descending, so one index serves the whole order) only makes the order total for
+    # the page cursor, for rows equal in both.
+    first, second = (
+        (ranked.c.ranking_score, revenue)
         if sort == "probability"
-        else revenue
+        else (revenue, ranked.c.ranking_score)
         if sort == "revenue_at_risk"
-        else revenue * factor
-    ).label("sort_key")
+        else (revenue * factor, ranked.c.ranking_score)
+    )
+    key = first.label("sort_key")
     query = (
         select(
             ranked.c.customer_id,
@@ -475,10 +481,74 @@ def at_risk(
         )
     if after is not None:
         after_value, after_id = after
-        query = query.where(
-            or_(key < after_value, and_(key == after_value, ranked.c.customer_id > after_id))
+        # The cursor row's tie-break, read again (the cursor carries the key and the id).
+        cursor = latest_scores.alias("cursor_row")
+        cursor_second = (
+            select(
+                func.coalesce(cursor.c.revenue_at_risk, literal_column("-1.0", Float))
+                if sort == "probability"
+                else cursor.c.ranking_score
+            )
+            .where(cursor.c.customer_id == after_id)
+            .scalar_subquery()
         )
-    query = query.order_by(key.desc(), ranked.c.customer_id).limit(limit)
+        query = query.where(
+            tuple_(first, second, ranked.c.customer_id)
+            < tuple_(literal(float(after_value), Float), cursor_second, literal(str(after_id)))
+        )
+    query = query.order_by(key.desc(), second.desc(), ranked.c.customer_id.desc()).limit(limit)
+    return query
+
+
+def at_risk(
+    store: Store,
+    *,
+    today: datetime,
+    sort: str = "probability",
+    limit: int = 50,
+    after: tuple[float, str] | None = None,
+    bands: Sequence[str] = (),
+    min_probability: float | None = None,
+    attributes: dict[str, str] | None = None,
+    themes: Sequence[str] = (),
+    theme_days: int = 90,
+    follow_up_status: Sequence[str] = (),
+    handled_since: datetime | None = None,
+    saved_share: dict[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Active customers by their latest score, highest first by ``sort``, after a keyset cursor.
+
+    ``handled_since``: leave out customers whose latest follow-up reached them (contacted,
+    resolved, lost) since then. ``saved_share``: per band, the share of the revenue at risk a
+    contact saves (``sort="expected_saved"``; a band not given counts as 1, so without any the
+    order is the revenue at risk); each row then has ``expected_saved``.
+
+    Order: ``sort="probability"`` by the ranking score (the model's full score; the
+    calibrated probability shown has plateaus), ties by revenue at risk; by revenue at risk
+    (or expected saved), ties by the ranking score; rows equal in both by customer id,
+    descending, only so that pages never overlap.
+
+    ``after`` = (sort value, customer_id) of the last row of the previous page. ``themes``:
+    customers who raised any of them in the last ``theme_days``; ``follow_up_status``: the
+    status of the customer's latest follow-up (``none`` for customers without one);
+    ``attributes``: exact matches on customer attributes (compared as text, bound as
+    parameters).
+    """
+    query = at_risk_query(
+        store,
+        today=today,
+        sort=sort,
+        limit=limit,
+        after=after,
+        bands=bands,
+        min_probability=min_probability,
+        attributes=attributes,
+        themes=themes,
+        theme_days=theme_days,
+        follow_up_status=follow_up_status,
+        handled_since=handled_since,
+        saved_share=saved_share,
+    )
     with store.engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
     out = []

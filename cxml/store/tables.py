@@ -137,6 +137,9 @@ def _score_columns(key: tuple[str, ...]) -> list[Column[Any]]:
         Column("as_of", Date, primary_key="as_of" in key, nullable=False),
         Column("model_version", String(50), primary_key="model_version" in key, nullable=False),
         Column("probability", Float, nullable=False),
+        # The model's full score on the probability scale, unrounded: the at-risk list's order
+        # (the calibrated probability has plateaus). Scores from before it: the probability.
+        Column("ranking_score", Float, nullable=True),
         Column("band", String(10), nullable=False),
         Column("revenue_at_risk", Float, nullable=True),
         Column("reasons", JSONType, nullable=False),
@@ -158,7 +161,7 @@ scores = Table(
     "scores",
     metadata,
     *_score_columns(key=("customer_id", "as_of", "model_version")),
-    Index("ix_scores_as_of_probability", "as_of", "probability"),
+    Index("ix_scores_as_of_ranking", "as_of", "ranking_score"),
     Index("ix_scores_customer_scored", "customer_id", "scored_at"),
 )
 
@@ -169,13 +172,23 @@ latest_scores = Table(
     "latest_scores",
     metadata,
     *_score_columns(key=("customer_id",)),
-    Index("ix_latest_scores_probability", "probability"),
 )
-# The at-risk list's sort by revenue at risk (customers without a monthly value last), written
-# as the query writes it: a constant, not a bound parameter, or SQLite would not match it.
+# The at-risk list's two sorts, each with its tie-breaks, so a page reads its rows in index
+# order: by ranking score (ties: revenue at risk), and by revenue at risk (customers without a
+# monthly value last; ties: ranking score); the customer id last only makes the order total
+# for the page cursor. Revenue is written as the query writes it: a constant, not a bound
+# parameter, or SQLite would not match it.
+Index(
+    "ix_latest_scores_ranking",
+    latest_scores.c.ranking_score,
+    func.coalesce(latest_scores.c.revenue_at_risk, literal_column("-1.0")),
+    latest_scores.c.customer_id,
+)
 Index(
     "ix_latest_scores_revenue",
     func.coalesce(latest_scores.c.revenue_at_risk, literal_column("-1.0")),
+    latest_scores.c.ranking_score,
+    latest_scores.c.customer_id,
 )
 
 # API keys: only a hash of the secret is kept; the key is shown once when created.

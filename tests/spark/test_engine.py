@@ -53,6 +53,7 @@ def assert_same_scores(spark_scores: pd.DataFrame, local: pd.DataFrame) -> None:
     spark_scores = spark_scores.set_index("customer_id").sort_index()
     assert list(spark_scores.index) == list(local.index) and len(local) > 150
     assert np.abs(spark_scores["probability"] - local["probability"]).max() < 1e-9
+    assert np.abs(spark_scores["ranking_score"] - local["ranking_score"]).max() < 1e-12
     assert spark_scores["band"].tolist() == local["band"].tolist()
     assert [json.loads(r) for r in spark_scores["reasons"]] == local["reasons"].tolist()
 
@@ -76,6 +77,7 @@ def test_spark_scores_the_store_as_the_local_engine_does(
     local = local_scores(trained, dialect)
     assert done["scored"] == len(local)
     assert_same_scores(pd.read_parquet(tmp_path / "scores"), local)
+    assert done["top"][0]["ranking_score"] == local["ranking_score"].max()
     assert done["top"][0]["probability"] == local["probability"].max()
 
 

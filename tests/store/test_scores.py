@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from cxml.settings import Settings
 from cxml.store import Store
-from cxml.store.scores import at_risk, latest_score, score_history, write_scores
+from cxml.store.scores import at_risk, at_risk_query, latest_score, score_history, write_scores
 from tests.conftest import load_world
 
 
@@ -157,3 +159,89 @@ def test_the_at_risk_list_shows_and_filters_by_each_customers_latest_follow_up(
     assert rows[1]["follow_up"]["follow_up_id"] == b_later["follow_up_id"]
     # A was contacted at 02:00, B lost at 00:00: since 01:30 only A counts as handled.
     assert listed(handled_since=datetime(2025, 6, 2, 1, 30)) == {"B": "lost", "C": None}
+
+
+def _customers(store: Store, monthly: dict[str, float | None]) -> None:
+    from sqlalchemy import insert
+
+    from cxml.store.tables import customers
+
+    with store.begin() as connection:
+        connection.execute(
+            insert(customers),
+            [
+                {"customer_id": c, "signup_date": date(2024, 1, 1), "monthly_value": value,
+                 "attributes": {}, "content_hash": 0, "source": "t",
+                 "created_at": datetime(2024, 1, 1), "updated_at": datetime(2024, 1, 1)}
+                for c, value in monthly.items()
+            ],
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (
+            # one calibration plateau (0.25 for all): the ranking score orders, exact ties of
+            # the ranking score go to the larger revenue at risk, never to the id
+            [("A", 0.25, 0.31, 10.0), ("B", 0.25, 0.35, 5.0), ("C", 0.25, 0.31, 40.0),
+             ("D", 0.25, 0.29, None), ("E", 0.30, 0.40, 1.0), ("F", 0.25, 0.31, 20.0)],
+            ["E", "B", "C", "F", "A", "D"],
+        ),
+    ],
+)  # fmt: skip
+def test_the_at_risk_list_orders_by_ranking_score_then_revenue_in_sql(
+    store: Store, rows: list[tuple[str, float, float, float | None]], expected: list[str]
+) -> None:
+    _customers(store, {c: None for c, *_ in rows})
+    frame = pd.concat(
+        [scores_frame(c, date(2025, 6, 1), "1", p, datetime(2025, 6, 1)) for c, p, *_ in rows],
+        ignore_index=True,
+    )
+    frame["ranking_score"] = [r for _, _, r, _ in rows]
+    frame["revenue_at_risk"] = [v for *_, v in rows]
+    write_scores(store, frame)
+    today = datetime(2025, 6, 10)
+    listed = at_risk(store, today=today, limit=10)
+    assert [r["customer_id"] for r in listed] == expected
+    assert [r["probability"] for r in listed] == sorted(p for _, p, *_ in rows)[::-1]
+    # page by page, two at a time, through the ties: the same order, nobody twice or lost
+    paged: list[str] = []
+    after = None
+    while True:
+        page = at_risk(store, today=today, limit=2, after=after)
+        if not page:
+            break
+        paged += [r["customer_id"] for r in page]
+        after = (page[-1]["sort_key"], page[-1]["customer_id"])
+    assert paged == expected
+    # by revenue at risk, ties broken by the ranking score (customers without revenue last)
+    by_revenue = at_risk(store, today=today, limit=10, sort="revenue_at_risk")
+    assert [r["customer_id"] for r in by_revenue] == ["C", "F", "A", "B", "E", "D"]
+
+
+@pytest.mark.parametrize("sort", ["probability", "revenue_at_risk"])
+def test_an_at_risk_page_walks_its_index_in_order_on_sqlite(tmp_path: Path, sort: str) -> None:
+    """A page reads the sort's index in order (no sort of every active customer), on the
+    first page and after a cursor."""
+    from sqlalchemy.dialects import sqlite
+
+    store = Store.open(Settings(database_url=f"sqlite:///{tmp_path / 'plan.db'}"))
+    try:
+        for after in (None, (0.5, "C000001")):
+            query = at_risk_query(
+                store, today=datetime(2025, 6, 10), limit=50, sort=sort, after=after
+            )
+            sql = str(
+                query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+            )
+            with store.engine.connect() as connection:
+                plan = " ".join(
+                    str(r[-1]) for r in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)
+                )
+            index = (
+                "ix_latest_scores_ranking" if sort == "probability" else "ix_latest_scores_revenue"
+            )
+            assert index in plan and "TEMP B-TREE" not in plan, plan
+    finally:
+        store.close()

@@ -1,0 +1,167 @@
+"""Benchmark: the at-risk list's order and time to churn, forward in time (issue #28 §3, §4).
+
+Usage: python -m benchmarks.ranking [--customers 2000] [--worlds 7:2026-12-06 29:2026-01-01]
+
+Per world, SEED:END (seed 7 ending on the day of a run is the world `cxml demo` built that
+day; seed 29 is a world nothing was tuned on, the held-out world): the
+text pipeline is fitted on feedback before the validation snapshot, the served churn family on
+the older snapshots; the latest complete snapshot's customers (all active at it) are the
+held-out rows. Reported:
+
+- ties: distinct values in the top 100 of the list, ordered by the calibrated probability
+  (as stored, 6 decimals) and by the ranking score (ties broken by revenue at risk);
+- ROC-AUC of the list's order (positions as scores) next to the model's own (raw score);
+- Brier and expected calibration error (10 equal-count bins) of the probability shown,
+  isotonic today, next to Platt scaling on the same out-of-fold scores;
+- time to churn: each candidate's concordance (Harrell's), integrated Brier score (days
+  1-89), the median absolute error of the expected days restricted to the follow-up
+  (against min(days to churn, follow-up), known for every customer), and how many distinct
+  expected days the list's top 10 shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    from cxml.churn.evaluate import expected_calibration_error as ece
+
+    return ece(y, p, bins)
+
+
+def one_world(customers: int, seed: int, end: date, horizon: int) -> dict[str, object]:
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    from cxml.churn.predictor import ChurnDefinition
+    from cxml.churn.survival import targets
+    from cxml.churn.training import (
+        RANKING,
+        backtest,
+        choose,
+        days_to_churn,
+        feature_spec,
+        snapshot_dates,
+        survival_backtest,
+        training_set,
+    )
+    from cxml.demo import generate, write_world
+    from cxml.ingest import ingest_file
+    from cxml.settings import Settings
+    from cxml.store import Store
+    from cxml.store.records import feedback_frame
+    from cxml.text.pipeline import TextPipeline
+    from cxml.text.training import analyze_feedback
+
+    with tempfile.TemporaryDirectory() as folder:
+        now = datetime.combine(end, datetime.min.time()) + timedelta(days=1)
+        world = generate(customers, seed=seed, end=end)
+        paths = write_world(world, Path(folder))
+        settings = Settings(database_url=f"sqlite:///{folder}/rank.db")
+        store = Store.open(settings)
+        ingest_file(store, "customers", paths["customers"], settings=settings, now=now)
+        ingest_file(store, "feedback", paths["feedback"], settings=settings, now=now)
+        as_of = pd.Timestamp(end)
+        dates = snapshot_dates(as_of, horizon, 4)
+        comments = feedback_frame(store, with_text=True)
+        before = comments[pd.to_datetime(comments["created_at"]) < dates[0]]
+        pipeline = TextPipeline().fit(before)
+        analyze_feedback(store, pipeline, "bench", comments["feedback_id"].tolist(), now=now)
+        spec = feature_spec(store, first_snapshot=dates[-1], as_of=as_of)
+        rows = training_set(
+            store,
+            dates,
+            horizon,
+            spec,
+            ChurnDefinition(),
+            data_end=as_of,
+            bucket_customers=settings.bucket_customers,
+        )
+        graded, predictions = backtest(rows, dates[0])
+        family = choose(graded)
+        latest = rows.snapshot == dates[0].to_datetime64()
+        X, y = rows.X[latest], rows.y[latest]
+        shown = np.round(predictions["model"], 6)  # as stored
+        ranking = predictions[RANKING]
+        monthly = pd.to_numeric(X["monthly_value"], errors="coerce").to_numpy(dtype=float)
+        revenue = np.nan_to_num(np.round(shown * monthly * horizon / 30.0, 2), nan=-1.0)
+        ids = rows.customer_id[latest].astype(str)
+        by_probability = np.lexsort((ids, -shown))  # today: probability, then id
+        by_ranking = np.lexsort((ids, -revenue, -ranking))  # ranking, revenue (id: cursor only)
+        positions = np.empty(len(y))
+        positions[by_ranking] = np.arange(len(y), 0, -1)
+        out: dict[str, object] = {
+            "seed": seed,
+            "family": family,
+            "held_out": int(latest.sum()),
+            "churn_rate": float(y.mean()),
+            "distinct_probabilities": len(np.unique(shown)),
+            "top100_distinct_probability": len(np.unique(shown[by_probability[:100]])),
+            "top100_distinct_ranking": len(np.unique(ranking[by_ranking[:100]])),
+            "auc_model": graded["model"]["roc_auc"],
+            "auc_ranking_score": float(roc_auc_score(y, ranking)),
+            "auc_list_order": float(roc_auc_score(y, positions)),
+            "brier_isotonic": float(brier_score_loss(y, shown)),
+            "ece_isotonic": expected_calibration_error(y, shown),
+            "brier_platt_ranking": float(brier_score_loss(y, ranking)),
+            "ece_platt_ranking": expected_calibration_error(y, ranking),
+        }
+        days = days_to_churn(store, rows, ChurnDefinition(), data_end=as_of)
+        started = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            timing, chosen = survival_backtest(
+                rows, days, dates[0], as_of, horizon, predictions["model"], ranking
+            )
+        out["survival_seconds"] = time.perf_counter() - started
+        out["survival_warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+        out["survival"] = timing
+        out["survival_chosen"] = chosen
+        event, follow = targets(days[latest], rows.snapshot[latest], as_of)
+        out["follow_up_days"] = float(follow.max())
+        out["follow_up_events"] = int(event.sum())
+        store.close()
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--worlds", nargs="+", default=["7:2026-12-06", "29:2026-01-01"])
+    parser.add_argument("--horizon", type=int, default=90)
+    args = parser.parse_args()
+    for world in args.worlds:
+        seed, end = int(world.split(":")[0]), date.fromisoformat(world.split(":")[1])
+        started = time.perf_counter()
+        result = one_world(args.customers, seed, end, args.horizon)
+        result["seconds"] = time.perf_counter() - started
+        survival = result.pop("survival")
+        print(f"\n# world seed {seed}, {args.customers:,} customers, as of {end}", flush=True)
+        for key, value in result.items():
+            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+        print(
+            "| time to churn | concordance | integrated Brier "
+            "| MedAE days, all (churned), within the follow-up |"
+        )
+        print("|---|---|---|---|")
+        for name, g in survival.items():  # type: ignore[union-attr]
+            if name.startswith("_"):
+                continue
+            print(
+                f"| {name} | {g.get('concordance', float('nan')):.4f} "
+                f"| {g['integrated_brier']:.5f} | {g['median_abs_error_days']:.1f} "
+                f"({g['median_abs_error_days_churned']:.1f}) |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
