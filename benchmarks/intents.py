@@ -123,6 +123,85 @@ def confusion(dev: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def planted_results(detector: LeaveDetector, n_customers: int = 2000) -> pd.DataFrame:
+    """On the demo world's planted truth: P/R/F1 of leave per language for both detectors,
+    how many planted traps each calls leave, and how often the kind is the planted one."""
+    from cxml.demo import generate
+
+    world = generate(n_customers, seed=7)
+    truth = world.feedback_truth.rename(columns={"language": "planted_language"})
+    frame = world.feedback[["feedback_id", "text"]].merge(truth, on="feedback_id")
+    frame = frame[frame["text"].fillna("").str.strip().ne("")]
+    rows = []
+    for language, group in frame.groupby("planted_language"):
+        if language not in ("en", "ja"):
+            continue
+        texts = group["text"].astype(str).tolist()
+        decided, kinds = detector_leave(detector, texts, str(language))
+        keyword = keyword_leave(texts, str(language))
+        planted = group["intents"].fillna("").str.split("|").map(lambda i: "leave" in i)
+        planted = planted.to_numpy(dtype=bool)
+        traps = group["trap"].fillna("").ne("").to_numpy(dtype=bool)
+        row: dict[str, object] = {"language": language, "texts": len(group)}
+        for name, predicted in (("cxml", decided), ("keyword", keyword)):
+            p, r, f, _ = scores(planted, predicted)
+            row.update({f"{name} P": p, f"{name} R": r, f"{name} F1": f})
+        row.update(
+            {
+                "leave": int(planted.sum()),
+                "traps": int(traps.sum()),
+                "traps called leave (cxml)": int((traps & decided).sum()),
+                "traps called leave (keyword)": int((traps & keyword).sum()),
+                "kind right (cxml)": float(
+                    np.mean(
+                        [
+                            k == t
+                            for k, t, hit in zip(
+                                kinds, group["leave_kind"], planted & decided, strict=True
+                            )
+                            if hit
+                        ]
+                    )
+                ),
+            }
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def throughput(n_texts: int = 4000) -> pd.DataFrame:
+    """Texts per second through the whole fitted text pipeline, with and without the leave
+    detector, on the demo world's comments (one language at a time; one core)."""
+    from cxml.demo import generate
+    from cxml.text.intents import IntentDetector
+    from cxml.text.pipeline import TextPipeline
+
+    world = generate(3000, seed=11)
+    frame = world.feedback[world.feedback["text"].fillna("").str.strip().ne("")]
+    truth = world.feedback_truth.set_index("feedback_id")["language"]
+    frame = frame.assign(planted=frame["feedback_id"].map(truth))
+    rows = []
+    with_leave = TextPipeline().fit(frame.head(3000))
+    without = TextPipeline(intents=IntentDetector(use_leave=False)).fit(frame.head(3000))
+    for language in ("en", "ja"):
+        texts = frame.loc[frame["planted"] == language, "text"].astype(str).tolist()
+        texts = (texts * (n_texts // max(len(texts), 1) + 1))[:n_texts]
+        row: dict[str, object] = {"language": language, "texts": len(texts)}
+        for name, pipeline in (("with leave", with_leave), ("without", without)):
+            pipeline.analyze(texts[:200], [language] * 200)  # warm caches
+            start = time.perf_counter()
+            pipeline.analyze(texts, [language] * len(texts))
+            row[f"{name} (texts/s)"] = round(len(texts) / (time.perf_counter() - start))
+        detector = with_leave.intents_.leave_
+        start = time.perf_counter()
+        detector.detect(texts, language)
+        row["detector alone, own tokenizer (texts/s)"] = round(
+            len(texts) / (time.perf_counter() - start)
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def markdown(frame: pd.DataFrame) -> str:
     """A frame as a Markdown table (floats to two places)."""
 
@@ -153,6 +232,11 @@ def main() -> None:
     print(markdown(table))
     print()
     print(markdown(confusion(dev)))
+    print("\n### Demo world, planted truth (2,000 customers, seed 7)\n")
+    print(markdown(planted_results(detector)))
+    if not args.skip_speed:
+        print("\n### Throughput, whole text pipeline (one core)\n")
+        print(markdown(throughput()))
     if args.errors:
         wrong = dev[dev["truth"] != dev["cxml"]]
         for row in wrong.itertuples():

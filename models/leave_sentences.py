@@ -382,6 +382,28 @@ LEAVE_EN: dict[str, list[str]] = {
         "Considering leaving.",
     ],
     "never_again": [
+        "Never flying with you again.",
+        "Never flying you again!",
+        "I will never fly with you again.",
+        "never again with {company}",
+        "Never booking with you again.",
+        "Never buying from you again.",
+        "Never ordering from you again.",
+        "Never using this app again.",
+        "I'm never coming back.",
+        "Never again {company}, never again.",
+        "You will never see my money again.",
+        "Never, ever {use_ing} again.",
+        "I swear I'm never {use_ing} again.",
+        "never will I {use} again",
+        "Never again. #done",
+        "That's the last time I {use}.",
+        "Will not be {use_ing} ever again.",
+        "I'm never renewing with you again.",
+        "This is my last flight with you.",
+        "My last order from you, ever.",
+        "Never again, lesson learned.",
+        "Never trusting {company} again.",
         "#Never{competitor}",
         "#nomo{competitor}",
         "My first and last ever flight with you.",
@@ -716,6 +738,7 @@ NOT_EN: dict[str, list[str]] = {
         "The {transaction} is late again.",
     ],
     "other": [
+        'I moved to a new address last month and need to update my details.', 'We moved house, please update the address.', 'I moved to a new flat last week.', 'I have moved abroad for work, can I keep my {account}?', 'Moved to a new city, love the service there too.', 'I changed my phone number last month.', 'I switched phones and lost my login.',
         "I would like to add another {account}.",
         "I'd like to add a second line to my account.",
         "Can I add another user to my {account}?",
@@ -1148,7 +1171,12 @@ def clauses(seed: int = 0, per_template: int = 6) -> pd.DataFrame:
         for kind, templates in table.items():
             for template in templates:
                 seen: set[str] = set()
-                for _ in range(per_template * (3 if language == "ja" else 1)):
+                repeat = (
+                    per_template
+                    * (3 if language == "ja" else 1)
+                    * (2 if kind == "never_again" else 1)
+                )
+                for _ in range(repeat):
                     slots = domains[rng.choice(sorted(domains))]
                     text = _fill(template, slots, rng)
                     if language == "en":

@@ -36,7 +36,7 @@ KINDS: tuple[Kind, ...] = (
 LANGUAGES = ("en", "ja")
 
 # Clauses: sentences, further cut at semicolons, dashes between words, and line breaks.
-_CLAUSE_END = re.compile(r"(?<=[.!?。！？;；])\s*|\n+|\s+[-–—]+\s+|(?<=[!?！？])")
+_CLAUSE_END = re.compile(r"\s*[-–—]+\s+|(?<=[.!?。！？;；])\s*|\n+|(?<=[!?！？])")
 
 # Words leaving is said with; a clause with none of them is not scored (recall first: the
 # list also lets through every trap the model must learn to refuse).
