@@ -117,7 +117,7 @@ def confusion(dev: pd.DataFrame) -> pd.DataFrame:
         .sum()
     )
     out["cxml_same_kind"] = [
-        int(same.get((lang, kind), 0)) if label == "leave" else None
+        str(int(same.get((lang, kind), 0))) if label == "leave" else ""
         for lang, label, kind in zip(out["language"], out["label"], out["kind"], strict=True)
     ]
     return out

@@ -273,6 +273,7 @@ LEAVE_EN: dict[str, list[str]] = {
         "Unsubscribe me, I'm leaving.",
     ],
     "switch": [
+        'Plenty of other {provider}s out there.', 'There are plenty of other {provider}s.', 'Lately the prices have me switched to {competitor}.', "I'll try a different {provider} for my work trips.", 'Other {provider}s will get my business now.',
         "{competitor} it is.",
         "#fly{competitor}",
         "#go{competitor}",
@@ -382,6 +383,7 @@ LEAVE_EN: dict[str, list[str]] = {
         "Considering leaving.",
     ],
     "never_again": [
+        'Last time I fly {company}.', 'Neverfly{competitor}', '#neverfly{company}', 'This is it. Last time I {use}.', 'No more {use_ing} for me, ever.',
         "Never flying with you again.",
         "Never flying you again!",
         "I will never fly with you again.",
@@ -513,6 +515,7 @@ LEAVE_EN: dict[str, list[str]] = {
 
 NOT_EN: dict[str, list[str]] = {
     "transaction_cancelled": [
+        'What happens if my {transaction} is cancelled?', 'Will you notify me if the {transaction} is cancelled?', 'Is flight 882 cancelled and what do I do if it is?', 'How much notice do you give if a {transaction} is cancelled?', 'If my {transaction} is cancelled, do I get a refund?', '#cancelled #angry', 'Make proper adjustments when cancelling flights.',
         "My {transaction} was cancelled.",
         "You cancelled my {transaction} without notice.",
         "{transaction} cancelled again, now what?",
@@ -1102,6 +1105,7 @@ NOT_JA: dict[str, list[str]] = {
         "もう一度確認してください。",
     ],
     "other": [
+        '購入しました。', '{product}を購入しました。', '同じシリーズで購入しました。', '問題なく使用できています。', '無事に届きました。', '初めて買いました。', '二つ目を購入しました。', 'プライム会員なので利用しています。', '今のところ問題ありません。', '正式に加入しました。', '会員になりました。', '音声リモコンタイプを購入しました。', '安いので買いました。', 'セールで購入しました。', '純正品を購入しました。',
         "回線をもう一つ追加したいです。",
         "プランを変えたいです。",
         "アカウントにもう一人追加できますか。",

@@ -43,11 +43,12 @@ _CLAUSE_END = re.compile(r"\s*[-–—]+\s+|(?<=[.!?。！？;；])\s*|\n+|(?<=[
 _GATE = {
     "en": re.compile(
         r"cancel|terminat|clos|\bend\b|ending|quit|leav|\bleft\b|drop|ditch|dump|switch|\bmov"
-        r"|port|unsubscrib|delete|deactivat|discontinu|never|again|last time|first and last"
+        r"|\bport(ing|ed|s)?\b|unsubscrib|delete|deactivat|discontinu|never|again|last time|first and last"
         r"|\blost\b|\blose\b|losing|done with|i'?m done|we'?re done|i am done|\bdone\b|elsewhere"
-        r"|another|other (airline|provider|bank|company|carrier|supplier|option)|competit"
+        r"|another (provider|airline|bank|company|carrier|supplier|option|one|service|network"
+        r"|insurer|store|shop|brand|app|tool)|other (airline|provider|bank|company|carrier|supplier|option)|competit"
         r"|anymore|any more|no longer|no more|from now on|next time|goodbye|\bbye\b|farewell"
-        r"|renew|stop|gone|\bout\b|#no\w|boycott|go with|going with|go to|going to \w+ instead"
+        r"|renew|stop|gone|(i'?m|we'?re|i am|we are|count me) out\b|out of here|#no\w|boycott|go with|going with|go to|going to \w+ instead"
         r"|instead|better off|alternative|look(ing)? (at|for|into) other|shop(ping)? around"
         r"|find a new|new (provider|airline|bank|carrier|supplier)|through with|finished with"
         r"|\bit is\b|status match|different|rather|replaced|no.?fly|dead to me|avoid|#fly|#go"
@@ -58,7 +59,7 @@ _GATE = {
         r"解約|退会|乗り?換|乗りかえ|やめ|止め|辞め|変え|切り替|切替|移り|移行|解除|打ち切"
         r"|二度と|もう|最後|リピート|他社|他の|別の|違う|買わ|使わ|頼ま|利用しな|利用しま|選ば"
         r"|行かな|注文しな|購入しな|さよなら|縁を切|見切り|卒業|手放|替え|試して|次はな|[2２]度と"
-        r"|リピ|購入しま|無難"
+        r"|リピ|購入しません|利用しません|無難"
     ),
 }
 
@@ -123,6 +124,7 @@ _CUES: dict[str, dict[str, str]] = {
         "first_person": r"\b(i|i'm|i'll|i've|i'd|im|ill|we|we're|we'll|me|my|our)\b",
         "use_verb": r"\b(fly\w*|flew|use|using|buy\w*|bought|shop\w*|order\w*|bank\w*|book\w*"
         r"|renew\w*|recommend\w*|travel\w*|choos\w*|chose|deal\w* with|do business)\b",
+        "joined_never": r"never(fly|flying|using|again|buying|booking)\w*",
         "hashtag": r"#\w*(never|bye|goodbye|done|nomo|switch|lost|boycott|cancel|last|leav)\w*",
         "goodbye": r"\b(goodbye|bye|farewell|so long|adios|peace out)\b",
         "competitor": r"\b(delta|southwest|jetblue|united|american|alaska|virgin|spirit|frontier"
