@@ -569,8 +569,8 @@ def _comment(
         intents.append("leave")
         leave_kind = LEAVE_KINDS[sentence]
         sentiment -= 0.5
-    elif trap_rng is not None and sentiment < 0 and (draw := trap_rng.random()) < 0.14:
-        if draw < 0.06:  # unhappy customers who say they will leave, whether or not they do
+    elif trap_rng is not None and sentiment < 0 and (draw := trap_rng.random()) < 0.08:
+        if draw < 0.04:  # unhappy customers who say they will leave, whether or not they do
             pool = INTENT_SENTENCES[("leave", lang)]
             sentence = pool[int(trap_rng.integers(len(pool)))]
             intents.append("leave")

@@ -35,8 +35,14 @@ KINDS: tuple[Kind, ...] = (
 )
 LANGUAGES = ("en", "ja")
 
-# Clauses: sentences, further cut at semicolons, dashes between words, and line breaks.
-_CLAUSE_END = re.compile(r"\s*[-–—]+\s+|(?<=[.!?。！？;；])\s*|\n+|(?<=[!?！？])")
+# Clauses: sentences, further cut at semicolons, dashes between words, line breaks, and
+# "and / but / so" before the customer speaking of themselves.
+_CLAUSE_END = re.compile(
+    r"\s*[-–—]+\s+|(?<=[.!?。！？;；])\s*|\n+|(?<=[!?！？])"
+    # a new main clause of the customer's own: "…, and I will end my contract"
+    r"|,?\s+(?:and|but|so)\s+(?=(?:i|we|i'm|i'll|i've|im|ill)\b)",
+    re.IGNORECASE,
+)
 
 # Words leaving is said with; a clause with none of them is not scored (recall first: the
 # list also lets through every trap the model must learn to refuse).
