@@ -317,7 +317,7 @@ class LeaveDetector(Estimator):
         self.models_: dict[str, tuple[Any, Any]] = {}
         language_array = np.asarray(languages, dtype=object)
         for language in sorted(set(languages)):
-            index = np.flatnonzero(language_array == language)
+            index = np.flatnonzero(language_array == language).tolist()
             texts = [clauses[i] for i in index]
             records = (
                 [analysed[i] for i in index]
