@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python -m benchmarks.ingest --rows 1000000
 	$(BIN)/python -m benchmarks.metrics --rows 1000000
 	$(BIN)/python -m benchmarks.text
+	$(BIN)/python -m benchmarks.intents
 	$(BIN)/python -m benchmarks.score_speed --rows 1000000
 	$(BIN)/python -m benchmarks.serve
 

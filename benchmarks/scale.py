@@ -167,7 +167,11 @@ def build_store(store: object, customers: int, per_customer: int, theme_ids: lis
                 "language": "en",
                 "sentiment_label": "neutral",
                 "sentiment_score": np.round(rng.uniform(-1, 1, len(analysed)), 4),
-                "intents": np.where(rng.random(len(analysed)) < 0.05, '["cancel"]', "[]"),
+                "intents": np.where(
+                    rng.random(len(analysed)) < 0.05,
+                    '[{"intent": "leave", "kind": "switch", "start": 0, "end": 10}]',
+                    "[]",
+                ),
                 "model_version": "bench",
                 "analysed_at": stamp,
             }

@@ -199,20 +199,67 @@ SENTENCES: dict[tuple[str, str, str], list[str]] = {
     ],
 }
 INTENT_SENTENCES: dict[tuple[str, str], list[str]] = {
-    ("cancel", "en"): [
+    ("leave", "en"): [
         "I'm thinking of switching to another provider.",
         "If this isn't fixed I will cancel my contract.",
-        "Please tell me how to cancel.",
+        "I want to cancel my contract at the end of the month.",
         "I'm seriously considering leaving.",
+        "Never again will I sign up with this company.",
+        "I have already signed up with another provider.",
+        "You have lost a customer.",
     ],
-    ("cancel", "ja"): [
+    ("leave", "ja"): [
         "他社への乗り換えを考えています。",
         "改善されなければ解約します。",
-        "解約の手続きを教えてください。",
+        "今月で解約します。",
         "本気で解約を検討しています。",
+        "二度と契約しません。",
+        "もう他社と契約しました。",
+        "もうこのサービスは使いません。",
     ],
     ("callback", "en"): ["Please call me back.", "Can someone call me back today?"],
     ("callback", "ja"): ["折り返しお電話ください。", "今日中に折り返し連絡をお願いします。"],
+}
+# The kind of each planted leave sentence (the planted truth's ``leave_kind``).
+LEAVE_KINDS: dict[str, str] = {
+    "I'm thinking of switching to another provider.": "switch",
+    "If this isn't fixed I will cancel my contract.": "threat",
+    "I want to cancel my contract at the end of the month.": "cancel_account",
+    "I'm seriously considering leaving.": "stop_using",
+    "Never again will I sign up with this company.": "never_again",
+    "I have already signed up with another provider.": "already_left",
+    "You have lost a customer.": "stop_using",
+    "他社への乗り換えを考えています。": "switch",
+    "改善されなければ解約します。": "threat",
+    "今月で解約します。": "cancel_account",
+    "本気で解約を検討しています。": "cancel_account",
+    "二度と契約しません。": "never_again",
+    "もう他社と契約しました。": "already_left",
+    "もうこのサービスは使いません。": "stop_using",
+}
+# Sentences that look like churn intent and are not (planted truth ``trap``: their kind).
+TRAP_SENTENCES: dict[str, list[tuple[str, str]]] = {
+    "en": [
+        ("My engineer visit was cancelled again.", "transaction_cancelled"),
+        ("You cancelled my order for the new router without telling me.", "transaction_cancelled"),
+        ("The installation appointment got cancelled at the last minute.", "transaction_cancelled"),
+        (
+            "I cancelled the sports add-on in March and was still billed for it.",
+            "billing_after_cancel",
+        ),
+        ("How do I cancel the engineer appointment?", "howto"),
+        ("How can I change my payment date?", "howto"),
+        ("I'm not planning to leave, just fix it please.", "negation"),
+        ("I would never switch provider, but this needs fixing.", "negation"),
+    ],
+    "ja": [
+        ("工事の予約がキャンセルされました。", "transaction_cancelled"),
+        ("ルーターの注文が勝手にキャンセルされました。", "transaction_cancelled"),
+        ("オプションを解約したのに、まだ請求が来ています。", "billing_after_cancel"),
+        ("訪問予約のキャンセル方法を教えてください。", "howto"),
+        ("解約するつもりはありませんが、早く直してください。", "negation"),
+        ("他社に乗り換える気はありません。", "negation"),
+    ],
 }
 OPENERS = {
     "en": ["", "", "", "Hi, ", "Honestly, ", "To be fair, ", "Hello. ", "Well, "],
@@ -292,6 +339,8 @@ def _fill(sentence: str, rng: np.random.Generator) -> str:
 def generate(n_customers: int = 2000, *, seed: int = 7, end: date | None = None) -> World:
     """Generate a world of ``n_customers`` over the three years before ``end``."""
     rng = np.random.default_rng(seed)
+    # traps come from a stream of their own, so planting them leaves the rest of the world as it was
+    trap_rng = np.random.default_rng([seed, 28])
     end = end or date(2026, 1, 1)
     end_ts = pd.Timestamp(end)
     start_ts = end_ts - pd.Timedelta(days=3 * 365)
@@ -365,12 +414,22 @@ def generate(n_customers: int = 2000, *, seed: int = 7, end: date | None = None)
             if when >= end_ts:
                 continue
             days_to_churn = (churn_date[i] - when).days if churn_date[i] is not None else None
-            event = _comment(rng, lang, pains[i], when, satisfaction[i], days_to_churn)
+            event = _comment(
+                rng, lang, pains[i], when, satisfaction[i], days_to_churn, trap_rng=trap_rng
+            )
             channel = str(rng.choice(list(channels), p=list(channels.values())))
             scores = _scores(rng, channel, event["polarity"], satisfaction[i])
             if channel == "survey" and rng.random() < 0.3:
                 # score-only survey answers: no text, so no language either
-                event.update(text="", themes=[], intents=[], language="", has_pii=False)
+                event.update(
+                    text="",
+                    themes=[],
+                    intents=[],
+                    language="",
+                    has_pii=False,
+                    leave_kind="",
+                    trap="",
+                )
             shown_channel = str(rng.choice(CHANNEL_SPELLINGS.get(channel, [channel])))
             feedback_rows.append(
                 {
@@ -388,6 +447,8 @@ def generate(n_customers: int = 2000, *, seed: int = 7, end: date | None = None)
                     "sentiment": event["polarity"] if event["text"] else "",
                     "sentiment_score": round(event["score"], 3) if event["text"] else np.nan,
                     "intents": "|".join(event["intents"]),
+                    "leave_kind": event.get("leave_kind", ""),
+                    "trap": event.get("trap", ""),
                     "language": event["language"],
                     "has_pii": event["has_pii"],
                 }
@@ -439,7 +500,8 @@ def generate(n_customers: int = 2000, *, seed: int = 7, end: date | None = None)
         "pains": {k: {"share": s, "hazard_multiplier": m} for k, (s, m) in PAINS.items()},
         "positive_themes": list(POSITIVE_THEMES),
         "neutral_themes": list(NEUTRAL_THEMES),
-        "intents": ["cancel", "callback"],
+        "intents": ["leave", "callback"],
+        "traps": sorted({kind for pool in TRAP_SENTENCES.values() for _, kind in pool}),
     }
     return World(customers, feedback, customers_truth, truth, params)
 
@@ -451,8 +513,11 @@ def _comment(
     when: pd.Timestamp,
     satisfaction: float,
     days_to_churn: int | None,
+    *,
+    trap_rng: np.random.Generator | None = None,
 ) -> dict[str, Any]:
-    """One comment: sentences from themes, with its planted polarity, score and intents."""
+    """One comment: sentences from themes, with its planted polarity, score and intents; some
+    negative comments also carry a trap (a cancelled order, a how-to, a negation)."""
     if rng.random() < 0.015:
         code, text = OTHER_LANGUAGE[int(rng.integers(len(OTHER_LANGUAGE)))]
         return {
@@ -497,10 +562,23 @@ def _comment(
         themes.append(theme)
         sentiment += 1.0
     near_churn = days_to_churn is not None and days_to_churn < 75
+    leave_kind = trap = ""
     if near_churn and sentiment < 0 and rng.random() < 0.55:
-        parts.append(str(rng.choice(INTENT_SENTENCES[("cancel", lang)])))
-        intents.append("cancel")
+        sentence = str(rng.choice(INTENT_SENTENCES[("leave", lang)]))
+        parts.append(sentence)
+        intents.append("leave")
+        leave_kind = LEAVE_KINDS[sentence]
         sentiment -= 0.5
+    elif trap_rng is not None and sentiment < 0 and (draw := trap_rng.random()) < 0.08:
+        if draw < 0.04:  # unhappy customers who say they will leave, whether or not they do
+            pool = INTENT_SENTENCES[("leave", lang)]
+            sentence = pool[int(trap_rng.integers(len(pool)))]
+            intents.append("leave")
+            leave_kind = LEAVE_KINDS[sentence]
+            sentiment -= 0.5
+        else:
+            sentence, trap = TRAP_SENTENCES[lang][int(trap_rng.integers(len(TRAP_SENTENCES[lang])))]
+        parts.append(sentence)
     if sentiment < 0 and rng.random() < 0.12:
         parts.append(str(rng.choice(INTENT_SENTENCES[("callback", lang)])))
         intents.append("callback")
@@ -527,6 +605,8 @@ def _comment(
         "text": text,
         "themes": themes,
         "intents": intents,
+        "leave_kind": leave_kind,
+        "trap": trap,
         "polarity": polarity,
         "score": score,
         "language": lang,

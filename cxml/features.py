@@ -27,7 +27,7 @@ from cxml.store.history import History
 WINDOWS = (7, 30, 90, 365)
 THEME_HALF_LIFE_DAYS = 60.0
 NEGATIVE_SENTIMENT = -0.2
-INTENTS = ("cancel", "effort", "callback")
+INTENTS = ("leave", "effort", "callback")
 SCORES = ("nps", "csat", "ces")
 MIN_THEME_MENTIONS = 20
 
@@ -217,8 +217,9 @@ class _Rows:
 
 
 def expressed(intents: np.ndarray | list[Any], intent: str) -> np.ndarray:
-    """True where a comment's intents include ``intent``; each value is a list of intent names
-    or their JSON text as stored (``["cancel", "effort"]``), or missing."""
+    """True where a comment's intents include ``intent``; each value is a list of intents
+    (names, or ``{"intent": name, ...}`` as the store keeps them) or its JSON text
+    (``[{"intent": "leave", "kind": "switch", ...}]``), or missing."""
     quoted = f'"{intent}"'
     values = pd.Series(intents, dtype=object)
     text = values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
@@ -226,7 +227,11 @@ def expressed(intents: np.ndarray | list[Any], intent: str) -> np.ndarray:
     if text.any():
         out[text] = values[text].str.contains(quoted, regex=False).to_numpy(dtype=bool)
     if not text.all():
-        out[~text] = [isinstance(v, list | tuple) and intent in v for v in values[~text]]
+        out[~text] = [
+            isinstance(v, list | tuple)
+            and any(i == intent or (isinstance(i, dict) and i.get("intent") == intent) for i in v)
+            for v in values[~text]
+        ]
     return out
 
 

@@ -210,13 +210,19 @@ def _quotes(
         ):
             if (customer, f"theme_{theme}_negative") in wanted:
                 found[(customer, f"theme_{theme}_negative")] = feedback_id
+    spans: dict[tuple[str, str], dict[str, Any]] = {}
     for feature in sorted(f for f in features if f.startswith("intent_")):
         intent = feature.removeprefix("intent_").removesuffix("_90d")
         rows = said[expressed(said["intents"].to_numpy(dtype=object), intent)]
         rows = rows.drop_duplicates(["customer_id"], keep="last")
-        for customer, feedback_id in zip(rows["customer_id"], rows["feedback_id"], strict=True):
+        for customer, feedback_id, intents in zip(
+            rows["customer_id"], rows["feedback_id"], rows["intents"], strict=True
+        ):
             if (customer, feature) in wanted:
                 found[(customer, feature)] = feedback_id
+                hit = _intent_hit(intents, intent)
+                if hit is not None:
+                    spans[(customer, feature)] = hit
     if not found:
         return {}
     from cxml.text.redact import Redactor
@@ -231,12 +237,35 @@ def _quotes(
     for key, feedback_id in found.items():
         evidence: dict[str, Any] = {"feedback_id": feedback_id, "date": days[feedback_id]}
         quote = redacted.get(feedback_id)
+        hit = spans.get(key)
+        if quote and hit is not None and 0 <= hit["start"] < hit["end"] <= len(quote):
+            # an intent quotes the clause that carries it, not its neighbours
+            quote = quote[hit["start"] : hit["end"]]
+            evidence["span"] = [hit["start"], hit["end"]]
+            if hit.get("kind"):
+                evidence["kind"] = hit["kind"]
         if quote:
             evidence["quote"] = (
                 quote if len(quote) <= QUOTE_CHARS else quote[: QUOTE_CHARS - 3] + "…"
             )
         out[key] = evidence
     return out
+
+
+def _intent_hit(intents: Any, intent: str) -> dict[str, Any] | None:
+    """The stored detection of ``intent`` in one comment's intents (a list, or its JSON text):
+    its span and kind, or None when only the name was stored."""
+    import json
+
+    values = json.loads(intents) if isinstance(intents, str) else intents
+    for value in values if isinstance(values, list | tuple) else ():
+        if isinstance(value, dict) and value.get("intent") == intent and "start" in value:
+            return {
+                "start": int(value["start"]),
+                "end": int(value["end"]),
+                "kind": value.get("kind"),
+            }
+    return None
 
 
 def _reasons(
@@ -258,7 +287,7 @@ def _reasons(
         else None
         for n in names
     ]
-    texts: dict[tuple[int, Any, bool, str], str] = {}
+    texts: dict[tuple[int, Any, bool, str, Any], str] = {}
     rounded = np.round(chosen, 4)
     reasons: list[list[dict[str, Any]]] = []
     for i in range(len(top)):
@@ -287,7 +316,13 @@ def _reasons(
             if evidence:
                 reason["evidence"] = evidence
             # One sentence per distinct (feature, value, direction, month of the evidence).
-            key = (j, value, contribution > 0, (evidence or {}).get("date", "")[:7])
+            key = (
+                j,
+                value,
+                contribution > 0,
+                (evidence or {}).get("date", "")[:7],
+                (evidence or {}).get("kind"),
+            )
             text = texts.get(key)
             if text is None:
                 text = texts[key] = reason_text(reason)

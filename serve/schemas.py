@@ -91,6 +91,15 @@ class Evidence(BaseModel):
     quote: str | None = Field(
         default=None, description="the customer's words (redacted); none for a bare score"
     )
+    kind: str | None = Field(
+        default=None,
+        description="for churn intent (leave): cancel_account, switch, stop_using, "
+        "never_again, threat or already_left",
+    )
+    span: list[int] | None = Field(
+        default=None,
+        description="character offsets [start, end) of the quote in the redacted comment",
+    )
 
 
 class Reason(BaseModel):

@@ -20,6 +20,7 @@ from cxml.demo import World
 from cxml.errors import NotFittedError
 from cxml.text.intents import IntentDetector
 from cxml.text.language import LanguageDetector
+from cxml.text.leave import LeaveDetector
 from cxml.text.nlp import Tokenizer
 from cxml.text.pipeline import TextPipeline
 from cxml.text.redact import Redactor
@@ -52,6 +53,18 @@ def _texts(world: World, part: int) -> pd.DataFrame:
     with_text = world.feedback[world.feedback["text"] != ""]
     english = with_text[with_text["language"].isin(["en", ""])].reset_index(drop=True)
     return english.iloc[part * 300 : (part + 1) * 300].reset_index(drop=True)
+
+
+def _fit_leave(model: LeaveDetector, frame: pd.DataFrame) -> LeaveDetector:
+    """Comments as clauses labelled by the demo world's planted leave sentences, plus those
+    sentences themselves (so every fit sees both classes and several kinds)."""
+    from cxml.demo import LEAVE_KINDS
+
+    english = [s for s in LEAVE_KINDS if s.isascii()]
+    texts = frame["text"].tolist() + english
+    kinds = [next((LEAVE_KINDS[s] for s in english if s in t), None) for t in texts]
+    labels = ["leave" if k else "not" for k in kinds]
+    return model.fit(texts, ["en"] * len(texts), labels, kinds)
 
 
 def _analysed(frame: pd.DataFrame) -> tuple[list[str], list[Any]]:
@@ -134,6 +147,12 @@ CASES: dict[str, Case] = {
         lambda m, d: m.fit(d["text"]),
         lambda m, d: m.detect(d["text"].tolist(), "en"),
         "fit(...)",
+    ),
+    "LeaveDetector": Case(
+        LeaveDetector,
+        _fit_leave,
+        lambda m, d: m.detect(d["text"].tolist(), "en"),
+        "fit(clauses, languages, labels, kinds)",
     ),
 }
 

@@ -43,7 +43,7 @@ FEEDBACK = pd.DataFrame(
         "ces": [np.nan, np.nan],
         "text": ["bad", "good"],
         "sentiment_score": [-0.8, 0.6],
-        "intents": [["cancel"], []],
+        "intents": [[{"intent": "leave", "kind": "switch", "start": 0, "end": 3}], []],
     }
 )
 
@@ -57,7 +57,7 @@ def test_windows_and_recency_are_computed_from_the_history() -> None:
     assert row["days_since_last_contact"] == pytest.approx(7.0)
     assert row["days_since_last_negative"] == pytest.approx(7.0)
     assert row["tenure_days"] == 366
-    assert row["intent_cancel_90d"] == 1 and row["intent_effort_90d"] == 0
+    assert row["intent_leave_90d"] == 1 and row["intent_effort_90d"] == 0
     assert row["sentiment_min_365d"] == pytest.approx(-0.8)
     assert row["attr_plan"] == "x" and row["attr_seats"] == "3"  # kept as stored
 

@@ -4,7 +4,7 @@ A reason is what scoring keeps: the feature, the customer's value, its contribut
 risk (log-odds; positive raises it), and — for survey scores, themes and intents — the
 evidence (date and the customer's own words). ``reason_text`` turns one into a sentence:
 "gave 2/10 in March 2026", "wrote negatively about “Billing and charges” in May 2026",
-"said they want to cancel (last 90 days)" — never "sentiment min 365d = -0.7". A reason that
+"said they will switch to another provider in May 2026" — never "sentiment min 365d = -0.7". A reason that
 lowers the risk says so.
 """
 
@@ -32,7 +32,13 @@ _MONTHS = (
 )
 # intent: (said, not said) in English, then in Japanese
 _INTENTS = {
-    "cancel": (
+    "leave": (
+        "said they want to leave",
+        "has not talked about leaving",
+        "離反（解約・乗り換え）の意向を示した",
+        "離反の話はしていない",
+    ),
+    "cancel": (  # reasons stored before churn intent became ``leave``
         "said they want to cancel",
         "has not talked about cancelling",
         "解約の意向を示した",
@@ -49,6 +55,24 @@ _INTENTS = {
         "has not asked for a call back",
         "折り返しの連絡を求めた",
         "折り返しの依頼はない",
+    ),
+}
+# churn intent by kind (the evidence's ``kind``): said in English, then in Japanese
+_LEAVE_KINDS = {
+    "cancel_account": (
+        "said they will cancel their account or contract",
+        "解約・退会すると述べた",
+    ),
+    "switch": ("said they will switch to another provider", "他社に乗り換えると述べた"),
+    "stop_using": ("said they will stop using or buying from us", "利用・購入をやめると述べた"),
+    "never_again": ("said they will never use or buy from us again", "二度と利用しないと述べた"),
+    "threat": (
+        "threatened to cancel or switch if the problem repeats",
+        "問題が続けば解約・乗り換えすると警告した",
+    ),
+    "already_left": (
+        "said they have already cancelled or switched",
+        "すでに解約・乗り換えをしたと述べた",
     ),
 }
 _SCORES = {"nps": ("NPS", 10), "csat": ("satisfaction", 5), "ces": ("effort", 7)}
@@ -123,6 +147,9 @@ def _phrase(reason: dict[str, Any], language: Language) -> str:
         )
         if _missing(value) or _f(value) <= 0:
             return f"{not_en} in the last {days} days" if en else f"直近{days}日、{not_ja}"
+        kind = (evidence or {}).get("kind")
+        if intent == "leave" and kind in _LEAVE_KINDS:
+            said_en, said_ja = _LEAVE_KINDS[kind]
         return f"{said_en}{when}" if en else f"{when}{said_ja}"
     for score, (name, top) in _SCORES.items():
         ja = _SCORES_JA[score]

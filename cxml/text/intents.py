@@ -1,37 +1,51 @@
-"""Intents that matter for retention: cancellation or switching, high effort, a call-back request.
+"""Intents that matter for retention: leaving (churn intent), high effort, a call-back request.
 
-Default patterns per language; a taxonomy's ``intents`` section adds to them.
+``leave`` is learned (``cxml.text.leave.LeaveDetector``, shipped as ``models/leave.joblib``)
+and carries its kind, confidence and the clause that says it. Effort and call-back are
+patterns per language; a taxonomy's ``intents`` section adds patterns.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from cxml.estimator import Estimator
+from cxml.text.leave import LeaveDetector
+from cxml.text.nlp import Analysed
+
+LEAVE = "leave"
+
+
+def load_default_leave(directory: Path | None = None) -> LeaveDetector:
+    """The shipped churn-intent detector, ``leave.joblib`` in ``directory``, by default the
+    package's own (``cxml/shipped``, the repository's ``models/``)."""
+    import importlib.resources
+
+    folder = directory or Path(str(importlib.resources.files("cxml").joinpath("shipped")))
+    return _read_leave(str(folder / "leave.joblib"))
+
+
+@functools.lru_cache(maxsize=2)
+def _read_leave(path: str) -> LeaveDetector:
+    """Read once per process and shared: the detector is only ever read."""
+    import joblib
+
+    from cxml.errors import ModelNotFoundError
+
+    if not Path(path).exists():
+        raise ModelNotFoundError(
+            f"{path}: the shipped churn-intent model is missing; rebuild it with "
+            "python models/train_leave.py"
+        )
+    detector: LeaveDetector = joblib.load(path)
+    return detector
+
 
 DEFAULT_PATTERNS: dict[str, dict[str, list[str]]] = {
-    "cancel": {
-        "en": [
-            r"\bcancel\w*",
-            r"\bterminat\w+ (my|the|our) (contract|account|subscription|service)",
-            r"\bswitch\w* (to|over to) (another|a different|a new|your competitor|\w+ instead)",
-            r"\b(another|different|new) (provider|supplier|company|carrier|bank)\b",
-            r"\b(leav\w+|quit\w*|drop\w*) (you|this (company|service|provider)|your service)\b",
-            r"\bclose (my|our) account\b",
-            r"\bconsidering leaving\b|\bthinking of leaving\b",
-            r"\bunsubscrib\w+",
-        ],
-        "ja": [
-            r"解約",
-            r"乗り換え",
-            r"乗り換える",
-            r"他社に(移|変更|切り替)",
-            r"退会",
-            r"やめ(ます|たい|よう)",
-        ],
-    },
     "effort": {
         "en": [
             r"\b(call|called|calling|contact\w*|tried|email\w*|wrote|ask\w*)\b[^.!?]{0,40}\b(\d+|two|three|four|five|six|several|many|multiple|numerous) times\b",
@@ -69,14 +83,27 @@ DEFAULT_PATTERNS: dict[str, dict[str, list[str]]] = {
 
 
 class IntentDetector(Estimator):
-    """Intents found in a text, each with its evidence span; patterns per language."""
+    """Intents found in a text, each with its evidence span: ``leave`` from the learned
+    detector (``leave``, by default the shipped one; ``use_leave=False`` switches it off),
+    the others from patterns per language."""
 
-    def __init__(self, extra: dict[str, dict[str, list[str]]] | None = None) -> None:
+    def __init__(
+        self,
+        extra: dict[str, dict[str, list[str]]] | None = None,
+        leave: LeaveDetector | None = None,
+        use_leave: bool = True,
+    ) -> None:
         self.extra = extra
+        self.leave = leave
+        self.use_leave = use_leave
 
     def fit(self, texts: object = None, y: object = None) -> IntentDetector:
-        """Compile the patterns (defaults plus ``extra``)."""
+        """Compile the patterns (defaults plus ``extra``) and take the leave detector (already
+        trained: it is shared, never refitted here)."""
         self._forget()
+        self.leave_: LeaveDetector | None = (
+            (self.leave or load_default_leave()) if self.use_leave else None
+        )
         merged: dict[str, dict[str, list[str]]] = {
             k: {lang: list(p) for lang, p in v.items()} for k, v in DEFAULT_PATTERNS.items()
         }
@@ -92,12 +119,24 @@ class IntentDetector(Estimator):
         }
         return self
 
-    def detect(self, texts: Sequence[str], language: str | None) -> list[list[dict[str, Any]]]:
-        """Per text: [{intent, start, end}] for every intent whose pattern matches."""
+    def detect(
+        self,
+        texts: Sequence[str],
+        language: str | None,
+        analysed: Sequence[Analysed] | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """Per text: [{intent, start, end}] for every intent found; ``leave`` (at most one, the
+        strongest statement) also has ``kind`` and ``confidence``. ``analysed``: the
+        tokenizer's records of the same texts, when the caller has them."""
         self._check_fitted("patterns_")
+        leaving = (
+            self.leave_.detect(texts, language, analysed)
+            if self.leave_ is not None
+            else [[] for _ in texts]
+        )
         out: list[list[dict[str, Any]]] = []
         for text in texts:
-            found = []
+            found = [leaving[len(out)][0]] if leaving[len(out)] else []
             for intent, by_language in self.patterns_.items():
                 pattern = by_language.get(language or "") or by_language.get("en")
                 hit = pattern.search(text) if pattern is not None else None

@@ -298,7 +298,7 @@ class TextPipeline(Estimator):
         comment = np.divide(comment, totals, out=np.full_like(comment, 1 / 3), where=totals > 0)
         labels, scores = self.sentiment_.labels_from(comment, language)
         matches = self.themes_.match(texts, analysed, language)
-        intents = self.intents_.detect(texts, language)
+        intents = self.intents_.detect(texts, language, analysed)
         spans_by_text: dict[int, list[tuple[int, int, np.ndarray]]] = {}
         for k, i in enumerate(owner):
             start, end = sentence_records[k].sentences[0]

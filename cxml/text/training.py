@@ -335,6 +335,13 @@ def analyze_feedback(
     return [str(i) for i in frame["feedback_id"]]
 
 
+def _stored_intent(hit: dict[str, Any]) -> dict[str, Any]:
+    """An intent as the store keeps it: name and span in the redacted text, and for ``leave``
+    its kind and confidence (never the evidence text: the span finds it again)."""
+    keep = ("intent", "kind", "confidence", "start", "end")
+    return {key: hit[key] for key in keep if key in hit}
+
+
 def analysis_frames(
     feedback_ids: list[str], results: list[dict[str, Any]], version: str, now: Any
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -350,7 +357,7 @@ def analysis_frames(
             "sentiment_score": [
                 r["sentiment"]["score"] if r["sentiment"] else None for r in results
             ],
-            "intents": [[i["intent"] for i in r["intents"]] for r in results],
+            "intents": [[_stored_intent(i) for i in r["intents"]] for r in results],
             "model_version": version,
             "analysed_at": now,
         }

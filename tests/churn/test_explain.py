@@ -31,14 +31,49 @@ MARCH = {"feedback_id": "F1", "date": "2026-03-14", "quote": "The bill was wrong
             "2026年3月に「Billing and charges」について否定的に書いた",
         ),
         (
+            {"feature": "intent_leave_90d", "value": 1, "contribution": 1.1, "evidence": MARCH},
+            "said they want to leave in March 2026",
+            "2026年3月に離反（解約・乗り換え）の意向を示した",
+        ),
+        (
+            {
+                "feature": "intent_leave_90d",
+                "value": 1,
+                "contribution": 1.1,
+                "evidence": {**MARCH, "kind": "switch"},
+            },
+            "said they will switch to another provider in March 2026",
+            "2026年3月に他社に乗り換えると述べた",
+        ),
+        (
+            {
+                "feature": "intent_leave_90d",
+                "value": 1,
+                "contribution": 1.1,
+                "evidence": {**MARCH, "kind": "threat"},
+            },
+            "threatened to cancel or switch if the problem repeats in March 2026",
+            "2026年3月に問題が続けば解約・乗り換えすると警告した",
+        ),
+        (
+            {
+                "feature": "intent_leave_90d",
+                "value": 1,
+                "contribution": 1.1,
+                "evidence": {**MARCH, "kind": "already_left"},
+            },
+            "said they have already cancelled or switched in March 2026",
+            "2026年3月にすでに解約・乗り換えをしたと述べた",
+        ),
+        (
+            {"feature": "intent_leave_90d", "value": 0, "contribution": -0.3},
+            "has not talked about leaving in the last 90 days (lowers the risk)",
+            "直近90日、離反の話はしていない（リスクを下げる要因）",
+        ),
+        (
             {"feature": "intent_cancel_90d", "value": 1, "contribution": 1.1, "evidence": MARCH},
             "said they want to cancel in March 2026",
             "2026年3月に解約の意向を示した",
-        ),
-        (
-            {"feature": "intent_cancel_90d", "value": 0, "contribution": -0.3},
-            "has not talked about cancelling in the last 90 days (lowers the risk)",
-            "直近90日、解約の話はしていない（リスクを下げる要因）",
         ),
         (
             {"feature": "sentiment_min_365d", "value": -0.7, "contribution": 0.5},

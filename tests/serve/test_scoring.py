@@ -96,7 +96,7 @@ def test_items_answer_in_order_with_errors_for_unknown_churned_and_invalid(
     assert results[3]["error"]["field"] == "attributes.monthly_value"
     assert 0 <= results[4]["probability"] <= 1
     assert (
-        any(r["feature"] == "intent_cancel_90d" for r in results[4]["reasons"])
+        any(r["feature"] == "intent_leave_90d" for r in results[4]["reasons"])
         or results[4]["reasons"]
     )
     assert 0 <= results[5]["probability"] <= 1  # attributes alone, no feedback

@@ -251,11 +251,21 @@ def test_retention_intents_are_found_with_their_evidence() -> None:
         ],
         "en",
     )[0]
-    assert {f["intent"] for f in found} == {"cancel", "effort", "callback"}
+    assert {f["intent"] for f in found} == {"leave", "effort", "callback"}
+    leave = next(f for f in found if f["intent"] == "leave")
+    assert (
+        leave["kind"] == "switch"
+        and "switching to another provider"
+        in (
+            "I had to call four times and I'm thinking of switching to another provider."[
+                leave["start"] : leave["end"]
+            ]
+        )
+    )
     assert {
         f["intent"]
         for f in detector.detect(["解約の手続きを教えてください。何度も電話しました。"], "ja")[0]
-    } == {"cancel", "effort"}
+    } == {"leave", "effort"}
     assert detector.detect(["Lovely staff, thanks."], "en")[0] == []
 
 

@@ -1,0 +1,115 @@
+"""The churn-intent (leave) detector: traps it must refuse, kinds it must tell apart, and the
+figures it reaches on the hand-labelled dev set (evaluation only; nothing trained on it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxml.text.intents import load_default_leave
+from cxml.text.leave import LeaveDetector, split_clauses
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DEV = SHARED_DATA / "churn-intent" / "dev.csv"
+
+
+@pytest.fixture(scope="module")
+def detector() -> LeaveDetector:
+    return load_default_leave()
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("My flight was cancelled and nobody told me.", "en"),
+        ("You cancelled my order without asking.", "en"),
+        ("The delivery got cancelled again, where is my parcel?", "en"),
+        ("I cancelled the add-on in May and you still billed me for it.", "en"),
+        ("How do I cancel my booking?", "en"),
+        ("I'd never switch, I just want this fixed.", "en"),
+        ("I'm not cancelling, but the app needs work.", "en"),
+        ("My friend switched to another provider last year.", "en"),
+        ("Don't buy this, it broke in a week.", "en"),
+        ("I left Verizon for you and I'm very happy.", "en"),
+        ("注文がキャンセルされました。", "ja"),
+        ("解約したのに、まだ請求されています。", "ja"),
+        ("予約のキャンセル方法を教えてください。", "ja"),
+        ("解約するつもりはありません。", "ja"),
+        ("買わなければよかった。", "ja"),
+        ("買わないほうがいいです。", "ja"),
+        ("母は他社に乗り換えました。", "ja"),
+    ],
+)
+def test_traps_are_not_leave(detector: LeaveDetector, text: str, language: str) -> None:
+    assert detector.detect([text], language) == [[]]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "kind"),
+    [
+        ("I'm cancelling my subscription today.", "en", "cancel_account"),
+        ("Switching to Delta next month.", "en", "switch"),
+        ("Taking my business elsewhere.", "en", "switch"),
+        ("You just lost a loyal customer.", "en", "stop_using"),
+        ("Never flying with you again.", "en", "never_again"),
+        ("If this isn't fixed by Friday I'll cancel my contract.", "en", "threat"),
+        ("I switched to Southwest last month.", "en", "already_left"),
+        ("解約します。", "ja", "cancel_account"),
+        ("他社に乗り換えます。", "ja", "switch"),
+        ("もう買いません。", "ja", "stop_using"),
+        ("二度と買わない。", "ja", "never_again"),
+        ("改善されなければ解約します。", "ja", "threat"),
+        ("先月解約しました。", "ja", "already_left"),
+    ],
+)
+def test_leave_is_found_with_its_kind(
+    detector: LeaveDetector, text: str, language: str, kind: str
+) -> None:
+    found = detector.detect([text], language)[0]
+    assert [hit["kind"] for hit in found[:1]] == [kind]
+    assert 0.5 <= found[0]["confidence"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("text", "clause"),
+    [
+        ("My flight was cancelled twice. Never flying you again!", "Never flying you again!"),
+        ("回線が毎晩切れます。他社に乗り換えます。", "他社に乗り換えます。"),
+    ],
+)
+def test_the_span_is_the_clause_that_says_it(
+    detector: LeaveDetector, text: str, clause: str
+) -> None:
+    language = "en" if text.isascii() else "ja"
+    found = detector.detect([text], language)[0]
+    assert text[found[0]["start"] : found[0]["end"]] == clause
+
+
+@pytest.mark.parametrize(
+    ("text", "clauses"),
+    [("One. Two!  Three? - four", ["One.", "Two!", "Three?", "four"]), ("", [])],
+)
+def test_clauses_split_on_sentence_ends(text: str, clauses: list[str]) -> None:
+    assert [text[s:e] for s, e in split_clauses(text)] == clauses
+
+
+# The figures reached on dev (benchmarks/RESULTS.md: en 0.77/0.80, ja 0.84/0.81); a change
+# that loses them fails here. The goals (0.90/0.80 per language) are not reached yet.
+DEV_FLOORS = {"en": (0.77, 0.79), "ja": (0.83, 0.80)}
+
+
+@pytest.mark.parametrize("language", sorted(DEV_FLOORS))
+def test_dev_precision_and_recall(detector: LeaveDetector, language: str) -> None:
+    assert DEV.exists(), f"{DEV} is missing: the churn-intent dev set is needed (shared/data)"
+    dev = pd.read_csv(DEV)
+    dev = dev[dev["language"] == language]
+    found = detector.detect(dev["text"].astype(str).tolist(), language)
+    predicted = np.array([bool(f) for f in found])
+    truth = (dev["label"] == "leave").to_numpy()
+    precision = (predicted & truth).sum() / max(predicted.sum(), 1)
+    recall = (predicted & truth).sum() / truth.sum()
+    floor_precision, floor_recall = DEV_FLOORS[language]
+    assert precision >= floor_precision and recall >= floor_recall, (precision, recall)
