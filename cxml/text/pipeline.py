@@ -147,7 +147,7 @@ class TextPipeline(Estimator):
             self.label_source_ = "weak labels from scores" if labels.notna().any() else "none"
         times = data[time_column].tolist() if time_column in data.columns else None
         self.sentiment_.fit(texts, analysed, languages, labels.tolist(), times)
-        self.themes_.fit(analysed, languages)
+        self.themes_.fit(analysed, languages, texts)
         self.languages_ = sorted({lang for lang in languages if lang})
         self.n_texts_ = len(texts)
         self.labelled_ = int(labels.notna().sum())
