@@ -503,7 +503,9 @@ class ThemeModel(Estimator):
 
         # min_df scales with the corpus so one-off spellings and typos stay out of themes.
         min_df = max(3, int(0.001 * len(docs)))
-        vectorizer = TfidfVectorizer(analyzer=identity, min_df=min_df, max_df=0.5, sublinear_tf=True)
+        vectorizer = TfidfVectorizer(
+            analyzer=identity, min_df=min_df, max_df=0.5, sublinear_tf=True
+        )
         return vectorizer, vectorizer.fit_transform(docs)
 
     def _discover(
@@ -572,11 +574,10 @@ class ThemeModel(Estimator):
                 }
             )
             fitted.append(components)
-            within = [g for g in grades if g["largest"] <= self.max_share]
-            if len(within) >= 3 and within[-1]["coherence"] < max(g["coherence"] for g in within):
-                # more themes within the limits only made them less coherent: stop searching
-                if within[-2]["coherence"] < max(g["coherence"] for g in within[:-1]):
-                    break
+            within = [g["coherence"] for g in grades if g["largest"] <= self.max_share]
+            # two more themes in a row within the limits, each less coherent: stop searching
+            if len(within) >= 3 and within[-1] < max(within) and within[-2] < max(within[:-1]):
+                break
         ok = [
             i
             for i, g in enumerate(grades)
@@ -589,8 +590,10 @@ class ThemeModel(Estimator):
         else:
             chosen = min(
                 range(len(grades)),
-                key=lambda i: max(grades[i]["largest"] - self.max_share, 0)
-                + max(grades[i]["other"] - self.max_other, 0),
+                key=lambda i: (
+                    max(grades[i]["largest"] - self.max_share, 0)
+                    + max(grades[i]["other"] - self.max_other, 0)
+                ),
             )
         grades[chosen]["chosen"] = 1.0
         self.selection_[language] = grades
@@ -604,10 +607,9 @@ class ThemeModel(Estimator):
         for found in candidates_by_doc:
             for phrase in found:
                 corpus_counts[phrase] = corpus_counts.get(phrase, 0) + 1
-        for _ in range(3):
+        for attempt in range(5):
             top = self._top_columns(components, words)
             assigned = self._assign(matrix, components, presence, top)
-            names: list[str | None] = []
             used: set[str] = set()
             order = np.argsort(-np.bincount(assigned[assigned >= 0], minlength=len(components)))
             chosen_names: dict[int, str | None] = {}
@@ -621,8 +623,8 @@ class ThemeModel(Estimator):
                 chosen_names[int(c)] = name
                 if name:
                     used.add(name)
-            names = [chosen_names[c] for c in range(len(components))]
-            if all(names) or len(components) <= 2:
+            names: list[str | None] = [chosen_names[c] for c in range(len(components))]
+            if all(names) or len(components) <= 2 or attempt == 4:
                 break
             components = components[[c for c, n in enumerate(names) if n]]
         self.vectorizers_[language] = vectorizer
@@ -689,7 +691,9 @@ class ThemeModel(Estimator):
             within = np.bincount(holders, minlength=k) / len(holders)
             lift[j] = float(np.max(within / np.maximum(overall, 1e-9)))
         spread = (tops >= max(3, k / 3)) | (lift < 2.0)
-        return {str(vocabulary[j]) for j in np.flatnonzero(spread & (frequency >= self.generic_share))}
+        return {
+            str(vocabulary[j]) for j in np.flatnonzero(spread & (frequency >= self.generic_share))
+        }
 
     def _split_large(
         self, matrix: Any, components: np.ndarray, presence: Any, words: np.ndarray

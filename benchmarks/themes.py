@@ -1,0 +1,145 @@
+"""Benchmark themes on small real surveys: how the comments spread over the discovered
+themes, whether every label is written in its theme's comments, and NMI on banking77.
+
+Usage: python -m benchmarks.themes [--data ../shared/data] [--only shape|nmi|spot]
+Prints Markdown tables for benchmarks/RESULTS.md. ``--only spot`` prints 12 comments of
+each of the five largest themes of the telecom NPS verbatims, for a reader to judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import normalized_mutual_info_score
+
+from cxml.demo import generate
+from cxml.text.evaluate import theme_coherence
+from cxml.text.nlp import Tokenizer
+from cxml.text.themes import OTHER, ThemeModel, _occurs
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKENIZER = Tokenizer()
+
+
+def surveys(data: Path) -> dict[str, tuple[list[str], str]]:
+    """Each survey's comments and language."""
+    nps = pd.read_csv(
+        data / "nps-verbatims" / "nps_verbatims.csv", encoding_errors="replace"
+    ).dropna(subset=["text"])
+    clothing = pd.read_csv(data / "womens-clothing-reviews" / "womens_clothing_reviews.csv").dropna(
+        subset=["Review Text"]
+    )
+    world = generate(2000, seed=5, end=date(2025, 6, 30))
+    has_text = world.feedback["text"].astype(str).str.strip() != ""
+    languages = world.feedback_truth.loc[has_text, "language"].to_numpy()
+    texts = world.feedback.loc[has_text, "text"].astype(str).to_numpy()
+    return {
+        "nps-verbatims (EN telecom)": (nps["text"].astype(str).tolist(), "en"),
+        "womens-clothing-reviews (EN)": (clothing["Review Text"].astype(str).tolist(), "en"),
+        "demo world, English": (texts[languages == "en"].tolist(), "en"),
+        "demo world, Japanese": (texts[languages == "ja"].tolist(), "ja"),
+    }
+
+
+def fitted(texts: list[str], language: str) -> tuple[ThemeModel, list, list[str], float]:
+    """The theme model fitted on ``texts``, their analyses, each text's strongest theme, and
+    the fitting time in seconds."""
+    analysed = TOKENIZER.analyse(texts, language)
+    started = time.perf_counter()
+    model = ThemeModel().fit(analysed, [language] * len(texts), texts)
+    seconds = time.perf_counter() - started
+    matches = model.match(texts, analysed, language)
+    strongest = [max(m, key=lambda x: x.confidence).id for m in matches]
+    return model, analysed, strongest, seconds
+
+
+def label_failures(model: ThemeModel, texts: list[str], strongest: list[str], language: str):
+    """Themes whose label is not written in at least three of the comments it holds."""
+    failures = []
+    for theme_id in set(strongest) - {OTHER}:
+        label = model.label(theme_id).lower()
+        members = [t for t, s in zip(texts, strongest, strict=True) if s == theme_id]
+        found = sum(_occurs(label, t, language) for t in members)
+        if found < 3:
+            failures.append(f"{label!r} ({found} of {len(members)})")
+    return failures
+
+
+def shape(data: Path) -> None:
+    print("\n### Themes on small real surveys (automatic number of themes)\n")
+    print(
+        "| data | comments | themes | largest theme | other | labels in ≥ 3 of their "
+        "comments | coherence (NPMI, top 5) | fit (s) | five largest themes |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, (texts, language) in surveys(data).items():
+        model, analysed, strongest, seconds = fitted(texts, language)
+        counts = Counter(strongest)
+        discovered = [t for t in counts if t != OTHER]
+        largest = max((counts[t] for t in discovered), default=0) / len(texts)
+        failures = label_failures(model, texts, strongest, language)
+        coherence = theme_coherence(list(model.themes_.values()), analysed, [language] * len(texts))
+        top = ", ".join(
+            f"{model.label(t)} {n / len(texts):.0%}" for t, n in counts.most_common(6) if t != OTHER
+        )
+        print(
+            f"| {name} | {len(texts):,} | {len(discovered)} | {largest:.1%} "
+            f"| {counts.get(OTHER, 0) / len(texts):.1%} "
+            f"| {len(discovered) - len(failures)}/{len(discovered)}"
+            f"{' (fails: ' + '; '.join(failures) + ')' if failures else ''} "
+            f"| {coherence:.3f} | {seconds:.1f} | {top} |"
+        )
+
+
+def nmi(data: Path) -> None:
+    print("\n### Themes, NMI on banking77 test (3,080 queries, 77 intents)\n")
+    print("| setting | themes | NMI |")
+    print("|---|---|---|")
+    test = pd.read_csv(data / "banking77" / "test.csv")
+    texts = test["text"].astype(str).tolist()
+    analysed = TOKENIZER.analyse(texts, "en")
+    for name, settings in (("k = 77 (as benchmarks/text.py)", {"n_themes": 77}), ("automatic", {})):
+        model = ThemeModel(min_texts=10, **settings).fit(analysed, ["en"] * len(texts), texts)
+        matches = model.match(texts, analysed, "en")
+        assigned = [max(m, key=lambda x: x.confidence).id for m in matches]
+        n = len({t for t in assigned if t != OTHER})
+        score = normalized_mutual_info_score(test["category"], assigned)
+        print(f"| {name} | {n} | {score:.3f} |")
+
+
+def spot(data: Path, per_theme: int = 12) -> None:
+    texts, language = surveys(data)["nps-verbatims (EN telecom)"]
+    model, _, strongest, _ = fitted(texts, language)
+    counts = Counter(s for s in strongest if s != OTHER)
+    rng = np.random.default_rng(0)
+    for theme_id, n in counts.most_common(5):
+        members = [t for t, s in zip(texts, strongest, strict=True) if s == theme_id]
+        print(f"\n## {model.label(theme_id)} ({n} comments)")
+        for i in rng.choice(len(members), size=min(per_theme, len(members)), replace=False):
+            print(f"- {members[i][:200]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--only", choices=["shape", "nmi", "spot"])
+    args = parser.parse_args()
+    if args.only in (None, "shape"):
+        shape(args.data)
+    if args.only in (None, "nmi"):
+        nmi(args.data)
+    if args.only == "spot":
+        spot(args.data)
+
+
+if __name__ == "__main__":
+    main()
