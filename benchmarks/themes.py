@@ -128,15 +128,132 @@ def spot(data: Path, per_theme: int = 12) -> None:
             print(f"- {members[i][:200]}")
 
 
+# Read, not scored: each sentence labelled by what its words say (requests neutral unless they
+# praise or complain), whatever score its writer might give.
+WORDS = [
+    ("please add some free templates", "en", "neutral"),
+    ("Please add more templates for retrospectives.", "en", "neutral"),
+    ("It would be nice to have an offline mode.", "en", "neutral"),
+    ("It would help if the export kept the layout.", "en", "neutral"),
+    ("I wish there was a dark mode.", "en", "neutral"),
+    ("Would be great to have better mobile support.", "en", "neutral"),
+    ("Could you add keyboard shortcuts for alignment?", "en", "neutral"),
+    ("Suggestion: let us export to PDF with links.", "en", "neutral"),
+    ("I would like to see more integrations.", "en", "neutral"),
+    ("Nothing. The product is a great tool and suitable for us. thank you.", "en", "positive"),
+    ("Nothing to improve, it works really well for our team.", "en", "positive"),
+    ("Great tool, easy to use and my whole team loves it.", "en", "positive"),
+    ("The engineer was friendly and sorted everything quickly.", "en", "positive"),
+    ("Love the mind maps, please add more shapes.", "en", "positive"),
+    ("The app crashes constantly on my tablet and I lose work.", "en", "negative"),
+    ("Far too expensive for what it does.", "en", "negative"),
+    ("Customer service was terrible and nobody called back.", "en", "negative"),
+    ("Still waiting for my installation after six weeks.", "en", "negative"),
+    ("Please fix the sync, it is awful and loses my changes.", "en", "negative"),
+    ("The free plan is too limited, I had to cancel.", "en", "negative"),
+    ("テンプレートをもっと増やしてほしいです。", "ja", "neutral"),
+    ("オフラインでも使えると嬉しいです。", "ja", "neutral"),
+    ("ダークモードを希望します。", "ja", "neutral"),
+    ("エクスポート機能が欲しい。", "ja", "neutral"),
+    ("スマホアプリの改善を要望します。", "ja", "neutral"),
+    ("とても使いやすくて満足しています。", "ja", "positive"),
+    ("サポートの対応が丁寧で助かりました。", "ja", "positive"),
+    ("使いやすいので、テンプレートを増やしてほしい。", "ja", "positive"),
+    ("動作が遅くて困っています。", "ja", "negative"),
+    ("料金が高すぎて不満です。", "ja", "negative"),
+    ("何度も落ちるので改善してほしい。", "ja", "negative"),
+    ("請求が二重になっていて最悪です。", "ja", "negative"),
+]
+
+
+def sentiment(data: Path) -> None:
+    """Sentiment trained on the telecom verbatims' scores (oldest 80 %), before and after the
+    words overrule the scores: agreement with the score on the newest 20 %, and accuracy on
+    sentences labelled by reading them (WORDS)."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from cxml.text.lexicon import plain_requests
+    from cxml.text.pipeline import TextPipeline, load_default_sentiment
+    from cxml.text.sentiment import SentimentModel
+
+    nps = pd.read_csv(
+        data / "nps-verbatims" / "nps_verbatims.csv", encoding_errors="replace"
+    ).dropna(subset=["text", "NPS_SCORE"])
+    frame = pd.DataFrame(
+        {
+            "text": nps["text"].astype(str),
+            "nps": nps["NPS_SCORE"],
+            "created_at": pd.to_datetime(
+                nps["CUSTOMER_RESPONSE_DATE"], dayfirst=True, errors="coerce"
+            ),
+            "language": "en",
+        }
+    ).dropna(subset=["created_at"])
+    frame = frame.sort_values("created_at", kind="stable").reset_index(drop=True)
+    cut = int(len(frame) * 0.8)
+    train, test = frame.iloc[:cut], frame.iloc[cut:]
+    score_label = np.select(
+        [test["nps"] <= 6, test["nps"] <= 8], ["negative", "neutral"], "positive"
+    )
+    requests = plain_requests(
+        test["text"].tolist(), TOKENIZER.analyse(test["text"].tolist(), "en"), "en"
+    )
+    words = pd.DataFrame(WORDS, columns=["text", "language", "label"])
+    print(
+        "\n### Sentiment: agreement with the score and accuracy on the words "
+        f"(telecom NPS verbatims, trained on the oldest {len(train):,}, graded on the newest "
+        f"{len(test):,})\n"
+    )
+    print(
+        "| sentiment | agreement with the score: macro-F1 (accuracy) | requests in the newest "
+        "comments read as neutral | words, EN: accuracy (macro-F1) | words, JA: accuracy "
+        "(macro-F1) | weak labels changed |"
+    )
+    print("|---|---|---|---|---|---|")
+    defaults = load_default_sentiment()
+    for name, model in (
+        ("before: scores decide", SentimentModel(
+            defaults=defaults, requests_neutral=False, check_weak_labels=False)),
+        ("after: words overrule scores", SentimentModel(defaults=defaults)),
+    ):  # fmt: skip
+        pipeline = TextPipeline(sentiment=model).fit(train)
+        predicted = np.array(
+            [
+                r["sentiment"]["label"]
+                for r in pipeline.analyze(test["text"].tolist(), ["en"] * len(test))
+            ]
+        )
+        cells = []
+        for language in ("en", "ja"):
+            part = words[words["language"] == language]
+            labels = [
+                r["sentiment"]["label"]
+                for r in pipeline.analyze(part["text"].tolist(), part["language"].tolist())
+            ]
+            cells.append(
+                f"{accuracy_score(part['label'], labels):.2f} "
+                f"({f1_score(part['label'], labels, average='macro'):.2f})"
+            )
+        neutral = (predicted[requests] == "neutral").sum()
+        changes = getattr(pipeline.sentiment_, "weak_label_changes_", {}).get("en", {})
+        print(
+            f"| {name} | {f1_score(score_label, predicted, average='macro'):.3f} "
+            f"({accuracy_score(score_label, predicted):.3f}) | {neutral}/{requests.sum()} "
+            f"| {cells[0]} | {cells[1]} | {changes or '—'} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--only", choices=["shape", "nmi", "spot"])
+    parser.add_argument("--only", choices=["shape", "nmi", "spot", "sentiment"])
     args = parser.parse_args()
     if args.only in (None, "shape"):
         shape(args.data)
     if args.only in (None, "nmi"):
         nmi(args.data)
+    if args.only in (None, "sentiment"):
+        sentiment(args.data)
     if args.only == "spot":
         spot(args.data)
 
