@@ -245,9 +245,14 @@ class SentimentModel(Estimator):
         self.check_weak_labels = check_weak_labels
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        # Models pickled before requests were read as neutral (the shipped defaults too).
-        state.setdefault("requests_neutral", True)
-        state.setdefault("check_weak_labels", True)
+        # Models pickled before requests were read as neutral (the shipped defaults too), or
+        # before candidates were selected: parameters they lack take their defaults, so they
+        # clone (a pipeline given a sentiment model with shipped defaults clones them).
+        for name, value in (
+            ("requests_neutral", True), ("check_weak_labels", True), ("select", True),
+            ("select_margin", 0.005), ("select_max_texts", 8000),
+        ):  # fmt: skip
+            state.setdefault(name, value)
         super().__setstate__(state)
 
     def candidates(self) -> list[tuple[str, float]]:
