@@ -395,10 +395,13 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
 class ThemeModel(Estimator):
     """Finds themes in texts: taxonomy rules first, then themes discovered per language.
 
-    ``n_themes`` per language (None: about one per 200 texts, 5 to 30);
-    ``reference_themes`` are the themes of an earlier model (the champion's
-    ``themes_.values()``), whose ids are kept where a theme is the same (cosine of top-term
-    weights ≥ ``keep_similarity``).
+    ``n_themes`` per language (None: chosen by the data, see ``_discover``: the most coherent
+    count that keeps the largest theme under ``max_share`` and "other" under ``max_other`` of
+    the comments; ``selection_`` keeps each candidate's grades); ``reference_themes`` are the
+    themes of an earlier model (the champion's ``themes_.values()``), whose ids are kept where
+    a theme is the same (cosine of top-term weights ≥ ``keep_similarity``). Labels are phrases
+    written in at least ``min_label_comments`` of a theme's comments; words common to every
+    theme (``generic_``: the product's name, "like") leave the factorisation.
     """
 
     _fit_call = "fit(analysed, languages)"
