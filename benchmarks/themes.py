@@ -9,6 +9,7 @@ each of the five largest themes of the telecom NPS verbatims, for a reader to ju
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import time
 from collections import Counter
@@ -172,9 +173,9 @@ def sentiment(data: Path) -> None:
     sentences labelled by reading them (WORDS)."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    from cxml.text.lexicon import plain_requests
-    from cxml.text.pipeline import TextPipeline, load_default_sentiment
-    from cxml.text.sentiment import SentimentModel
+    from cxml.text.lexicon import LexiconScorer
+    from cxml.text.pipeline import TextPipeline
+    from cxml.text.sentiment import SentimentModel, _all_sentences_plain_requests, weak_labels
 
     nps = pd.read_csv(
         data / "nps-verbatims" / "nps_verbatims.csv", encoding_errors="replace"
@@ -195,8 +196,8 @@ def sentiment(data: Path) -> None:
     score_label = np.select(
         [test["nps"] <= 6, test["nps"] <= 8], ["negative", "neutral"], "positive"
     )
-    requests = plain_requests(
-        test["text"].tolist(), TOKENIZER.analyse(test["text"].tolist(), "en"), "en"
+    requests = _all_sentences_plain_requests(
+        test["text"].tolist(), TOKENIZER.analyse(test["text"].tolist(), "en"), "en", LexiconScorer()
     )
     words = pd.DataFrame(WORDS, columns=["text", "language", "label"])
     print(
@@ -210,13 +211,26 @@ def sentiment(data: Path) -> None:
         "(macro-F1) | weak labels changed |"
     )
     print("|---|---|---|---|---|---|")
-    defaults = load_default_sentiment()
-    for name, model in (
-        ("before: scores decide", SentimentModel(
-            defaults=defaults, requests_neutral=False, check_weak_labels=False)),
-        ("after: words overrule scores", SentimentModel(defaults=defaults)),
-    ):  # fmt: skip
-        pipeline = TextPipeline(sentiment=model).fit(train)
+    # The served pipeline (shipped defaults where it learns nothing: Japanese here), and the
+    # same pipeline with its English model trained as before: score labels taken as they are,
+    # no request read as neutral.
+    after = TextPipeline().fit(train)
+    texts = train["text"].tolist()
+    before_model = SentimentModel(requests_neutral=False, check_weak_labels=False).fit(
+        texts,
+        TOKENIZER.analyse(texts, "en"),
+        ["en"] * len(texts),
+        weak_labels(train).tolist(),
+        train["created_at"].tolist(),
+        weak=True,
+    )
+    before_model.defaults = after.sentiment_.defaults
+    before = copy.copy(after)
+    before.sentiment_ = before_model
+    for name, pipeline in (
+        ("before: scores decide", before),
+        ("after: words overrule scores", after),
+    ):
         predicted = np.array(
             [
                 r["sentiment"]["label"]
