@@ -252,7 +252,9 @@ def label_candidates(text: str, record: Analysed, language: str) -> set[str]:
     "more" …), with stop words only inside ("ease of use", "too expensive", "mind maps");
     Japanese compound nouns and content words as SudachiPy cuts them ("請求書", "解約手続き")."""
     if language == "ja" or not text:
-        return {p.norm for p in record.phrases} | {t.norm for t in record.terms if len(t.norm) > 1}
+        # a word as written (引っ越し), not its dictionary form (引っ越す), when the text is there
+        words = {text[t.start : t.end] if text else t.norm for t in record.terms}
+        return {p.norm for p in record.phrases} | {w for w in words if len(w) > 1}
     content = {t.start for t in record.terms}
     stop = _english_stop_words()
     out: set[str] = set()
