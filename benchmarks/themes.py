@@ -43,8 +43,10 @@ def surveys(data: Path) -> dict[str, tuple[list[str], str]]:
     has_text = world.feedback["text"].astype(str).str.strip() != ""
     languages = world.feedback_truth.loc[has_text, "language"].to_numpy()
     texts = world.feedback.loc[has_text, "text"].astype(str).to_numpy()
+    small = nps.sample(441, random_state=0)  # the size of the SaaS survey in issue #30
     return {
         "nps-verbatims (EN telecom)": (nps["text"].astype(str).tolist(), "en"),
+        "nps-verbatims, a random 441 (seed 0)": (small["text"].astype(str).tolist(), "en"),
         "womens-clothing-reviews (EN)": (clothing["Review Text"].astype(str).tolist(), "en"),
         "demo world, English": (texts[languages == "en"].tolist(), "en"),
         "demo world, Japanese": (texts[languages == "ja"].tolist(), "ja"),
@@ -75,7 +77,7 @@ def label_failures(model: ThemeModel, texts: list[str], strongest: list[str], la
     return failures
 
 
-def shape(data: Path) -> None:
+def shape(data: Path, only: str | None = None) -> None:
     print("\n### Themes on small real surveys (automatic number of themes)\n")
     print(
         "| data | comments | themes | largest theme | other | labels in ≥ 3 of their "
@@ -83,6 +85,8 @@ def shape(data: Path) -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, (texts, language) in surveys(data).items():
+        if only and only not in name:
+            continue
         model, analysed, strongest, seconds = fitted(texts, language)
         counts = Counter(strongest)
         discovered = [t for t in counts if t != OTHER]
@@ -261,9 +265,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--only", choices=["shape", "nmi", "spot", "sentiment"])
+    parser.add_argument("--survey", help="shape: only the surveys whose name holds this")
     args = parser.parse_args()
     if args.only in (None, "shape"):
-        shape(args.data)
+        shape(args.data, args.survey)
     if args.only in (None, "nmi"):
         nmi(args.data)
     if args.only in (None, "sentiment"):
