@@ -323,6 +323,7 @@ def _choose_label(
 
 
 _CANDIDATE_K = (4, 6, 8, 10, 12, 15, 18, 22, 26, 30, 35, 40)
+_COHERENCE_TOLERANCE = 0.02
 
 
 def _svd(matrix: Any, k: int, random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -580,8 +581,12 @@ class ThemeModel(Estimator):
             )
             fitted.append(components)
             within = [g["coherence"] for g in grades if g["largest"] <= self.max_share]
-            # two more themes in a row within the limits, each less coherent: stop searching
-            if len(within) >= 3 and within[-1] < max(within) and within[-2] < max(within[:-1]):
+            # three counts in a row within the limits, each clearly less coherent than the
+            # best before them: more themes only split coherent ones, stop searching
+            if len(within) >= 4 and all(
+                c < max(within[: len(within) - 3 + i]) - _COHERENCE_TOLERANCE
+                for i, c in enumerate(within[-3:])
+            ):
                 break
         ok = [
             i
@@ -589,9 +594,10 @@ class ThemeModel(Estimator):
             if g["largest"] <= self.max_share and g["other"] <= self.max_other
         ]
         if ok:
-            # the most coherent candidate that keeps the limits; a fewer themes when as coherent
+            # the most themes that keep the limits and are as coherent as the most coherent
+            # count (within a tolerance: NPMI moves by a few hundredths between counts)
             best = max(grades[i]["coherence"] for i in ok)
-            chosen = next(i for i in ok if grades[i]["coherence"] >= best - 0.01)
+            chosen = max(i for i in ok if grades[i]["coherence"] >= best - _COHERENCE_TOLERANCE)
         else:
             chosen = min(
                 range(len(grades)),
