@@ -324,6 +324,7 @@ def _choose_label(
 
 _CANDIDATE_K = (4, 6, 8, 10, 12, 15, 18, 22, 26, 30, 35, 40)
 _COHERENCE_TOLERANCE = 0.02
+_SEARCH_MAX_TEXTS = 10_000  # comments the count is searched on; the chosen count fits on all
 
 
 def _svd(matrix: Any, k: int, random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -561,21 +562,27 @@ class ThemeModel(Estimator):
             return []
         grades: list[dict[str, float]] = []
         fitted: list[np.ndarray] = []
-        singular = _svd(matrix, max(candidates), self.random_state) if len(candidates) > 1 else None
+        # the count is searched on a sample of a large corpus, then fitted on all of it
+        search = np.arange(len(docs))
+        if len(docs) > _SEARCH_MAX_TEXTS:
+            rng = np.random.default_rng(self.random_state)
+            search = np.sort(rng.choice(len(docs), _SEARCH_MAX_TEXTS, replace=False))
+        sample, sample_presence = matrix[search], presence[search]
+        singular = _svd(sample, max(candidates), self.random_state) if len(candidates) > 1 else None
         for k in candidates:
             if singular is not None and self.representation == "nmf":
-                components = self._factorise_from(matrix, k, singular)
+                components = self._factorise_from(sample, k, singular)
             else:
-                _, components = self._factorise(matrix, k)
+                _, components = self._factorise(sample, k)
             top = self._top_columns(components, words)
-            assigned = self._assign(matrix, components, presence, top)
-            shares = np.bincount(assigned[assigned >= 0], minlength=k) / len(docs)
+            assigned = self._assign(sample, components, sample_presence, top)
+            shares = np.bincount(assigned[assigned >= 0], minlength=k) / len(search)
             grades.append(
                 {
                     "k": float(k),
                     "largest": float(shares.max()),
                     "other": float(np.mean(assigned < 0)),
-                    "coherence": _coherence(presence, top),
+                    "coherence": _coherence(sample_presence, top),
                     "chosen": 0.0,
                 }
             )
@@ -608,7 +615,15 @@ class ThemeModel(Estimator):
             )
         grades[chosen]["chosen"] = 1.0
         self.selection_[language] = grades
-        components = self._split_large(matrix, fitted[chosen], presence, words)
+        components = fitted[chosen]
+        if len(search) < len(docs):
+            k = int(grades[chosen]["k"])
+            components = (
+                self._factorise_from(matrix, k, _svd(matrix, k, self.random_state))
+                if self.representation == "nmf"
+                else self._factorise(matrix, k)[1]
+            )
+        components = self._split_large(matrix, components, presence, words)
         # name the themes; a theme no phrase names (too few comments) is dissolved
         candidates_by_doc = [
             label_candidates(text, record, language)
