@@ -25,7 +25,7 @@ from sklearn.metrics import normalized_mutual_info_score
 from cxml.demo import generate
 from cxml.text.evaluate import theme_coherence
 from cxml.text.nlp import Tokenizer
-from cxml.text.themes import OTHER, ThemeModel, _occurs
+from cxml.text.themes import OTHER, ThemeModel, written_in
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKENIZER = Tokenizer()
@@ -71,7 +71,7 @@ def label_failures(model: ThemeModel, texts: list[str], strongest: list[str], la
     for theme_id in set(strongest) - {OTHER}:
         label = model.label(theme_id).lower()
         members = [t for t, s in zip(texts, strongest, strict=True) if s == theme_id]
-        found = sum(_occurs(label, t, language) for t in members)
+        found = sum(written_in(label, t, language) for t in members)
         if found < 3:
             failures.append(f"{label!r} ({found} of {len(members)})")
     return failures

@@ -271,7 +271,7 @@ def label_candidates(text: str, record: Analysed, language: str) -> set[str]:
     return out
 
 
-def _occurs(phrase: str, text: str, language: str) -> bool:
+def written_in(phrase: str, text: str, language: str) -> bool:
     """Whether ``phrase`` is written in ``text`` (case-insensitive; whole words in English)."""
     if language == "ja":
         return phrase in text

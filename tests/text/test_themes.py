@@ -11,7 +11,7 @@ from cxml.text.lexicon import LexiconScorer, plain_requests
 from cxml.text.nlp import Tokenizer
 from cxml.text.pipeline import TextPipeline
 from cxml.text.sentiment import SentimentModel, checked_weak_labels
-from cxml.text.themes import OTHER, ThemeModel, _occurs
+from cxml.text.themes import OTHER, ThemeModel, written_in
 
 # A made-up whiteboard product's NPS survey: each topic written several ways, the product's
 # name and "like" / "great" everywhere, as in a real small survey.
@@ -90,7 +90,10 @@ def test_labels_are_phrases_written_in_their_themes_comments(
     for theme_id in set(strongest) - {OTHER}:
         label = model.label(theme_id).lower()
         members = [t for t, s in zip(texts, strongest, strict=True) if s == theme_id]
-        assert sum(_occurs(label, t, "en") for t in members) >= min_comments, (label, members[:5])
+        assert sum(written_in(label, t, "en") for t in members) >= min_comments, (
+            label,
+            members[:5],
+        )
 
 
 @pytest.mark.parametrize("generic", ["boardly", "like", "great", "good"])
