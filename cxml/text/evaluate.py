@@ -7,8 +7,12 @@ the comment's own score), so any version can be graded on exactly the same comme
 Grades, each higher-is-better and in [0, 1] or [−1, 1]:
 
 - ``sentiment_macro_f1`` (and ``sentiment_accuracy``): the comment's sentiment against its
-  label, over the held-out comments that have one.
+  label, over the held-out comments that have one. With weak labels this is agreement with
+  the score, not accuracy on the words: a request scored 9 is read as neutral and counts as
+  a miss here (benchmarks/themes.py grades the words separately).
 - ``theme_coverage``: share of held-out comments given a theme other than ``other``.
+- ``theme_largest_share`` (reported, not gated; lower is better): share of held-out comments
+  whose strongest theme is the largest theme: a catch-all theme shows here.
 - ``theme_coherence``: mean NPMI of each discovered theme's top terms, counted in the held-out
   comments (Bouma's normalised PMI; a pair never seen together scores −1, so a theme whose
   words no longer occur in new comments is graded low). Taxonomy themes are the user's words
@@ -170,7 +174,10 @@ def grade_text(
     from sklearn.metrics import accuracy_score, f1_score
 
     if heldout.empty:
-        return {name: float("nan") for name in (*GATE_METRICS, "sentiment_accuracy")} | {
+        return {
+            name: float("nan")
+            for name in (*GATE_METRICS, "sentiment_accuracy", "theme_largest_share")
+        } | {
             "heldout": 0.0,
             "heldout_labelled": 0.0,
         }
@@ -195,6 +202,13 @@ def grade_text(
         if analysed
         else float("nan")
     )
+    strongest = [
+        max(r["themes"], key=lambda t: t["confidence"])["id"]
+        for r in analysed
+        if any(t["id"] != OTHER for t in r["themes"])
+    ]
+    sizes = pd.Series(strongest, dtype=object).value_counts()
+    largest = float(sizes.iloc[0]) / len(analysed) if len(sizes) and analysed else float("nan")
     documents = documents if documents is not None else heldout_documents(heldout, chosen)
     coherence = theme_coherence(list(pipeline.themes_.themes_.values()), documents, chosen)
     return {
@@ -202,6 +216,7 @@ def grade_text(
         "sentiment_accuracy": accuracy,
         "theme_coverage": float(coverage),
         "theme_coherence": coherence,
+        "theme_largest_share": largest,
         "heldout": float(len(heldout)),
         "heldout_labelled": float(len(pairs)),
     }

@@ -3,6 +3,7 @@ Japanese polarity list with negation. The last-resort source, and features for t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -145,3 +146,78 @@ class LexiconScorer:
     ) -> np.ndarray:
         """Sentiment in [-1, 1] per text from the lexicon alone (0 for unsupported languages)."""
         return self.features(texts, analysed, language)[:, 0]
+
+
+# Requests and suggestions: what the customer wants, which says nothing yet about how they
+# feel. English cues are phrases ("please add", "would be nice", "it would help if", "wish");
+# Japanese ones are the desiderative and request forms (欲しい, てほしい, 希望, 要望, ください).
+REQUEST_CUES = {
+    "en": re.compile(
+        r"\b(?:please\s+(?:add|make|allow|let|include|bring|give|provide|fix|improve|support"
+        r"|consider|enable|offer|create|update|keep|change|introduce)"
+        r"|(?:it\s+)?would\s+(?:be\s+)?(?:really\s+|very\s+|so\s+)?(?:nice|great|good|helpful"
+        r"|useful|awesome|cool|better|lovely|ideal)"
+        r"|(?:it\s+)?would\s+help(?:\s+if)?|i\s+would\s+(?:like|love)|i'?d\s+(?:like|love)"
+        r"|(?:i\s+)?wish(?!\s+i\b)(?:\s+(?:you|there|it|they))?|could\s+you|hope\s+you"
+        r"|should\s+(?:add|offer|include|allow|be\s+able|have\s+(?:a|an|more|some|options?)\b)"
+        r"|suggest(?:ion)?s?"
+        r"|feature\s+request|maybe\s+add|need\s+(?:more|to\s+add|a\s+way)"
+        r"|^\s*(?:add|include|allow|make|bring|give)\b)\b",
+        re.IGNORECASE,
+    ),
+    "ja": re.compile(
+        r"(?:て|で)?(?:欲しい|ほしい|欲しかった|ほしかった)|希望|要望|(?:て|で)(?:ください|下さい)"
+        r"|(?:いただき|頂き)たい|(?:たら|れば|と)(?:いい|良い|よい|嬉しい|うれしい|助かる|助かり)"
+        r"|(?:お願い|期待)(?:したい|します|しています)"
+    ),
+}
+_PRAISE = {"en": 0.6, "ja": 0.6}
+_COMPLAINT = {"en": -0.3, "ja": -0.5}
+
+
+def request_spans(text: str, language: str | None) -> list[tuple[int, int]]:
+    """Character spans of the request cues in ``text`` (empty for languages without cues)."""
+    pattern = REQUEST_CUES.get(language or "")
+    return [m.span() for m in pattern.finditer(text)] if pattern is not None else []
+
+
+def plain_requests(
+    texts: Sequence[str],
+    analysed: Sequence[Analysed],
+    language: str | None,
+    scorer: LexiconScorer | None = None,
+) -> np.ndarray:
+    """Which texts are requests or suggestions carrying neither praise nor complaint: a
+    request cue, and the lexicon's polarity of the rest of the text (the cue itself taken
+    out: "nice", "please", "help" are positive words) under the praise and above the
+    complaint threshold. Such a text is neutral, whatever score its writer gave."""
+    out = np.zeros(len(texts), dtype=bool)
+    if language not in REQUEST_CUES:
+        return out
+    scorer = scorer or LexiconScorer()
+    for i, text in enumerate(texts):
+        spans = request_spans(text, language)
+        if not spans:
+            continue
+        if language == "en":
+            rest = text
+            for start, end in reversed(spans):
+                rest = rest[:start] + " " + rest[end:]
+            polarity = float(scorer._english().polarity_scores(rest)["compound"])
+        else:
+            record = analysed[i]
+            # the cue and the action asked for just before it (改善して|ほしい, 増やして|ください)
+            asked = {
+                max((t.start for t in record.terms if t.start < start), default=-1)
+                for start, _ in spans
+            }
+            kept = tuple(
+                t
+                for t in record.terms
+                if t.start not in asked and not any(s <= t.start < e for s, e in spans)
+            )
+            polarity = float(
+                scorer.features([text], [Analysed(kept, record.sentences, ())], "ja")[0, 0]
+            )
+        out[i] = _COMPLAINT[language] < polarity < _PRAISE[language]
+    return out

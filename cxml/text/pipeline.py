@@ -153,8 +153,10 @@ class TextPipeline(Estimator):
             labels = weak_labels(data)
             self.label_source_ = "weak labels from scores" if labels.notna().any() else "none"
         times = data[time_column].tolist() if time_column in data.columns else None
-        self.sentiment_.fit(texts, analysed, languages, labels.tolist(), times)
-        self.themes_.fit(analysed, languages)
+        self.sentiment_.fit(
+            texts, analysed, languages, labels.tolist(), times, weak=not label_column
+        )
+        self.themes_.fit(analysed, languages, texts)
         self.languages_ = sorted({lang for lang in languages if lang})
         counted = pd.Series([lang for lang in languages if lang], dtype=object).value_counts()
         self.usual_language_ = str(counted.index[0]) if len(counted) else None

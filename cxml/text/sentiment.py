@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ import pandas as pd
 from scipy import sparse
 
 from cxml.estimator import Estimator
-from cxml.text.lexicon import LexiconScorer
+from cxml.text.lexicon import LexiconScorer, plain_requests, request_spans
 from cxml.text.nlp import Analysed, identity, term_strings
 
 LABELS = ("negative", "neutral", "positive")
@@ -46,6 +47,71 @@ def weak_labels(frame: pd.DataFrame) -> pd.Series:
     fill("rating", [0.5, 2.5, 3.5, 5.5], ["negative", "neutral", "positive"])
     fill("ces", [0.5, 2.5, 5.5, 7.5], ["positive", "neutral", "negative"])
     return labels.where(labels.notna(), None)
+
+
+def checked_weak_labels(
+    texts: Sequence[str],
+    analysed: Sequence[Analysed],
+    language: str,
+    labels: Sequence[str | None],
+    lexicon: LexiconScorer,
+    contradiction: float = 0.6,
+) -> tuple[list[str | None], dict[str, int]]:
+    """Weak labels (from scores) checked against the words: a plain request or suggestion
+    becomes neutral ("please add some free templates" scored 9 is not praise), and a label
+    the lexicon flatly contradicts (score says negative, the words' polarity is at least
+    ``contradiction``; or the reverse) is dropped, so the model learns what words say rather
+    than who scored what. Returns the labels and how many were changed, by kind."""
+    requests = _all_sentences_plain_requests(texts, analysed, language, lexicon)
+    polarity = lexicon.scores(texts, analysed, language)
+    out: list[str | None] = []
+    changes = {"request_to_neutral": 0, "contradicted_dropped": 0}
+    for label, request, score in zip(labels, requests, polarity, strict=True):
+        if label not in LABELS:
+            out.append(None)
+        elif request and label != "neutral":
+            out.append("neutral")
+            changes["request_to_neutral"] += 1
+        elif (label == "negative" and score >= contradiction) or (
+            label == "positive" and score <= -contradiction
+        ):
+            out.append(None)
+            changes["contradicted_dropped"] += 1
+        else:
+            out.append(label)
+    return out, changes
+
+
+def _all_sentences_plain_requests(
+    texts: Sequence[str], analysed: Sequence[Analysed], language: str, lexicon: LexiconScorer
+) -> np.ndarray:
+    """Which comments are plain requests in every sentence that has content words ("please
+    add templates. thanks" is; "still no broadband after two months. I wish you had told me"
+    is not: its first sentence is a complaint the lexicon has no word for)."""
+    owners: list[int] = []
+    pieces: list[str] = []
+    records: list[Analysed] = []
+    for i, (text, record) in enumerate(zip(texts, analysed, strict=True)):
+        for start, end in record.sentences:
+            terms = tuple(
+                replace(t, start=t.start - start, end=t.end - start)
+                for t in record.terms
+                if start <= t.start < end
+            )
+            if len(terms) < 2 and not request_spans(text[start:end], language):
+                continue  # "Thanks." "Nothing." carry no request and no topic
+            owners.append(i)
+            pieces.append(text[start:end])
+            records.append(Analysed(terms, ((0, end - start),), ()))
+    plain = plain_requests(pieces, records, language, lexicon)
+    out = np.zeros(len(texts), dtype=bool)
+    seen = np.zeros(len(texts), dtype=bool)
+    every = np.ones(len(texts), dtype=bool)
+    for owner, is_plain in zip(owners, plain, strict=True):
+        seen[owner] = True
+        every[owner] &= bool(is_plain)
+    out[:] = seen & every
+    return out
 
 
 FAMILIES = ("lemmas+lexicon", "words", "words+chars")
@@ -163,6 +229,8 @@ class SentimentModel(Estimator):
         select: bool = True,
         select_margin: float = 0.005,
         select_max_texts: int = 8000,
+        requests_neutral: bool = True,
+        check_weak_labels: bool = True,
     ) -> None:
         self.C = C
         self.max_features = max_features
@@ -173,6 +241,19 @@ class SentimentModel(Estimator):
         self.select = select
         self.select_margin = select_margin
         self.select_max_texts = select_max_texts
+        self.requests_neutral = requests_neutral
+        self.check_weak_labels = check_weak_labels
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Models pickled before requests were read as neutral (the shipped defaults too), or
+        # before candidates were selected: parameters they lack take their defaults, so they
+        # clone (a pipeline given a sentiment model with shipped defaults clones them).
+        for name, value in (
+            ("requests_neutral", True), ("check_weak_labels", True), ("select", True),
+            ("select_margin", 0.005), ("select_max_texts", 8000),
+        ):  # fmt: skip
+            state.setdefault(name, value)
+        super().__setstate__(state)
 
     def candidates(self) -> list[tuple[str, float]]:
         """(family, C) pairs tried per language, the preferred first (see FAMILIES)."""
@@ -256,15 +337,34 @@ class SentimentModel(Estimator):
         languages: Sequence[str | None],
         labels: Sequence[str | None],
         times: Sequence[Any] | None = None,
+        *,
+        weak: bool = False,
     ) -> SentimentModel:
         """Learn one model per language from the labelled texts (None labels are skipped).
-        ``times`` (when each text was written) make the choice of family forward in time."""
+        ``times`` (when each text was written) make the choice of family forward in time.
+
+        ``weak``: the labels come from the writers' scores, not from reading the words, so
+        the words overrule them (``checked_weak_labels``): a plain request is neutral, and a
+        label the lexicon flatly contradicts is dropped."""
         self._forget()
         self.lexicon_ = LexiconScorer()
         self.models_: dict[str, _LanguageModel] = {}
         self.sources_: dict[str, str] = {}
         self.selection_: dict[str, list[dict[str, Any]]] = {}
         frame = pd.DataFrame({"language": list(languages), "label": list(labels)})
+        self.weak_label_changes_: dict[str, dict[str, int]] = {}
+        if weak and self.check_weak_labels:
+            for language, group in frame.groupby("language"):
+                index = group.index.to_numpy()
+                checked, changes = checked_weak_labels(
+                    [texts[i] for i in index],
+                    [analysed[i] for i in index],
+                    str(language),
+                    group["label"].tolist(),
+                    self.lexicon_,
+                )
+                frame.loc[index, "label"] = pd.Series(checked, index=index, dtype=object)
+                self.weak_label_changes_[str(language)] = changes
         for language, group in frame.groupby("language"):
             usable = group[group["label"].isin(LABELS)]
             if len(usable) < self.min_texts or usable["label"].nunique() < 2:
@@ -306,21 +406,47 @@ class SentimentModel(Estimator):
     def proba(
         self, texts: Sequence[str], analysed: Sequence[Analysed], language: str | None
     ) -> np.ndarray:
-        """(n, 3) probabilities over (negative, neutral, positive) for texts of one language."""
+        """(n, 3) probabilities over (negative, neutral, positive) for texts of one language;
+        plain requests are neutral (``requests_neutral``)."""
         self._check()
         if not texts:
             return np.zeros((0, len(LABELS)))
+        return self._requests_neutral(
+            self._proba(texts, analysed, language), texts, analysed, language
+        )
+
+    def _proba(
+        self, texts: Sequence[str], analysed: Sequence[Analysed], language: str | None
+    ) -> np.ndarray:
+        """The probabilities as the model, the default or the lexicon reads the words."""
         if language in self.models_:
             lexicon = self.lexicon_.features(texts, analysed, language)
             return self.models_[language].proba(
                 texts, term_strings(analysed, mark_negation=True), lexicon
             )
         if self.defaults and language in self.defaults:
-            return self.defaults[language].proba(texts, analysed, language)
+            return self.defaults[language]._proba(texts, analysed, language)
         score = self.lexicon_.scores(texts, analysed, language or "")
         positive = np.clip(score, 0, 1)
         negative = np.clip(-score, 0, 1)
         return np.column_stack([negative, 1 - positive - negative, positive])
+
+    def _requests_neutral(
+        self,
+        proba: np.ndarray,
+        texts: Sequence[str],
+        analysed: Sequence[Analysed],
+        language: str | None,
+    ) -> np.ndarray:
+        """``proba`` with plain requests (no praise, no complaint) made neutral: "please add
+        templates" says what the customer wants, not how they feel."""
+        if not self.requests_neutral:
+            return proba
+        requests = plain_requests(texts, analysed, language, self.lexicon_)
+        if requests.any():
+            proba = proba.copy()
+            proba[requests] = (0.0, 1.0, 0.0)
+        return proba
 
     def labels_from(self, proba: np.ndarray, language: str | None) -> tuple[np.ndarray, np.ndarray]:
         """(labels, scores) from probabilities: score = P(positive) − P(negative)."""

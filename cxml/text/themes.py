@@ -25,6 +25,7 @@ split, new, retired.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Sequence
@@ -214,44 +215,177 @@ def discovery_terms(record: Analysed, language: str, *, pairs: bool = True) -> l
     return terms + [f"{a}{PAIR}{b}" for a, b in itertools.pairwise(words)]
 
 
-def _readable_label(terms: list[str], typical: Sequence[Analysed], language: str) -> str:
-    """A label a person would write: the phrases the theme's most typical comments use most
-    (those holding one of its top terms), two at most — "Download speed, night" rather than
-    "night / speed / download". Falls back to the top terms when no phrase recurs."""
-    top = terms[:6]
-    stop = DISCOURSE_WORDS.get(language, set())
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_CLAUSE = re.compile(r"[,.;:!?()\[\]\"/\n]+")
+# Words that may open an English label before a content word: "too expensive", "no signal",
+# "more templates". Other stop words may sit inside a label ("ease of use"), never at its ends.
+_LEADS = {"too", "not", "no", "more", "less", "never", "very", "so", "lack"}
+_MAX_LABEL_WORDS = 4
 
-    def related(norm: str) -> bool:
-        if language == "ja":
-            return any(t in norm or norm in t for t in top)
-        words = set(norm.split(" "))
-        return bool(words & {w for t in top for w in t.split(" ")})
 
-    counts: dict[str, int] = {}
-    for record in typical:
-        seen = {p.norm for p in record.phrases if p.norm not in stop and related(p.norm)}
-        for norm in seen:
-            counts[norm] = counts.get(norm, 0) + 1
-    ranked = sorted(
-        (n for n, c in counts.items() if c >= 3),
-        key=lambda n: (-counts[n] * (1 + n.count(" ")), n),
-    )
-    chosen: list[str] = []
-    for norm in ranked:
-        parts = set(norm.split(" ")) if language != "ja" else {norm}
-        if any(parts & (set(c.split(" ")) if language != "ja" else {c}) for c in chosen):
-            continue
-        if language == "ja" and any(norm in c or c in norm for c in chosen):
-            continue
-        chosen.append(norm)
-        if len(chosen) == 2:
-            break
-    if not chosen:
-        return " / ".join(top[:3])
+@functools.cache
+def _english_stop_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
+
+@functools.cache
+def _evaluative_words(language: str) -> frozenset[str]:
+    """Words that say how the customer feels rather than what about ("like", "good", "great",
+    満足): the lexicon's words with a clear polarity. Never enough on their own for a label."""
+    if language == "en":
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        lexicon = SentimentIntensityAnalyzer().lexicon
+        return frozenset(w for w, v in lexicon.items() if abs(v) >= 1.0 and " " not in w)
     if language == "ja":
-        return "・".join(chosen)
-    label = ", ".join(chosen)
-    return label[:1].upper() + label[1:]
+        from cxml.text.lexicon import JA_LEXICON
+
+        return frozenset(w for w, v in JA_LEXICON.items() if abs(v) >= 0.3)
+    return frozenset()
+
+
+def label_candidates(text: str, record: Analysed, language: str) -> set[str]:
+    """The phrases of one comment that could name a theme, lower-cased as written: English word
+    runs of one to four words that end on a content word and start on one (or on "too", "no",
+    "more" …), with stop words only inside ("ease of use", "too expensive", "mind maps");
+    Japanese compound nouns and content words as SudachiPy cuts them ("請求書", "解約手続き")."""
+    if language == "ja" or not text:
+        # a word as written (引っ越し), not its dictionary form (引っ越す), when the text is there
+        words = {text[t.start : t.end] if text else t.norm for t in record.terms}
+        return {p.norm for p in record.phrases} | {w for w in words if len(w) > 1}
+    content = {t.start for t in record.terms}
+    stop = _english_stop_words()
+    out: set[str] = set()
+    for clause in _CLAUSE.split(text):
+        offset = text.find(clause) if clause else -1
+        words = [(m.group().lower(), offset + m.start()) for m in _WORD.finditer(clause)]
+        for i, (first, first_at) in enumerate(words):
+            if first_at not in content and first not in _LEADS:
+                continue
+            for j in range(i, min(i + _MAX_LABEL_WORDS, len(words))):
+                last, last_at = words[j]
+                if last_at in content and (j > i or last not in stop):
+                    out.add(" ".join(w for w, _ in words[i : j + 1]))
+    return out
+
+
+def written_in(phrase: str, text: str, language: str) -> bool:
+    """Whether ``phrase`` is written in ``text`` (case-insensitive; whole words in English)."""
+    if language == "ja":
+        return phrase in text
+    return re.search(rf"(?<![\w'’-]){re.escape(phrase)}(?![\w'’-])", text.lower()) is not None
+
+
+def _choose_label(
+    members: Sequence[int],
+    candidates: Sequence[set[str]],
+    corpus_counts: dict[str, int],
+    top: Sequence[str],
+    avoid: set[str],
+    generic: set[str],
+    language: str,
+    min_comments: int,
+) -> str | None:
+    """The phrase that best names a theme: written in at least ``min_comments`` of its
+    comments, mostly within the theme rather than across the corpus, holding a word that is
+    neither generic nor only evaluative, longer phrases preferred when as frequent; None when
+    no phrase qualifies."""
+    counts: dict[str, int] = {}
+    for d in members:
+        for phrase in candidates[d]:
+            counts[phrase] = counts.get(phrase, 0) + 1
+    evaluative = _evaluative_words(language)
+    stop = _english_stop_words() if language != "ja" else frozenset()
+    top_words = {w for t in top for w in t.split(" ")}
+    best: tuple[float, str] | None = None
+    for phrase, n in counts.items():
+        if n < min_comments or phrase in avoid:
+            continue
+        words = phrase.split(" ") if language != "ja" else [phrase]
+        topical = [w for w in words if w not in stop and w not in evaluative and w not in generic]
+        if not topical or phrase in generic:
+            continue
+        if language == "ja":
+            related = any(t in phrase or phrase in t for t in top)
+        else:
+            related = any(w in top_words or w.rstrip("s") in top_words for w in words)
+        if not related:
+            continue
+        precision = n / corpus_counts.get(phrase, n)
+        # a phrase says more than a word: "runs small" over "small", "請求書の金額" over "請求"
+        length = min(len(words), 3) if language != "ja" else min(len(phrase), 6) / 2
+        score = n * precision * length**1.5
+        if best is None or (score, phrase) > best:
+            best = (score, phrase)
+    return None if best is None else best[1]
+
+
+_CANDIDATE_K = (4, 6, 8, 10, 12, 15, 18, 22, 26, 30, 35, 40)
+_COHERENCE_TOLERANCE = 0.02
+_SEARCH_MAX_TEXTS = 10_000  # comments the count is searched on; the chosen count fits on all
+
+
+def _svd(matrix: Any, k: int, random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.utils.extmath import randomized_svd
+
+    return randomized_svd(matrix, k, random_state=random_state)  # type: ignore[no-any-return]
+
+
+def _nndsvda(
+    matrix: Any, k: int, singular: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """NNDSVD starting factors (Boutsidis & Gallopoulos 2008) from the first k singular
+    triplets, zeros filled with the data's mean ("a" variant), as scikit-learn builds them."""
+    u, s, v = singular
+    w = np.zeros((matrix.shape[0], k))
+    h = np.zeros((k, matrix.shape[1]))
+    w[:, 0] = np.sqrt(s[0]) * np.abs(u[:, 0])
+    h[0] = np.sqrt(s[0]) * np.abs(v[0])
+    for j in range(1, k):
+        x, y = u[:, j], v[j]
+        xp, yp = np.maximum(x, 0), np.maximum(y, 0)
+        xn, yn = np.abs(np.minimum(x, 0)), np.abs(np.minimum(y, 0))
+        positive = np.linalg.norm(xp) * np.linalg.norm(yp)
+        negative = np.linalg.norm(xn) * np.linalg.norm(yn)
+        if positive > negative:
+            a, b, sigma = xp / np.linalg.norm(xp), yp / np.linalg.norm(yp), positive
+        else:
+            a, b, sigma = xn / np.linalg.norm(xn), yn / np.linalg.norm(yn), negative
+        scale = np.sqrt(s[j] * sigma)
+        w[:, j], h[j] = scale * a, scale * b
+    w[w < 1e-6] = 0
+    h[h < 1e-6] = 0
+    mean = float(matrix.mean())
+    w[w == 0] = mean
+    h[h == 0] = mean
+    return w, h
+
+
+def _coherence(presence: Any, top: list[np.ndarray], n_terms: int = 5) -> float:
+    """Mean NPMI of each theme's top ``n_terms`` over the comments (as the gate grades it)."""
+    n = presence.shape[0]
+    scores = []
+    for cols in top:
+        cols = cols[:n_terms]
+        if len(cols) < 2:
+            continue
+        block = presence[:, cols].toarray()
+        together = block.T @ block / n
+        single = np.diag(together)
+        values = []
+        for i in range(len(cols)):
+            for j in range(i + 1, len(cols)):
+                joint = together[i, j]
+                if joint <= 0:
+                    values.append(-1.0)
+                elif joint >= 1:
+                    values.append(1.0)
+                else:
+                    values.append(np.log(joint / (single[i] * single[j])) / -np.log(joint))
+        scores.append(np.mean(values))
+    return float(np.mean(scores)) if scores else -1.0
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -265,10 +399,13 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
 class ThemeModel(Estimator):
     """Finds themes in texts: taxonomy rules first, then themes discovered per language.
 
-    ``n_themes`` per language (None: about one per 200 texts, 5 to 30);
-    ``reference_themes`` are the themes of an earlier model (the champion's
-    ``themes_.values()``), whose ids are kept where a theme is the same (cosine of top-term
-    weights ≥ ``keep_similarity``).
+    ``n_themes`` per language (None: chosen by the data, see ``_discover``: the most coherent
+    count that keeps the largest theme under ``max_share`` and "other" under ``max_other`` of
+    the comments; ``selection_`` keeps each candidate's grades); ``reference_themes`` are the
+    themes of an earlier model (the champion's ``themes_.values()``), whose ids are kept where
+    a theme is the same (cosine of top-term weights ≥ ``keep_similarity``). Labels are phrases
+    written in at least ``min_label_comments`` of a theme's comments; words common to every
+    theme (``generic_``: the product's name, "like") leave the factorisation.
     """
 
     _fit_call = "fit(analysed, languages)"
@@ -285,6 +422,10 @@ class ThemeModel(Estimator):
         random_state: int = 0,
         representation: str = "nmf",
         pairs: bool = True,
+        max_share: float = 0.25,
+        max_other: float = 0.12,
+        min_label_comments: int = 3,
+        generic_share: float = 0.1,
     ) -> None:
         self.taxonomy = taxonomy
         self.n_themes = n_themes
@@ -296,6 +437,10 @@ class ThemeModel(Estimator):
         self.random_state = random_state
         self.representation = representation
         self.pairs = pairs
+        self.max_share = max_share
+        self.max_other = max_other
+        self.min_label_comments = min_label_comments
+        self.generic_share = generic_share
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Models pickled before 0.2 kept the earlier model itself as ``previous``.
@@ -303,14 +448,24 @@ class ThemeModel(Estimator):
         state.setdefault("reference_themes", None)
         state.setdefault("representation", "nmf")
         state.setdefault("pairs", False)  # fitted without pair features
+        for name, value in (
+            ("max_share", 0.25), ("max_other", 0.12), ("min_label_comments", 3),
+            ("generic_share", 0.1),
+        ):  # fmt: skip
+            state.setdefault(name, value)
         super().__setstate__(state)
 
     # --- fitting -------------------------------------------------------------------
 
-    def fit(self, analysed: Sequence[Analysed], languages: Sequence[str | None]) -> ThemeModel:
-        """Discover themes per language and reconcile them with the taxonomy and ``previous``."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
+    def fit(
+        self,
+        analysed: Sequence[Analysed],
+        languages: Sequence[str | None],
+        texts: Sequence[str] | None = None,
+    ) -> ThemeModel:
+        """Discover themes per language and reconcile them with the taxonomy and the reference
+        themes. ``texts`` (the comments as analysed) let labels be phrases as people wrote them
+        ("too expensive"); without them labels are lemma phrases."""
         self._forget()
         taxonomy = self.taxonomy or Taxonomy()
         self.themes_: dict[str, Theme] = {
@@ -324,6 +479,8 @@ class ThemeModel(Estimator):
         self.components_: dict[str, np.ndarray] = {}
         self.component_ids_: dict[str, list[str]] = {}
         self.component_terms_: dict[str, list[set[str]]] = {}
+        self.generic_: dict[str, list[str]] = {}
+        self.selection_: dict[str, list[dict[str, float]]] = {}
         discovered: list[Theme] = []
         by_language: dict[str, list[int]] = {}
         for i, language in enumerate(languages):
@@ -331,48 +488,278 @@ class ThemeModel(Estimator):
                 by_language.setdefault(language, []).append(i)
         for language, index in sorted(by_language.items()):
             docs = [discovery_terms(analysed[i], language, pairs=self.pairs) for i in index]
-            records = [analysed[i] for i, d in zip(index, docs, strict=True) if d]
+            kept = [i for i, d in zip(index, docs, strict=True) if d]
             docs = [d for d in docs if d]
             if len(docs) < self.min_texts:
                 continue
-            # min_df scales with the corpus so one-off spellings and typos stay out of themes.
-            min_df = max(3, int(0.001 * len(docs)))
-            vectorizer = TfidfVectorizer(
-                analyzer=identity, min_df=min_df, max_df=0.5, sublinear_tf=True
-            )
-            try:
-                matrix = vectorizer.fit_transform(docs)
-            except ValueError:
-                continue
-            k = self.n_themes or int(np.clip(round(np.sqrt(len(docs)) / 5), 5, 30))
-            k = min(k, matrix.shape[1] - 1, len(docs) - 1)
-            if k < 2:
-                continue
-            strength, components = self._factorise(matrix, k)
-            vocabulary = vectorizer.get_feature_names_out()
-            self.vectorizers_[language] = vectorizer
-            self.components_[language] = components
-            ids = []
-            for c, row in enumerate(components):
-                # a theme's terms (labels, evidence, id matching) are words and phrases only
-                order = [j for j in np.argsort(row)[::-1] if PAIR not in vocabulary[j]]
-                top = order[: self.top_terms]
-                weights = {str(vocabulary[j]): float(row[j]) for j in top if row[j] > 0}
-                typical = [
-                    records[d] for d in np.argsort(strength[:, c])[::-1][:40] if strength[d, c] > 0
-                ]
-                label = _readable_label(list(weights), typical, language)
-                theme = Theme("", label, language, "discovered", weights)
-                discovered.append(theme)
-                ids.append(theme)
-            self.component_ids_[language] = ids  # type: ignore[assignment]  # ids resolved below
-            self.component_terms_[language] = [set(t.terms) for t in ids]
+            records = [analysed[i] for i in kept]
+            written = [texts[i] if texts is not None else "" for i in kept]
+            themes = self._discover(docs, records, written, language)
+            discovered.extend(themes)
+            self.component_ids_[language] = themes  # type: ignore[assignment]  # ids resolved below
+            self.component_terms_[language] = [set(t.terms) for t in themes]
         self.lineage_ = self._assign_ids(discovered, taxonomy)
         self.component_ids_ = {
             lang: [t.id for t in themes]  # type: ignore[attr-defined]
             for lang, themes in self.component_ids_.items()
         }
         return self
+
+    def _vectorise(self, docs: list[list[str]]) -> tuple[Any, Any]:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        # min_df scales with the corpus so one-off spellings and typos stay out of themes.
+        min_df = max(3, int(0.001 * len(docs)))
+        vectorizer = TfidfVectorizer(
+            analyzer=identity, min_df=min_df, max_df=0.5, sublinear_tf=True
+        )
+        return vectorizer, vectorizer.fit_transform(docs)
+
+    def _discover(
+        self,
+        docs: list[list[str]],
+        records: list[Analysed],
+        texts: list[str],
+        language: str,
+    ) -> list[Theme]:
+        """The themes of one language's comments (empty when there are too few words).
+
+        1. Generic words (spread evenly over a first set of themes: the product's own name,
+           "like") leave the factorisation.
+        2. The number of themes: ``n_themes`` when given, else the candidate that keeps the
+           largest theme under ``max_share`` and "other" under ``max_other`` with the best
+           coherence (NPMI of top terms in these comments).
+        3. A theme still holding more than ``max_share`` of the comments is split in two or
+           three by factorising its own comments.
+        4. Each theme is named by a phrase written in at least ``min_label_comments`` of its
+           comments; a theme with no such phrase is dissolved."""
+        try:
+            vectorizer, matrix = self._vectorise(docs)
+        except ValueError:
+            return []
+        pilot = self.n_themes or int(np.clip(round(np.sqrt(len(docs)) / 5), 5, 30))
+        generic = self._generic_terms(vectorizer, matrix, pilot)
+        if generic:
+            docs = [
+                [t for t in d if t not in generic and not any(w in generic for w in t.split(PAIR))]
+                for d in docs
+            ]
+            try:
+                vectorizer, matrix = self._vectorise(docs)
+            except ValueError:
+                return []
+        self.generic_[language] = sorted(generic)
+        vocabulary = vectorizer.get_feature_names_out()
+        words = np.array([PAIR not in v for v in vocabulary])
+        presence = (matrix > 0).astype(np.float64).tocsr()
+        limit = min(matrix.shape[1] - 1, len(docs) - 1)
+        if self.n_themes:
+            candidates = [min(self.n_themes, limit)]
+        else:
+            ceiling = int(np.clip(len(docs) / 20, 8, 40))
+            candidates = sorted({k for k in _CANDIDATE_K if k <= min(ceiling, limit)})
+        if not candidates or candidates[0] < 2:
+            return []
+        grades: list[dict[str, float]] = []
+        fitted: list[np.ndarray] = []
+        # the count is searched on a sample of a large corpus, then fitted on all of it
+        search = np.arange(len(docs))
+        if len(docs) > _SEARCH_MAX_TEXTS:
+            rng = np.random.default_rng(self.random_state)
+            search = np.sort(rng.choice(len(docs), _SEARCH_MAX_TEXTS, replace=False))
+        sample, sample_presence = matrix[search], presence[search]
+        singular = _svd(sample, max(candidates), self.random_state) if len(candidates) > 1 else None
+        for k in candidates:
+            if singular is not None and self.representation == "nmf":
+                components = self._factorise_from(sample, k, singular)
+            else:
+                _, components = self._factorise(sample, k)
+            top = self._top_columns(components, words)
+            assigned = self._assign(sample, components, sample_presence, top)
+            shares = np.bincount(assigned[assigned >= 0], minlength=k) / len(search)
+            grades.append(
+                {
+                    "k": float(k),
+                    "largest": float(shares.max()),
+                    "other": float(np.mean(assigned < 0)),
+                    "coherence": _coherence(sample_presence, top),
+                    "chosen": 0.0,
+                }
+            )
+            fitted.append(components)
+            within = [g["coherence"] for g in grades if g["largest"] <= self.max_share]
+            # three counts in a row within the limits, each clearly less coherent than the
+            # best before them: more themes only split coherent ones, stop searching
+            if len(within) >= 4 and all(
+                c < max(within[: len(within) - 3 + i]) - _COHERENCE_TOLERANCE
+                for i, c in enumerate(within[-3:])
+            ):
+                break
+        ok = [
+            i
+            for i, g in enumerate(grades)
+            if g["largest"] <= self.max_share and g["other"] <= self.max_other
+        ]
+        if ok:
+            # the most themes that keep the limits and are as coherent as the most coherent
+            # count (within a tolerance: NPMI moves by a few hundredths between counts)
+            best = max(grades[i]["coherence"] for i in ok)
+            chosen = max(i for i in ok if grades[i]["coherence"] >= best - _COHERENCE_TOLERANCE)
+        else:
+            chosen = min(
+                range(len(grades)),
+                key=lambda i: (
+                    max(grades[i]["largest"] - self.max_share, 0)
+                    + max(grades[i]["other"] - self.max_other, 0)
+                ),
+            )
+        grades[chosen]["chosen"] = 1.0
+        self.selection_[language] = grades
+        components = fitted[chosen]
+        if len(search) < len(docs):
+            k = int(grades[chosen]["k"])
+            components = (
+                self._factorise_from(matrix, k, _svd(matrix, k, self.random_state))
+                if self.representation == "nmf"
+                else self._factorise(matrix, k)[1]
+            )
+        components = self._split_large(matrix, components, presence, words)
+        # name the themes; a theme no phrase names (too few comments) is dissolved
+        candidates_by_doc = [
+            label_candidates(text, record, language)
+            for text, record in zip(texts, records, strict=True)
+        ]
+        corpus_counts: dict[str, int] = {}
+        for found in candidates_by_doc:
+            for phrase in found:
+                corpus_counts[phrase] = corpus_counts.get(phrase, 0) + 1
+        for attempt in range(5):
+            top = self._top_columns(components, words)
+            assigned = self._assign(matrix, components, presence, top)
+            used: set[str] = set()
+            order = np.argsort(-np.bincount(assigned[assigned >= 0], minlength=len(components)))
+            chosen_names: dict[int, str | None] = {}
+            for c in order:
+                members = np.flatnonzero(assigned == c)
+                terms = [str(vocabulary[j]) for j in top[c]]
+                name = _choose_label(
+                    members, candidates_by_doc, corpus_counts, terms, used, generic, language,
+                    self.min_label_comments,
+                )  # fmt: skip
+                chosen_names[int(c)] = name
+                if name:
+                    used.add(name)
+            names: list[str | None] = [chosen_names[c] for c in range(len(components))]
+            if all(names) or len(components) <= 2 or attempt == 4:
+                break
+            components = components[[c for c, n in enumerate(names) if n]]
+        self.vectorizers_[language] = vectorizer
+        self.components_[language] = components
+        themes = []
+        for c, row in enumerate(components):
+            top_c = self._top_columns(components, words)[c]
+            weights = {str(vocabulary[j]): float(row[j]) for j in top_c if row[j] > 0}
+            label = names[c] if names[c] else " / ".join(list(weights)[:3])
+            if language != "ja":
+                label = label[:1].upper() + label[1:]
+            themes.append(Theme("", label, language, "discovered", weights))
+        return themes
+
+    def _top_columns(self, components: np.ndarray, words: np.ndarray) -> list[np.ndarray]:
+        """Each theme's top word and phrase columns (pairs never name or evidence a theme)."""
+        out = []
+        for row in components:
+            order = np.argsort(-row, kind="stable")
+            order = order[words[order] & (row[order] > 0)]
+            out.append(order[: self.top_terms])
+        return out
+
+    def _assign(
+        self, matrix: Any, components: np.ndarray, presence: Any, top: list[np.ndarray]
+    ) -> np.ndarray:
+        """Each comment's strongest theme as ``match`` finds it (the largest share of the
+        projection among themes with one of their top terms written), −1 for none."""
+        weights = np.asarray(matrix @ components.T)
+        totals = weights.sum(axis=1, keepdims=True)
+        shares = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
+        mask = np.zeros((presence.shape[1], len(components)))
+        for c, cols in enumerate(top):
+            mask[cols, c] = 1.0
+        evidence = np.asarray((presence @ mask) > 0)
+        shares = np.where(evidence, shares, 0.0)
+        assigned = shares.argmax(axis=1)
+        return np.where(shares.max(axis=1) > 0, assigned, -1)
+
+    def _generic_terms(self, vectorizer: Any, matrix: Any, k: int) -> set[str]:
+        """Single words written in at least ``generic_share`` of the comments that a first
+        factorisation finds everywhere: among the top terms of a third of its themes (three
+        at least), or no theme holding them twice as often as it holds comments (lift < 2).
+        In a product's survey these are the product's own name and "like", whatever the
+        product. Phrases holding them ("customer service") stay."""
+        if k < 3 or matrix.shape[1] <= k:
+            return set()
+        vocabulary = vectorizer.get_feature_names_out()
+        words = np.array([PAIR not in v and " " not in v for v in vocabulary])
+        frequency = np.asarray((matrix > 0).sum(axis=0)).ravel() / matrix.shape[0]
+        strength, components = self._factorise(matrix, k)
+        tops = np.zeros(len(vocabulary))
+        for row in components:
+            order = np.argsort(-row, kind="stable")
+            order = order[(words[order]) & (row[order] > 0)][:8]
+            tops[order] += 1
+        strength, components = self._factorise(matrix, k)
+        assigned = strength.argmax(axis=1)
+        overall = np.bincount(assigned, minlength=k) / len(assigned)
+        presence = (matrix > 0).tocsc()
+        lift = np.full(len(vocabulary), np.inf)
+        for j in np.flatnonzero(words & (frequency >= self.generic_share)):
+            holders = assigned[presence[:, j].nonzero()[0]]
+            within = np.bincount(holders, minlength=k) / len(holders)
+            lift[j] = float(np.max(within / np.maximum(overall, 1e-9)))
+        spread = (tops >= max(3, k / 3)) | (lift < 2.0)
+        return {
+            str(vocabulary[j]) for j in np.flatnonzero(spread & (frequency >= self.generic_share))
+        }
+
+    def _split_large(
+        self, matrix: Any, components: np.ndarray, presence: Any, words: np.ndarray
+    ) -> np.ndarray:
+        """Split each theme holding more than ``max_share`` of the comments by factorising
+        its own comments into two or three (the count whose largest part is smallest)."""
+        for _ in range(4):
+            top = self._top_columns(components, words)
+            assigned = self._assign(matrix, components, presence, top)
+            sizes = np.bincount(assigned[assigned >= 0], minlength=len(components))
+            c = int(sizes.argmax())
+            if sizes[c] <= self.max_share * matrix.shape[0] or sizes[c] < 20:
+                break
+            rows = matrix[np.flatnonzero(assigned == c)]
+            best: np.ndarray | None = None
+            best_largest = np.inf
+            for parts in (2, 3):
+                _, sub = self._factorise(rows, parts)
+                trial = np.vstack([np.delete(components, c, axis=0), sub])
+                trial_top = self._top_columns(trial, words)
+                trial_assigned = self._assign(matrix, trial, presence, trial_top)
+                largest = np.bincount(trial_assigned[trial_assigned >= 0]).max()
+                if largest < best_largest:
+                    best, best_largest = trial, largest
+            if best is None or best_largest >= sizes[c]:
+                break
+            components = best
+        return components
+
+    def _factorise_from(
+        self, matrix: Any, k: int, singular: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ) -> np.ndarray:
+        """The k themes' term weights by NMF started, as ``nndsvda``, from a truncated SVD
+        computed once for every candidate k."""
+        from sklearn.decomposition import NMF
+
+        start_w, start_h = _nndsvda(matrix, k, singular)
+        nmf = NMF(n_components=k, init="custom", random_state=self.random_state, max_iter=400)
+        nmf.fit_transform(matrix, W=start_w, H=start_h)
+        return nmf.components_
 
     def _factorise(self, matrix: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(strength of each theme in each text, each theme's term weights) by the chosen
@@ -583,9 +970,16 @@ class ThemeModel(Estimator):
         top_terms = self.component_terms_[language]
         for row in range(len(docs)):
             present = {m.id for m in out[row]}
-            for column in np.flatnonzero(shares[row] >= self.min_confidence):
+            # every theme with at least ``min_confidence`` of the comment, and its strongest
+            # theme whatever its share (a long review touches many themes)
+            strongest = [int(c) for c in np.argsort(-shares[row]) if shares[row, c] > 0]
+            added = False
+            for column in strongest:
+                if added and shares[row, column] < self.min_confidence:
+                    break
                 theme_id = ids[column]
                 if theme_id in present:
+                    added = True
                     continue
                 evidence = [t for t in analysed[row].terms if t.norm in top_terms[column]]
                 evidence += [p for p in analysed[row].phrases if p.norm in top_terms[column]]
@@ -595,6 +989,7 @@ class ThemeModel(Estimator):
                 end = max(t.end for t in evidence)
                 out[row].append(Match(theme_id, round(float(shares[row, column]), 3), start, end))
                 present.add(theme_id)
+                added = True
 
     def table(self) -> list[dict[str, Any]]:
         """The themes as rows: id, label, language, kind, top terms."""
