@@ -31,7 +31,7 @@ import pandas as pd
 from cxml.text.nlp import Analysed, Tokenizer
 from cxml.text.redact import redacted
 from cxml.text.sentiment import LABELS, weak_labels
-from cxml.text.themes import OTHER, theme_terms
+from cxml.text.themes import OTHER, mean_npmi, theme_terms
 
 GATE_METRICS = ("sentiment_macro_f1", "theme_coverage", "theme_coherence")
 HELDOUT_COLUMNS = ["feedback_id", "created_at", "language", "text", "label"]
@@ -149,19 +149,7 @@ def _npmi(terms: list[str], docs: list[set[str]]) -> float:
     if n == 0:
         return -1.0
     present = np.array([[t in d for t in terms] for d in docs], dtype=np.float64)
-    together = present.T @ present / n
-    single = np.diag(together)
-    values = []
-    for i in range(len(terms)):
-        for j in range(i + 1, len(terms)):
-            joint = together[i, j]
-            if joint <= 0:
-                values.append(-1.0)
-            elif joint >= 1:
-                values.append(1.0)
-            else:
-                values.append(np.log(joint / (single[i] * single[j])) / -np.log(joint))
-    return float(np.mean(values))
+    return mean_npmi(present.T @ present / n)
 
 
 def grade_text(

@@ -372,20 +372,25 @@ def _coherence(presence: Any, top: list[np.ndarray], n_terms: int = 5) -> float:
         if len(cols) < 2:
             continue
         block = presence[:, cols].toarray()
-        together = block.T @ block / n
-        single = np.diag(together)
-        values = []
-        for i in range(len(cols)):
-            for j in range(i + 1, len(cols)):
-                joint = together[i, j]
-                if joint <= 0:
-                    values.append(-1.0)
-                elif joint >= 1:
-                    values.append(1.0)
-                else:
-                    values.append(np.log(joint / (single[i] * single[j])) / -np.log(joint))
-        scores.append(np.mean(values))
+        scores.append(mean_npmi(block.T @ block / n))
     return float(np.mean(scores)) if scores else -1.0
+
+
+def mean_npmi(together: np.ndarray) -> float:
+    """Mean normalised PMI over the pairs of terms, from their co-occurrence shares
+    (``together[i, j]``: the share of comments holding both; the diagonal, each alone)."""
+    single = np.diag(together)
+    values = []
+    for i in range(len(single)):
+        for j in range(i + 1, len(single)):
+            joint = together[i, j]
+            if joint <= 0:
+                values.append(-1.0)
+            elif joint >= 1:
+                values.append(1.0)
+            else:
+                values.append(np.log(joint / (single[i] * single[j])) / -np.log(joint))
+    return float(np.mean(values))
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
