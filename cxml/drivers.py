@@ -128,7 +128,8 @@ def churn_drivers(
         or pd.concat([customers["signup_date"], customers["churn_date"]]).max()
     )
     frame = customers.copy()
-    end = frame["churn_date"].fillna(as_of)
+    # one unit on both sides (a datetime64[s] column refuses a nanosecond fill in pandas 4)
+    end = frame["churn_date"].astype("datetime64[ns]").fillna(as_of.as_unit("ns"))
     frame["tenure_band"] = pd.cut(
         (end - frame["signup_date"]).dt.days, [-1, 180, 365, 730, 10**6], labels=False
     )

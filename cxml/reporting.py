@@ -222,6 +222,11 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+NO_THEMES_YET = (
+    "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
+)
+
+
 def theme_overview(
     store: Store, *, today: datetime, months: int = 6, theme_days: int = 90
 ) -> list[dict[str, Any]]:
@@ -234,10 +239,8 @@ def theme_overview(
     from cxml.store.scores import at_risk_by_theme
 
     summary = theme_summary(store, examples=0)
-    if summary.empty:
-        raise ConfigError(
-            "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
-        )
+    if summary.empty:  # a state, not an error: nothing analysed yet (see NO_THEMES_YET)
+        return []
     summary = summary[summary["theme_id"] != "other"]
 
     def indexed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:

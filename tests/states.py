@@ -74,7 +74,10 @@ def cxml(folder: Path, database_url: str, *args: str) -> Ran:
 
     out, err = io.StringIO(), io.StringIO()
     with _environment(folder, database_url), redirect_stdout(out), redirect_stderr(err):
-        code = main(list(args))
+        try:
+            code = main(list(args))
+        except SystemExit as done:  # a command's own exit status (e.g. 6: promote refused)
+            code = int(done.code or 0)
     return Ran(list(args), code, out.getvalue(), err.getvalue())
 
 

@@ -400,11 +400,20 @@ class LinearChurnModel(_Rows, ClassifierMixin, Estimator):
         y = np.asarray(y).astype(int)
         data = self._learn_columns(X)
         matrix = self._read(data)
-        with np.errstate(all="ignore"):
-            means = np.nanmean(matrix, axis=0)
-            scales = np.nanstd(matrix, axis=0)
-        self.means_ = np.where(np.isfinite(means), means, 0.0)
-        self.scales_ = np.where(np.isfinite(scales) & (scales > 0), scales, 1.0)
+        # Mean and spread of the known values per column; a column with none known (a store
+        # with no such history) gets 0 and 1, without numpy's empty-slice warning.
+        known = np.isfinite(matrix)
+        counts = known.sum(axis=0)
+        filled = np.where(known, matrix, 0.0)
+        means = np.divide(
+            filled.sum(axis=0), counts, out=np.zeros(matrix.shape[1]), where=counts > 0
+        )
+        spread = np.where(known, matrix - means, 0.0) ** 2
+        scales = np.sqrt(
+            np.divide(spread.sum(axis=0), counts, out=np.ones(matrix.shape[1]), where=counts > 0)
+        )
+        self.means_ = means
+        self.scales_ = np.where(scales > 0, scales, 1.0)
         design = self._design(matrix)
         folds = list(
             StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state).split(

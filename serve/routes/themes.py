@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from cxml.errors import ConfigError
-from cxml.reporting import theme_overview
+from cxml.reporting import NO_THEMES_YET, theme_overview
 from cxml.store.analysis import theme_comments
 from cxml.text.redact import redacted
 from serve.deps import Service, now, require, service
@@ -33,7 +33,11 @@ async def themes(
     state: Service = Depends(service),
 ) -> dict[str, Any]:
     rows = await asyncio.to_thread(theme_overview, state.store, today=now(), months=months)
-    return {"themes": rows, "currency": state.settings.currency}
+    return {
+        "themes": rows,
+        "currency": state.settings.currency,
+        "message": None if rows else NO_THEMES_YET,
+    }
 
 
 def _cursor(row: dict[str, Any]) -> str:

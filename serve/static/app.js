@@ -371,6 +371,7 @@ async function themes() {
   screen(t("themes.title"), h("p", { class: "muted" }, t("themes.intro")), body);
   try {
     const { themes: rows } = await api("/v1/themes");
+    if (!rows.length) { body.replaceChildren(h("p", { class: "muted", id: "themes-empty" }, t("themes.empty"))); return; }
     const scale = (values) => Math.max(1, ...values.filter((v) => v != null).map(Math.abs));
     const npsScale = scale(rows.flatMap((r) => [r.nps_impact_ci_low, r.nps_impact_ci_high]));
     const churnScale = scale(rows.flatMap((r) => [r.excess_churn_ci_low, r.excess_churn_ci_high]));
