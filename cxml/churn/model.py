@@ -561,7 +561,8 @@ class LogisticBaseline(ClassifierMixin, Estimator):
                 ),
                 categorical,
             ),
-            (make_pipeline(SimpleImputer(), StandardScaler()), numeric),
+            # a feature nobody has a value for yet (no surveys in the store) stays, as zeros
+            (make_pipeline(SimpleImputer(keep_empty_features=True), StandardScaler()), numeric),
         )
         self.model_ = make_pipeline(
             transformer, LogisticRegression(max_iter=self.max_iter, C=self.C)
