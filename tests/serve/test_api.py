@@ -338,7 +338,7 @@ def test_follow_ups_close_the_loop_with_a_full_audit_trail(served: Served) -> No
             "status": ["open", "contacted"],
             "outcome": [None, "offered a discount"],
         }
-        assert history[1]["changed_by"] == served["keys"]["read"].split("_")[1]
+        assert history[1]["changed_by"] == served["keys"]["agent"].split("_")[1]
         assert (
             api.patch(
                 f"/v1/customers/{customer}/follow-ups/999999", json={"status": "lost"}
