@@ -323,6 +323,8 @@ class Ingestion:
         if missing:
             chunks = iter(chunks)
             first = next(chunks, None)
+            if hasattr(chunks, "close"):  # the reader's file is not read further: close it now
+                chunks.close()
             sample = first.frame if first is not None else pd.DataFrame(columns=header)
             unmapped = [c for c in header if renamed[c] == c and c not in contract.FEEDBACK_COLUMNS]
             hints = contract.mapping_hints(
