@@ -253,8 +253,8 @@ def label_candidates(text: str, record: Analysed, language: str) -> set[str]:
     Japanese compound nouns and content words as SudachiPy cuts them ("請求書", "解約手続き")."""
     if language == "ja" or not text:
         # a word as written (引っ越し), not its dictionary form (引っ越す), when the text is there
-        words = {text[t.start : t.end] if text else t.norm for t in record.terms}
-        return {p.norm for p in record.phrases} | {w for w in words if len(w) > 1}
+        written = {text[t.start : t.end] if text else t.norm for t in record.terms}
+        return {p.norm for p in record.phrases} | {w for w in written if len(w) > 1}
     content = {t.start for t in record.terms}
     stop = _english_stop_words()
     out: set[str] = set()
@@ -330,7 +330,7 @@ _SEARCH_MAX_TEXTS = 10_000  # comments the count is searched on; the chosen coun
 def _svd(matrix: Any, k: int, random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.utils.extmath import randomized_svd
 
-    return randomized_svd(matrix, k, random_state=random_state)  # type: ignore[no-any-return]
+    return randomized_svd(matrix, k, random_state=random_state)
 
 
 def _nndsvda(
@@ -648,7 +648,7 @@ class ThemeModel(Estimator):
                 members = np.flatnonzero(assigned == c)
                 terms = [str(vocabulary[j]) for j in top[c]]
                 name = _choose_label(
-                    members, candidates_by_doc, corpus_counts, terms, used, generic, language,
+                    members.tolist(), candidates_by_doc, corpus_counts, terms, used, generic, language,
                     self.min_label_comments,
                 )  # fmt: skip
                 chosen_names[int(c)] = name
@@ -664,7 +664,7 @@ class ThemeModel(Estimator):
         for c, row in enumerate(components):
             top_c = self._top_columns(components, words)[c]
             weights = {str(vocabulary[j]): float(row[j]) for j in top_c if row[j] > 0}
-            label = names[c] if names[c] else " / ".join(list(weights)[:3])
+            label = names[c] or " / ".join(list(weights)[:3])
             if language != "ja":
                 label = label[:1].upper() + label[1:]
             themes.append(Theme("", label, language, "discovered", weights))
