@@ -476,6 +476,16 @@ def _text_columns(frame: pd.DataFrame) -> list[Any]:
     ]
 
 
+def _formula_cells(column: pd.Series) -> pd.Series:
+    """Which cells of a text column are strings that start with a formula character
+    (vectorised: the per-cell check cost more than writing the CSV on a million rows)."""
+    try:
+        first = column.str[:1]
+    except AttributeError:  # an object column holding no string at all
+        return pd.Series(False, index=column.index)
+    return first.isin(FORMULA_START).fillna(False).astype(bool)
+
+
 def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every text cell and column name made spreadsheet-safe; numeric columns
     as they are. Every CSV a person opens is written through this."""
@@ -485,7 +495,9 @@ def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     out = frame.copy()
     for column in text:
-        out[column] = out[column].map(spreadsheet_safe)
+        formula = _formula_cells(out[column])
+        if formula.any():
+            out[column] = out[column].where(~formula, "'" + out[column].where(formula, ""))
     out.columns = [spreadsheet_safe(str(c)) for c in frame.columns]
     return out
 
@@ -494,7 +506,11 @@ def csv_quoting(frame: pd.DataFrame) -> int:
     """How to quote ``frame``'s cells: as few as possible, but every text cell when one holds a
     carriage return (pandas' writer would leave such a cell bare and split the row)."""
     for column in _text_columns(frame):
-        if any(isinstance(v, str) and "\r" in v for v in frame[column]):
+        try:
+            carriage = frame[column].str.contains("\r", regex=False)
+        except AttributeError:  # no string in the column
+            continue
+        if carriage.fillna(False).astype(bool).any():
             return csv.QUOTE_NONNUMERIC
     return csv.QUOTE_MINIMAL
 
