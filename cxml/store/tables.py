@@ -64,6 +64,8 @@ feedback = Table(
     Column("source", Text, nullable=True),
     Column("ingested_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # When a retention policy replaced the raw text by its redacted form (NULL: raw as sent).
+    Column("text_expired_at", DateTime, nullable=True),
     Index("ix_feedback_customer_created", "customer_id", "created_at"),
     Index("ix_feedback_created", "created_at"),
 )
@@ -256,4 +258,27 @@ drift_reports = Table(
     Column("alerts", Integer, nullable=False),
     Column("report", JSONType, nullable=False),
     Index("ix_drift_reports_created", "created_at"),
+)
+
+
+# Customers erased on request (privacy operations): only a keyed hash of the id, so an old file
+# that holds them cannot bring them back silently; no personal data.
+suppressed_customers = Table(
+    "suppressed_customers",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("erased_at", DateTime, nullable=False),
+    Column("erased_by", String(100), nullable=False),
+    Column("counts", JSONType, nullable=False),
+    # The model versions that had read the customer's data (replaced at the next retrain).
+    Column("model_versions", JSONType, nullable=False),
+)
+
+# The store's own secrets: the key of the suppression hash when CXML_PRIVACY_KEY is not set.
+store_secrets = Table(
+    "store_secrets",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", String(128), nullable=False),
+    Column("created_at", DateTime, nullable=False),
 )
