@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -363,18 +364,14 @@ def expire_text(
     days_by_channel: dict[str, int],
     *,
     now: datetime,
-    mode: str = "redacted",
+    rewrite: Callable[[str], str],
     batch: int = 5_000,
 ) -> dict[str, int]:
-    """Replace the raw text of comments older than their channel's retention (days) by its
-    redacted form (``mode="empty"``: by nothing), marking when; analyses, themes and scores
-    stay, so what was computed from them does not move (the text pipeline reads the redacted
-    text anyway). A channel not in ``days_by_channel`` keeps its text. Returns how many
-    comments per channel expired now; running it again expires nothing new."""
-    from cxml.text.redact import redact
-
-    if mode not in ("redacted", "empty"):
-        raise ValueError(f"mode {mode!r}: expected 'redacted' or 'empty'")
+    """Replace the raw text of comments older than their channel's retention (days) by
+    ``rewrite(text)`` — its redacted form, or nothing — marking when; analyses, themes and
+    scores stay, so what was computed from them does not move (the text pipeline reads the
+    redacted text anyway). A channel not in ``days_by_channel`` keeps its text. Returns how
+    many comments per channel expired now; running it again expires nothing new."""
     done: dict[str, int] = {}
     for channel, days in sorted(days_by_channel.items()):
         cutoff = now - timedelta(days=int(days))
@@ -393,7 +390,7 @@ def expire_text(
                     .limit(batch)
                 ).all()
                 for feedback_id, text in rows:
-                    kept = None if text is None else redact(text)[0] if mode == "redacted" else ""
+                    kept = None if text is None else rewrite(text)
                     connection.execute(
                         update(feedback)
                         .where(feedback.c.feedback_id == feedback_id)

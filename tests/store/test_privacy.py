@@ -27,6 +27,7 @@ from cxml.store.privacy import (
     suppressed,
 )
 from cxml.store.tables import latest_scores, scores
+from cxml.text.redact import redact
 from cxml.text.training import analyze_store
 
 NOW = datetime(2026, 12, 1, 9, 0)
@@ -34,6 +35,10 @@ PLANTED_ID = "CUST-ZEPHYR-7731"
 SENTENCE = "the quokka-shaped router blinked magenta all weekend"
 EMAIL = "zephyr.quill@example.org"
 PHONE = "07700 900461"
+
+
+def _redact(text: str) -> str:
+    return redact(text)[0]
 
 
 def _customers(with_planted: bool) -> list[dict[str, Any]]:
@@ -229,7 +234,7 @@ def test_expired_raw_text_becomes_its_redacted_form_and_the_metrics_do_not_move(
     nps_before = _nps(store)
     analyses_before = store.table_frame("feedback_analysis")
 
-    expired = expire_text(store, {"email": 180}, now=NOW)
+    expired = expire_text(store, {"email": 180}, now=NOW, rewrite=_redact)
 
     assert expired == {"email": 1}  # FZ1 (March); the survey channel keeps its text
     texts = store.table_frame("feedback").set_index("feedback_id")
@@ -239,6 +244,6 @@ def test_expired_raw_text_becomes_its_redacted_form_and_the_metrics_do_not_move(
     assert texts["text_expired_at"].notna().sum() == 1
     pd.testing.assert_frame_equal(_nps(store), nps_before)
     pd.testing.assert_frame_equal(store.table_frame("feedback_analysis"), analyses_before)
-    assert expire_text(store, {"email": 180}, now=NOW) == {"email": 0}
-    assert expire_text(store, {"survey": 30}, now=NOW, mode="empty")["survey"] == 13
+    assert expire_text(store, {"email": 180}, now=NOW, rewrite=_redact) == {"email": 0}
+    assert expire_text(store, {"survey": 30}, now=NOW, rewrite=lambda _: "")["survey"] == 13
     assert (store.table_frame("feedback").query("channel == 'survey'")["text"] == "").all()
