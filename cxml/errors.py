@@ -22,6 +22,7 @@ CODES: dict[str, str] = {
     "CX105": "a column mapping file is not valid",
     "CX106": "a request or batch is larger than allowed",
     "CX107": "no such route, or not with this method",
+    "CX108": "the customer is held out as a control by an open worklist pull",
     "CX201": "a model was used before it was fitted",
     "CX202": "no model is registered (or champion) for what was asked",
     "CX203": "the model cannot score this input: trained in another mode, or on other columns",
@@ -144,6 +145,13 @@ class TooLargeError(ConfigError):
     """A request or batch is larger than a setting allows (HTTP 413)."""
 
     code: ClassVar[str] = "CX106"
+
+
+class HeldOutError(ConfigError):
+    """The customer is a control in an open worklist pull: contacting them would spoil the
+    randomised comparison (HTTP 409; override on purpose, and it is recorded)."""
+
+    code: ClassVar[str] = "CX108"
 
 
 class AccessError(CxmlError, PermissionError):

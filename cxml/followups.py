@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxml.errors import ConfigError, NotFoundError
+from cxml.errors import ConfigError, HeldOutError, NotFoundError
 from cxml.store import Store
 from cxml.store import followups as stored
 from cxml.store.analysis import theme_mentions
+from cxml.store.pulls import open_control_pull
 from cxml.store.records import customer
 
 
@@ -63,12 +64,30 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def open_follow_up(
-    store: Store, customer_id: str, values: dict[str, Any], *, actor: str | None, now: datetime
+    store: Store,
+    customer_id: str,
+    values: dict[str, Any],
+    *,
+    actor: str | None,
+    now: datetime,
+    override_holdout: bool = False,
 ) -> dict[str, Any]:
-    """Create a follow-up for a stored customer (status defaults to ``open``)."""
+    """Create a follow-up for a stored customer (status defaults to ``open``). A customer held
+    out as a control by an open worklist pull is refused (``HeldOutError``) unless
+    ``override_holdout``, which is recorded in the follow-up's first event."""
     customer(store, customer_id)  # NotFoundError for an unknown customer
     values = _checked({"status": "open", **{k: v for k, v in values.items() if v is not None}})
-    return stored.insert_follow_up(store, customer_id, values, actor, now)
+    pull_id = open_control_pull(store, customer_id, now)
+    if pull_id is not None and not override_holdout:
+        raise HeldOutError(
+            f"customer {customer_id} is a control of worklist pull {pull_id}: contacting them "
+            "now would spoil the measurement of what contact does; leave them until the pull "
+            "can be read, or override on purpose (override_holdout, recorded)",
+            field="customer_id",
+            value=customer_id,
+        )
+    extra = {"holdout_override": [None, pull_id]} if pull_id is not None else None
+    return stored.insert_follow_up(store, customer_id, values, actor, now, extra=extra)
 
 
 def update_follow_up(

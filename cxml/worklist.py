@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cxml.store import Store
+from cxml.store.pulls import open_controls
 from cxml.store.scores import Sort, at_risk
 
 
@@ -50,17 +51,21 @@ def worklist(
     """The ``capacity`` customers to contact first (see the module), with totals and how the
     list was ranked."""
     shares = saved_shares(impact)
+    controls = open_controls(store, today)  # held out by a running pull: not work
     items = at_risk(
         store,
         today=today,
         sort=Sort.EXPECTED_SAVED,
-        limit=capacity if owner is None else max(capacity * 20, 1000),
+        limit=(capacity if owner is None else max(capacity * 20, 1000)) + len(controls),
         bands=bands or ("high", "medium"),
         attributes=attributes,
         themes=themes or (),
         handled_since=today - timedelta(days=handled_days),
         saved_share=shares or None,
     )
+    items = [i for i in items if i["customer_id"] not in controls][
+        : capacity if owner is None else None
+    ]
     if owner is not None:  # an owner's own list: their open follow-ups and nobody else's
         items = [
             i for i in items if i["follow_up"] is None or (i["follow_up"]["owner"] or "") == owner
@@ -76,6 +81,7 @@ def worklist(
         "saved_share": shares,
         "effect": None if impact is None else impact["overall"],
         "handled_days": handled_days,
+        "held_out": len(controls),
         "items": items,
         "revenue_at_risk": round(sum(i["revenue_at_risk"] or 0.0 for i in items), 2),
         "expected_saved": round(sum(i["expected_saved"] or 0.0 for i in items), 2)

@@ -20,6 +20,7 @@ from cxml.errors import (
     AccessError,
     ConfigError,
     CxmlError,
+    HeldOutError,
     InputFileError,
     ModelNotFoundError,
     NotFittedError,
@@ -40,6 +41,7 @@ STATUS_OF: tuple[tuple[type[CxmlError], int], ...] = (
     (AccessError, 401),
     (TooLargeError, 413),
     (NotFoundError, 404),
+    (HeldOutError, 409),  # a control of a running experiment: a state, not a bad request
     (ModelNotFoundError, 409),  # no model yet: a state to act on, not an outage to retry
     (NotFittedError, 503),
     (ConfigError, 422),

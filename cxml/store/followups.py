@@ -19,9 +19,16 @@ FOLLOW_UP_FIELDS = ("owner", "status", "note", "outcome", "channel")
 
 
 def insert_follow_up(
-    store: Store, customer_id: str, values: dict[str, Any], actor: str | None, now: datetime
+    store: Store,
+    customer_id: str,
+    values: dict[str, Any],
+    actor: str | None,
+    now: datetime,
+    *,
+    extra: dict[str, list[Any]] | None = None,
 ) -> dict[str, Any]:
-    """Create a follow-up and its first audit event in one transaction; returns it."""
+    """Create a follow-up and its first audit event in one transaction (``extra``: more
+    changes to record with it, e.g. a holdout overridden); returns it."""
     with store.begin() as connection:
         result = connection.execute(
             insert(follow_ups).values(
@@ -40,7 +47,12 @@ def insert_follow_up(
                 changed_at=now,
                 changed_by=actor,
                 changes={
-                    k: [None, values.get(k)] for k in FOLLOW_UP_FIELDS if values.get(k) is not None
+                    **{
+                        k: [None, values.get(k)]
+                        for k in FOLLOW_UP_FIELDS
+                        if values.get(k) is not None
+                    },
+                    **(extra or {}),
                 },
             )
         )

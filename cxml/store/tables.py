@@ -282,3 +282,36 @@ store_secrets = Table(
     Column("value", String(128), nullable=False),
     Column("created_at", DateTime, nullable=False),
 )
+
+# Worklist pulls (issue #27): a list pulled for action, with a randomised holdout decided then.
+worklist_pulls = Table(
+    "worklist_pulls",
+    metadata,
+    Column("pull_id", Integer, primary_key=True, autoincrement=True),
+    Column("pulled_at", DateTime, nullable=False),
+    Column("pulled_by", String(100), nullable=True),
+    Column("capacity", Integer, nullable=False),
+    Column("holdout_share", Float, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("model_version", String(50), nullable=True),
+    Column("horizon_days", Integer, nullable=False),
+    # The pull's outcome can be read once its horizon has passed.
+    Column("read_after", DateTime, nullable=False),
+    Index("ix_worklist_pulls_read_after", "read_after"),
+)
+
+# Each pulled customer's arm (contact or control) and risk at the pull (the adjustment's
+# covariate), in the list's order.
+pull_assignments = Table(
+    "pull_assignments",
+    metadata,
+    Column("pull_id", Integer, ForeignKey("worklist_pulls.pull_id"), primary_key=True),
+    Column("customer_id", ID, ForeignKey("customers.customer_id"), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("band", String(10), nullable=False),
+    Column("arm", String(10), nullable=False),
+    Column("pre_contact_score", Float, nullable=False),
+    Column("revenue_at_risk", Float, nullable=True),
+    Column("monthly_value", Float, nullable=True),
+    Index("ix_pull_assignments_customer", "customer_id"),
+)

@@ -1,0 +1,138 @@
+"""Worklist pulls with a randomised holdout (issue #27): who is held out, that they stay out
+of the work, and what the comparison says once the horizon has passed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import insert, update
+
+from cxml.errors import ConfigError, HeldOutError
+from cxml.experiments import CONTROL
+from cxml.followups import open_follow_up
+from cxml.ingest import ingest_records
+from cxml.pulls import pull_impact, pull_worklist
+from cxml.settings import Settings
+from cxml.store import Store
+from cxml.store.tables import customers, latest_scores, scores
+from cxml.worklist import worklist
+
+NOW = datetime(2026, 12, 1, 9, 0)
+
+
+def _scored(store: Store, settings: Settings, n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    ids = [f"K{i:04d}" for i in range(n)]
+    ingest_records(
+        store,
+        "customers",
+        [{"customer_id": i, "signup_date": "2025-01-01", "monthly_value": 30} for i in ids],
+        settings=settings,
+        now=NOW,
+        source="api:k",
+    )
+    p = rng.uniform(0.2, 0.9, n)
+    frame = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "as_of": NOW.date(),
+            "model_version": "7",
+            "probability": p,
+            "ranking_score": p,
+            "band": np.where(p >= 0.65, "high", "medium"),
+            "revenue_at_risk": p * 30 * 3,
+            "reasons": [[] for _ in ids],
+            "attribution": "exact",
+            "scored_at": NOW,
+        }
+    )
+    with store.begin() as connection:
+        for table in (scores, latest_scores):
+            connection.execute(insert(table), frame.to_dict("records"))
+    return frame
+
+
+def test_a_pull_holds_out_its_share_per_band_and_records_it(
+    store: Store, settings: Settings
+) -> None:
+    scored = _scored(store, settings)
+    pull = pull_worklist(store, today=NOW, capacity=100, actor="lead", holdout_share=0.2, seed=5)
+    items = pd.DataFrame(pull["items"])
+    assert pull["pull_id"] is not None and len(items) == 125
+    assert pull["contact"] + pull["control"] == 125 and pull["control"] == 25
+    for band, part in items.groupby("band"):
+        assert (part["arm"] == CONTROL).sum() == round(0.2 * len(part)), band
+    assert (items.loc[items["arm"] == CONTROL, "note"] == "control — do not contact").all()
+    top = scored.sort_values("probability", ascending=False)["customer_id"].head(125)
+    assert set(items["customer_id"]) == set(top)  # the list's top, whatever the arm
+    assert pull["read_after"] == NOW + timedelta(days=90) and pull["model_version"] == "7"
+
+    again = pull_worklist(store, today=NOW, capacity=50, actor="lead", holdout_share=0.2)
+    assert not set(pd.DataFrame(again["items"])["customer_id"]) & set(items["customer_id"])
+
+    work = worklist(store, today=NOW, capacity=500)
+    listed = {i["customer_id"] for i in work["items"]}
+    controls = set(items.loc[items["arm"] == CONTROL, "customer_id"])
+    assert not listed & controls and work["held_out"] >= len(controls)
+
+
+def test_a_control_is_not_contacted_unless_overridden_and_the_override_is_kept(
+    store: Store, settings: Settings
+) -> None:
+    _scored(store, settings, n=60)
+    pull = pull_worklist(store, today=NOW, capacity=20, actor="lead", holdout_share=0.3, seed=1)
+    control = next(i["customer_id"] for i in pull["items"] if i["arm"] == CONTROL)
+    contact = next(i["customer_id"] for i in pull["items"] if i["arm"] != CONTROL)
+    with pytest.raises(HeldOutError, match="control of worklist pull") as refused:
+        open_follow_up(store, control, {"owner": "ana"}, actor="k", now=NOW)
+    assert refused.value.code == "CX108"
+    made = open_follow_up(store, control, {}, actor="k", now=NOW, override_holdout=True)
+    assert made["history"][0]["changes"]["holdout_override"] == [None, pull["pull_id"]]
+    assert open_follow_up(store, contact, {}, actor="k", now=NOW)["status"] == "open"
+    later = NOW + timedelta(days=91)  # the pull has passed its horizon: no longer held
+    assert open_follow_up(store, control, {}, actor="k", now=later)["status"] == "open"
+
+
+def test_the_comparison_waits_for_the_horizon_then_reads_the_planted_effect(
+    store: Store, settings: Settings
+) -> None:
+    _scored(store, settings)
+    pull = pull_worklist(store, today=NOW, capacity=120, actor="lead", holdout_share=0.25, seed=9)
+    early = pull_impact(store, today=NOW + timedelta(days=30))
+    assert early["pulls"][0]["verdict"] == "too early"
+    assert early["pulls"][0]["message"] == "too early — read on 2027-03-01"
+    assert early["overall"] is None
+    # Planted: in each band and arm, every fifth customer leaves within the horizon, and
+    # two more of every five controls (20 % of those contacted leave, 60 % of controls).
+    items = pd.DataFrame(pull["items"])
+    items["k"] = items.groupby(["band", "arm"]).cumcount() % 5
+    leaves = (items["k"] == 0) | ((items["arm"] == CONTROL) & items["k"].isin([1, 2]))
+    churned = items.loc[leaves, "customer_id"].tolist()
+    with store.begin() as connection:
+        connection.execute(
+            update(customers)
+            .where(customers.c.customer_id.in_(churned))
+            .values(churn_date=(NOW + timedelta(days=40)).date())
+        )
+    read = pull_impact(store, today=NOW + timedelta(days=91))
+    overall = read["overall"]
+    assert overall["verdict"] == "contact helps", overall
+    low, high = overall["adjusted_interval_pts"]
+    assert low <= 40.0 <= high and low > 0
+    assert overall["saves"] > 0 and overall["revenue_saved"] > 0
+    assert set(overall["by_band"]) == {"high", "medium"}
+    assert read["pulls"][0]["contact"] == pull["contact"]
+
+
+def test_an_empty_store_pulls_nobody_and_says_why(store: Store) -> None:
+    pull = pull_worklist(store, today=NOW, capacity=10, actor=None)
+    assert pull["pull_id"] is None and pull["items"] == [] and "nobody to pull" in pull["message"]
+    impact = pull_impact(store, today=NOW)
+    assert (
+        impact["pulls"] == [] and impact["overall"] is None and "no pulls yet" in impact["message"]
+    )
+    with pytest.raises(ConfigError, match="holdout_share"):
+        pull_worklist(store, today=NOW, capacity=10, actor=None, holdout_share=1.0)
