@@ -321,6 +321,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def timeline(ctx: click.Context, customer_id: str, as_json: bool, pii: bool) -> None:
     """One customer's interactions across every channel, oldest first."""
+    from cxml.jobs.privacy import audit_read
     from cxml.lines import timeline_lines
     from cxml.store.records import customer as stored_customer
     from cxml.store.records import timeline as stored_timeline
@@ -329,6 +330,7 @@ def timeline(ctx: click.Context, customer_id: str, as_json: bool, pii: bool) -> 
     store = _store(ctx)
     customer = stored_customer(store, customer_id)
     events = stored_timeline(store, customer_id)
+    audit_read(store, actor=_actor(), what="customer", now=_now(), customers=1, target=customer_id)
     if not pii:
         events["text"] = redacted_column(events["text"])
     if as_json:
@@ -1403,14 +1405,22 @@ def keys_revoke(ctx: click.Context, key_or_id: str) -> None:
 
 @cli.command()
 @click.option("--action", help="Only this action (key.created, key.revoked, model.promoted …).")
+@click.option(
+    "--kind",
+    type=click.Choice(["read", "admin"]),
+    help="read: reads and exports of personal data (a customer's story, lists, subject "
+    "exports, erasures); admin: everything else.",
+)
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def audit(ctx: click.Context, action: str | None, limit: int, as_json: bool) -> None:
-    """Who made or revoked keys, promoted or reloaded models, and when (newest first)."""
+def audit(
+    ctx: click.Context, action: str | None, kind: str | None, limit: int, as_json: bool
+) -> None:
+    """Who did what, when, newest first: keys, models, and reads of personal data."""
     from cxml.store.audit import audit_rows
 
-    rows = audit_rows(_store(ctx), limit=limit, action=action)
+    rows = audit_rows(_store(ctx), limit=limit, action=action, kind=kind)
     if as_json:
         _echo_json(rows)
         return
@@ -1419,6 +1429,92 @@ def audit(ctx: click.Context, action: str | None, limit: int, as_json: bool) -> 
             f"{row['at']:%Y-%m-%d %H:%M:%S}  {row['actor']:<20} {row['action']:<16} "
             f"{row['target'] or ''}  {json.dumps(row['detail'], ensure_ascii=False)}"
         )
+
+
+@cli.command()
+@click.option("--customer", "customer_id", required=True, help="The customer's id.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def erase(ctx: click.Context, customer_id: str, yes: bool, as_json: bool) -> None:
+    """Erase a customer everywhere (GDPR Art. 17, APPI): every row about them, unrecoverably;
+    they stay erased (an old file cannot bring them back). Idempotent."""
+    from cxml.jobs.privacy import erase as erase_job
+
+    if not yes and not as_json:
+        click.confirm(f"erase customer {customer_id} and everything about them?", abort=True)
+    result = erase_job(_store(ctx), _settings(ctx), customer_id, actor=_actor(), now=_now())
+    if as_json:
+        _echo_json(result.as_dict())
+        return
+    if result.nothing_held:
+        click.echo(f"nothing held about {customer_id} (erased before, or never stored)")
+        return
+    click.echo(f"erased {customer_id}: " + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
+    if result.model_versions:
+        click.echo("models that read their data: " + ", ".join(result.model_versions))
+    click.echo(result.unreachable)
+
+
+@cli.command("export-subject")
+@click.option("--customer", "customer_id", required=True, help="The customer's id.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="FILE.json: one document; FILE.zip: the same as CSV files, one per part.",
+)
+@click.pass_context
+def export_subject(ctx: click.Context, customer_id: str, out: Path) -> None:
+    """Everything held about one customer (GDPR Art. 15, APPI 開示), for a person to read."""
+    from cxml.export import write_subject
+    from cxml.jobs.privacy import export_subject as export_job
+
+    record = export_job(_store(ctx), customer_id, actor=_actor(), now=_now())
+    write_subject(record, out)
+    click.echo(f"wrote everything held about {customer_id} to {out}")
+
+
+@cli.group()
+def retention() -> None:
+    """Keep raw text only as long as allowed (setting CXML_TEXT_RETENTION_DAYS)."""
+
+
+@retention.command("apply")
+@click.option(
+    "--days",
+    "days",
+    multiple=True,
+    metavar="CHANNEL=DAYS",
+    help="Override the setting for a channel (repeatable), e.g. --days chat=365.",
+)
+@click.option("--empty", is_flag=True, help="Remove expired text instead of keeping it redacted.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def retention_apply(ctx: click.Context, days: tuple[str, ...], empty: bool, as_json: bool) -> None:
+    """Replace raw text older than its channel's retention by its redacted form; analyses,
+    themes, scores and metrics stay as they are."""
+    from cxml.jobs.privacy import apply_retention
+
+    policy = None
+    if days:
+        policy = {}
+        for item in days:
+            channel, _, value = item.partition("=")
+            if not channel or not value.isdigit():
+                raise ConfigError(
+                    f"--days {item!r}: expected CHANNEL=DAYS, e.g. chat=365", field="--days"
+                )
+            policy[channel] = int(value)
+    result = apply_retention(_store(ctx), _settings(ctx), now=_now(), policy=policy, empty=empty)
+    if as_json:
+        _echo_json({"expired": result.expired, "policy": result.policy})
+        return
+    if not result.policy:
+        click.echo("no retention set: every channel keeps its text (CXML_TEXT_RETENTION_DAYS)")
+        return
+    for channel, n in result.expired.items():
+        click.echo(f"{channel}: {n:,} comments older than {result.policy[channel]} days expired")
 
 
 @cli.command("export-models")

@@ -119,3 +119,43 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
         elif column in SCORES:
             frame[column] = pd.to_numeric(frame[column]).astype("Int16")
     return frame
+
+
+def write_subject(record: dict[str, Any], out: Path) -> None:
+    """Write a subject-access record: one JSON document, or (``.zip``) a README plus one
+    spreadsheet-safe CSV per part, for a person to open."""
+    import io
+    import json
+    import zipfile
+
+    from cxml.io import csv_quoting, spreadsheet_safe_frame
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() != ".zip":
+        out.write_text(
+            json.dumps(record, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+        )
+        return
+    about = record["about"]
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        lines = [f"Everything held about customer {record['customer_id']}", ""]
+        lines += [f"{part}.csv: {meaning}" for part, meaning in about.items()]
+        archive.writestr("README.txt", "\n".join(lines) + "\n")
+        for part in about:
+            value = record.get(part)
+            rows = value if isinstance(value, list) else [value] if value else []
+            frame = pd.DataFrame(
+                [
+                    {
+                        k: json.dumps(v, ensure_ascii=False, default=str)
+                        if isinstance(v, dict | list)
+                        else v
+                        for k, v in row.items()
+                    }
+                    for row in rows
+                ]
+            )
+            safe = spreadsheet_safe_frame(frame)
+            buffer = io.StringIO()
+            safe.to_csv(buffer, index=False, quoting=csv_quoting(safe))
+            archive.writestr(f"{part}.csv", buffer.getvalue())

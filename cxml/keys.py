@@ -21,8 +21,9 @@ from cxml.store.audit import record_action
 
 
 class Scope(StrEnum):
-    """What a key may do; ``admin`` implies every scope but ``pii``: reading customers' raw
-    words (e-mail addresses, phone and card numbers unredacted) is granted on its own."""
+    """What a key may do; ``admin`` implies every scope but ``pii`` and ``erase``: reading
+    customers' raw words (e-mail addresses, phone and card numbers unredacted) and erasing
+    customers are granted on their own."""
 
     SCORE = "score"
     INGEST = "ingest"
@@ -30,9 +31,12 @@ class Scope(StrEnum):
     ACT = "act"  # record and change follow-ups (closing the loop); read alone only reads
     ADMIN = "admin"
     PII = "pii"
+    ERASE = "erase"  # erase customers (privacy); like pii, granted on its own, not by admin
 
 
 SCOPES = tuple(s.value for s in Scope)
+#: Scopes ``admin`` does not imply: each is granted on its own.
+NOT_IMPLIED = frozenset({Scope.PII, Scope.ERASE})
 PREFIX = "cxml"
 
 
@@ -48,7 +52,7 @@ def create_key(
     name: str | None = None,
     actor: str = "cli",
 ) -> str:
-    """A new key with ``scopes`` (``admin`` implies every scope but ``pii``); returns it — the
+    """A new key with ``scopes`` (``admin`` implies every scope but ``pii`` and ``erase``); returns it — the
     only time it is shown. The audit log records who made it (never the secret)."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if not scopes or unknown:
@@ -93,7 +97,7 @@ def verify_keys(store: Store, keys: Sequence[str | None]) -> list[dict[str, Any]
             continue
         scopes = set(row["scopes"])
         if Scope.ADMIN in scopes:
-            scopes |= set(SCOPES) - {Scope.PII}
+            scopes |= set(SCOPES) - NOT_IMPLIED
         found.append({"key_id": row["key_id"], "scopes": scopes, "name": row["name"]})
     return found
 

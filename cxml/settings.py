@@ -115,6 +115,16 @@ class Settings(BaseSettings):
         description="origins (https://crm.example.com) whose pages may call the API from a "
         "browser; none by default",
     )
+    privacy_key: str | None = Field(
+        default=None,
+        description="key of the keyed hash erased customers are remembered by (suppression "
+        "list); unset: the store makes its own, kept in the store (set this to keep it apart)",
+    )
+    text_retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description='days raw text is kept per channel, e.g. {"chat": 365, "call": 90}; after '
+        "it `cxml retention apply` keeps only the redacted text (a channel not listed: kept)",
+    )
 
     def resolved_database_url(self) -> str:
         """Return the database URL with a relative SQLite path made absolute."""

@@ -281,6 +281,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health,
         metrics,
         models,
+        privacy,
         score,
         survival,
         themes,
@@ -292,6 +293,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         score,
         analyze,
         feedback,
+        privacy,  # before customers: its /{id}/export must not be read as an id
         customers,
         at_risk,
         metrics,

@@ -32,7 +32,7 @@ from serve.scoring import batch_scorer, inline_twice
 api_key_header = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
-    description="A key from `cxml keys create --scope ...`; scopes: score, ingest, read, act, admin (pii on its own)",
+    description="A key from `cxml keys create --scope ...`; scopes: score, ingest, read, act, admin (pii and erase on their own)",
 )
 
 

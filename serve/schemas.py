@@ -322,3 +322,29 @@ class CustomerStory(BaseModel):
     )
     follow_ups: list[FollowUp]
     timeline: list[dict[str, Any]]
+
+
+class Erasure(BaseModel):
+    """What an erasure removed; a second call answers ``nothing_held``."""
+
+    customer_hash: str = Field(description="the keyed hash the customer is remembered by")
+    counts: dict[str, int] = Field(description="rows removed per table")
+    model_versions: list[str] = Field(description="models that had read their data")
+    nothing_held: bool
+    unreachable: str = Field(description="what erasure cannot reach, and how it ages out")
+
+
+class SubjectExport(BaseModel):
+    """Everything held about one customer; ``about`` says what each part holds."""
+
+    customer_id: str
+    about: dict[str, str]
+    exported_at: str
+    customer: dict[str, Any] | None
+    feedback: list[dict[str, Any]]
+    analyses: list[dict[str, Any]]
+    themes: list[dict[str, Any]]
+    scores: list[dict[str, Any]]
+    follow_ups: list[dict[str, Any]]
+    held_or_refused_rows: list[dict[str, Any]]
+    reads: list[dict[str, Any]]

@@ -38,10 +38,12 @@ def test_malformed_keys_are_simply_invalid(store: Store, bad: str) -> None:
     assert verify_key(store, bad) is None
 
 
-def test_admin_holds_every_scope_but_pii_and_unknown_scopes_are_refused(store: Store) -> None:
+def test_admin_holds_every_scope_but_pii_and_erase_and_unknown_scopes_are_refused(
+    store: Store,
+) -> None:
     found = verify_key(store, create_key(store, ["admin"], now=NOW))
-    assert found is not None and found["scopes"] == set(SCOPES) - {"pii"}
-    both = verify_key(store, create_key(store, ["admin", "pii"], now=NOW))
+    assert found is not None and found["scopes"] == set(SCOPES) - {"pii", "erase"}
+    both = verify_key(store, create_key(store, ["admin", "pii", "erase"], now=NOW))
     assert both is not None and both["scopes"] == set(SCOPES)
     with pytest.raises(ConfigError, match="root"):
         create_key(store, ["root"], now=NOW)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, or_, select
 
 from cxml.store.database import Store
 from cxml.store.tables import audit_log
@@ -32,12 +32,22 @@ def record_action(
         target_of.execute(statement)
 
 
+#: Actions that read, export or erase personal data (``kind="read"``).
+PERSONAL = ("read.", "export.", "customer.")
+
+
 def audit_rows(
-    store: Store, *, limit: int = 100, action: str | None = None
+    store: Store, *, limit: int = 100, action: str | None = None, kind: str | None = None
 ) -> list[dict[str, Any]]:
-    """The newest rows first."""
+    """The newest rows first; ``kind`` "read" keeps reads, exports and erasures of personal
+    data, "admin" the rest."""
     query = select(audit_log).order_by(audit_log.c.audit_id.desc()).limit(limit)
     if action:
         query = query.where(audit_log.c.action == action)
+    personal = or_(*(audit_log.c.action.startswith(p) for p in PERSONAL))
+    if kind == "read":
+        query = query.where(personal)
+    elif kind == "admin":
+        query = query.where(~personal)
     with store.engine.connect() as connection:
         return [dict(r) for r in connection.execute(query).mappings()]

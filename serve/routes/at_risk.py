@@ -15,6 +15,7 @@ from cxml.churn.explain import Language, in_language
 from cxml.errors import ConfigError
 from cxml.followups import StatusFilter
 from cxml.io import spreadsheet_safe_row
+from cxml.jobs.privacy import audit_read
 from cxml.scoring import Band
 from cxml.store.scores import Sort, at_risk, at_risk_summary
 from serve.deps import Service, now, require, service
@@ -112,6 +113,9 @@ def at_risk_list(
     for item in page:
         item["reasons"] = in_language(item["reasons"], lang)
     if wants_csv:
+        audit_read(
+            state.store, actor=key["key_id"], what="at_risk_export", now=now(), customers=len(page)
+        )
         headers = {"Content-Disposition": 'attachment; filename="at-risk.csv"'}
         if more:
             headers["X-Next-Cursor"] = _cursor(sort, page[-1])

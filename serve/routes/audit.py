@@ -1,8 +1,9 @@
-"""The audit log: who made or revoked keys, promoted or reloaded models, and when."""
+"""The audit log: who made or revoked keys, promoted or reloaded models, read or erased
+personal data, and when."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
@@ -12,11 +13,17 @@ from serve.deps import Service, require, service
 router = APIRouter(prefix="/v1", tags=["admin"])
 
 
-@router.get("/audit", summary="Admin actions, newest first (keys, promotions, reloads)")
+@router.get(
+    "/audit",
+    summary="Who did what, newest first: keys, models, and reads of personal data (kind=read)",
+)
 def audit(
     action: str | None = Query(None, max_length=50, description="only this action"),
+    kind: Literal["read", "admin"] | None = Query(
+        None, description="read: reads, exports and erasures of personal data; admin: the rest"
+    ),
     limit: int = Query(100, ge=1, le=10_000),
     key: dict[str, Any] = Depends(require("admin")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
-    return {"items": audit_rows(state.store, limit=limit, action=action)}
+    return {"items": audit_rows(state.store, limit=limit, action=action, kind=kind)}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from cxml.churn.explain import Language, in_language
 from cxml.followups import open_follow_up, update_follow_up
+from cxml.jobs.privacy import audit_read
 from cxml.story import customer_story
 from serve import links
 from serve.deps import Service, now, require, service
@@ -32,6 +33,14 @@ def customer(
 ) -> dict[str, Any]:
     # raw words only for a key granted the pii scope; unknown customer → 404
     story = customer_story(state.store, customer_id, timeline_limit, pii="pii" in key["scopes"])
+    audit_read(
+        state.store,
+        actor=key["key_id"],
+        what="customer",
+        now=now(),
+        customers=1,
+        target=customer_id,
+    )
     if story["score"] is not None:
         story["score"]["reasons"] = in_language(story["score"]["reasons"], lang)
     return story

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from cxml.churn.explain import Language, in_language
 from cxml.followups import ImpactBy, follow_up_impact
+from cxml.jobs.privacy import audit_read
 from cxml.scoring import Band
 from cxml.worklist import worklist
 from serve.deps import Service, now, require, service
@@ -73,6 +74,13 @@ async def the_worklist(
     for item in result["items"]:
         item["reasons"] = in_language(item["reasons"], lang)
     if "text/csv" in request.headers.get("accept", ""):
+        audit_read(
+            state.store,
+            actor=key["key_id"],
+            what="worklist_export",
+            now=now(),
+            customers=len(result["items"]),
+        )
         return csv_response(
             result["items"], {"Content-Disposition": 'attachment; filename="worklist.csv"'}
         )

@@ -34,9 +34,7 @@ def upgrade() -> None:
     op.create_index("ix_worklist_pulls_read_after", "worklist_pulls", ["read_after"])
     op.create_table(
         "pull_assignments",
-        sa.Column(
-            "pull_id", sa.Integer, sa.ForeignKey("worklist_pulls.pull_id"), primary_key=True
-        ),
+        sa.Column("pull_id", sa.Integer, sa.ForeignKey("worklist_pulls.pull_id"), primary_key=True),
         sa.Column(
             "customer_id", sa.String(255), sa.ForeignKey("customers.customer_id"), primary_key=True
         ),

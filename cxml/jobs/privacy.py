@@ -1,0 +1,112 @@
+"""Privacy jobs: erase one customer, expire raw text under the retention policy, export
+everything held about one customer. Each returns a typed result; none prints.
+
+What erasure cannot reach is said with its result (``UNREACHABLE``): copies outside the
+store and the MLflow runs of models already trained on the customer's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cxml.settings import Settings
+from cxml.store import Store
+from cxml.store.audit import record_action
+from cxml.store.privacy import erase_customer, expire_text, subject_record
+from cxml.store.records import customer
+
+UNREACHABLE = (
+    "not reached: database backups and copies made outside cxml (they age out with your "
+    "backup retention), files exported earlier (at-risk lists, subject exports), and models "
+    "already trained on this customer's data (listed; replaced at the next retrain)"
+)
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    """What an erasure removed (rows per table), the keyed hash the customer is remembered
+    by, and the model versions that had read their data."""
+
+    customer_hash: str
+    counts: dict[str, int]
+    model_versions: tuple[str, ...]
+    nothing_held: bool
+    unreachable: str = UNREACHABLE
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "customer_hash": self.customer_hash,
+            "counts": self.counts,
+            "model_versions": list(self.model_versions),
+            "nothing_held": self.nothing_held,
+            "unreachable": self.unreachable,
+        }
+
+
+def erase(
+    store: Store, settings: Settings, customer_id: str, *, actor: str, now: datetime
+) -> ErasureResult:
+    """Erase ``customer_id`` everywhere in the store and keep them erased (see
+    ``cxml.store.privacy.erase_customer``); a second call answers that nothing is held."""
+    done = erase_customer(store, customer_id, actor=actor, now=now, key=settings.privacy_key)
+    return ErasureResult(done.customer_hash, done.counts, done.model_versions, done.nothing_held)
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    """Comments whose raw text expired now, per channel, and the policy applied."""
+
+    expired: dict[str, int]
+    policy: dict[str, int]
+
+
+def apply_retention(
+    store: Store,
+    settings: Settings,
+    *,
+    now: datetime,
+    policy: dict[str, int] | None = None,
+    empty: bool = False,
+) -> RetentionResult:
+    """Replace raw text older than its channel's retention (``policy``, by default the
+    ``text_retention_days`` setting) by its redacted form (``empty``: by nothing)."""
+    from cxml.text.redact import redact
+
+    chosen = dict(settings.text_retention_days if policy is None else policy)
+    expired = expire_text(
+        store, chosen, now=now, rewrite=(lambda _: "") if empty else (lambda t: redact(t)[0])
+    )
+    return RetentionResult(expired, chosen)
+
+
+def export_subject(store: Store, customer_id: str, *, actor: str, now: datetime) -> dict[str, Any]:
+    """Everything held about ``customer_id``, one document (the export itself is audited)."""
+    customer(store, customer_id)  # NotFoundError for a customer not held
+    record = subject_record(store, customer_id)
+    record_action(
+        store,
+        actor=actor,
+        action="export.subject",
+        target=customer_id,
+        at=now,
+        detail={"customers": 1},
+    )
+    record["exported_at"] = now.isoformat()
+    return record
+
+
+def audit_read(
+    store: Store, *, actor: str, what: str, now: datetime, customers: int, target: str | None = None
+) -> None:
+    """Record a read of personal data: which key, what, when, how many customers (never the
+    words, e-mail addresses or phone numbers read)."""
+    record_action(
+        store,
+        actor=actor,
+        action=f"read.{what}",
+        target=target,
+        at=now,
+        detail={"customers": customers},
+    )

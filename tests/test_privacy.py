@@ -1,0 +1,132 @@
+"""Privacy operations through the front doors (issue #29): a planted customer erased over
+HTTP with the `erase` scope, nothing of them left in the store's files or the server's log,
+every read audited without personal data, a subject export and retention from the CLI."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+from tests.conftest import Server, new_key, run_cxml
+
+PLANTED = "CUST-ZEPHYR-7731"
+SENTENCE = "the quokka-shaped router blinked magenta all weekend"
+EMAIL = "zephyr.quill@example.org"
+PHONE = "07700 900461"
+
+
+def _files(folder: Path) -> None:
+    customers = [
+        {"customer_id": f"C{i}", "signup_date": "2025-01-05", "monthly_value": 20 + i}
+        for i in range(6)
+    ] + [{"customer_id": PLANTED, "signup_date": "2025-02-01", "monthly_value": 55}]
+    pd.DataFrame(customers).to_csv(folder / "customers.csv", index=False)
+    feedback = [
+        {
+            "feedback_id": f"F{i}",
+            "customer_id": f"C{i % 6}",
+            "created_at": f"2025-0{1 + i % 6}-15T10:00:00",
+            "channel": "email" if i % 2 else "survey",
+            "text": ["Great service, thanks", "Too expensive for what it is", "Slow support"][
+                i % 3
+            ],
+            "nps": (i * 3) % 11,
+        }
+        for i in range(18)
+    ] + [
+        {
+            "feedback_id": "FZ1",
+            "customer_id": PLANTED,
+            "created_at": "2025-03-02T08:00:00",
+            "channel": "email",
+            "text": f"{SENTENCE}. Write to {EMAIL} or call {PHONE}.",
+            "nps": 2,
+        }
+    ]
+    pd.DataFrame(feedback).to_csv(folder / "feedback.csv", index=False)
+
+
+def _ok(args: list[str], folder: Path) -> str:
+    done = run_cxml(args, folder)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_a_customer_erased_over_http_is_gone_and_every_read_is_audited(tmp_path: Path) -> None:
+    _files(tmp_path)
+    _ok(["ingest", "customers", "customers.csv"], tmp_path)
+    _ok(["ingest", "feedback", "feedback.csv"], tmp_path)
+    _ok(["analyze", "--store"], tmp_path)
+    url = "sqlite:///cxml.db"
+    keys = {s: new_key(tmp_path, url, s) for s in ("read", "admin", "erase", "pii")}
+    server = Server(tmp_path, url)
+    try:
+        with httpx.Client(base_url=server.base, timeout=60) as api:
+
+            def call(method: str, path: str, key: str, **options: object) -> httpx.Response:
+                return api.request(method, path, headers={"X-API-Key": keys[key]}, **options)
+
+            assert call("GET", f"/v1/customers/{PLANTED}", "read").status_code == 200
+            exported = call("GET", f"/v1/customers/{PLANTED}/export", "pii")
+            assert exported.status_code == 200, exported.text
+            assert SENTENCE in exported.json()["feedback"][0]["text"]
+            assert call("GET", f"/v1/customers/{PLANTED}/export", "read").status_code == 403
+            assert call("DELETE", f"/v1/customers/{PLANTED}", "admin").status_code == 403
+            erased = call("DELETE", f"/v1/customers/{PLANTED}", "erase")
+            assert erased.status_code == 200, erased.text
+            body = erased.json()
+            assert body["counts"]["customers"] == 1 and body["counts"]["feedback"] == 1
+            assert body["counts"]["feedback_analysis"] == 1 and not body["nothing_held"]
+            again = call("DELETE", f"/v1/customers/{PLANTED}", "erase").json()
+            assert again["nothing_held"] and again["customer_hash"] == body["customer_hash"]
+            assert call("GET", f"/v1/customers/{PLANTED}", "read").status_code == 404
+            assert call("GET", "/v1/customers/C1", "read").status_code == 200
+            reads = call("GET", "/v1/audit", "admin", params={"kind": "read"}).json()["items"]
+            actions = [r["action"] for r in reads]
+            assert actions.count("customer.erased") == 2 and "export.subject" in actions
+            assert actions.count("read.customer") >= 1
+            assert PLANTED not in json.dumps(reads)  # reads of the erased customer keep no id
+            admin_only = call("GET", "/v1/audit", "admin", params={"kind": "admin"}).json()
+            assert all(
+                not r["action"].startswith(("read.", "export.", "customer."))
+                for r in admin_only["items"]
+            )
+    finally:
+        server.stop()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("cxml.db*"))
+    logs = b"".join(p.read_bytes() for p in tmp_path.glob("serve-*.log"))
+    for planted in (SENTENCE, EMAIL, PHONE, PLANTED):
+        assert planted.encode() not in stored, planted
+        assert planted.encode() not in logs, planted
+    assert b"Too expensive for what it is" in stored  # everyone else is still there
+
+
+def test_subject_export_and_retention_from_the_command_line(tmp_path: Path) -> None:
+    _files(tmp_path)
+    _ok(["ingest", "customers", "customers.csv"], tmp_path)
+    _ok(["ingest", "feedback", "feedback.csv"], tmp_path)
+    _ok(["export-subject", "--customer", PLANTED, "--out", "zephyr.json"], tmp_path)
+    record = json.loads((tmp_path / "zephyr.json").read_text(encoding="utf-8"))
+    assert record["customer"]["customer_id"] == PLANTED and EMAIL in record["feedback"][0]["text"]
+    _ok(["export-subject", "--customer", "C1", "--out", "c1.zip"], tmp_path)
+    with zipfile.ZipFile(tmp_path / "c1.zip") as archive:
+        assert {"README.txt", "feedback.csv", "scores.csv"} <= set(archive.namelist())
+        assert archive.read("feedback.csv").decode().count("Too expensive for what it is") == 3
+    missing = run_cxml(["export-subject", "--customer", "NOPE", "--out", "x.json"], tmp_path)
+    assert missing.returncode == 4 and "CX104" in missing.stderr
+
+    said = _ok(["retention", "apply"], tmp_path)
+    assert "no retention set" in said
+    expired = json.loads(_ok(["retention", "apply", "--days", "email=30", "--json"], tmp_path))
+    assert expired["expired"] == {"email": 10}
+    timeline = json.loads(_ok(["timeline", PLANTED, "--json", "--pii"], tmp_path))
+    text = timeline["timeline"][0]["text"]
+    assert EMAIL not in text and "[EMAIL]" in text and SENTENCE in text
+    audit = json.loads(_ok(["audit", "--kind", "read", "--json"], tmp_path))
+    assert [r["action"] for r in audit][:1] == ["read.customer"]
+    bad = run_cxml(["retention", "apply", "--days", "email"], tmp_path)
+    assert bad.returncode == 2 and "CHANNEL=DAYS" in bad.stderr
