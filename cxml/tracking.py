@@ -10,11 +10,13 @@ answers: the first is ``None`` or ``ModelNotFoundError``, the second always
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import logging
 import math
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -559,3 +561,121 @@ def log_drift(settings: Settings, report: dict[str, Any]) -> str:
         )
         mlflow.log_dict(report, "drift.json")
         return str(run.info.run_id)
+
+
+_SCRUBBED = (".parquet", ".jsonl", ".csv", ".json")
+
+
+@dataclass(frozen=True)
+class Needles:
+    """What marks a row as an erased customer's: ids matched whole (a cell equal to one), words
+    matched inside (their comments, as redacted)."""
+
+    ids: frozenset[str]
+    words: tuple[str, ...]
+
+    def found_in(self, value: Any) -> bool:
+        if isinstance(value, dict):
+            return any(self.found_in(v) for v in value.values())
+        if isinstance(value, list | tuple):
+            return any(self.found_in(v) for v in value)
+        text = str(value)
+        return text in self.ids or any(w in text for w in self.words)
+
+    def could_be_in(self, raw: bytes) -> bool:
+        return any(n.encode() in raw for n in (*self.ids, *self.words))
+
+
+def _rows_without(path: Path, needles: Needles) -> tuple[bytes, int] | None:
+    """The file at ``path`` without the rows that hold ``needles`` (its new bytes and how many
+    rows went), or None when nothing in it matched."""
+    raw = path.read_bytes()
+    if path.suffix == ".parquet":  # compressed: its bytes may not show the words
+        frame = pd.read_parquet(path)
+        keep = ~frame.apply(lambda row: needles.found_in(row.tolist()), axis=1).astype(bool)
+        if frame.empty or keep.all():
+            return None
+        buffer = io.BytesIO()
+        frame[keep].to_parquet(buffer, index=False)
+        return buffer.getvalue(), int((~keep).sum())
+    if not needles.could_be_in(raw):
+        return None
+    text = raw.decode("utf-8", errors="replace")
+    if path.suffix == ".jsonl":
+        lines = text.splitlines(keepends=True)
+        kept = [x for x in lines if not (x.strip() and needles.found_in(json.loads(x)))]
+    elif path.suffix == ".csv":
+        lines = text.splitlines(keepends=True)
+        kept = lines[:1] + [
+            x for x in lines[1:] if not needles.found_in(x.rstrip("\r\n").split(","))
+        ]
+    else:
+        document = json.loads(text)
+        if not isinstance(document, list):
+            return None  # a document that is not a list of rows: left as it is
+        items = [d for d in document if not needles.found_in(d)]
+        data = json.dumps(items, ensure_ascii=False, indent=2, default=str).encode()
+        return (data, len(document) - len(items)) if len(items) < len(document) else None
+    if len(kept) == len(lines):
+        return None
+    return "".join(kept).encode(), len(lines) - len(kept)
+
+
+def _scrub_one(mlflow: Any, client: Any, run_id: str, path: str, needles: Needles) -> int | None:
+    """Rewrite one artifact without the rows holding ``needles``; rows removed, or None."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(
+            _quietly(
+                functools.partial(
+                    mlflow.artifacts.download_artifacts,
+                    run_id=run_id,
+                    artifact_path=path,
+                    dst_path=tmp,
+                )
+            )
+        )
+        changed = _rows_without(local, needles)
+        if changed is None:
+            return None
+        data, count = changed
+        local.write_bytes(data)
+        parent = str(Path(path).parent)
+        _quietly(
+            functools.partial(
+                client.log_artifact, run_id, str(local), None if parent == "." else parent
+            )
+        )
+    return count
+
+
+def scrub_artifacts(settings: Settings, ids: Sequence[str], words: Sequence[str]) -> dict[str, int]:
+    """Rewrite every tabular artifact (Parquet, JSON Lines, CSV, JSON lists) of cxml's MLflow
+    runs without the rows holding an erased customer's ``ids`` (theirs and their feedback
+    items', matched whole) or ``words`` (their comments as redacted, matched inside):
+    {artifact: rows removed}. Models already trained keep
+    what they learned (no raw words: they are fitted on redacted text) until replaced."""
+    from mlflow.tracking import MlflowClient
+
+    needles = Needles(frozenset(i for i in ids if i), tuple(w for w in words if len(w) >= 12))
+    if not needles.ids and not needles.words:
+        return {}
+    mlflow = _mlflow(settings)
+    removed: dict[str, int] = {}
+    with _registry(settings):
+        client = MlflowClient()
+        experiments = [e for e in client.search_experiments() if e.name.startswith("cxml-")]
+        runs = client.search_runs([e.experiment_id for e in experiments]) if experiments else []
+        for run in runs:
+            stack = [""]
+            while stack:
+                folder = stack.pop()
+                for item in client.list_artifacts(run.info.run_id, folder or None):
+                    if item.is_dir:
+                        stack.append(item.path)
+                        continue
+                    if not item.path.endswith(_SCRUBBED) or (item.file_size or 0) > 200_000_000:
+                        continue
+                    count = _scrub_one(mlflow, client, run.info.run_id, item.path, needles)
+                    if count is not None:
+                        removed[f"{run.info.run_id}/{item.path}"] = count
+    return removed

@@ -331,6 +331,7 @@ class Erasure(BaseModel):
     counts: dict[str, int] = Field(description="rows removed per table")
     model_versions: list[str] = Field(description="models that had read their data")
     nothing_held: bool
+    artifact_rows: int = Field(description="rows removed from MLflow artifacts")
     unreachable: str = Field(description="what erasure cannot reach, and how it ages out")
 
 

@@ -19,8 +19,9 @@ from cxml.store.records import customer
 
 UNREACHABLE = (
     "not reached: database backups and copies made outside cxml (they age out with your "
-    "backup retention), files exported earlier (at-risk lists, subject exports), and models "
-    "already trained on this customer's data (listed; replaced at the next retrain)"
+    "backup retention), files exported earlier (at-risk lists, subject exports), and what "
+    "models already trained learned from this customer's redacted words (listed; replaced "
+    "at the next retrain)"
 )
 
 
@@ -33,6 +34,7 @@ class ErasureResult:
     counts: dict[str, int]
     model_versions: tuple[str, ...]
     nothing_held: bool
+    artifacts: int = 0  # rows removed from MLflow artifacts
     unreachable: str = UNREACHABLE
 
     def as_dict(self) -> dict[str, Any]:
@@ -41,6 +43,7 @@ class ErasureResult:
             "counts": self.counts,
             "model_versions": list(self.model_versions),
             "nothing_held": self.nothing_held,
+            "artifact_rows": self.artifacts,
             "unreachable": self.unreachable,
         }
 
@@ -48,10 +51,29 @@ class ErasureResult:
 def erase(
     store: Store, settings: Settings, customer_id: str, *, actor: str, now: datetime
 ) -> ErasureResult:
-    """Erase ``customer_id`` everywhere in the store and keep them erased (see
-    ``cxml.store.privacy.erase_customer``); a second call answers that nothing is held."""
+    """Erase ``customer_id`` everywhere: first the rows of cxml's MLflow artifacts that hold
+    them (held-out comments, annotated samples; while their words are still known), then every
+    row in the store, unrecoverably, keeping them erased (``cxml.store.privacy``). A second
+    call answers that nothing is held. MLflow unreachable: nothing is erased (retry)."""
+    from cxml.store.records import feedback_frame
+    from cxml.text.redact import redact
+    from cxml.tracking import scrub_artifacts
+
+    theirs = feedback_frame(store, customer_ids=[customer_id])
+    texts = [t for t in theirs["text"].dropna().astype(str) if t.strip()]
+    artifacts = scrub_artifacts(
+        settings,
+        ids=[customer_id, *theirs["feedback_id"].astype(str)],
+        words=[*texts, *(redact(t)[0] for t in texts)],
+    )
     done = erase_customer(store, customer_id, actor=actor, now=now, key=settings.privacy_key)
-    return ErasureResult(done.customer_hash, done.counts, done.model_versions, done.nothing_held)
+    return ErasureResult(
+        done.customer_hash,
+        done.counts,
+        done.model_versions,
+        done.nothing_held and not artifacts,
+        artifacts=sum(artifacts.values()),
+    )
 
 
 @dataclass(frozen=True)
