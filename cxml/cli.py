@@ -1349,6 +1349,75 @@ def _champion_horizon(settings: Settings) -> int:
 
 
 @cli.group()
+def worklist() -> None:
+    """Pull the worklist for action with a randomised holdout; read what contact did."""
+
+
+@worklist.command("pull")
+@click.option("--capacity", type=int, required=True, help="How many the team will contact.")
+@click.option(
+    "--holdout",
+    "holdout_share",
+    type=float,
+    help="Share held out at random per band as controls (default CXML_HOLDOUT_SHARE, 0.10).",
+)
+@click.option("--seed", type=int, help="Seed of the random assignment (default: a new one).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def worklist_pull(
+    ctx: click.Context, capacity: int, holdout_share: float | None, seed: int | None, as_json: bool
+) -> None:
+    """Pull the top customers to contact now; a random share per band is held out as controls
+    (do not contact them) so the pull can later show what contact did."""
+    from cxml.jobs.pulls import pull
+
+    settings = _settings(ctx)
+    result = pull(
+        _store(ctx),
+        settings,
+        today=_now(),
+        capacity=capacity,
+        actor=_actor(),
+        horizon_days=_champion_horizon(settings),
+        holdout_share=holdout_share,
+        seed=seed,
+    )
+    if as_json:
+        _echo_json(result)
+        return
+    if result["pull_id"] is None:
+        click.echo(result["message"])
+        return
+    click.echo(
+        f"pull {result['pull_id']}: {result['contact']} to contact, {result['control']} held out "
+        f"(seed {result['seed']}); read it after {result['read_after']:%Y-%m-%d}"
+    )
+    for item in result["items"]:
+        arm = "CONTROL — do not contact" if item["arm"] == "control" else "contact"
+        click.echo(f"  {item['customer_id']:<20} {item['band']:<7} {arm}")
+
+
+@worklist.command("pulls")
+@click.option("--pull", "pull_id", type=int, help="Only this pull.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def worklist_pulls(ctx: click.Context, pull_id: int | None, as_json: bool) -> None:
+    """Each pull and, once its horizon has passed, retention of contact vs control."""
+    from cxml.jobs.pulls import read_pulls
+
+    result = read_pulls(_store(ctx), today=_now(), pull_id=pull_id)
+    if as_json:
+        _echo_json(result)
+        return
+    if result["message"]:
+        click.echo(result["message"])
+    for read in result["pulls"]:
+        click.echo(f"pull {read['pull_id']} ({read['pulled_at']:%Y-%m-%d}): {read['message']}")
+    if result["overall"]:
+        click.echo(f"all pulls read: {result['overall']['message']}")
+
+
+@cli.group()
 def keys() -> None:
     """API keys for the HTTP service: create, list, revoke."""
 

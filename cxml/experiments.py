@@ -27,19 +27,27 @@ CONTACT = "contact"
 CONTROL = "control"
 
 
-def assign(bands: np.ndarray, share: float, seed: int) -> np.ndarray:
-    """Per customer, ``contact`` or ``control``: within each band exactly round(share · n)
-    controls, chosen at random (complete randomisation inside strata), reproducible from
-    ``seed``. ``share`` 0 gives everyone contact."""
+def assign(bands: np.ndarray, share: float, seed: int, controls: int | None = None) -> np.ndarray:
+    """Per customer, ``contact`` or ``control``: within each band its quota of controls chosen
+    at random (complete randomisation inside strata), reproducible from ``seed``. Quotas are
+    ``share`` of each band, rounded so that they add up to ``controls`` when given (largest
+    remainders), else to round(share · n). ``share`` 0 gives everyone contact."""
     if not 0.0 <= share < 1.0:
         raise ValueError(f"holdout share {share}: expected 0 <= share < 1")
     rng = np.random.default_rng(seed)
     arms = np.full(len(bands), CONTACT, dtype=object)
-    for band in sorted(set(bands.tolist())):
+    names = sorted(set(bands.tolist()))
+    sizes = np.array([(bands == b).sum() for b in names])
+    wanted = share * sizes
+    total = round(share * len(bands)) if controls is None else int(controls)
+    quotas = np.floor(wanted).astype(int)
+    order = np.argsort(-(wanted - quotas), kind="stable")
+    for i in order[: max(total - int(quotas.sum()), 0)]:
+        quotas[i] += 1
+    for band, quota in zip(names, quotas, strict=True):
         members = np.flatnonzero(bands == band)
-        controls = round(share * len(members))
-        if controls:
-            arms[rng.choice(members, size=controls, replace=False)] = CONTROL
+        if quota:
+            arms[rng.choice(members, size=min(int(quota), len(members)), replace=False)] = CONTROL
     return arms
 
 

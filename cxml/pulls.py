@@ -80,7 +80,12 @@ def pull_worklist(
             "`cxml score`, or wait for open pulls to pass their horizon)"
         )
         return answer
-    arms = assign(np.array([i["band"] for i in items], dtype=object), holdout_share, seed)
+    arms = assign(
+        np.array([i["band"] for i in items], dtype=object),
+        holdout_share,
+        seed,
+        controls=max(len(items) - capacity, 0) if holdout_share else 0,
+    )
     versions = Counter(str(i["model_version"]) for i in items if i.get("model_version"))
     model_version = versions.most_common(1)[0][0] if versions else None
     assignments = [

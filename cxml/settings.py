@@ -115,6 +115,13 @@ class Settings(BaseSettings):
         description="origins (https://crm.example.com) whose pages may call the API from a "
         "browser; none by default",
     )
+    holdout_share: float = Field(
+        default=0.10,
+        ge=0.0,
+        lt=1.0,
+        description="share of each worklist pull held out at random as a control (not "
+        "contacted), per risk band, to measure what contact does; 0: no holdout",
+    )
     privacy_key: str | None = Field(
         default=None,
         description="key of the keyed hash erased customers are remembered by (suppression "

@@ -256,6 +256,11 @@ class FollowUpCreate(BaseModel):
     channel: str | None = Field(
         default=None, max_length=30, description="how the customer is reached", examples=["phone"]
     )
+    override_holdout: bool = Field(
+        default=False,
+        description="contact a customer held out as a control by an open pull anyway "
+        "(recorded; otherwise refused with 409 CX108)",
+    )
 
 
 class FollowUpPatch(BaseModel):
@@ -349,3 +354,53 @@ class SubjectExport(BaseModel):
     follow_ups: list[dict[str, Any]]
     held_or_refused_rows: list[dict[str, Any]]
     reads: list[dict[str, Any]]
+
+
+class PullCreate(BaseModel):
+    """A worklist pull: how many to contact, and the holdout (default: the server's setting)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    capacity: int = Field(ge=1, le=5000, description="how many the team will contact")
+    holdout_share: float | None = Field(
+        default=None, ge=0.0, lt=1.0, description="share held out per band (default: setting)"
+    )
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1, description="for reproducibility")
+
+
+class PulledCustomer(BaseModel):
+    customer_id: str
+    band: str
+    arm: str = Field(description="contact, or control (held out: do not contact)")
+    pre_contact_score: float = Field(description="churn probability when pulled")
+    revenue_at_risk: float | None
+    reasons: list[Reason]
+    note: str | None
+
+
+class Pull(BaseModel):
+    """A recorded pull: who, when, the seed and share of the holdout, and every customer's arm."""
+
+    pull_id: int | None = Field(description="null when nobody could be pulled (see message)")
+    pulled_at: datetime
+    pulled_by: str | None
+    holdout_share: float
+    seed: int
+    horizon_days: int
+    read_after: datetime
+    model_version: str | None
+    contact: int
+    control: int
+    skipped_in_open_pulls: int
+    items: list[PulledCustomer]
+    message: str | None = None
+
+
+class PullRead(BaseModel):
+    """Pulls and, once their horizons have passed, retention of contact vs control (randomised,
+    CUPED-adjusted on the pre-contact score), saves and revenue saved, with 95 % intervals."""
+
+    kind: str
+    pulls: list[dict[str, Any]]
+    overall: dict[str, Any] | None
+    message: str | None

@@ -3,8 +3,11 @@ of the work, and what the comparison says once the horizon has passed."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +22,7 @@ from cxml.settings import Settings
 from cxml.store import Store
 from cxml.store.tables import customers, latest_scores, scores
 from cxml.worklist import worklist
+from tests.conftest import Server, new_key, run_cxml
 
 NOW = datetime(2026, 12, 1, 9, 0)
 
@@ -136,3 +140,46 @@ def test_an_empty_store_pulls_nobody_and_says_why(store: Store) -> None:
     )
     with pytest.raises(ConfigError, match="holdout_share"):
         pull_worklist(store, today=NOW, capacity=10, actor=None, holdout_share=1.0)
+
+
+def test_a_pull_over_http_and_from_the_command_line(tmp_path: Path) -> None:
+    """The front doors: POST /v1/worklist/pulls (act), a control refused a follow-up (409
+    CX108) unless overridden, GET /v1/worklist/pulls, `cxml worklist pull` / `pulls`."""
+    url = f"sqlite:///{tmp_path}/cxml.db"
+    store = Store.open(url)
+    try:
+        _scored(store, Settings(database_url=url), n=80)
+    finally:
+        store.close()
+    keys = {s: new_key(tmp_path, "sqlite:///cxml.db", s) for s in ("read", "act")}
+    server = Server(tmp_path, "sqlite:///cxml.db")
+    try:
+        with httpx.Client(base_url=server.base, timeout=60) as api:
+            act = {"X-API-Key": keys["act"]}
+            made = api.post("/v1/worklist/pulls", json={"capacity": 20, "seed": 3}, headers=act)
+            assert made.status_code == 201, made.text
+            body = made.json()
+            assert body["contact"] == 20 and body["control"] == 3  # 20 / 0.9 → 23 pulled
+            control = next(i["customer_id"] for i in body["items"] if i["arm"] == CONTROL)
+            refused = api.post(f"/v1/customers/{control}/follow-ups", json={}, headers=act)
+            assert refused.status_code == 409 and refused.json()["code"] == "CX108"
+            forced = api.post(
+                f"/v1/customers/{control}/follow-ups",
+                json={"override_holdout": True},
+                headers=act,
+            )
+            assert forced.status_code == 201, forced.text
+            read = api.get("/v1/worklist/pulls", headers={"X-API-Key": keys["read"]}).json()
+            assert read["pulls"][0]["verdict"] == "too early" and read["overall"] is None
+            bad = api.post(
+                "/v1/worklist/pulls", json={"capacity": 5, "holdout_share": 1}, headers=act
+            )
+            assert bad.status_code == 422
+    finally:
+        server.stop()
+    said = run_cxml(["worklist", "pull", "--capacity", "10", "--holdout", "0.2"], tmp_path)
+    assert said.returncode == 0, said.stderr
+    assert "held out" in said.stdout and "CONTROL — do not contact" in said.stdout
+    listed = run_cxml(["worklist", "pulls", "--json"], tmp_path)
+    pulls = json.loads(listed.stdout)["pulls"]
+    assert [p["verdict"] for p in pulls] == ["too early", "too early"]

@@ -51,7 +51,11 @@ def customer(
     response_model=FollowUp,
     status_code=201,
     summary="Open a follow-up (owner, status, note, outcome); the change is kept in its history",
-    responses={**links.responses(links.FOLLOW_UP_OPENED, 201), 404: {"model": Problem}},
+    responses={
+        **links.responses(links.FOLLOW_UP_OPENED, 201),
+        404: {"model": Problem},
+        409: {"model": Problem, "description": "a control of an open pull (CX108)"},
+    },
 )
 def create_follow_up(
     body: FollowUpCreate,
@@ -60,7 +64,12 @@ def create_follow_up(
     state: Service = Depends(service),
 ) -> dict[str, Any]:
     return open_follow_up(
-        state.store, customer_id, body.model_dump(), actor=key["key_id"], now=now()
+        state.store,
+        customer_id,
+        body.model_dump(exclude={"override_holdout"}),
+        actor=key["key_id"],
+        now=now(),
+        override_holdout=body.override_holdout,
     )
 
 

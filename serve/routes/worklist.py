@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from cxml.churn.explain import Language, in_language
 from cxml.followups import ImpactBy, follow_up_impact
 from cxml.jobs.privacy import audit_read
+from cxml.jobs.pulls import pull, read_pulls
 from cxml.scoring import Band
 from cxml.worklist import worklist
 from serve.deps import Service, now, require, service
 from serve.routes.at_risk import csv_response, segments
-from serve.schemas import Problem
+from serve.schemas import Problem, Pull, PullCreate, PullRead
 
 router = APIRouter(prefix="/v1", tags=["retention"])
 _IMPACT_SECONDS = 600.0  # the effect of past follow-ups changes slowly: computed at most this often
@@ -99,3 +100,49 @@ async def impact(
     state: Service = Depends(service),
 ) -> dict[str, Any]:
     return await _impact(state, tuple(by))
+
+
+@router.post(
+    "/worklist/pulls",
+    response_model=Pull,
+    status_code=201,
+    summary="Pull the worklist for action: the top customers to contact, a random share per "
+    "band held out as controls (do not contact), recorded to measure what contact does",
+    responses={422: {"model": Problem}},
+)
+async def create_pull(
+    body: PullCreate,
+    lang: Language = Query("en", description="language of the reasons' text"),
+    key: dict[str, Any] = Depends(require("act")),
+    state: Service = Depends(service),
+) -> Any:
+    result = await asyncio.to_thread(
+        pull,
+        state.store,
+        state.settings,
+        today=now(),
+        capacity=body.capacity,
+        actor=key["key_id"],
+        horizon_days=_horizon(state),
+        holdout_share=body.holdout_share,
+        seed=body.seed,
+    )
+    for item in result["items"]:
+        item["reasons"] = in_language(item["reasons"], lang)
+    audit_read(
+        state.store, actor=key["key_id"], what="pull", now=now(), customers=len(result["items"])
+    )
+    return result
+
+
+@router.get(
+    "/worklist/pulls",
+    response_model=PullRead,
+    summary="Every pull and, once its horizon has passed, retention of contact vs control "
+    "with 95 % intervals (randomised); before it, the date it can be read",
+)
+async def pulls_read(
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> Any:
+    return await asyncio.to_thread(read_pulls, state.store, today=now())
