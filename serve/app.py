@@ -28,6 +28,7 @@ from cxml.settings import Settings
 from serve import errors, telemetry
 from serve.deps import Failures, Service
 from serve.models import Models
+from serve.operations import operation_id
 
 log = logging.getLogger("cxml.serve")
 STATIC = Path(__file__).parent / "static"
@@ -255,6 +256,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Every /v1 route needs an `X-API-Key` header with the right scope."
         ),
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.add_middleware(Guard, settings=settings)
     if settings.api_cors_origins:  # no CORS unless configured
@@ -263,7 +265,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.api_cors_origins,
-            allow_methods=["GET", "POST", "PATCH"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["X-API-Key", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "X-Next-Cursor"],
         )
