@@ -1337,6 +1337,45 @@ def followups_impact(
     )
 
 
+@followups.command("overdue")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def followups_overdue(ctx: click.Context, as_json: bool) -> None:
+    """Open follow-ups past their due date (from the customer's band), most overdue first."""
+    from cxml.jobs.escalation import overdue
+
+    rows = overdue(_store(ctx), now=_now())
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("no follow-up is overdue")
+    for row in rows:
+        click.echo(
+            f"{row['customer_id']:<20} {row['owner'] or '(no owner)':<20} due "
+            f"{row['due_at']:%Y-%m-%d}, {row['days_overdue']} days overdue"
+        )
+
+
+@followups.command("escalate")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def followups_escalate(ctx: click.Context, as_json: bool) -> None:
+    """Hand open follow-ups long past due (CXML_ESCALATE_AFTER_DAYS) to the escalation owner
+    (CXML_ESCALATION_OWNER); each hand-over is kept in the follow-up's history."""
+    from cxml.jobs.escalation import escalate
+
+    rows = escalate(_store(ctx), _settings(ctx), now=_now(), actor=_actor())
+    if as_json:
+        _echo_json(rows)
+        return
+    click.echo(f"escalated {len(rows)} overdue follow-up(s)")
+    for row in rows:
+        click.echo(
+            f"  {row['customer_id']}: {row['previous_owner'] or '(no owner)'} -> {row['owner']}"
+        )
+
+
 def _champion_horizon(settings: Settings) -> int:
     """The churn champion's horizon in days, or 90 when there is none yet."""
     from cxml.errors import ModelNotFoundError

@@ -7,8 +7,8 @@ and new values, so the audit trail is complete.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +21,7 @@ from cxml.store import followups as stored
 from cxml.store.analysis import theme_mentions
 from cxml.store.pulls import open_control_pull
 from cxml.store.records import customer
+from cxml.store.scores import latest_score
 
 
 class Status(StrEnum):
@@ -43,6 +44,9 @@ class StatusFilter(StrEnum):
 
 
 STATUSES = tuple(s.value for s in Status)
+#: Days to do a follow-up, by the customer's band when it is opened (setting
+#: ``follow_up_due_days`` overrides).
+DUE_DAYS = {"high": 2, "medium": 7, "low": 14}
 STATUS_FILTERS = tuple(s.value for s in StatusFilter)
 MAX_TEXT = 10_000
 
@@ -71,10 +75,12 @@ def open_follow_up(
     actor: str | None,
     now: datetime,
     override_holdout: bool = False,
+    due_days: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Create a follow-up for a stored customer (status defaults to ``open``). A customer held
-    out as a control by an open worklist pull is refused (``HeldOutError``) unless
-    ``override_holdout``, which is recorded in the follow-up's first event."""
+    """Create a follow-up for a stored customer (status defaults to ``open``), due in the days
+    ``due_days`` gives the customer's band (``DUE_DAYS`` by default; not scored: medium's).
+    A customer held out as a control by an open worklist pull is refused (``HeldOutError``)
+    unless ``override_holdout``, which is recorded in the follow-up's first event."""
     customer(store, customer_id)  # NotFoundError for an unknown customer
     values = _checked({"status": "open", **{k: v for k, v in values.items() if v is not None}})
     pull_id = open_control_pull(store, customer_id, now)
@@ -87,7 +93,33 @@ def open_follow_up(
             value=customer_id,
         )
     extra = {"holdout_override": [None, pull_id]} if pull_id is not None else None
-    return stored.insert_follow_up(store, customer_id, values, actor, now, extra=extra)
+    days = {**DUE_DAYS, **(due_days or {})}
+    scored = latest_score(store, customer_id)
+    band = scored["band"] if scored is not None and scored["band"] in days else "medium"
+    due_at = now + timedelta(days=days.get(band, DUE_DAYS["medium"]))
+    return stored.insert_follow_up(
+        store, customer_id, values, actor, now, extra=extra, due_at=due_at
+    )
+
+
+def overdue_follow_ups(store: Store, now: datetime) -> list[dict[str, Any]]:
+    """Open follow-ups past their due date, most overdue first, with how many days."""
+    out = []
+    for row in stored.overdue(store, now):
+        out.append({**row, "days_overdue": (now - row["due_at"]).days})
+    return out
+
+
+def escalate_overdue(
+    store: Store, *, now: datetime, after_days: int, owner: str, actor: str | None
+) -> list[dict[str, Any]]:
+    """Hand every open follow-up more than ``after_days`` past due, not yet escalated, to
+    ``owner`` (recorded in its history); returns those escalated."""
+    done = []
+    for row in stored.overdue(store, now - timedelta(days=after_days), escalated=False):
+        stored.escalate(store, int(row["follow_up_id"]), owner, actor=actor, now=now)
+        done.append({**row, "owner": owner, "previous_owner": row["owner"], "escalated_at": now})
+    return done
 
 
 def update_follow_up(

@@ -115,6 +115,21 @@ class Settings(BaseSettings):
         description="origins (https://crm.example.com) whose pages may call the API from a "
         "browser; none by default",
     )
+    follow_up_due_days: dict[str, int] = Field(
+        default_factory=lambda: {"high": 2, "medium": 7, "low": 14},
+        description="days to do a follow-up, by the customer's risk band when it is opened "
+        "(a customer not scored: the medium band's)",
+    )
+    escalate_after_days: int = Field(
+        default=3,
+        ge=0,
+        description="days past its due date after which an open follow-up goes to the "
+        "escalation owner (`cxml followups escalate`)",
+    )
+    escalation_owner: str = Field(
+        default="retention-lead",
+        description="who overdue follow-ups are escalated to",
+    )
     holdout_share: float = Field(
         default=0.10,
         ge=0.0,

@@ -45,6 +45,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("POST", "/v1/worklist/pulls"): "worklist_create_pull",
     ("GET", "/v1/worklist/pulls"): "worklist_read_pulls",
     ("GET", "/v1/follow-ups/impact"): "follow_ups_impact",
+    ("GET", "/v1/follow-ups"): "follow_ups_list_overdue",
     ("GET", "/v1/config"): "config_get",
 }
 

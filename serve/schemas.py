@@ -284,7 +284,25 @@ class FollowUp(BaseModel):
     created_at: datetime
     updated_at: datetime
     created_by: str | None
+    due_at: datetime | None = None
+    escalated_at: datetime | None = None
     history: list[dict[str, Any]]
+
+
+class OverdueFollowUp(BaseModel):
+    follow_up_id: int
+    customer_id: str
+    owner: str | None
+    status: str
+    note: str | None
+    created_at: datetime
+    due_at: datetime
+    escalated_at: datetime | None
+    days_overdue: int
+
+
+class OverdueList(BaseModel):
+    items: list[OverdueFollowUp]
 
 
 class AtRiskItem(BaseModel):

@@ -173,3 +173,39 @@ def test_the_planted_effect_of_follow_ups_is_recovered_and_ranks_the_worklist(
         impact=result | {"overall": {"verdict": "too little data"}, "by": {}},
     )
     assert unmeasured["ranked_by"] == "revenue_at_risk" and unmeasured["expected_saved"] is None
+
+
+def test_follow_ups_are_due_by_band_listed_when_overdue_and_escalated_once(
+    store: Store, settings: Settings
+) -> None:
+    from cxml.followups import escalate_overdue, overdue_follow_ups
+    from tests.test_pulls import NOW as PULL_NOW
+    from tests.test_pulls import _scored
+
+    scored = _scored(store, settings, n=40)
+    high = scored.loc[scored["band"] == "high", "customer_id"].iloc[0]
+    medium = scored.loc[scored["band"] == "medium", "customer_id"].iloc[0]
+    first = open_follow_up(store, high, {"owner": "aiko"}, actor="k", now=PULL_NOW)
+    second = open_follow_up(store, medium, {}, actor="k", now=PULL_NOW, due_days={"medium": 10})
+    assert first["due_at"] == PULL_NOW + timedelta(days=2)
+    assert second["due_at"] == PULL_NOW + timedelta(days=10)
+    later = PULL_NOW + timedelta(days=4)
+    late = overdue_follow_ups(store, later)
+    assert [(r["customer_id"], r["days_overdue"]) for r in late] == [(high, 2)]
+    assert escalate_overdue(store, now=later, after_days=3, owner="lead", actor="cron") == []
+    much_later = PULL_NOW + timedelta(days=6)
+    done = escalate_overdue(store, now=much_later, after_days=3, owner="lead", actor="cron")
+    assert [(r["customer_id"], r["previous_owner"], r["owner"]) for r in done] == [
+        (high, "aiko", "lead")
+    ]
+    story = update_follow_up(store, high, first["follow_up_id"], {}, actor="k", now=much_later)
+    assert story["owner"] == "lead" and story["escalated_at"] == much_later
+    assert story["history"][-1]["changes"] == {
+        "owner": ["aiko", "lead"],
+        "escalated": [None, "overdue"],
+    }
+    assert escalate_overdue(store, now=much_later, after_days=3, owner="lead", actor="cron") == []
+    update_follow_up(
+        store, high, first["follow_up_id"], {"status": "contacted"}, actor="k", now=much_later
+    )
+    assert overdue_follow_ups(store, much_later) == []

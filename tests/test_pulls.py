@@ -169,6 +169,12 @@ def test_a_pull_over_http_and_from_the_command_line(tmp_path: Path) -> None:
                 headers=act,
             )
             assert forced.status_code == 201, forced.text
+            assert forced.json()["due_at"] is not None  # due from the customer's band
+            read_key = {"X-API-Key": keys["read"]}
+            late = api.get("/v1/follow-ups", params={"overdue": "true"}, headers=read_key)
+            assert late.status_code == 200 and late.json() == {"items": []}
+            wrong = api.get("/v1/follow-ups", params={"overdue": "false"}, headers=read_key)
+            assert wrong.status_code == 422 and wrong.json()["field"] == "overdue"
             read = api.get("/v1/worklist/pulls", headers={"X-API-Key": keys["read"]}).json()
             assert read["pulls"][0]["verdict"] == "too early" and read["overall"] is None
             bad = api.post(
@@ -180,6 +186,8 @@ def test_a_pull_over_http_and_from_the_command_line(tmp_path: Path) -> None:
     said = run_cxml(["worklist", "pull", "--capacity", "10", "--holdout", "0.2"], tmp_path)
     assert said.returncode == 0, said.stderr
     assert "held out" in said.stdout and "CONTROL — do not contact" in said.stdout
+    assert "no follow-up is overdue" in run_cxml(["followups", "overdue"], tmp_path).stdout
+    assert "escalated 0" in run_cxml(["followups", "escalate"], tmp_path).stdout
     listed = run_cxml(["worklist", "pulls", "--json"], tmp_path)
     pulls = json.loads(listed.stdout)["pulls"]
     assert [p["verdict"] for p in pulls] == ["too early", "too early"]

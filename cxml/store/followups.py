@@ -26,6 +26,7 @@ def insert_follow_up(
     now: datetime,
     *,
     extra: dict[str, list[Any]] | None = None,
+    due_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Create a follow-up and its first audit event in one transaction (``extra``: more
     changes to record with it, e.g. a holdout overridden); returns it."""
@@ -37,6 +38,7 @@ def insert_follow_up(
                 created_at=now,
                 updated_at=now,
                 created_by=actor,
+                due_at=due_at,
             )
         )
         assert result.inserted_primary_key is not None
@@ -157,3 +159,45 @@ def contact_log(store: Store) -> pd.DataFrame:
     frame["reached"] = frame["status"].isin(REACHED) | frame["follow_up_id"].isin(ever)
     frame["created_at"] = pd.to_datetime(frame["created_at"])
     return frame
+
+
+def overdue(store: Store, now: datetime, *, escalated: bool | None = None) -> list[dict[str, Any]]:
+    """Open follow-ups past their due date, most overdue first (``escalated``: only those
+    already escalated, or only those not yet)."""
+    query = (
+        select(follow_ups)
+        .where(
+            (follow_ups.c.status == "open")
+            & follow_ups.c.due_at.is_not(None)
+            & (follow_ups.c.due_at < now)
+        )
+        .order_by(follow_ups.c.due_at, follow_ups.c.follow_up_id)
+    )
+    if escalated is True:
+        query = query.where(follow_ups.c.escalated_at.is_not(None))
+    elif escalated is False:
+        query = query.where(follow_ups.c.escalated_at.is_(None))
+    with store.engine.connect() as connection:
+        return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def escalate(
+    store: Store, follow_up_id: int, owner: str, *, actor: str | None, now: datetime
+) -> None:
+    """Hand one follow-up to ``owner`` for being overdue, recorded as one event."""
+    current = follow_up(store, follow_up_id)
+    assert current is not None
+    with store.begin() as connection:
+        connection.execute(
+            update(follow_ups)
+            .where(follow_ups.c.follow_up_id == follow_up_id)
+            .values(owner=owner, escalated_at=now, updated_at=now)
+        )
+        connection.execute(
+            insert(follow_up_events).values(
+                follow_up_id=follow_up_id,
+                changed_at=now,
+                changed_by=actor,
+                changes={"owner": [current["owner"], owner], "escalated": [None, "overdue"]},
+            )
+        )

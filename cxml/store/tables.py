@@ -219,7 +219,12 @@ follow_ups = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("created_by", String(32), nullable=True),
+    # When it should be done, from the customer's band (NULL: opened before due dates), and
+    # when it was handed to a second owner for being overdue.
+    Column("due_at", DateTime, nullable=True),
+    Column("escalated_at", DateTime, nullable=True),
     Index("ix_follow_ups_customer", "customer_id", "updated_at"),
+    Index("ix_follow_ups_due", "status", "due_at"),
 )
 
 follow_up_events = Table(

@@ -70,6 +70,7 @@ def create_follow_up(
         actor=key["key_id"],
         now=now(),
         override_holdout=body.override_holdout,
+        due_days=state.settings.follow_up_due_days,
     )
 
 

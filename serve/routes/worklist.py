@@ -9,14 +9,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from cxml.churn.explain import Language, in_language
-from cxml.followups import ImpactBy, follow_up_impact
+from cxml.errors import ConfigError
+from cxml.followups import ImpactBy, follow_up_impact, overdue_follow_ups
 from cxml.jobs.privacy import audit_read
 from cxml.jobs.pulls import pull, read_pulls
 from cxml.scoring import Band
 from cxml.worklist import worklist
 from serve.deps import Service, now, require, service
 from serve.routes.at_risk import csv_response, segments
-from serve.schemas import Problem, Pull, PullCreate, PullRead
+from serve.schemas import OverdueList, Problem, Pull, PullCreate, PullRead
 
 router = APIRouter(prefix="/v1", tags=["retention"])
 _IMPACT_SECONDS = 600.0  # the effect of past follow-ups changes slowly: computed at most this often
@@ -146,3 +147,24 @@ async def pulls_read(
     state: Service = Depends(service),
 ) -> Any:
     return await asyncio.to_thread(read_pulls, state.store, today=now())
+
+
+@router.get(
+    "/follow-ups",
+    response_model=OverdueList,
+    summary="Follow-ups past their due date (due from the customer's band), most overdue first",
+    responses={422: {"model": Problem}},
+)
+async def follow_ups_list(
+    overdue: bool = Query(description="true: open follow-ups past their due date"),
+    key: dict[str, Any] = Depends(require("read")),
+    state: Service = Depends(service),
+) -> Any:
+    if not overdue:
+        raise ConfigError(
+            "only overdue=true is listed here; a customer's follow-ups are in their story "
+            "(GET /v1/customers/{customer_id})",
+            field="overdue",
+            value=False,
+        )
+    return {"items": await asyncio.to_thread(overdue_follow_ups, state.store, now())}
