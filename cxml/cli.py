@@ -1457,6 +1457,76 @@ def worklist_pulls(ctx: click.Context, pull_id: int | None, as_json: bool) -> No
 
 
 @cli.group()
+def webhooks() -> None:
+    """Tell other systems (CRM, ticketing) what happened: signed, at-least-once webhooks."""
+
+
+@webhooks.command("add")
+@click.argument("url")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    required=True,
+    help="An event to send (repeatable): customer.high_risk, follow_up.overdue, "
+    "model.promoted, drift.alert, theme.emerging, pull.readable.",
+)
+@click.option("--include-text", is_flag=True, help="Add feedback words to payloads that have them.")
+@click.pass_context
+def webhooks_add(ctx: click.Context, url: str, events: tuple[str, ...], include_text: bool) -> None:
+    """Register URL for events; prints its signing secret, the only time it is shown."""
+    from cxml.webhooks import register
+
+    settings = _settings(ctx)
+    made = register(
+        _store(ctx),
+        url,
+        list(events),
+        actor=_actor(),
+        now=_now(),
+        include_text=include_text,
+        allow_private=settings.webhook_allow_private,
+    )
+    click.echo(f"endpoint {made['endpoint_id']} for {', '.join(made['events'])}")
+    click.echo(f"signing secret (shown once): {made['secret']}")
+
+
+@webhooks.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def webhooks_list(ctx: click.Context, as_json: bool) -> None:
+    """Registered endpoints."""
+    from cxml.webhooks import endpoints
+
+    rows = endpoints(_store(ctx))
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        state = "disabled" if row["disabled_at"] else "active"
+        click.echo(f"{row['endpoint_id']}  {state:<8} {row['url']}  {', '.join(row['events'])}")
+
+
+@webhooks.command("deliveries")
+@click.argument("endpoint_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def webhooks_deliveries(ctx: click.Context, endpoint_id: str, as_json: bool) -> None:
+    """An endpoint's deliveries, newest first."""
+    from cxml.webhooks import deliveries
+
+    rows = deliveries(_store(ctx), endpoint_id)
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['delivery_id']:>6} {row['event_type']:<20} {row['status']:<9} "
+            f"attempts {row['attempts']}, last answer {row['last_status'] or row['last_error'] or '-'}"
+        )
+
+
+@cli.group()
 def keys() -> None:
     """API keys for the HTTP service: create, list, revoke."""
 

@@ -7,6 +7,7 @@ and new values, so the audit trail is complete.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -116,8 +117,24 @@ def escalate_overdue(
     """Hand every open follow-up more than ``after_days`` past due, not yet escalated, to
     ``owner`` (recorded in its history); returns those escalated."""
     done = []
+    from cxml.webhooks import emit
+
     for row in stored.overdue(store, now - timedelta(days=after_days), escalated=False):
-        stored.escalate(store, int(row["follow_up_id"]), owner, actor=actor, now=now)
+        event = {
+            "follow_up_id": int(row["follow_up_id"]),
+            "customer_id": row["customer_id"],
+            "due_at": row["due_at"].isoformat(),
+            "previous_owner": row["owner"],
+            "owner": owner,
+        }
+        stored.escalate(
+            store,
+            int(row["follow_up_id"]),
+            owner,
+            actor=actor,
+            now=now,
+            also=functools.partial(emit, event_type="follow_up.overdue", payload=event, now=now),
+        )
         done.append({**row, "owner": owner, "previous_owner": row["owner"], "escalated_at": now})
     return done
 

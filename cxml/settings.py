@@ -137,6 +137,16 @@ class Settings(BaseSettings):
         description="share of each worklist pull held out at random as a control (not "
         "contacted), per risk band, to measure what contact does; 0: no holdout",
     )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="allow webhooks to http:// URLs and private or loopback addresses (a "
+        "receiver on this machine or the company network); off: HTTPS to public addresses only",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="how often the server's worker sends due webhook deliveries (0: never)",
+    )
     privacy_key: str | None = Field(
         default=None,
         description="key of the keyed hash erased customers are remembered by (suppression "

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -25,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cxml import __version__
 from cxml.errors import ConfigError, TooLargeError
 from cxml.settings import Settings
-from serve import errors, telemetry
+from serve import deps, errors, telemetry
 from serve.deps import Failures, Service
 from serve.models import Models
 from serve.operations import operation_id
@@ -234,9 +235,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.exception("loading models failed; /readyz stays 503 until a reload succeeds")
         telemetry.models_loaded(models.current)
         poller = asyncio.create_task(_poll(models, settings.model_poll_seconds))
+        from cxml import webhooks
+
+        stop = threading.Event()
+        sender = threading.Thread(
+            target=webhooks.worker,
+            kwargs={
+                "store": store,
+                "poll_seconds": settings.webhook_poll_seconds,
+                "stop": stop,
+                "clock": deps.now,
+            },
+            name="cxml-webhooks",
+            daemon=True,
+        )
+        if settings.webhook_poll_seconds > 0:
+            sender.start()
         try:
             yield
         finally:
+            stop.set()
+            if sender.is_alive():
+                sender.join(timeout=10)
             poller.cancel()
             with suppress(asyncio.CancelledError):
                 await poller
@@ -287,6 +307,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         score,
         survival,
         themes,
+        webhooks,
         worklist,
     )
 
@@ -305,9 +326,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         survival,
         themes,
         worklist,
+        webhooks,
         config,
     ):
         app.include_router(module.router)
+    webhooks.document(app)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

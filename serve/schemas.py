@@ -422,3 +422,62 @@ class PullRead(BaseModel):
     pulls: list[dict[str, Any]]
     overall: dict[str, Any] | None
     message: str | None
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=2000, examples=["https://crm.example.com/hooks/cxml"])
+    events: list[str] = Field(min_length=1, examples=[["customer.high_risk", "pull.readable"]])
+    include_text: bool = Field(
+        default=False, description="add feedback words to payloads that have them (off: never)"
+    )
+
+
+class WebhookEndpoint(BaseModel):
+    endpoint_id: str
+    url: str
+    events: list[str]
+    include_text: bool
+    created_at: datetime
+    created_by: str | None
+    disabled_at: datetime | None
+
+
+class WebhookCreated(WebhookEndpoint):
+    secret: str = Field(
+        description="signs every delivery (HMAC-SHA256 of 'timestamp.body'); shown only now"
+    )
+
+
+class WebhookList(BaseModel):
+    items: list[WebhookEndpoint]
+
+
+class WebhookDelivery(BaseModel):
+    delivery_id: int
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    created_at: datetime
+    status: str = Field(description="pending, delivered or failed (after the retry limit)")
+    attempts: int
+    next_attempt_at: datetime
+    last_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+class WebhookDeliveries(BaseModel):
+    items: list[WebhookDelivery]
+
+
+class WebhookEvent(BaseModel):
+    """What a receiver gets: the body of every delivery (signed; see the README)."""
+
+    event_id: str = Field(description="the same on every retry: deduplicate by it")
+    type: str = Field(examples=["pull.readable"])
+    created_at: datetime
+    payload: dict[str, Any]

@@ -6,11 +6,12 @@ The rules (statuses, what a change is) live in ``cxml.followups``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from cxml.store.database import Store
 from cxml.store.tables import follow_up_events, follow_ups
@@ -182,9 +183,16 @@ def overdue(store: Store, now: datetime, *, escalated: bool | None = None) -> li
 
 
 def escalate(
-    store: Store, follow_up_id: int, owner: str, *, actor: str | None, now: datetime
+    store: Store,
+    follow_up_id: int,
+    owner: str,
+    *,
+    actor: str | None,
+    now: datetime,
+    also: Callable[[Connection], Any] | None = None,
 ) -> None:
-    """Hand one follow-up to ``owner`` for being overdue, recorded as one event."""
+    """Hand one follow-up to ``owner`` for being overdue, recorded as one event; ``also``
+    runs in the same transaction (the webhook's outbox row)."""
     current = follow_up(store, follow_up_id)
     assert current is not None
     with store.begin() as connection:
@@ -201,3 +209,5 @@ def escalate(
                 changes={"owner": [current["owner"], owner], "escalated": [None, "overdue"]},
             )
         )
+        if also is not None:
+            also(connection)

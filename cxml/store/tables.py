@@ -302,6 +302,8 @@ worklist_pulls = Table(
     Column("horizon_days", Integer, nullable=False),
     # The pull's outcome can be read once its horizon has passed.
     Column("read_after", DateTime, nullable=False),
+    # When subscribers were told the pull can be read (webhook pull.readable).
+    Column("readable_announced_at", DateTime, nullable=True),
     Index("ix_worklist_pulls_read_after", "read_after"),
 )
 
@@ -319,4 +321,41 @@ pull_assignments = Table(
     Column("revenue_at_risk", Float, nullable=True),
     Column("monthly_value", Float, nullable=True),
     Index("ix_pull_assignments_customer", "customer_id"),
+)
+
+
+# Webhooks (issue #27 §5): endpoints admins registered, and the outbox of deliveries, written in
+# the transaction of the event itself and delivered at least once by the server's worker.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("endpoint_id", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", JSONType, nullable=False),
+    # The signing secret: shown once when registered; kept to sign (it cannot be hashed).
+    Column("secret", String(128), nullable=False),
+    Column("include_text", Boolean, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(100), nullable=True),
+    Column("disabled_at", DateTime, nullable=True),
+)
+
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+    Column("endpoint_id", String(32), ForeignKey("webhook_endpoints.endpoint_id"), nullable=False),
+    Column("event_id", String(32), nullable=False),
+    Column("event_type", String(50), nullable=False),
+    Column("payload", JSONType, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("status", String(10), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("last_attempt_at", DateTime, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", DateTime, nullable=True),
+    Index("ix_webhook_outbox_due", "status", "next_attempt_at"),
+    Index("ix_webhook_outbox_endpoint", "endpoint_id", "delivery_id"),
 )

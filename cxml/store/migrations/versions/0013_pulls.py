@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("model_version", sa.String(50), nullable=True),
         sa.Column("horizon_days", sa.Integer, nullable=False),
         sa.Column("read_after", sa.DateTime, nullable=False),
+        sa.Column("readable_announced_at", sa.DateTime, nullable=True),
     )
     op.create_index("ix_worklist_pulls_read_after", "worklist_pulls", ["read_after"])
     op.create_table(
