@@ -126,9 +126,10 @@ class Settings(BaseSettings):
         description="days past its due date after which an open follow-up goes to the "
         "escalation owner (`cxml followups escalate`)",
     )
-    escalation_owner: str = Field(
-        default="retention-lead",
-        description="who overdue follow-ups are escalated to",
+    escalation_owner: str | None = Field(
+        default=None,
+        description="who follow-ups long past due are handed to (e.g. the team lead); unset: "
+        "none is escalated, overdue ones are only listed",
     )
     holdout_share: float = Field(
         default=0.10,
@@ -146,6 +147,12 @@ class Settings(BaseSettings):
         default=1.0,
         ge=0,
         description="how often the server's worker sends due webhook deliveries (0: never)",
+    )
+    housekeeping_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="how often the server expires raw text past its retention and escalates "
+        "follow-ups long past due (0: never; the CLI commands do the same on demand)",
     )
     privacy_key: str | None = Field(
         default=None,

@@ -384,26 +384,3 @@ def announce_readable_pulls(store: Store, *, now: datetime) -> int:
                 .values(readable_announced_at=now)
             )
     return len(ready)
-
-
-def worker(store: Store, *, poll_seconds: float, stop: Any, clock: Callable[[], datetime]) -> None:
-    """The server's delivery loop (a thread of its own, so a slow receiver never holds a
-    request's thread): every ``poll_seconds`` announce readable pulls and send what is due,
-    until ``stop`` (a threading.Event) is set."""
-    import logging
-
-    import httpx
-
-    log = logging.getLogger("cxml.webhooks")
-    with httpx.Client(timeout=5.0, follow_redirects=False) as client:
-
-        def post(url: str, body: bytes, headers: dict[str, str]) -> int:
-            return client.post(url, content=body, headers=headers).status_code
-
-        while not stop.wait(poll_seconds):
-            try:
-                now = clock()
-                announce_readable_pulls(store, now=now)
-                deliver_due(store, post, now=now)
-            except Exception:  # keep delivering: the next tick retries
-                log.exception("webhook delivery tick failed")

@@ -235,21 +235,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.exception("loading models failed; /readyz stays 503 until a reload succeeds")
         telemetry.models_loaded(models.current)
         poller = asyncio.create_task(_poll(models, settings.model_poll_seconds))
-        from cxml import webhooks
+        from cxml.jobs import background
 
         stop = threading.Event()
         sender = threading.Thread(
-            target=webhooks.worker,
-            kwargs={
-                "store": store,
-                "poll_seconds": settings.webhook_poll_seconds,
-                "stop": stop,
-                "clock": deps.now,
-            },
-            name="cxml-webhooks",
+            target=background.run,
+            args=(store, settings),
+            kwargs={"stop": stop, "clock": deps.now},
+            name="cxml-background",
             daemon=True,
         )
-        if settings.webhook_poll_seconds > 0:
+        if settings.webhook_poll_seconds > 0 or settings.housekeeping_seconds > 0:
             sender.start()
         try:
             yield

@@ -138,3 +138,32 @@ def test_subject_export_and_retention_from_the_command_line(tmp_path: Path) -> N
     assert [r["action"] for r in audit][:1] == ["read.customer"]
     bad = run_cxml(["retention", "apply", "--days", "email"], tmp_path)
     assert bad.returncode == 2 and "CHANNEL=DAYS" in bad.stderr
+
+
+def test_the_servers_housekeeping_applies_retention_and_escalates_when_configured(
+    tmp_path: Path,
+) -> None:
+    from datetime import datetime
+
+    from cxml.followups import open_follow_up
+    from cxml.jobs.background import housekeeping
+    from cxml.settings import Settings
+    from cxml.store import Store
+
+    _files(tmp_path)
+    _ok(["ingest", "customers", "customers.csv"], tmp_path)
+    _ok(["ingest", "feedback", "feedback.csv"], tmp_path)
+    store = Store.open(f"sqlite:///{tmp_path}/cxml.db")
+    try:
+        opened = datetime(2026, 1, 1)
+        open_follow_up(store, "C1", {"owner": "aiko"}, actor="k", now=opened)
+        later = datetime(2026, 2, 1)
+        plain = Settings(database_url=f"sqlite:///{tmp_path}/cxml.db")
+        assert housekeeping(store, plain, now=later) == {}  # nothing configured: nothing done
+        configured = plain.model_copy(
+            update={"text_retention_days": {"email": 30}, "escalation_owner": "lead"}
+        )
+        assert housekeeping(store, configured, now=later) == {"escalated": 1, "expired_text": 10}
+        assert housekeeping(store, configured, now=later) == {"escalated": 0, "expired_text": 0}
+    finally:
+        store.close()

@@ -187,7 +187,8 @@ def test_a_pull_over_http_and_from_the_command_line(tmp_path: Path) -> None:
     assert said.returncode == 0, said.stderr
     assert "held out" in said.stdout and "CONTROL — do not contact" in said.stdout
     assert "no follow-up is overdue" in run_cxml(["followups", "overdue"], tmp_path).stdout
-    assert "escalated 0" in run_cxml(["followups", "escalate"], tmp_path).stdout
+    unset = run_cxml(["followups", "escalate"], tmp_path)
+    assert unset.returncode == 2 and "CXML_ESCALATION_OWNER" in unset.stderr
     listed = run_cxml(["worklist", "pulls", "--json"], tmp_path)
     pulls = json.loads(listed.stdout)["pulls"]
     assert [p["verdict"] for p in pulls] == ["too early", "too early"]

@@ -133,8 +133,9 @@ def test_a_receiver_that_fails_twice_gets_the_event_exactly_once(
 
 
 def test_the_server_delivers_signed_events_and_after_a_kill_mid_delivery(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("CXML_ESCALATION_OWNER", "retention-lead")  # the CLI's escalation
     url = "sqlite:///cxml.db"
     store = Store.open(f"sqlite:///{tmp_path}/cxml.db")
     try:
@@ -154,7 +155,11 @@ def test_the_server_delivers_signed_events_and_after_a_kill_mid_delivery(
     finally:
         store.close()
     admin = new_key(tmp_path, url, "admin")
-    env = {"CXML_WEBHOOK_ALLOW_PRIVATE": "true", "CXML_WEBHOOK_POLL_SECONDS": "0.2"}
+    env = {
+        "CXML_WEBHOOK_ALLOW_PRIVATE": "true",
+        "CXML_WEBHOOK_POLL_SECONDS": "0.2",
+        "CXML_HOUSEKEEPING_SECONDS": "0",  # the escalation below is the command's, not the server's
+    }
     server = Server(tmp_path, url, **env)
     try:
         with httpx.Client(base_url=server.base, headers={"X-API-Key": admin}, timeout=30) as api:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from cxml.errors import ConfigError
 from cxml.followups import escalate_overdue, overdue_follow_ups
 from cxml.settings import Settings
 from cxml.store import Store
@@ -18,7 +19,13 @@ def overdue(store: Store, *, now: datetime) -> list[dict[str, Any]]:
 def escalate(
     store: Store, settings: Settings, *, now: datetime, actor: str | None
 ) -> list[dict[str, Any]]:
-    """Escalate follow-ups more than ``escalate_after_days`` past due to the escalation owner."""
+    """Escalate follow-ups more than ``escalate_after_days`` past due to the escalation owner
+    (ConfigError when none is set)."""
+    if not settings.escalation_owner:
+        raise ConfigError(
+            "no escalation owner: set CXML_ESCALATION_OWNER (who overdue follow-ups go to)",
+            field="escalation_owner",
+        )
     return escalate_overdue(
         store,
         now=now,
