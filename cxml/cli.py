@@ -1612,13 +1612,25 @@ def audit(
 @cli.command()
 @click.option("--customer", "customer_id", required=True, help="The customer's id.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--allow-back",
+    is_flag=True,
+    help="Instead: let an erased customer who comes back on purpose be loaded again.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def erase(ctx: click.Context, customer_id: str, yes: bool, as_json: bool) -> None:
+def erase(ctx: click.Context, customer_id: str, yes: bool, allow_back: bool, as_json: bool) -> None:
     """Erase a customer everywhere (GDPR Art. 17, APPI): every row about them, unrecoverably;
     they stay erased (an old file cannot bring them back). Idempotent."""
     from cxml.jobs.privacy import erase as erase_job
+    from cxml.jobs.privacy import take_back
 
+    if allow_back:
+        taken = take_back(_store(ctx), _settings(ctx), customer_id, actor=_actor(), now=_now())
+        click.echo(
+            f"{customer_id} may be loaded again" if taken else f"{customer_id} was not erased"
+        )
+        return
     if not yes and not as_json:
         click.confirm(f"erase customer {customer_id} and everything about them?", abort=True)
     result = erase_job(_store(ctx), _settings(ctx), customer_id, actor=_actor(), now=_now())

@@ -36,6 +36,7 @@ from cxml.store import Store, content_hash
 from cxml.store import records as store_records
 
 KINDS = ("customers", "feedback")
+ERASED_VALUE = "(a customer erased on request)"  # what a refused row shows instead of the id
 FEEDBACK_HASHED = (
     "customer_id",
     "created_at",
@@ -284,6 +285,7 @@ class Ingestion:
         self.row_ids_seen: Counter[str] = Counter()
         self.source = source or str(Path(path or "").resolve())
         self.seen: dict[str, int] = {}
+        self.erased_rows: set[int] = set()  # rows of customers erased on request
         self.run_id = 0
         self.statuses: dict[int, str] = {}  # record number → accepted / updated / unchanged
         self.refused: dict[int, dict[str, Any]] = {}  # records only: record number → reject
@@ -439,6 +441,9 @@ class Ingestion:
         if self.kind == "feedback" and not valid.empty and "content_hash" not in valid:
             valid = valid.assign(content_hash=feedback_hash(valid))  # unlocked
         with self.store.joined(connection) as connection:
+            valid, erased = self._split_erased(connection, valid)
+            if erased.rows.size:
+                extra.append(erased)
             if self.kind == "feedback":
                 statuses, more, held = self._write_feedback(connection, valid)
             else:
@@ -461,6 +466,40 @@ class Ingestion:
                 value = str(first["value"])
                 reason = first["reason"].replace(value, "…") if value else first["reason"]
                 report.reasons[(first["field"], reason)] += 1
+
+    def _split_erased(
+        self, connection: Connection, valid: pd.DataFrame
+    ) -> tuple[pd.DataFrame, _Rejected]:
+        """Refuse the rows of customers erased on request (privacy): an old file must not
+        bring them back. What is kept of a refused row is its number and the reason: nothing
+        of what it holds (``_reject_records`` drops it)."""
+        from cxml.store.privacy import suppressed
+
+        none = _Rejected(rows=np.array([], dtype=int), field="customer_id", values=[], reasons=[])
+        if valid.empty:
+            return valid, none
+        erased = suppressed(
+            connection,
+            valid["customer_id"].astype(str).unique().tolist(),
+            now=self.now,
+            key=self.settings.privacy_key,
+        )
+        if not erased:
+            return valid, none
+        gone = valid["customer_id"].astype(str).isin(erased).to_numpy()
+        rows = valid["row"].to_numpy()[gone]
+        self.erased_rows.update(int(r) for r in rows)
+        reason = (
+            "this customer was erased on request and is not loaded again (to take them back "
+            "on purpose: `cxml erase --allow-back --customer ID`)"
+        )
+        rejected = _Rejected(
+            rows=rows,
+            field="customer_id",
+            values=[ERASED_VALUE] * len(rows),
+            reasons=[reason] * len(rows),
+        )
+        return valid.loc[~gone].reset_index(drop=True), rejected
 
     def _split_duplicates(self, valid: pd.DataFrame) -> tuple[pd.DataFrame, _Rejected]:
         """Refuse a second row with an id seen earlier in this file (the first one wins)."""
@@ -596,6 +635,9 @@ class Ingestion:
                 }
             )
         raw_by_row = _raw_rows(chunk, errors_by_row)
+        for row in self.erased_rows & set(raw_by_row):  # nothing of an erased customer is kept
+            raw_by_row[row] = {}
+            errors_by_row[row] = [e for e in errors_by_row[row] if e["value"] == ERASED_VALUE]
         records = []
         for row in sorted(errors_by_row):
             errors = errors_by_row[row]

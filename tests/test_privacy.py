@@ -136,6 +136,19 @@ def test_subject_export_and_retention_from_the_command_line(tmp_path: Path) -> N
     assert EMAIL not in text and "[EMAIL]" in text and SENTENCE in text
     audit = json.loads(_ok(["audit", "--kind", "read", "--json"], tmp_path))
     assert [r["action"] for r in audit][:1] == ["read.customer"]
+    erased = _ok(["erase", "--customer", PLANTED, "--yes"], tmp_path)
+    assert "erased CUST-ZEPHYR-7731: customers 1, feedback 1" in erased
+    again = json.loads(_ok(["ingest", "feedback", "feedback.csv", "--json"], tmp_path))
+    assert again["rejected"] == 1 and again["held"] == 0  # an old file does not bring them back
+    refused = [json.loads(line) for line in _ok(["rejects", "--json"], tmp_path).splitlines()]
+    mine = [r for r in refused if "erased on request" in r["reason"]]
+    assert (
+        len(mine) == 1 and SENTENCE not in json.dumps(refused) and PLANTED not in json.dumps(mine)
+    )
+    assert "may be loaded again" in _ok(["erase", "--allow-back", "--customer", PLANTED], tmp_path)
+    _ok(["ingest", "customers", "customers.csv"], tmp_path)
+    back = json.loads(_ok(["ingest", "feedback", "feedback.csv", "--json"], tmp_path))
+    assert back["accepted"] == 1
     bad = run_cxml(["retention", "apply", "--days", "email"], tmp_path)
     assert bad.returncode == 2 and "CHANNEL=DAYS" in bad.stderr
 

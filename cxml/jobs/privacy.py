@@ -14,7 +14,7 @@ from typing import Any
 from cxml.settings import Settings
 from cxml.store import Store
 from cxml.store.audit import record_action
-from cxml.store.privacy import erase_customer, expire_text, subject_record
+from cxml.store.privacy import allow_back, erase_customer, expire_text, subject_record
 from cxml.store.records import customer
 
 UNREACHABLE = (
@@ -132,3 +132,11 @@ def audit_read(
         at=now,
         detail={"customers": customers},
     )
+
+
+def take_back(
+    store: Store, settings: Settings, customer_id: str, *, actor: str, now: datetime
+) -> bool:
+    """Take an erased customer who comes back on purpose off the suppression list (recorded);
+    False when they were not on it."""
+    return allow_back(store, customer_id, actor=actor, now=now, key=settings.privacy_key)
