@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import re
 from typing import Any
 
 from prometheus_client import (
@@ -33,6 +34,37 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def _template_patterns() -> list[tuple[re.Pattern[str], str]]:
+    from serve.operations import OPERATION_IDS
+
+    out = []
+    for _, template in sorted(OPERATION_IDS, key=lambda k: -len(k[1])):
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^?]+", re.escape(template))
+        out.append((re.compile(f"^{pattern}(?=\\?|$)"), template))
+    return out
+
+
+class PathTemplateFilter(logging.Filter):
+    """Access lines name the route template, not the path asked for: ids in paths
+    (customers, follow-ups) and query values are personal data that an erasure cannot reach
+    in a log file. ``/v1/customers/C42?lang=ja`` is logged as ``/v1/customers/{customer_id}?…``."""
+
+    patterns: list[tuple[re.Pattern[str], str]] | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            if PathTemplateFilter.patterns is None:
+                PathTemplateFilter.patterns = _template_patterns()
+            path, _, query = args[2].partition("?")
+            shown = next(
+                (t for pattern, t in PathTemplateFilter.patterns if pattern.match(path)),
+                path if path.count("/") <= 2 else "(other)",
+            )
+            record.args = (args[0], args[1], shown + ("?…" if query else ""), args[3], args[4])
+        return True
+
+
 def log_config() -> dict[str, Any]:
     """uvicorn's logging, with the request id on every access line and on cxml's own lines
     (``cxml.serve``: errors, reloads, the audit of admin actions). Headers (API keys among
@@ -42,7 +74,10 @@ def log_config() -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"request_id": {"()": RequestIdFilter}}
+    config["filters"] = {
+        "request_id": {"()": RequestIdFilter},
+        "path_template": {"()": PathTemplateFilter},
+    }
     config["formatters"]["access"]["fmt"] = (
         '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s '
         "request=%(request_id)s"
@@ -50,6 +85,7 @@ def log_config() -> dict[str, Any]:
     config["formatters"]["default"]["fmt"] = "%(levelprefix)s %(message)s request=%(request_id)s"
     for handler in config["handlers"].values():
         handler["filters"] = ["request_id"]
+    config["handlers"]["access"]["filters"] = ["request_id", "path_template"]
     config["loggers"]["cxml"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config
 

@@ -187,7 +187,9 @@ def free_port() -> int:
 class Server:
     """A real `cxml serve` (uvicorn) on loopback, in its own process."""
 
-    def __init__(self, cwd: Path, database_url: str, **env: str) -> None:
+    def __init__(
+        self, cwd: Path, database_url: str, *, log_level: str = "warning", **env: str
+    ) -> None:
         import time
 
         import httpx
@@ -196,7 +198,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(cwd / f"serve-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [CXML, "serve", "--port", str(self.port), "--log-level", "warning"],
+            [CXML, "serve", "--port", str(self.port), "--log-level", log_level],
             cwd=cwd,
             env={
                 **os.environ,

@@ -66,7 +66,7 @@ def test_a_customer_erased_over_http_is_gone_and_every_read_is_audited(tmp_path:
     assert SENTENCE.encode() in quoted  # the search below can find them
     url = "sqlite:///cxml.db"
     keys = {s: new_key(tmp_path, url, s) for s in ("read", "admin", "erase", "pii")}
-    server = Server(tmp_path, url)
+    server = Server(tmp_path, url, log_level="info")  # with request logging
     try:
         with httpx.Client(base_url=server.base, timeout=60) as api:
 
@@ -110,6 +110,8 @@ def test_a_customer_erased_over_http_is_gone_and_every_read_is_audited(tmp_path:
         holding = [str(p) for p, data in everything.items() if planted.encode() in data]
         assert not holding, (planted, holding)
     assert b"Too expensive for what it is" in stored  # everyone else is still there
+    logged = b"".join(p.read_bytes() for p in tmp_path.glob("serve-*.log"))
+    assert b"/v1/customers/{customer_id}/export" in logged  # requests were logged, as templates
     assert body["artifact_rows"] >= 1
 
 
