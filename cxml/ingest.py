@@ -440,6 +440,11 @@ class Ingestion:
         extra: list[_Rejected] = [duplicates] if duplicates.rows.size else []
         if self.kind == "feedback" and not valid.empty and "content_hash" not in valid:
             valid = valid.assign(content_hash=feedback_hash(valid))  # unlocked
+        redacting = self.kind == "feedback" and self.settings.store_text == "redacted"
+        if redacting and not valid.empty:  # hashed as sent: the same file again is unchanged
+            from cxml.text.redact import redacted
+
+            valid = valid.assign(text=redacted(valid["text"].tolist()))
         with self.store.joined(connection) as connection:
             valid, erased = self._split_erased(connection, valid)
             if erased.rows.size:
@@ -450,6 +455,10 @@ class Ingestion:
                 statuses, more, held = self._write_customers(connection, valid)
             extra.extend(more)
             records = self._reject_records(chunk, validated, extra, held)
+            if redacting:
+                from cxml.text.redact import redacted_reject
+
+                records = [redacted_reject(r) for r in records]
             store_records.write_rejects(connection, records)
         writer.write(records)
         if self.records is not None:  # an API batch answers item by item (small by limit)

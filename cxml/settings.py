@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -153,6 +154,12 @@ class Settings(BaseSettings):
         ge=0,
         description="how often the server expires raw text past its retention and escalates "
         "follow-ups long past due (0: never; the CLI commands do the same on demand)",
+    )
+    store_text: Literal["raw", "redacted"] = Field(
+        default="raw",
+        description="what an ingest keeps of a comment: raw (as sent; exports and the page "
+        "redact it unless the key holds pii) or redacted (names, e-mail addresses, phones "
+        "and the rest never reach the store)",
     )
     privacy_key: str | None = Field(
         default=None,

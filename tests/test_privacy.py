@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
+import pytest
 
 from tests.conftest import Server, new_key, run_cxml
 
@@ -182,3 +183,22 @@ def test_the_servers_housekeeping_applies_retention_and_escalates_when_configure
         assert housekeeping(store, configured, now=later) == {"escalated": 0, "expired_text": 0}
     finally:
         store.close()
+
+
+def test_a_store_that_keeps_only_redacted_text_never_holds_the_raw_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CXML_STORE_TEXT", "redacted")
+    _files(tmp_path)
+    feedback = pd.read_csv(tmp_path / "feedback.csv")
+    held = feedback.iloc[[-1]].assign(feedback_id="FZ9", customer_id="NEWCOMER")
+    pd.concat([feedback, held]).to_csv(tmp_path / "feedback.csv", index=False)
+    _ok(["ingest", "customers", "customers.csv"], tmp_path)
+    first = json.loads(_ok(["ingest", "feedback", "feedback.csv", "--json"], tmp_path))
+    assert first["accepted"] == 19 and first["held"] == 1
+    again = json.loads(_ok(["ingest", "feedback", "feedback.csv", "--json"], tmp_path))
+    assert again["unchanged"] == 19  # hashed as sent: the same file again changes nothing
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("cxml.db*"))
+    for planted in (EMAIL, PHONE):
+        assert planted.encode() not in stored, planted  # neither in feedback nor held rows
+    assert SENTENCE.encode() in stored and b"[EMAIL]" in stored  # the words stay
