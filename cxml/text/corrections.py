@@ -120,9 +120,7 @@ class TaughtLeaveDetector(LeaveDetector):
 
     _fit_call = "fit(clauses, languages, verdicts)"
 
-    def __init__(
-        self, *, base: LeaveDetector | None = None, similarity: float = 0.6
-    ) -> None:
+    def __init__(self, *, base: LeaveDetector | None = None, similarity: float = 0.6) -> None:
         self.base = base
         self.similarity = similarity
 
@@ -378,3 +376,16 @@ def teach_leave(
         before=before,
         after=after,
     )
+
+
+def taxonomy_config(taxonomy: Any) -> ChurnIntentConfig:
+    """A taxonomy's churn-intent section (empty for none, or one pickled before it existed)."""
+    config = getattr(taxonomy, "churn_intent", None) if taxonomy is not None else None
+    return config if isinstance(config, ChurnIntentConfig) else ChurnIntentConfig()
+
+
+def pipeline_kinds(pipeline: Any) -> tuple[str, ...]:
+    """The churn-intent kinds a fitted text pipeline knows: the built-in ones plus its
+    taxonomy's (the defaults: the built-in ones)."""
+    themes = getattr(pipeline, "themes_", None)
+    return taxonomy_config(getattr(themes, "taxonomy", None)).all_kinds
