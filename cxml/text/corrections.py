@@ -26,7 +26,7 @@ Taxonomy (``churn_intent`` section of the taxonomy YAML)::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -271,6 +271,8 @@ def leave_grade(detector: LeaveDetector, heldout: pd.DataFrame) -> HeldoutGrade:
 def taught_clauses(corrections: pd.DataFrame) -> pd.DataFrame:
     """The clause each correction teaches: its span of the redacted comment, or the whole
     comment. Columns: text, language, verdict."""
+    if corrections.empty:
+        return pd.DataFrame(columns=["text", "language", "verdict"])
     texts = [
         str(text)[int(s) : int(e)] if pd.notna(s) and pd.notna(e) else str(text)
         for text, s, e in zip(
@@ -316,6 +318,22 @@ class TaughtLeave:
                 out[f"corrections_leave_recall_{name}"] = grade.recall
         return out
 
+    def report(self) -> dict[str, Any]:
+        """The run's account of it, as JSON-ready values."""
+
+        def grade(g: HeldoutGrade | None) -> dict[str, Any] | None:
+            return None if g is None else asdict(g)
+
+        return {
+            "summary": self.summary(),
+            "corrections": self.corrections,
+            "taught_before_grading": self.taught,
+            "taxonomy_examples": self.examples,
+            "heldout": self.how,
+            "shipped": grade(self.before),
+            "taught": grade(self.after),
+        }
+
     def summary(self) -> str:
         """One line for the run's output."""
         if not self.corrections and not self.examples:
@@ -355,7 +373,12 @@ def teach_leave(
     if corrections.empty and examples.empty:
         return TaughtLeave(None, 0, 0, 0, "no intent corrections yet", None, None)
     shipped = base or load_default_leave()
-    older, heldout, how = heldout_split(corrections)
+    if corrections.empty:
+        older = heldout = pd.DataFrame(columns=["text", "language", "verdict"])
+        how = "no intent corrections yet"
+        corrections = older
+    else:
+        older, heldout, how = heldout_split(corrections)
 
     def taught(rows: pd.DataFrame) -> TaughtLeaveDetector:
         clauses = pd.concat([examples, taught_clauses(rows)], ignore_index=True)
