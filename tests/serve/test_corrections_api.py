@@ -92,3 +92,34 @@ def test_unknown_comments_and_verdicts_answer_with_a_code(
     problem = answer.json()
     assert (answer.status_code, problem["code"]) == (status, code), problem
     assert problem["field"] == field and says in problem["detail"]
+
+
+def test_fuzzed_corrections_never_fail_the_server(api: dict[str, Any]) -> None:
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    spec = httpx.get(f"{api['base']}/openapi.json").json()
+    schema = schemathesis.openapi.from_dict(spec)
+    schema.config.update(base_url=api["base"])
+    headers = {"X-API-Key": api["keys"]["agent"]}
+    operations = [
+        result.ok()
+        for result in schema.get_all_operations()
+        if "intent-corrections" in result.ok().path
+    ]
+    assert len(operations) == 2
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=40,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+        def check(case: Any) -> None:
+            response = case.call(headers=headers, timeout=60)
+            assert response.status_code < 500, response.text[:500]
+
+        check()
