@@ -96,7 +96,7 @@ def train_text_pipeline(
     and the taxonomy's example phrases are taught on top of the shipped detector; the newest
     corrections are held out and leave precision and recall on them reported before and after
     (``cxml.text.corrections.teach_leave``). None or empty: the shipped detector, as before."""
-    from cxml.text.corrections import taxonomy_config, teach_leave
+    from cxml.text.corrections import FrozenLeave, taxonomy_config, teach_leave
     from cxml.text.evaluate import grade_text, holdout_split
     from cxml.text.intents import IntentDetector
     from cxml.tracking import log_text_pipeline
@@ -124,7 +124,9 @@ def train_text_pipeline(
     )
     say(taught.summary())
     intents = (
-        IntentDetector(extra=taxonomy.intents if taxonomy else None, leave=taught.detector)
+        IntentDetector(
+            extra=taxonomy.intents if taxonomy else None, leave=FrozenLeave(taught.detector)
+        )
         if taught.detector is not None
         else None
     )
