@@ -13,7 +13,7 @@ from cxml.keys import create_key
 from cxml.settings import Settings
 from cxml.store import Store
 from tests.conftest import NOW, Server
-from tests.serve.test_page import ARGS, CHROMIUM
+from tests.serve.test_page import ARGS, CHROMIUM, no_serious_violations
 from tests.test_corrections import small_store
 
 pytestmark = pytest.mark.slow  # a real browser against a real server
@@ -88,4 +88,5 @@ def test_an_agent_marks_a_comment_not_a_churn_intent(
     finally:
         store.close()
     assert row["verdict"] == "stop_using"
+    no_serious_violations(page, f"intent corrections ({lang})")
     assert errors == []
