@@ -515,6 +515,7 @@ def train_text(
     The grade comes from a fit on the older comments applied to the newest 20 % (at most
     20,000); the registered model is fitted on all of them. The first version becomes
     champion; later ones are promoted by `cxml promote --model text`."""
+    from cxml.corrections import leave_corrections
     from cxml.lines import text_grade_lines
     from cxml.store.records import feedback_frame
     from cxml.text.training import train_text_pipeline
@@ -522,6 +523,7 @@ def train_text(
 
     settings = _settings(ctx)
     frame = None if input_path else feedback_frame(_store(ctx), with_text=True)
+    corrections = None if input_path else leave_corrections(_store(ctx))
     result = train_text_pipeline(
         settings,
         frame=frame,
@@ -533,6 +535,7 @@ def train_text(
         champion=load_text_champion(settings),
         register=register,
         say=_say,
+        corrections=corrections,
     )
     if as_json:
         _echo_json(result)

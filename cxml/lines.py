@@ -85,6 +85,8 @@ def text_grade_lines(result: dict[str, Any]) -> Iterator[str]:
 
     grades, champion = result.get("grades") or {}, result.get("champion_grades") or {}
     yield f"graded on {result['heldout']}"
+    if result.get("intent_corrections"):
+        yield result["intent_corrections"]["summary"]
     if grades:
         header = f"  {'':<20} {'this model':>10}"
         if champion:

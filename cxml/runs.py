@@ -795,6 +795,7 @@ def retrain(
     comments and re-read them, then train a churn model as of today with the champion's
     question (horizon, churn definition, text or not), grade the champion on the new model's
     backtest and promote the winner. Returns one row per model for a table."""
+    from cxml.corrections import leave_corrections
     from cxml.errors import ModelNotFoundError
     from cxml.store.records import feedback_frame
     from cxml.text.training import analyze_store, train_text_pipeline
@@ -809,6 +810,7 @@ def retrain(
         taxonomy_path=taxonomy_path,
         champion=previous,
         say=say,
+        corrections=leave_corrections(store),
     )
     text_decision = (
         promote_text(settings, trained_text["version"])

@@ -293,6 +293,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         at_risk,
         audit,
         config,
+        corrections,
         customers,
         drift,
         feedback,
@@ -314,6 +315,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         feedback,
         privacy,  # before customers: its /{id}/export must not be read as an id
         customers,
+        corrections,
         at_risk,
         metrics,
         models,

@@ -47,6 +47,8 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/v1/follow-ups/impact"): "follow_ups_impact",
     ("GET", "/v1/follow-ups"): "follow_ups_list_overdue",
     ("GET", "/v1/config"): "config_get",
+    ("POST", "/v1/feedback/{feedback_id}/intent-corrections"): "feedback_correct_intent",
+    ("GET", "/v1/intent-corrections"): "intent_corrections_list",
     ("POST", "/v1/webhooks"): "webhooks_create",
     ("GET", "/v1/webhooks"): "webhooks_list",
     ("DELETE", "/v1/webhooks/{endpoint_id}"): "webhooks_delete",

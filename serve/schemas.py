@@ -481,3 +481,49 @@ class WebhookEvent(BaseModel):
     type: str = Field(examples=["pull.readable"])
     created_at: datetime
     payload: dict[str, Any]
+
+
+class IntentCorrectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    intent: str = Field(
+        default="leave",
+        max_length=50,
+        description="the intent corrected: leave (churn intent), competitor, effort, callback",
+        examples=["leave"],
+    )
+    verdict: str = Field(
+        max_length=50,
+        description="not (the intent is not there), or for leave the right kind "
+        "(cancel_account, switch, stop_using, never_again, threat, already_left, or a "
+        "taxonomy's), for the others yes",
+        examples=["not", "switch"],
+    )
+    note: str | None = Field(default=None, max_length=2_000)
+
+
+class IntentCorrection(BaseModel):
+    correction_id: int
+    feedback_id: str
+    customer_id: str
+    intent: str
+    verdict: str
+    language: str | None
+    text: str = Field(description="the redacted comment the correction applies to")
+    span_start: int | None = Field(description="the corrected clause in text, when one was read")
+    span_end: int | None
+    detected: str | None = Field(description="what the text pipeline had read (kind or intent)")
+    model_version: str | None
+    note: str | None
+    created_by: str
+    created_at: datetime
+    superseded_at: datetime | None = None
+    status: str | None = Field(
+        default=None,
+        description="recorded, replaced (an earlier verdict kept as history) or unchanged",
+    )
+
+
+class IntentCorrectionList(BaseModel):
+    items: list[IntentCorrection]
+    kinds: list[str] = Field(description="the churn-intent kinds a correction may name")

@@ -18,6 +18,7 @@ from sklearn.base import clone
 from cxml.churn.model import ChurnModel, LinearChurnModel, LogisticBaseline, RuleBaseline
 from cxml.demo import World
 from cxml.errors import NotFittedError
+from cxml.text.corrections import TaughtLeaveDetector
 from cxml.text.intents import IntentDetector
 from cxml.text.language import LanguageDetector
 from cxml.text.leave import LeaveDetector
@@ -147,6 +148,16 @@ CASES: dict[str, Case] = {
         lambda m, d: m.fit(d["text"]),
         lambda m, d: m.detect(d["text"].tolist(), "en"),
         "fit(...)",
+    ),
+    "TaughtLeaveDetector": Case(
+        TaughtLeaveDetector,
+        lambda m, d: m.fit(
+            d["text"].tolist(),
+            ["en"] * len(d),
+            ["switch" if i % 2 else "not" for i in range(len(d))],
+        ),
+        lambda m, d: m.detect(d["text"].tolist(), "en"),
+        "fit(clauses, languages, verdicts)",
     ),
     "LeaveDetector": Case(
         LeaveDetector,

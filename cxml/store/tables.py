@@ -359,3 +359,29 @@ webhook_outbox = Table(
     Index("ix_webhook_outbox_due", "status", "next_attempt_at"),
     Index("ix_webhook_outbox_endpoint", "endpoint_id", "delivery_id"),
 )
+
+# People correcting an intent the text pipeline read (or missed) in a comment: who, when, on
+# which text. A later correction of the same (feedback, intent) supersedes the earlier one,
+# which is kept with ``superseded_at`` set (the history). `cxml train text` learns from them.
+intent_corrections = Table(
+    "intent_corrections",
+    metadata,
+    Column("correction_id", Integer, primary_key=True, autoincrement=True),
+    Column("feedback_id", ID, ForeignKey("feedback.feedback_id"), nullable=False),
+    Column("customer_id", ID, nullable=False),
+    Column("intent", String(50), nullable=False),
+    Column("verdict", String(50), nullable=False),  # ``not``, or the right kind (leave), ``yes``
+    Column("language", String(20), nullable=True),
+    # The redacted comment and, when the correction is about one clause, its offsets there.
+    Column("text", Text, nullable=False),
+    Column("span_start", Integer, nullable=True),
+    Column("span_end", Integer, nullable=True),
+    Column("detected", String(50), nullable=True),  # what the pipeline had said (kind / intent)
+    Column("model_version", String(50), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("superseded_at", DateTime, nullable=True),
+    Index("ix_intent_corrections_item", "feedback_id", "intent"),
+    Index("ix_intent_corrections_created", "created_at"),
+)

@@ -14,6 +14,9 @@ Taxonomy YAML (versioned by its ``version`` field)::
         merge: [network]       # this theme absorbs another's keywords and id
     intents:
       cancel: {en: ['\\bcancel\\w*'], ja: ['解約']}
+    churn_intent:              # kinds and example phrases (see cxml.text.corrections)
+      kinds: [downgrade]
+      examples: {en: {switch: ['moving our lines to another carrier'], not: ['flight cancelled']}}
 
 Keywords match lemmas (English) or words and substrings (Japanese); patterns are
 regular expressions on the text. Discovered themes whose top terms overlap a
@@ -37,6 +40,7 @@ import numpy as np
 
 from cxml.errors import ConfigError
 from cxml.estimator import Estimator
+from cxml.text.corrections import ChurnIntentConfig, churn_intent_config
 from cxml.text.nlp import Analysed, identity
 
 OTHER = "other"
@@ -61,6 +65,7 @@ class Taxonomy:
     intents: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     version: int = 1
     merged: dict[str, str] = field(default_factory=dict)  # a merged theme's id -> the one it is in
+    churn_intent: ChurnIntentConfig = field(default_factory=ChurnIntentConfig)
 
     @classmethod
     def from_yaml(cls, path: Path | str) -> Taxonomy:
@@ -131,6 +136,7 @@ class Taxonomy:
             intents=dict(data.get("intents") or {}),
             version=int(data.get("version", 1)),
             merged={merged: target for target, sources in merges.items() for merged in sources},
+            churn_intent=churn_intent_config(data.get("churn_intent"), source),
         )
 
 

@@ -81,6 +81,7 @@ def train_text_pipeline(
     champion: tuple[TextPipeline, str] | None = None,
     register: bool = True,
     say: Callable[[str], None] = _quiet,
+    corrections: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Fit the text pipeline on ``frame`` or a file, grade it on the newest comments, log it to
     MLflow and register it (champion only when there is none yet: later versions go through
@@ -89,8 +90,15 @@ def train_text_pipeline(
     The grade comes from a fit on the older comments only, applied to the newest ones
     (``cxml.text.evaluate``); ``champion`` (pipeline, version) is graded on the same comments,
     and its themes give the new ones their ids (the lineage). The registered model is then
-    fitted on every comment."""
+    fitted on every comment.
+
+    ``corrections``: people's churn-intent corrections (``cxml.corrections.leave_corrections``)
+    and the taxonomy's example phrases are taught on top of the shipped detector; the newest
+    corrections are held out and leave precision and recall on them reported before and after
+    (``cxml.text.corrections.teach_leave``). None or empty: the shipped detector, as before."""
+    from cxml.text.corrections import FrozenLeave, taxonomy_config, teach_leave
     from cxml.text.evaluate import grade_text, holdout_split
+    from cxml.text.intents import IntentDetector
     from cxml.tracking import log_text_pipeline
 
     if frame is None:
@@ -111,10 +119,23 @@ def train_text_pipeline(
             frame[score] = pd.to_numeric(frame[score], errors="coerce")
     taxonomy = Taxonomy.from_yaml(taxonomy_path) if taxonomy_path else None
     reference = list(champion[0].themes_.themes_.values()) if champion is not None else None
+    taught = teach_leave(
+        corrections if corrections is not None else pd.DataFrame(), taxonomy_config(taxonomy)
+    )
+    say(taught.summary())
+    intents = (
+        IntentDetector(
+            extra=taxonomy.intents if taxonomy else None, leave=FrozenLeave(taught.detector)
+        )
+        if taught.detector is not None
+        else None
+    )
 
     def fit(data: pd.DataFrame) -> TextPipeline:
         themes = ThemeModel(taxonomy=taxonomy, n_themes=n_themes, reference_themes=reference)
-        return TextPipeline(themes=themes).fit(data, label_column=label_column, taxonomy=taxonomy)
+        return TextPipeline(themes=themes, intents=intents).fit(
+            data, label_column=label_column, taxonomy=taxonomy
+        )
 
     split = holdout_split(frame, label_column=label_column)
     grades: dict[str, float] = {}
@@ -158,6 +179,7 @@ def train_text_pipeline(
             for grade in grades_
             if grade["macro_f1"] is not None
         },
+        **taught.metrics(),
     }
     newest = (
         pd.to_datetime(frame["created_at"], errors="coerce").max()
@@ -202,6 +224,10 @@ def train_text_pipeline(
             else {}
         ),
         "lineage_against": champion[1] if champion is not None else "",
+        "leave_detector": "shipped"
+        if taught.detector is None
+        else f"shipped + taught ({taught.corrections} corrections, {taught.examples} examples)",
+        "intent_corrections_heldout": taught.how,
     }
     logged = log_text_pipeline(
         pipeline,
@@ -232,6 +258,7 @@ def train_text_pipeline(
         "champion_graded_as": graded_as,
         "lineage": pipeline.themes_.lineage_,
         "sentiment_selection": selection,
+        "intent_corrections": taught.report(),
     }
 
 

@@ -259,7 +259,8 @@ function highlighted(text, spans) {
 function reasonList(reasons) {
   return h("div", {}, (reasons || []).map((reason) => h("div", {},
     h("p", { class: `reason${reason.contribution < 0 ? " lowers" : ""}` }, reason.text),
-    reason.evidence && reason.evidence.quote ? h("blockquote", { class: "quote" }, `“${reason.evidence.quote}” — ${day(reason.evidence.date)}`) : null)));
+    reason.evidence && reason.evidence.quote ? h("blockquote", { class: "quote" }, `“${reason.evidence.quote}” — ${day(reason.evidence.date)}`) : null,
+    reason.evidence && reason.evidence.kind && reason.evidence.feedback_id ? intentControl(reason.evidence.feedback_id, reason.evidence.kind, null) : null)));
 }
 
 async function saveFollowUp(customerId, followUp, changes) {
@@ -538,6 +539,52 @@ function followUpHistory(followUp) {
   }))));
 }
 
+// --- intent corrections: a person says what a comment really says ---------------------------
+
+const KINDS = ["cancel_account", "switch", "stop_using", "never_again", "threat", "already_left"];
+
+function kindName(kind) { const key = `kind.${kind}`; const name = t(key); return name === key ? kind : name; }
+function intentName(intent) {
+  if (typeof intent === "string") return intent;
+  return intent.intent === "leave" && intent.kind ? t("intent.leave", { kind: kindName(intent.kind) }) : intent.intent;
+}
+
+// The corrections in force for a customer's comments, by feedback id (with the kinds allowed).
+async function customerCorrections(customerId) {
+  try {
+    const answer = await api(`/v1/intent-corrections?${query({ intent: "leave", customer_id: customerId })}`);
+    state.kinds = answer.kinds;
+    return Object.fromEntries(answer.items.map((c) => [c.feedback_id, c]));
+  } catch (error) { return {}; }
+}
+
+function correctionWords(correction) {
+  const vars = { who: correction.created_by, when: moment(correction.created_at), kind: kindName(correction.verdict) };
+  return t(correction.verdict === "not" ? "intent.fixed.not" : "intent.fixed.kind", vars);
+}
+
+// "Not a churn intent" when one was read, and "Churn intent: <kind>" to name the right one;
+// posts the correction and shows it took.
+function intentControl(feedbackId, detectedKind, correction) {
+  const done = h("span", { class: "note intent-fixed", role: "status" }, correction ? correctionWords(correction) : "");
+  const box = h("div", { class: "intent-fix", "data-feedback": feedbackId });
+  const send = async (verdict) => {
+    try {
+      const made = await api(`/v1/feedback/${encodeURIComponent(feedbackId)}/intent-corrections`, { method: "POST", body: { intent: "leave", verdict } });
+      done.textContent = correctionWords(made);
+      say(done.textContent);
+    } catch (error) { box.append(failed(error)); }
+  };
+  const kinds = state.kinds || KINDS;
+  const choice = h("select", { class: "intent-kind", "aria-label": t("intent.kind") }, kinds.map((k) => h("option", { value: k, selected: k === detectedKind ? "selected" : null }, kindName(k))));
+  const mark = h("button", { type: "button", class: "intent-mark" }, t("intent.mark", { kind: kindName(choice.value) }));
+  choice.addEventListener("change", () => { mark.textContent = t("intent.mark", { kind: kindName(choice.value) }); });
+  mark.addEventListener("click", () => send(choice.value));
+  if (detectedKind) box.append(h("button", { type: "button", class: "intent-not", onclick: () => send("not") }, t("intent.not")), " ");
+  box.append(choice, " ", mark, " ", done);
+  return box;
+}
+
 async function customer(customerId) {
   const body = h("div", {}, loading());
   screen(t("customer.title", { id: customerId }), body);
@@ -579,6 +626,7 @@ async function customer(customerId) {
   h("label", { for: "new-owner" }, t("worklist.owner"), owner), h("label", { for: "new-channel" }, t("customer.channel"), channel),
   h("label", { for: "new-status" }, t("worklist.followup"), statusSelect), h("label", { for: "new-note" }, t("customer.note"), note),
   h("button", { class: "primary", type: "submit" }, t("customer.save")));
+  const corrections = await customerCorrections(customerId);
   const timeline = h("ul", { class: "timeline", id: "conversation" }, story.timeline.map((event) => {
     const sentiment = event.sentiment_label;
     const scores = [["NPS", event.nps], ["CSAT", event.csat], ["CES", event.ces]].filter(([, v]) => v != null).map(([n, v]) => `${n} ${v}`).join(" · ");
@@ -586,8 +634,9 @@ async function customer(customerId) {
       h("div", { class: "meta" }, `${moment(event.created_at)} · ${event.channel}${scores ? ` · ${scores}` : ""} `,
         sentiment ? h("span", { class: `pill ${sentiment}` }, t(`sentiment.${sentiment}`)) : null,
         event.themes.filter((th) => th.id !== "other").map((th) => h("a", { class: "pill", href: `#/themes/${encodeURIComponent(th.id)}` }, th.label)),
-        event.intents.length ? h("span", { class: "pill alert" }, `${t("customer.intents")}: ${event.intents.join(", ")}`) : null),
-      event.text ? h("div", {}, highlighted(event.text, event.themes.map((th) => ({ span: th.span, label: th.label })))) : null);
+        event.intents.length ? h("span", { class: "pill alert" }, `${t("customer.intents")}: ${event.intents.map(intentName).join(", ")}`) : null),
+      event.text ? h("div", {}, highlighted(event.text, event.themes.map((th) => ({ span: th.span, label: th.label })))) : null,
+      event.text ? intentControl(event.feedback_id, (event.intents.find((i) => i.intent === "leave") || {}).kind, corrections[event.feedback_id]) : null);
   }));
   body.replaceChildren(
     h("p", {}, t("customer.since", { date: day(story.signup_date) }), story.churn_date ? ` · ${t("customer.churned", { date: day(story.churn_date) })}` : "",
