@@ -627,8 +627,8 @@ def train_churn_command(
     """Train a churn model (graded against baselines), log it and register a cxml-churn version."""
     from cxml.churn.predictor import ChurnDefinition
     from cxml.contract import parse_mapping
+    from cxml.jobs.train_churn import train_churn
     from cxml.lines import grade_lines
-    from cxml.runs import train_churn
     from cxml.text.training import read_table
 
     settings = _settings(ctx)
@@ -895,8 +895,8 @@ def promote(
     good (within the tolerance) on the challenger's held-out newest comments in sentiment
     macro-F1, theme coverage and theme coherence; what it does to the themes (the lineage) is
     shown first."""
-    from cxml.runs import ModelKind
-    from cxml.runs import promote as run_promote
+    from cxml.jobs.promote import ModelKind
+    from cxml.jobs.promote import promote as run_promote
 
     store = _store(ctx)
     decision = run_promote(_settings(ctx), ModelKind(model), version, store=store, force=force)
@@ -944,7 +944,7 @@ def retrain(
 
     Exit code 0 when the new churn model became champion, 6 when the champion was kept (the
     new model did not beat it on its own backtest), others as for every command."""
-    from cxml.runs import retrain as run_retrain
+    from cxml.jobs.retrain import retrain as run_retrain
 
     store = _store(ctx)
     result = run_retrain(

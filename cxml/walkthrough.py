@@ -49,9 +49,10 @@ def run_demo(
     from cxml.followups import follow_up_impact
     from cxml.ingest import ingest_file
     from cxml.io import FrameWriter
+    from cxml.jobs.promote import promote_text
+    from cxml.jobs.train_churn import train_churn
     from cxml.lines import at_risk_lines, grade_lines, text_grade_lines, timeline_lines
     from cxml.reporting import driver_table, metric_table
-    from cxml.runs import promote_text, train_churn
     from cxml.store.records import customer, feedback_frame, stats, timeline
     from cxml.story import redacted_column
     from cxml.text.training import analyze_store, train_text_pipeline

@@ -309,7 +309,7 @@ def trained(
     """One trained demo world for every test that needs a model (built once per session)."""
     import pandas as pd
 
-    from cxml.runs import train_churn
+    from cxml.jobs.train_churn import train_churn
     from cxml.tracking import load_churn_champion
 
     folder = tmp_path_factory.mktemp("trained")

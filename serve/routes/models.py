@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from cxml.runs import ModelKind, version_table
+from cxml.jobs.promote import ModelKind, version_table
 from serve import telemetry
 from serve.deps import Service, now, require, service
 from serve.schemas import Problem
@@ -90,7 +90,7 @@ async def promote(
     key: dict[str, Any] = Depends(require("admin")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
-    from cxml.runs import promote as run_promote
+    from cxml.jobs.promote import promote as run_promote
     from cxml.store.audit import record_action
 
     body = body or PromoteRequest(version=None, force=False)
