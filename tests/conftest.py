@@ -135,8 +135,9 @@ def load_world(
     import pandas as pd
 
     from cxml.ingest import ingest_file
+    from cxml.jobs.analyze import analyze_store
     from cxml.store.records import feedback_frame
-    from cxml.text.training import analyze_feedback, analyze_store
+    from cxml.text.training import analyze_feedback
 
     customers = world.customers.copy()
     feedback = world.feedback.copy()

@@ -4,6 +4,7 @@ against the champion on one yardstick (the challenger's own backtest or held-out
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -414,6 +415,32 @@ def promote(
     if kind == ModelKind.TEXT:
         return promote_text(settings, version, force=force)
     return promote_churn(settings, version, store=store, force=force)
+
+
+def run_promote(
+    settings: Any,
+    store: Store,
+    kind: ModelKind,
+    version: str | None = None,
+    *,
+    force: bool = False,
+    actor: str,
+    clock: Callable[[], Any],
+) -> Decision:
+    """The promote job: the gate's decision (``promote``), recorded in the audit log as
+    ``model.promoted`` or ``model.refused`` by ``actor`` at ``clock()``."""
+    from cxml.store.audit import record_action
+
+    decision = promote(settings, kind, version, store=store, force=force)
+    record_action(
+        store,
+        actor=actor,
+        action="model.promoted" if decision.promoted else "model.refused",
+        target=f"{decision.model}/{decision.challenger}",
+        at=clock(),
+        detail=decision.to_dict(),
+    )
+    return decision
 
 
 def version_table(settings: Any, kind: ModelKind) -> list[dict[str, Any]]:

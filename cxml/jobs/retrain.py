@@ -3,6 +3,10 @@ and promote the winners through the gate."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -28,9 +32,11 @@ def retrain(
     question (horizon, churn definition, text or not), grade the champion on the new model's
     backtest and promote the winner. Returns one row per model for a table."""
     from cxml.errors import ModelNotFoundError
+    from cxml.jobs.analyze import analyze_store
+    from cxml.jobs.serving import churn_model
     from cxml.store.records import feedback_frame
-    from cxml.text.training import analyze_store, train_text_pipeline
-    from cxml.tracking import load_churn_champion, load_text_champion
+    from cxml.text.training import train_text_pipeline
+    from cxml.tracking import load_text_champion
 
     rows: list[dict[str, Any]] = []
     previous = load_text_champion(settings)
@@ -68,7 +74,8 @@ def retrain(
     analysed = analyze_store(store, settings, now=now)
     say(f"{analysed['analysed']:,} comments read again with text model {analysed['model_version']}")
     try:
-        champion, champion_version = load_churn_champion(settings)
+        serving = churn_model(settings)
+        champion, champion_version = serving.model, serving.version
         horizon, definition = champion.horizon_days, champion.definition
         with_text = champion.spec.with_text if champion.spec is not None else True
     except ModelNotFoundError:
@@ -103,3 +110,52 @@ def retrain(
         "churn_promoted": decision.promoted,
         "text_promoted": text_decision.promoted,
     }
+
+
+@dataclass(frozen=True)
+class Retrained:
+    """One row per model (trained version, champion before and now, the decision), and
+    whether each challenger was promoted."""
+
+    models: tuple[dict[str, Any], ...]
+    churn_promoted: bool
+    text_promoted: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "models": list(self.models),
+            "churn_promoted": self.churn_promoted,
+            "text_promoted": self.text_promoted,
+        }
+
+
+def run_retrain(
+    settings: Any,
+    store: Store,
+    *,
+    now: datetime,
+    taxonomy_path: Path | None = None,
+    n_snapshots: int = 4,
+    actor: str,
+    clock: Callable[[], datetime],
+    say: Say = _quiet,
+) -> Retrained:
+    """The retrain job (``retrain``), each model's outcome recorded in the audit log as
+    ``model.retrained`` by ``actor`` at ``clock()``."""
+    from cxml.store.audit import record_action
+
+    result = retrain(
+        settings, store, now=now, taxonomy_path=taxonomy_path, n_snapshots=n_snapshots, say=say
+    )
+    for row in result["models"]:
+        record_action(
+            store,
+            actor=actor,
+            action="model.retrained",
+            target=f"{row['model']}/{row['trained']}",
+            at=clock(),
+            detail=row,
+        )
+    return Retrained(
+        tuple(result["models"]), bool(result["churn_promoted"]), bool(result["text_promoted"])
+    )

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,7 @@ from cxml.churn.training import (
 )
 from cxml.errors import ConfigError, ModelMismatchError
 from cxml.features import FeatureSpec
+from cxml.jobs.engine import Engine, OpenStore
 from cxml.jobs.promote import champion_on_backtest, champion_on_folds, overlap_note
 from cxml.store import Store
 from cxml.store import history as pit
@@ -351,3 +355,112 @@ def _champion_here(
         "metrics": {f"champion_{k}": v for k, v in grades.items()},
         "grades": grades,
     }
+
+
+# --- the job, as `cxml train churn` asks for it ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainChurnRequest:
+    """Flat mode (a labelled table) or store mode (snapshots of the store's history)."""
+
+    customers_path: Path | None = None  # flat mode
+    label_column: str | None = None
+    positive: str = "Yes"
+    maps: tuple[str, ...] = ()
+    as_of: datetime | None = None  # store mode: the day labels must be complete by (default: now)
+    horizon_days: int = 90
+    n_snapshots: int = 4
+    without_text: bool = False
+    definition: str = "subscription"  # or "inactivity"
+    inactive_days: int = 90
+    engine: Engine = field(default_factory=Engine)
+
+
+@dataclass(frozen=True)
+class TrainedChurn:
+    """The run's report as logged: grades, baselines, warnings, the registered version."""
+
+    report: dict[str, Any]
+
+    @property
+    def leak_warnings(self) -> list[str]:
+        return list(self.report["leak_warnings"])
+
+
+def run_train_churn(
+    settings: Any,
+    store: OpenStore,
+    request: TrainChurnRequest,
+    *,
+    now: datetime,
+    say: Say = _quiet,
+) -> TrainedChurn:
+    """Train in the request's mode (``train_churn``), on the request's engine."""
+    from cxml.contract import parse_mapping
+    from cxml.text.training import read_table
+
+    engine = request.engine
+    if request.customers_path is not None:
+        table = read_table(request.customers_path).rename(columns=parse_mapping(request.maps))
+        result = train_churn(
+            settings,
+            flat=table,
+            label_column=request.label_column,
+            positive=request.positive,
+            horizon_days=request.horizon_days,
+            say=say,
+        )
+        return TrainedChurn(result)
+    engine.local_only()
+    if request.definition != "inactivity":
+        require_churners(store())
+    day = request.as_of or now
+    build_rows = None
+    if engine.spark:
+        from cxml.spark.jobs import training_rows_with_spark
+
+        spark, source = engine.session(settings), engine.source(settings, store)
+
+        def build_rows(dates: Any, horizon: int, spec: Any, data_end: Any) -> Any:
+            return training_rows_with_spark(
+                spark,
+                source,
+                spec,
+                dates,
+                horizon,
+                data_end=data_end,
+                bucket_customers=settings.bucket_customers,
+                say=say,
+            )
+
+    result = train_churn(
+        settings,
+        build_rows=build_rows,
+        store=store(),
+        as_of=pd.Timestamp(day).normalize(),
+        horizon_days=request.horizon_days,
+        n_snapshots=request.n_snapshots,
+        with_text=not request.without_text,
+        definition=ChurnDefinition(kind="inactivity", inactive_days=request.inactive_days)
+        if request.definition == "inactivity"
+        else ChurnDefinition(),
+        say=say,
+    )
+    return TrainedChurn(result)
+
+
+def require_churners(store: Store) -> None:
+    """Refuse to train on a store without a single churner, saying what to load."""
+    from cxml.store.metrics import churn_counts
+
+    total, churned = churn_counts(store)
+    if churned == 0:
+        raise ConfigError(
+            f"the store has no churners at all: none of its {total:,} customers has a "
+            "churn_date, so there is nothing to learn churn from (a longer --horizon cannot "
+            "help). Load churn dates — `cxml ingest customers FILE` with a churn_date column, "
+            "or a cancellation export mapped with --map 'CANCELLED_ON=churn_date' — or train "
+            "with --definition inactivity",
+            field="churn_date",
+        )
