@@ -441,24 +441,10 @@ def _engine_options(func: Any) -> Any:
     return func
 
 
-def _spark(ctx: click.Context, master: str, spark_conf: tuple[str, ...]) -> Any:
-    from cxml.spark.session import parse_conf, spark_session
+def _engine(engine: str, master: str, spark_conf: tuple[str, ...], parquet_dir: Path | None) -> Any:
+    from cxml.jobs.engine import Engine
 
-    return spark_session(master=master, conf=parse_conf(spark_conf), jars=_settings(ctx).spark_jars)
-
-
-def _source(ctx: click.Context, parquet_dir: Path | None) -> Any:
-    from cxml.spark.sources import Source
-
-    if parquet_dir is not None:
-        return Source(parquet=parquet_dir)
-    _store(ctx)  # the schema is there before Spark reads it
-    return Source(database_url=_settings(ctx).resolved_database_url())
-
-
-def _local_only(engine: str, parquet_dir: Path | None) -> None:
-    if engine == "local" and parquet_dir is not None:
-        raise ConfigError("--parquet is read by --engine spark", field="parquet")
+    return Engine(name=engine, master=master, conf=spark_conf, parquet=parquet_dir)
 
 
 # --- text -----------------------------------------------------------------------------
@@ -515,28 +501,13 @@ def train_text(
     The grade comes from a fit on the older comments applied to the newest 20 % (at most
     20,000); the registered model is fitted on all of them. The first version becomes
     champion; later ones are promoted by `cxml promote --model text`."""
-    from cxml.corrections import leave_corrections
-    from cxml.lines import text_grade_lines
-    from cxml.store.records import feedback_frame
-    from cxml.text.training import train_text_pipeline
-    from cxml.tracking import load_text_champion
+    from cxml.jobs.train_text import TrainTextRequest, run_train_text
+    from cxml.lines import text_grade_lines, text_registration_line
 
-    settings = _settings(ctx)
-    frame = None if input_path else feedback_frame(_store(ctx), with_text=True)
-    corrections = None if input_path else leave_corrections(_store(ctx))
-    result = train_text_pipeline(
-        settings,
-        frame=frame,
-        input_path=input_path,
-        text_column=text_column,
-        label_column=label_column,
-        taxonomy_path=taxonomy_path,
-        n_themes=n_themes,
-        champion=load_text_champion(settings),
-        register=register,
-        say=_say,
-        corrections=corrections,
+    request = TrainTextRequest(
+        input_path, text_column, label_column, taxonomy_path, n_themes, register
     )
+    result = run_train_text(_settings(ctx), lambda: _store(ctx), request, say=_say).report
     if as_json:
         _echo_json(result)
         return
@@ -547,15 +518,7 @@ def train_text(
     for line in text_grade_lines(result):
         click.echo(line)
     if result.get("version"):
-        click.echo(
-            f"registered as cxml-text version {result['version']}, run {result['run_id']}; "
-            + (
-                "it is the champion (there was none)"
-                if result["champion"] == result["version"]
-                else f"champion stays version {result['champion']} until "
-                f"`cxml promote --model text --version {result['version']}`"
-            )
-        )
+        click.echo(text_registration_line(result))
 
 
 @train.command("churn")
@@ -630,82 +593,30 @@ def train_churn_command(
     parquet_dir: Path | None = None,
 ) -> None:
     """Train a churn model (graded against baselines), log it and register a cxml-churn version."""
-    from cxml.churn.predictor import ChurnDefinition
-    from cxml.contract import parse_mapping
+    from cxml.jobs.train_churn import TrainChurnRequest, run_train_churn
     from cxml.lines import grade_lines
-    from cxml.runs import train_churn
-    from cxml.text.training import read_table
 
-    settings = _settings(ctx)
-    if customers_path is not None:
-        table = read_table(customers_path).rename(columns=parse_mapping(maps))
-        result = train_churn(
-            settings,
-            flat=table,
-            label_column=label_column,
-            positive=positive,
-            horizon_days=horizon_days,
-            say=_say,
-        )
-    else:
-        _local_only(engine, parquet_dir)
-        if definition != "inactivity":
-            _require_churners(_store(ctx))
-        day = _parse_date(as_of, "--as-of") or _now()
-        build_rows = None
-        if engine == "spark":
-            from cxml.spark.jobs import training_rows_with_spark
-
-            spark, source = _spark(ctx, master, spark_conf), _source(ctx, parquet_dir)
-
-            def build_rows(dates: Any, horizon: int, spec: Any, data_end: Any) -> Any:
-                return training_rows_with_spark(
-                    spark,
-                    source,
-                    spec,
-                    dates,
-                    horizon,
-                    data_end=data_end,
-                    bucket_customers=settings.bucket_customers,
-                    say=_say,
-                )
-
-        result = train_churn(
-            settings,
-            build_rows=build_rows,
-            store=_store(ctx),
-            as_of=pd.Timestamp(day).normalize(),
-            horizon_days=horizon_days,
-            n_snapshots=n_snapshots,
-            with_text=not without_text,
-            definition=ChurnDefinition(kind="inactivity", inactive_days=inactive_days)
-            if definition == "inactivity"
-            else ChurnDefinition(),
-            say=_say,
-        )
+    request = TrainChurnRequest(
+        customers_path=customers_path,
+        label_column=label_column,
+        positive=positive,
+        maps=maps,
+        as_of=None if customers_path else _parse_date(as_of, "--as-of"),
+        horizon_days=horizon_days,
+        n_snapshots=n_snapshots,
+        without_text=without_text,
+        definition=definition,
+        inactive_days=inactive_days,
+        engine=_engine(engine, master, spark_conf, parquet_dir),
+    )
+    result = run_train_churn(_settings(ctx), lambda: _store(ctx), request, now=_now(), say=_say)
     if as_json:
-        _echo_json(result)
+        _echo_json(result.report)
         return
-    for warning in result["leak_warnings"]:
+    for warning in result.leak_warnings:
         click.echo(f"warning: possible leak: {warning}", err=True)
-    for line in grade_lines(result):
+    for line in grade_lines(result.report):
         click.echo(line)
-
-
-def _require_churners(store: Any) -> None:
-    """Refuse to train on a store without a single churner, saying what to load."""
-    from cxml.store.metrics import churn_counts
-
-    total, churned = churn_counts(store)
-    if churned == 0:
-        raise ConfigError(
-            f"the store has no churners at all: none of its {total:,} customers has a "
-            "churn_date, so there is nothing to learn churn from (a longer --horizon cannot "
-            "help). Load churn dates — `cxml ingest customers FILE` with a churn_date column, "
-            "or a cancellation export mapped with --map 'CANCELLED_ON=churn_date' — or train "
-            "with --definition inactivity",
-            field="churn_date",
-        )
 
 
 @cli.command()
@@ -753,123 +664,28 @@ def score(
     parquet_dir: Path | None = None,
 ) -> None:
     """Score churn risk with the champion: probability, band, revenue at risk, reasons."""
-    from cxml.batch import printable, score_store
-    from cxml.contract import parse_mapping
-    from cxml.io import FrameWriter
-    from cxml.lines import at_risk_lines
-    from cxml.scoring import attribution_for
-    from cxml.scoring import score as score_features
-    from cxml.text.training import read_table
-    from cxml.tracking import load_churn_for_mode
+    from cxml.jobs.score import ScoreRequest, run_score
+    from cxml.lines import at_risk_lines, newer_version_line
 
-    settings = _settings(ctx)
-    mode = "flat" if customers_path else "store"
-    if model_version is not None:
-        from cxml.tracking import load_churn_version
-
-        predictor, version = load_churn_version(settings, model_version), model_version
-    else:
-        # A file of customers needs a flat-mode model, the store a store-mode one: the
-        # champion when it is of that kind, else the newest version that is.
-        predictor, version = load_churn_for_mode(settings, mode)
-    now = _now()
-    if customers_path is not None:
-        if engine == "spark":
-            raise ConfigError(
-                "--engine spark scores the store's history (or --parquet); a table of customers "
-                "is scored with --engine local",
-                field="engine",
-            )
-        if out_path is None:
-            raise ConfigError("flat mode writes a file: give --out FILE", field="out")
-        table = read_table(customers_path).rename(columns=parse_mapping(maps))
-        features = predictor.table(table)
-        scored = score_features(
-            predictor,
-            features,
-            as_of=pd.Timestamp(now).normalize(),
-            scored_at=now,
-            model_version=version,
-            attribution=attribution_for(len(features)),
-        )
-        with FrameWriter(out_path) as file:
-            file.write(printable(scored))
-        top_rows = scored.sort_values("probability", ascending=False).head(top)
-        rows, attribution = top_rows.to_dict(orient="records"), scored["attribution"].iloc[0]
-        count = len(scored)
-    elif engine == "spark":
-        from cxml.spark.jobs import score_with_spark
-
-        day = pd.Timestamp(_parse_date(as_of, "--as-of") or now).normalize()
-        spark, source = _spark(ctx, master, spark_conf), _source(ctx, parquet_dir)
-        done = score_with_spark(
-            spark,
-            source,
-            predictor,
-            model_version=version,
-            as_of=day,
-            scored_at=now,
-            bucket_customers=settings.bucket_customers,
-            out=out_path,
-            record=source.database_url is not None,
-            top=top,
-        )
-        rows, attribution, count = done["top"], done["attribution"], done["scored"]
-    else:
-        _local_only(engine, parquet_dir)
-        day = pd.Timestamp(_parse_date(as_of, "--as-of") or now).normalize()
-
-        def progress(done: int, total: int) -> None:
-            _say(f"scored {done:,} of {total:,} active customers")
-
-        writer: FrameWriter | None
-        with FrameWriter(out_path) if out_path is not None else _no_file() as writer:
-            run = score_store(
-                _store(ctx),
-                predictor,
-                model_version=version,
-                as_of=day,
-                scored_at=now,
-                bucket_customers=settings.bucket_customers,
-                sink=(lambda part: writer.write(printable(part))) if writer is not None else None,
-                top=top,
-                progress=progress,
-            )
-        rows, attribution, count = run.top, run.attribution, run.scored
+    request = ScoreRequest(
+        as_of=None if customers_path else _parse_date(as_of, "--as-of"),
+        customers_path=customers_path,
+        maps=maps,
+        out_path=out_path,
+        top=top,
+        model_version=model_version,
+        engine=_engine(engine, master, spark_conf, parquet_dir),
+    )
+    result = run_score(_settings(ctx), lambda: _store(ctx), request, now=_now(), say=_say)
     click.echo(
-        f"{count:,} customers scored with cxml-churn version {version} (reasons: {attribution})"
+        f"{result.count:,} customers scored with cxml-churn version {result.version} "
+        f"(reasons: {result.attribution})"
         + (f"; written to {out_path}" if out_path is not None else "")
     )
-    for line in at_risk_lines(rows):
+    for line in at_risk_lines(result.top):
         click.echo(line)
-    _newer_notice(settings, version, mode)
-
-
-def _newer_notice(settings: Settings, version: str, mode: str) -> None:
-    """Say so when a newer version of this mode waits, unpromoted (and how to use it)."""
-    from cxml.tracking import churn_versions
-
-    newer = (
-        [
-            v.version
-            for v in churn_versions(settings)
-            if v.mode == mode and int(v.version) > int(version)
-        ]
-        if version.isdigit()
-        else []
-    )
-    if newer:
-        click.echo(
-            f"note: cxml-churn version {newer[-1]} is newer than version {version} and not the "
-            f"champion: `cxml promote` compares it with the champion, or score with it now "
-            f"with `--version {newer[-1]}`",
-            err=True,
-        )
-
-
-@contextmanager
-def _no_file() -> Iterator[None]:
-    yield None
+    if result.newer:  # a newer version of this mode waits, unpromoted
+        click.echo(newer_version_line(result.newer, result.version), err=True)
 
 
 @cli.command()
@@ -900,20 +716,16 @@ def promote(
     good (within the tolerance) on the challenger's held-out newest comments in sentiment
     macro-F1, theme coverage and theme coherence; what it does to the themes (the lineage) is
     shown first."""
-    from cxml.runs import ModelKind
-    from cxml.runs import promote as run_promote
+    from cxml.jobs.promote import ModelKind, run_promote
 
-    store = _store(ctx)
-    decision = run_promote(_settings(ctx), ModelKind(model), version, store=store, force=force)
-    from cxml.store.audit import record_action
-
-    record_action(
-        store,
+    decision = run_promote(
+        _settings(ctx),
+        _store(ctx),
+        ModelKind(model),
+        version,
+        force=force,
         actor=_actor(),
-        action="model.promoted" if decision.promoted else "model.refused",
-        target=f"{decision.model}/{decision.challenger}",
-        at=_now(),
-        detail=decision.to_dict(),
+        clock=_now,
     )
     if as_json:
         _echo_json(decision.to_dict())
@@ -949,40 +761,30 @@ def retrain(
 
     Exit code 0 when the new churn model became champion, 6 when the champion was kept (the
     new model did not beat it on its own backtest), others as for every command."""
-    from cxml.runs import retrain as run_retrain
+    from cxml.jobs.retrain import run_retrain
 
-    store = _store(ctx)
     result = run_retrain(
         _settings(ctx),
-        store,
+        _store(ctx),
         now=as_of or _now(),
         taxonomy_path=taxonomy_path,
         n_snapshots=n_snapshots,
+        actor=_actor(),
+        clock=_now,
         say=_say,
     )
-    from cxml.store.audit import record_action
-
-    for row in result["models"]:
-        record_action(
-            store,
-            actor=_actor(),
-            action="model.retrained",
-            target=f"{row['model']}/{row['trained']}",
-            at=_now(),
-            detail=row,
-        )
     if as_json:
-        _echo_json(result)
+        _echo_json(result.to_dict())
     else:
         click.echo(
             f"{'model':<11} {'trained':>7} {'champion before':>15} {'champion now':>12}  decision"
         )
-        for row in result["models"]:
+        for row in result.models:
             click.echo(
                 f"{row['model']:<11} {row['trained'] or '-':>7} {row['champion_before'] or '-':>15} "
                 f"{row['champion_now'] or '-':>12}  {row['decision']}"
             )
-    if not result["churn_promoted"]:
+    if not result.churn_promoted:
         raise SystemExit(PROMOTION_REFUSED)
 
 
@@ -1025,61 +827,28 @@ def analyze(
     parquet_dir: Path | None = None,
 ) -> None:
     """Analyse every row's text: language, sentiment, themes, key phrases, intents, redacted text."""
-    from cxml.text.training import analyze_file, analyze_store
+    from cxml.jobs.analyze import AnalyzeRequest, run_analyze
 
-    settings = _settings(ctx)
-    if engine == "spark":
-        from cxml.spark.jobs import analyze_with_spark
-        from cxml.text.training import default_pipeline
-        from cxml.tracking import load_text_champion
-
-        if not into_store and parquet_dir is None:
-            raise ConfigError("--engine spark analyses the store (--store) or --parquet DIR")
-        loaded = load_text_champion(settings)
-        pipeline, version = loaded if loaded else (default_pipeline(), "defaults")
-        spark, source = _spark(ctx, master, spark_conf), _source(ctx, parquet_dir)
-        done = analyze_with_spark(
-            spark,
-            source,
-            pipeline,
-            model_version=version,
-            now=_now(),
-            everything=everything,
-            out=out_path,
-        )
-        where = "stored" if source.database_url else f"written to {out_path}"
-        click.echo(
-            f"{done['analysed']:,} comments analysed with model {done['model_version']} on "
-            f"Spark and {where}"
-        )
-        return
-    _local_only(engine, parquet_dir)
-    if into_store:
-        done = analyze_store(
-            _store(ctx),
-            settings,
-            now=_now(),
-            everything=everything,
-            progress=lambda n: _say(f"analysed {n:,} comments"),
-        )
-        click.echo(
-            f"{done['analysed']:,} comments analysed with model {done['model_version']} and stored"
-        )
-        return
-    if input_path is None or out_path is None:
-        raise ConfigError("give --input FILE --out FILE.jsonl, or --store")
-    summary = analyze_file(
-        settings,
+    request = AnalyzeRequest(
         input_path,
         out_path,
-        text_column=text_column,
-        id_column=id_column,
-        language_column=language_column,
+        into_store,
+        everything,
+        text_column,
+        id_column,
+        language_column,
+        _engine(engine, master, spark_conf, parquet_dir),
     )
-    click.echo(
-        f"{summary['rows']:,} rows analysed with {summary['model']} into {out_path} "
-        f"(theme coverage {summary['coverage']:.1%})"
-    )
+    done = run_analyze(_settings(ctx), lambda: _store(ctx), request, now=_now(), say=_say)
+    if done.on == "file":
+        click.echo(
+            f"{done.count:,} rows analysed with {done.model} into {out_path} "
+            f"(theme coverage {done.coverage or 0.0:.1%})"
+        )
+        return
+    where = " and stored" if done.stored else f" and written to {out_path}"
+    on = " on Spark" if done.on == "spark" else ""
+    click.echo(f"{done.count:,} comments analysed with model {done.model}{on}{where}")
 
 
 # --- metrics ---------------------------------------------------------------------------
@@ -1243,22 +1012,21 @@ def drift(
     (PSI and chi-square), each churn feature (PSI; bands 0.1 and 0.25), and the churn model's
     realised ROC-AUC and calibration on the latest snapshot whose outcomes are known, against
     its backtest."""
-    from cxml.drift import check_drift, windows
+    from cxml.jobs.drift import run_drift
     from cxml.lines import drift_lines
 
     now = _now()
-    today = pd.Timestamp(now).normalize()
-    reference_window, current_window = windows(reference, current, today=today)
-    report = check_drift(
+    drift = run_drift(
         _settings(ctx),
         _store(ctx),
-        reference_window,
-        current_window,
-        today=today,
+        reference,
+        current,
+        today=pd.Timestamp(now).normalize(),
         made_at=now,
         keep=keep,
         say=_say,
     )
+    report = drift.report
     if as_json:
         _echo_json(report)
     else:
@@ -1268,7 +1036,7 @@ def drift(
             click.echo(
                 f"logged as MLflow run {report['run_id']}; kept as report {report['report_id']}"
             )
-    if fail_on_alert and report["alerts"]:
+    if fail_on_alert and drift.alerts:
         raise SystemExit(DRIFT_ALERT)
 
 
@@ -1310,34 +1078,22 @@ def followups_impact(
 ) -> None:
     """Retention of contacted at-risk customers against comparable ones who were not
     contacted (same score run and band), with a 95 % interval; honest when the data are few."""
-    from cxml.followups import ImpactBy, follow_up_impact
+    from cxml.jobs.followups import run_followups_impact
+    from cxml.lines import impact_lines
 
-    store = _store(ctx)
-    if horizon_days is None:
-        horizon_days = _champion_horizon(_settings(ctx))
-    result = follow_up_impact(
-        store,
-        today=_now(),
+    impact = run_followups_impact(
+        _settings(ctx),
+        _store(ctx),
+        now=_now(),
         horizon_days=horizon_days,
         contact_window_days=contact_window_days,
-        by=[ImpactBy(s) for s in splits],
+        by=splits,
     )
     if as_json:
-        _echo_json(result)
+        _echo_json(impact.report)
         return
-    runs = ", ".join(result["score_runs"]) or "none with known outcomes"
-    click.echo(f"score runs: {runs} (outcomes within {result['horizon_days']} days)")
-    click.echo(result["overall"]["message"])
-    for split, rows in result["by"].items():
-        click.echo(f"by {split}:")
-        for row in rows:
-            click.echo(f"  {row['label']}: {row['message']}")
-    excluded = result["excluded"]
-    click.echo(
-        f"left out: {excluded['not_reached']} follow-ups that never reached the customer, "
-        f"{excluded['no_matured_score_run']} not within {result['contact_window_days']} days of a "
-        f"score run with known outcomes, {excluded['low_risk']} with low-risk customers"
-    )
+    for line in impact_lines(impact.report):
+        click.echo(line)
 
 
 @followups.command("overdue")
@@ -1379,17 +1135,6 @@ def followups_escalate(ctx: click.Context, as_json: bool) -> None:
         )
 
 
-def _champion_horizon(settings: Settings) -> int:
-    """The churn champion's horizon in days, or 90 when there is none yet."""
-    from cxml.errors import ModelNotFoundError
-    from cxml.tracking import load_churn_champion
-
-    try:
-        return int(load_churn_champion(settings)[0].horizon_days)
-    except ModelNotFoundError:
-        return 90
-
-
 @cli.group()
 def worklist() -> None:
     """Pull the worklist for action with a randomised holdout; read what contact did."""
@@ -1412,6 +1157,7 @@ def worklist_pull(
     """Pull the top customers to contact now; a random share per band is held out as controls
     (do not contact them) so the pull can later show what contact did."""
     from cxml.jobs.pulls import pull
+    from cxml.jobs.serving import churn_horizon
 
     settings = _settings(ctx)
     result = pull(
@@ -1420,7 +1166,7 @@ def worklist_pull(
         today=_now(),
         capacity=capacity,
         actor=_actor(),
-        horizon_days=_champion_horizon(settings),
+        horizon_days=churn_horizon(settings),
         holdout_share=holdout_share,
         seed=seed,
     )
@@ -1719,12 +1465,12 @@ def retention_apply(ctx: click.Context, days: tuple[str, ...], empty: bool, as_j
 @click.pass_context
 def export_models(ctx: click.Context, out: Path | None) -> None:
     """Write the champions (churn.joblib, text.joblib) for a server without an MLflow registry."""
-    from cxml.tracking import export_champions
+    from cxml.jobs.serving import export_models as run_export
 
     out = out or _settings(ctx).model_dir
-    written = export_champions(_settings(ctx), out)
-    for kind, version in written.items():
-        click.echo(f"{kind}: version {version} → {out / (kind + '.joblib')}")
+    exported = run_export(_settings(ctx), out)
+    for model in exported.models:
+        click.echo(f"{model.kind}: version {model.version} → {out / (model.kind + '.joblib')}")
 
 
 @cli.command("export")
@@ -1824,7 +1570,7 @@ def demo(
     ctx: click.Context, n_customers: int, out: Path, seed: int, start_server: bool, port: int
 ) -> None:
     """Run the whole flow on generated data: generate, ingest, text, metrics, churn, serve."""
-    from cxml.walkthrough import run_demo
+    from cxml.jobs.demo import run_demo
 
     settings = _settings(ctx)
     store = _store(ctx)

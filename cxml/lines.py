@@ -185,3 +185,39 @@ def drift_lines(report: dict[str, Any], *, features: int = 10) -> Iterator[str]:
     yield f"{len(alerts)} alert(s)" + (":" if alerts else "")
     for alert in alerts:
         yield f"  [{alert['band']}] {alert['message']}"
+
+
+def impact_lines(result: dict[str, Any]) -> Iterator[str]:
+    """The follow-ups' impact for people: the score runs used, overall, per split, left out."""
+    runs = ", ".join(result["score_runs"]) or "none with known outcomes"
+    yield f"score runs: {runs} (outcomes within {result['horizon_days']} days)"
+    yield result["overall"]["message"]
+    for split, rows in result["by"].items():
+        yield f"by {split}:"
+        for row in rows:
+            yield f"  {row['label']}: {row['message']}"
+    excluded = result["excluded"]
+    yield (
+        f"left out: {excluded['not_reached']} follow-ups that never reached the customer, "
+        f"{excluded['no_matured_score_run']} not within {result['contact_window_days']} days of a "
+        f"score run with known outcomes, {excluded['low_risk']} with low-risk customers"
+    )
+
+
+def text_registration_line(result: dict[str, Any]) -> str:
+    """Which cxml-text version a training registered, and whether it is the champion."""
+    return f"registered as cxml-text version {result['version']}, run {result['run_id']}; " + (
+        "it is the champion (there was none)"
+        if result["champion"] == result["version"]
+        else f"champion stays version {result['champion']} until "
+        f"`cxml promote --model text --version {result['version']}`"
+    )
+
+
+def newer_version_line(newer: str, version: str) -> str:
+    """A newer churn version of the same mode waits, unpromoted: how to use it."""
+    return (
+        f"note: cxml-churn version {newer} is newer than version {version} and not the "
+        f"champion: `cxml promote` compares it with the champion, or score with it now "
+        f"with `--version {newer}`"
+    )

@@ -504,31 +504,6 @@ def champion_version(settings: Settings, name: str) -> str | None:
     return None if found is None else str(found.version)
 
 
-def export_champions(settings: Settings, directory: Path) -> dict[str, str]:
-    """Write the champions as files a server can load without a registry:
-    ``churn.joblib`` and ``text.joblib`` in ``directory``. Returns {kind: version}."""
-    import joblib
-
-    directory.mkdir(parents=True, exist_ok=True)
-    written: dict[str, str] = {}
-    text = load_text_champion(settings)
-    if text is not None:
-        joblib.dump({"pipeline": text[0], "version": text[1]}, directory / "text.joblib")
-        written["text"] = text[1]
-    version = _alias_version(settings, CHURN_MODEL)
-    if version is not None:
-        predictor = _load_churn_version(settings, str(version.version))
-        joblib.dump(
-            {"predictor": predictor, "version": str(version.version)}, directory / "churn.joblib"
-        )
-        written["churn"] = str(version.version)
-    if not written:
-        raise ModelNotFoundError(
-            "no champion to export: train with `cxml train text` / `cxml train churn`"
-        )
-    return written
-
-
 def log_drift(settings: Settings, report: dict[str, Any]) -> str:
     """Log a drift report as a run of the ``cxml-drift`` experiment: each check's PSI (and the
     realised ROC-AUC) as metrics, the whole report as ``drift.json``. Returns the run id."""

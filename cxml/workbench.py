@@ -31,8 +31,8 @@ def open_workbench(
 ) -> Workbench:
     """Settings from the environment (``CXML_*``), overridden by the arguments given; when the
     store holds no feedback, ``cxml demo``'s flow runs first on a world of ``demo_customers``."""
+    from cxml.jobs.demo import run_demo
     from cxml.store.records import stats
-    from cxml.walkthrough import run_demo
 
     overrides = {
         k: v

@@ -25,8 +25,9 @@ DEMO_CUSTOMERS = 300
 import pandas as pd
 
 from cxml.drift import Window, check_drift
+from cxml.jobs.promote import promote_churn, promote_text
+from cxml.jobs.train_churn import train_churn
 from cxml.lines import drift_lines
-from cxml.runs import promote_churn, promote_text, train_churn
 from cxml.store.records import feedback_frame
 from cxml.text.training import train_text_pipeline
 from cxml.tracking import churn_champion_version, churn_versions, load_text_champion

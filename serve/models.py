@@ -1,8 +1,8 @@
 """The models a server worker serves, loaded once and swapped whole on reload.
 
-Sources, best first: the MLflow registry's ``champion`` aliases (``cxml-churn``, ``cxml-text``);
-bundles exported to ``settings.model_dir`` (``cxml export-models``); for text, the shipped
-defaults. A reload builds the new set completely before swapping one reference, so requests
+Sources, best first, as ``cxml.jobs.serving`` (the one resolver) decides: the MLflow registry's
+``champion`` aliases (``cxml-churn``, ``cxml-text``); bundles exported to ``settings.model_dir``
+(``cxml export-models``); for text, the shipped defaults. A reload builds the new set completely before swapping one reference, so requests
 in flight finish on the models they started with and none is dropped.
 """
 
@@ -41,33 +41,22 @@ class Models:
         self.current = Loaded()
         self._lock = threading.Lock()
 
-    def _registry_versions(self) -> dict[str, str | None]:
-        from cxml.tracking import CHURN_MODEL, TEXT_MODEL, champion_version
-
-        return {
-            "churn": champion_version(self.settings, CHURN_MODEL),
-            "text": champion_version(self.settings, TEXT_MODEL),
-        }
-
-    def _bundle(self, name: str) -> tuple[Path, float] | None:
-        path = Path(self.settings.model_dir) / f"{name}.joblib"
-        return (path, path.stat().st_mtime) if path.is_file() else None
-
     def _wanted(self) -> dict[str, str | None]:
         """What should serve now: a registry version, or a bundle file's identity."""
-        versions = self._registry_versions()
-        for kind in ("churn", "text"):
-            if versions[kind] is None:
-                bundle = self._bundle(kind)
-                versions[kind] = f"bundle:{bundle[0]}:{bundle[1]}" if bundle else None
-        return versions
+        from cxml.jobs.serving import wanted_source
+
+        bundles = Path(self.settings.model_dir)
+        return {
+            kind: _identity(wanted_source(self.settings, kind, bundles=bundles))
+            for kind in ("churn", "text")
+        }
 
     def load(self) -> Loaded:
         """Load what should serve now and swap it in; returns the new set."""
-        import joblib
+        from cxml.errors import ModelNotFoundError
+        from cxml.jobs.serving import churn_model, text_model
 
-        from cxml.tracking import load_churn_champion, load_text_champion
-
+        bundles = Path(self.settings.model_dir)
         with self._lock:
             wanted = self._wanted()
             # A model whose version did not change is kept as it is: loading and warming it
@@ -84,39 +73,25 @@ class Models:
                     now.churn_version,
                     now.churn_source,
                 )
-            elif wanted["churn"] and not wanted["churn"].startswith("bundle:"):
-                churn, churn_version = load_churn_champion(self.settings)
-                churn_source = f"registry:cxml-churn@champion:{churn_version}"
-            elif wanted["churn"]:
-                from cxml.tracking import as_predictor
-
-                payload = joblib.load(Path(self.settings.model_dir) / "churn.joblib")
-                churn_version = str(payload.get("version", "bundle"))
-                churn, churn_source = as_predictor(payload), wanted["churn"]
             else:
-                problems.append(
-                    "no churn model: train one with `cxml train churn` (registry "
-                    f"{self.settings.mlflow_tracking_uri}) or put an exported churn.joblib in "
-                    f"{self.settings.model_dir}/ (`cxml export-models`), then POST /v1/models/reload"
-                )
+                try:
+                    serving = churn_model(self.settings, bundles=bundles)
+                    churn, churn_version, churn_source = (
+                        serving.model,
+                        serving.version,
+                        serving.source,
+                    )
+                except ModelNotFoundError:
+                    problems.append(
+                        "no churn model: train one with `cxml train churn` (registry "
+                        f"{self.settings.mlflow_tracking_uri}) or put an exported churn.joblib in "
+                        f"{self.settings.model_dir}/ (`cxml export-models`), then POST /v1/models/reload"
+                    )
             if keep_text:
                 text, text_version, text_source = now.text, now.text_version, now.text_source
-            elif wanted["text"] and not wanted["text"].startswith("bundle:"):
-                loaded = load_text_champion(self.settings)
-                assert loaded is not None
-                text, text_version = loaded
-                text_source = f"registry:cxml-text@champion:{text_version}"
-            elif wanted["text"]:
-                bundle = joblib.load(Path(self.settings.model_dir) / "text.joblib")
-                text, text_version, text_source = (
-                    bundle["pipeline"],
-                    str(bundle["version"]),
-                    wanted["text"],
-                )
             else:
-                from cxml.text.training import default_pipeline
-
-                text, text_version, text_source = default_pipeline(), "defaults", "defaults"
+                served = text_model(self.settings, bundles=bundles)
+                text, text_version, text_source = served.model, served.version, served.source
             _warm_up(None if keep_churn else churn, None if keep_text else text)
             # The models hold millions of long-lived objects (dictionaries, vocabularies,
             # trees): keep them out of the collector's full passes, which otherwise pause a

@@ -135,8 +135,9 @@ def load_world(
     import pandas as pd
 
     from cxml.ingest import ingest_file
+    from cxml.jobs.analyze import analyze_store
     from cxml.store.records import feedback_frame
-    from cxml.text.training import analyze_feedback, analyze_store
+    from cxml.text.training import analyze_feedback
 
     customers = world.customers.copy()
     feedback = world.feedback.copy()
@@ -311,7 +312,7 @@ def trained(
     """One trained demo world for every test that needs a model (built once per session)."""
     import pandas as pd
 
-    from cxml.runs import train_churn
+    from cxml.jobs.train_churn import train_churn
     from cxml.tracking import load_churn_champion
 
     folder = tmp_path_factory.mktemp("trained")

@@ -8,7 +8,7 @@ import pytest
 
 from cxml.churn.predictor import ChurnPredictor
 from cxml.errors import ModelNotFoundError, RegistryError
-from cxml.runs import promote_churn
+from cxml.jobs.promote import promote_churn
 from cxml.settings import Settings
 from cxml.tracking import (
     CHURN_MODEL,

@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from cxml.drift import check_drift, finite, windows
+from cxml.drift import finite
 from cxml.errors import NotFoundError
+from cxml.jobs.drift import run_drift
 from cxml.store.drift import latest_report
 from serve.deps import Service, now, require, service
 from serve.schemas import Problem
@@ -44,17 +45,17 @@ async def drift(
             )
         return finite(kept)
     today = now()
-    reference_window, current_window = windows(reference, current, today=today)
     loaded = state.models.current
     champion = (loaded.churn, loaded.churn_version or "") if loaded.churn is not None else None
-    return await asyncio.to_thread(
-        check_drift,
+    drift = await asyncio.to_thread(
+        run_drift,
         state.settings,
         state.store,
-        reference_window,
-        current_window,
+        reference,
+        current,
         today=today,
         made_at=today,
         keep=False,
         champion=champion,
     )
+    return drift.report

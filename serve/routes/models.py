@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from cxml.runs import ModelKind, version_table
+from cxml.jobs.promote import ModelKind, version_table
 from serve import telemetry
 from serve.deps import Service, now, require, service
 from serve.schemas import Problem
@@ -90,21 +90,18 @@ async def promote(
     key: dict[str, Any] = Depends(require("admin")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
-    from cxml.runs import promote as run_promote
-    from cxml.store.audit import record_action
+    from cxml.jobs.promote import run_promote
 
     body = body or PromoteRequest(version=None, force=False)
     decision = await asyncio.to_thread(
-        run_promote, state.settings, kind, body.version, store=state.store, force=body.force
-    )
-    await asyncio.to_thread(
-        record_action,
+        run_promote,
+        state.settings,
         state.store,
+        kind,
+        body.version,
+        force=body.force,
         actor=f"key:{key['key_id']}",
-        action="model.promoted" if decision.promoted else "model.refused",
-        target=f"{decision.model}/{decision.challenger}",
-        at=now(),
-        detail=decision.to_dict(),
+        clock=now,
     )
     if decision.promoted:
         await asyncio.to_thread(state.models.load)

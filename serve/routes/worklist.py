@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from cxml.churn.explain import Language, in_language
 from cxml.errors import ConfigError
-from cxml.followups import ImpactBy, follow_up_impact, overdue_follow_ups
+from cxml.followups import ImpactBy, overdue_follow_ups
+from cxml.jobs.followups import run_followups_impact
 from cxml.jobs.privacy import audit_read
 from cxml.jobs.pulls import pull, read_pulls
 from cxml.scoring import Band
@@ -35,9 +36,15 @@ async def _impact(state: Service, by: tuple[ImpactBy, ...]) -> dict[str, Any]:
     hit = cache.get(key)
     if hit is not None and time.monotonic() - hit[0] < _IMPACT_SECONDS:
         return hit[1]
-    result = await asyncio.to_thread(
-        follow_up_impact, state.store, today=now(), horizon_days=_horizon(state), by=by
+    impact = await asyncio.to_thread(
+        run_followups_impact,
+        state.settings,
+        state.store,
+        now=now(),
+        horizon_days=_horizon(state),
+        by=by,
     )
+    result = impact.report
     cache[key] = (time.monotonic(), result)
     return result
 

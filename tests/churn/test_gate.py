@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from cxml.demo import World, generate
-from cxml.runs import overlap_note, promote_churn, train_churn
+from cxml.jobs.promote import overlap_note, promote_churn
+from cxml.jobs.train_churn import train_churn
 from cxml.settings import Settings
 from cxml.store import Store
 from cxml.tracking import churn_champion_version, churn_versions

@@ -16,7 +16,7 @@ from cxml.churn.training import (
     snapshot_dates,
     training_set,
 )
-from cxml.runs import train_churn
+from cxml.jobs.train_churn import train_churn
 from cxml.settings import Settings
 from tests.conftest import Trained, working_directory
 

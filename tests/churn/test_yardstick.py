@@ -10,7 +10,7 @@ import pytest
 from cxml.churn.model import ChurnModel
 from cxml.churn.predictor import ChurnPredictor
 from cxml.errors import ModelMismatchError
-from cxml.runs import champion_on_folds
+from cxml.jobs.promote import champion_on_folds
 
 
 def test_a_flat_champion_is_graded_on_the_challengers_folds_or_refused_by_column() -> None:

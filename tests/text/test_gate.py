@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from cxml.demo import DEMO_TAXONOMY, World
-from cxml.runs import promote_text
+from cxml.jobs.promote import promote_text
 from cxml.settings import Settings
 from cxml.store import Store
 from cxml.store.records import feedback_frame

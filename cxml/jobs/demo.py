@@ -49,13 +49,16 @@ def run_demo(
     from cxml.followups import follow_up_impact
     from cxml.ingest import ingest_file
     from cxml.io import FrameWriter
+    from cxml.jobs.analyze import analyze_store
+    from cxml.jobs.promote import promote_text
+    from cxml.jobs.serving import churn_model, text_model
+    from cxml.jobs.train_churn import train_churn
     from cxml.lines import at_risk_lines, grade_lines, text_grade_lines, timeline_lines
     from cxml.reporting import driver_table, metric_table
-    from cxml.runs import promote_text, train_churn
     from cxml.store.records import customer, feedback_frame, stats, timeline
     from cxml.story import redacted_column
-    from cxml.text.training import analyze_store, train_text_pipeline
-    from cxml.tracking import load_churn_for_mode, load_text_champion
+    from cxml.text.training import train_text_pipeline
+    from cxml.tracking import load_text_champion
 
     run = DemoRun()
     say(f"1. generating a world of {n_customers:,} customers (seed {seed}) in {out}/")
@@ -119,7 +122,8 @@ def run_demo(
     result = train_churn(settings, store=store, as_of=today, say=lambda line: say(f"   … {line}"))
     for line in grade_lines(result):
         say(f"   {line}")
-    predictor, version = load_churn_for_mode(settings, "store")
+    serving = churn_model(settings, mode="store")
+    predictor, version = serving.model, serving.version
     run.churn_version = version
     truth = plant_follow_ups(
         store,
@@ -161,11 +165,11 @@ def run_demo(
     events["text"] = redacted_column(events["text"])  # what leaves cxml is redacted
     for line in timeline_lines(customer(store, busiest), events):
         say(line)
-    loaded = load_text_champion(settings)
-    assert loaded is not None
     recent = events.dropna(subset=["text"]).tail(3)
     say("9. what the text pipeline reads in their latest comments:")
-    for text, read in zip(recent["text"], loaded[0].analyze(recent["text"].tolist()), strict=True):
+    for text, read in zip(
+        recent["text"], text_model(settings).model.analyze(recent["text"].tolist()), strict=True
+    ):
         themes = ", ".join(f"{t['label']} ({t['sentiment']['label']})" for t in read["themes"])
         intents = ", ".join(i["intent"] for i in read["intents"]) or "-"
         say(

@@ -1,0 +1,68 @@
+"""The drift job: has anything moved between two periods, checked with the churn model that
+serves (``cxml.drift`` measures; this job picks the windows and the model)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from cxml.errors import ModelNotFoundError
+from cxml.jobs.serving import churn_model
+from cxml.settings import Settings
+from cxml.store import Store
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Drift:
+    """The drift report (as kept and served), and what the CLI needs of it."""
+
+    report: dict[str, Any]
+
+    @property
+    def alerts(self) -> list[Any]:
+        return list(self.report["alerts"])
+
+
+def run_drift(
+    settings: Settings,
+    store: Store,
+    reference: str | None,
+    current: str | None,
+    *,
+    today: pd.Timestamp,
+    made_at: Any,
+    keep: bool = True,
+    champion: tuple[Any, str] | None = None,
+    say: Callable[[str], None] = _quiet,
+) -> Drift:
+    """Check drift between the ``reference`` and ``current`` periods (default: the last two
+    months before ``today``) with ``champion`` (default: the churn model that serves, when
+    there is one); keep the report when ``keep``."""
+    from cxml.drift import check_drift, windows
+
+    reference_window, current_window = windows(reference, current, today=today)
+    if champion is None:
+        try:
+            serving = churn_model(settings)
+            champion = (serving.model, serving.version)
+        except ModelNotFoundError:  # no champion: churn checks are skipped
+            champion = None
+    report = check_drift(
+        settings,
+        store,
+        reference_window,
+        current_window,
+        today=today,
+        made_at=made_at,
+        keep=keep,
+        champion=champion,
+        say=say,
+    )
+    return Drift(report)
