@@ -14,6 +14,7 @@ from sqlalchemy import insert
 
 from cxml.followups import open_follow_up
 from cxml.ingest import ingest_records
+from cxml.jobs.analyze import analyze_store
 from cxml.settings import Settings
 from cxml.store import Store
 from cxml.store.audit import audit_rows, record_action
@@ -28,7 +29,6 @@ from cxml.store.privacy import (
 )
 from cxml.store.tables import latest_scores, scores
 from cxml.text.redact import redact
-from cxml.text.training import analyze_store
 
 NOW = datetime(2026, 12, 1, 9, 0)
 PLANTED_ID = "CUST-ZEPHYR-7731"
