@@ -242,7 +242,7 @@ _GLUED = re.compile(
 )
 
 
-def _same_company(name: str, to: str | None) -> bool:
+def same_company(name: str, to: str | None) -> bool:
     """``name`` (a handle or a word) names the addressee ``to``: one begins the other
     ("United" and @united, @DeltaAssist and @Delta, #UnitedAirlines and @united)."""
     name = name.lower()
@@ -260,10 +260,10 @@ def mark_companies(clause: str, to: str | None) -> str:
         return " ".join(part for part in match.groups() if part)
 
     def handle(match: re.Match[str]) -> str:
-        return "@you" if _same_company(match.group(1), to) else "@other"
+        return "@you" if same_company(match.group(1), to) else "@other"
 
     def named(match: re.Match[str]) -> str:
-        return "@you" if _same_company(match.group(0).split()[0], to) else "@other"
+        return "@you" if same_company(match.group(0).split()[0], to) else "@other"
 
     marked = _GLUED.sub(glued, clause)
     marked = _NAMED_COMPANY.sub(named, _HANDLE.sub(handle, marked))
@@ -271,7 +271,7 @@ def mark_companies(clause: str, to: str | None) -> str:
         return marked
 
     def word(match: re.Match[str]) -> str:
-        return "@you" if _same_company(match.group(0), to) else match.group(0)
+        return "@you" if same_company(match.group(0), to) else match.group(0)
 
     return _WORD.sub(word, marked)
 
