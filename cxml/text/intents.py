@@ -14,10 +14,65 @@ from pathlib import Path
 from typing import Any
 
 from cxml.estimator import Estimator
-from cxml.text.leave import LeaveDetector
+from cxml.text.leave import LeaveDetector, addressee, same_company
 from cxml.text.nlp import Analysed
 
 LEAVE = "leave"
+COMPETITOR = "competitor"
+
+# Competitor mention: an alternative or a competitor named, with or without intent to switch.
+# Generic, not a list of brands: a kind of provider ("another bank", 他社), or a proper noun
+# or @handle that is not the addressee after a verb of using or moving, a comparison, or
+# before "instead".
+_NOT_NAMES = {
+    "i", "the", "a", "an", "my", "your", "it", "this", "that", "we", "you", "our", "their",
+    "his", "her", "them", "me", "us", "him", "there", "here", "what", "again", "home",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "today", "tomorrow", "tonight",
+}  # fmt: skip
+_NAME = r"(?P<name>@\w+|[A-Z][\w&+-]*(?: [A-Z][\w&+-]*)?)"
+_COMPETITOR_EN = re.compile(
+    r"\b(?:an?other|different|other|new) (?:provider|airline|carrier|bank|supplier|insurer"
+    r"|network|company|store|shop|retailer|app|tool|service|platform|brand|vendor)s?\b"
+    r"|\bcompetitors?\b|\bthe competition\b|\balternatives?\b"
+    r"|\b(?:(?:switch\w*|mov\w*|port\w*|chang\w*|convert\w*) (?:over )?to"
+    r"|(?:go|going|went|gone|stick\w*|stay\w*) with|(?:sign\w* up|bank\w*|book\w*) with"
+    r"|fly|flying|flew|use|using|used|try|trying|tried"
+    r"|(?:better|cheaper|faster|easier|nicer|worse) than|instead of|compared (?:to|with))"
+    r" " + _NAME + r"|" + _NAME.replace("name", "before") + r" instead\b"
+)
+_COMPETITOR_JA = re.compile(
+    r"他社|競合|他の(?:メーカー|店|会社|ショップ|ブランド|製品|商品|サービス|アプリ|キャリア"
+    r"|銀行|航空会社)|別の(?:メーカー|店|会社|ショップ|ブランド|製品|サービス|アプリ)"
+    r"|違う(?:メーカー|店|会社|ブランド)"
+    r"|(?P<name>[^\s。、！？!?「」]{2,12}?)(?:の方が(?:安|良|いい|綺麗|きれい|速|早|使いやす|便利|上)"
+    r"|から(?:の)?(?:乗り?換|切り替|移行))"
+)
+_THIS_JA = re.compile(r"^(?:こちら|これ|この|本|今回|こっち|それ|前回|以前)")
+
+
+def competitor_mention(text: str, language: str | None) -> tuple[int, int] | None:
+    """The first span of ``text`` that names an alternative or a competitor (not the company
+    the text is addressed to), or None."""
+    if language == "ja":
+        for match in _COMPETITOR_JA.finditer(text):
+            name = match.group("name")
+            if name is None or not _THIS_JA.match(name):
+                return match.start(), match.end()
+        return None
+    to = addressee(text)
+    for match in _COMPETITOR_EN.finditer(text):
+        name = match.group("name") or match.group("before")
+        if name is None:
+            return match.start(), match.end()
+        first = name.split()[0].lstrip("@")
+        if first.lower() in _NOT_NAMES or same_company(first, to):
+            continue
+        if name.startswith("@") and to is None:
+            continue  # a handle in a text addressed to nobody: cannot tell whose it is
+        return match.start(), match.end()
+    return None
 
 
 def load_default_leave(directory: Path | None = None) -> LeaveDetector:
@@ -85,7 +140,8 @@ DEFAULT_PATTERNS: dict[str, dict[str, list[str]]] = {
 class IntentDetector(Estimator):
     """Intents found in a text, each with its evidence span: ``leave`` from the learned
     detector (``leave``, by default the shipped one; ``use_leave=False`` switches it off),
-    the others from patterns per language."""
+    ``competitor`` (an alternative or a competitor named, see ``competitor_mention``), the
+    others from patterns per language."""
 
     def __init__(
         self,
@@ -142,5 +198,8 @@ class IntentDetector(Estimator):
                 hit = pattern.search(text) if pattern is not None else None
                 if hit:
                     found.append({"intent": intent, "start": hit.start(), "end": hit.end()})
+            named = competitor_mention(text, language)
+            if named is not None:
+                found.append({"intent": COMPETITOR, "start": named[0], "end": named[1]})
             out.append(found)
         return out

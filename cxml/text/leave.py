@@ -144,6 +144,21 @@ _CUES: dict[str, dict[str, str]] = {
         "different": r"\b(different|another|other) (airline|provider|carrier|bank|company|supplier)",
         "rather": r"\brather\b",
         "hashtag_brand": r"#(fly|go|team|switchto)\w+",
+        # whose company: the addressee (@you) or another one (@other), see mark_companies
+        "you_company": r"@you\b",
+        "other_company": r"@other\b",
+        "other_then_leave": r"@other\b.{0,40}\b(never|again|done|last time|avoid|cancel\w*)\b"
+        r"|\b(never|done with|cancel\w*|left|leaving|dropped|ditched)\b.{0,25}@other\b",
+        "instead": r"\binstead\b",
+        "one_trip": r"\b(this|one|that|the) (trip|once|one time|flight|leg)\b|\btoday\b"
+        r"|\btonight\b|\btomorrow\b|\bfor free\b|\bget (me )?home\b|\bthis time\b",
+        "captive": r"\b(no|any) (other|alternative|real) (choice|option|provider|supplier|way)"
+        r"|\bonly (with|because|stay)|\bif (i|we) could\b|\bstuck with\b|\b(close to|nearly"
+        r"|almost) (leav|switch|cancel|go)\w*|\bwould (switch|leave|go elsewhere) if\b",
+        "switched_to_you": r"\b(switched|moved|came|changed|converted) (over )?(to (you|@you)"
+        r"|from)\b|\bsince (i|we) (switched|moved|joined)\b",
+        "modes": r"\bswitch(ing)? (between|modes?|views?|tabs?|boards?|off|on)\b"
+        r"|\b(plans?|tiers?|pricing) (page|options?)\b",
     },
     "ja": {
         "leave_verb": r"解約|退会|乗り?換|乗りかえ|やめ|止め|辞め|切り替|切替|移り|移行|解除|打ち切",
@@ -174,6 +189,10 @@ _CUES: dict[str, dict[str, str]] = {
         "shop": r"店|ショップ|出品者|販売者|業者|メーカー|ブランド|会社",
         "cancel_word": r"キャンセル",
         "positive": r"満足|良い|いい|最高|おすすめ|気に入|ありがと|便利",
+        "to_this": r"(こちら|これ|この商品|本製品|こっち)(に|へ)(乗り?換|変え|替え|切り替|し)",
+        "other_service": r"(他|別|前|以前|今まで)の?(サービス|製品|メーカー|機種|もの)[^。]{0,12}"
+        r"(解約|やめ|乗り?換|手放)",
+        "regret": r"ばよかった|じゃなかった|べきだった|れば良かった",
     },
 }
 _COMPILED = {
@@ -199,6 +218,85 @@ def split_clauses(text: str) -> list[tuple[int, int]]:
             lead = len(piece) - len(piece.lstrip())
             out.append((s + lead, s + lead + len(stripped)))
     return out
+
+
+_HANDLE = re.compile(r"@(\w+)")
+_LEADING_HANDLE = re.compile(r"^[\s.]*@(\w+)")
+_WORD = re.compile(r"\b[A-Za-z]{4,}\b")
+# a company named in plain words: "Korean Air", "American airlines", "Acme Bank"
+_NAMED_COMPANY = re.compile(
+    r"\b[A-Z][A-Za-z]+ (?i:air|airlines?|airways|bank|mobile|telecom|energy|broadband"
+    r"|insurance)\b"
+)
+
+
+def addressee(text: str) -> str | None:
+    """The company a text is addressed to: its leading @handle (a tweet's), lower-cased."""
+    match = _LEADING_HANDLE.match(text)
+    return match.group(1).lower() if match else None
+
+
+# "#neverflyunited", "Neverflyunited": words glued in a hashtag
+_GLUED = re.compile(
+    r"#?\b(never|nomo)(fly|flying|using|buying|booking|shopping|again)?(\w*)", re.IGNORECASE
+)
+
+
+def same_company(name: str, to: str | None) -> bool:
+    """``name`` (a handle or a word) names the addressee ``to``: one begins the other
+    ("United" and @united, @DeltaAssist and @Delta, #UnitedAirlines and @united)."""
+    name = name.lower()
+    return to is not None and len(name) >= 4 and (to.startswith(name) or name.startswith(to))
+
+
+def mark_companies(clause: str, to: str | None) -> str:
+    """Whose company a clause names: an @handle is ``@you`` when it is the addressee ``to``,
+    else ``@other``; a word that names the addressee ("United" in a tweet to @united) is
+    ``@you`` too, and a company named in words ("Korean Air") that is not the addressee is
+    ``@other``. Leaving a competitor then reads differently from leaving the company the text
+    is about. Hashtags glued together ("#neverflyunited") are cut into words first."""
+
+    def glued(match: re.Match[str]) -> str:
+        return " ".join(part for part in match.groups() if part)
+
+    def handle(match: re.Match[str]) -> str:
+        return "@you" if same_company(match.group(1), to) else "@other"
+
+    def named(match: re.Match[str]) -> str:
+        return "@you" if same_company(match.group(0).split()[0], to) else "@other"
+
+    marked = _GLUED.sub(glued, clause)
+    marked = _NAMED_COMPANY.sub(named, _HANDLE.sub(handle, marked))
+    if to is None:
+        return marked
+
+    def word(match: re.Match[str]) -> str:
+        return "@you" if same_company(match.group(0), to) else match.group(0)
+
+    return _WORD.sub(word, marked)
+
+
+# Word classes for the English n-grams: "had to cancel my trip" and "had to cancel my order"
+# read the same, as do "switch to @other" and "switch to another carrier".
+_WORD_CLASSES = [
+    (re.compile(_CUES["en"]["transaction_object"], re.IGNORECASE), " txn "),
+    (re.compile(_CUES["en"]["account_object"], re.IGNORECASE), " acct "),
+    (
+        re.compile(
+            r"\b(providers?|airlines?|carriers?|banks?|suppliers?|insurers?|networks?|stores?"
+            r"|shops?|retailers?|platforms?|vendors?|lenders?|companies|company)\b",
+            re.IGNORECASE,
+        ),
+        " prov ",
+    ),
+    (re.compile(r"\d+"), "0"),
+]
+
+
+def _word_classes(clause: str) -> str:
+    for pattern, name in _WORD_CLASSES:
+        clause = pattern.sub(name, clause)
+    return clause
 
 
 def cue_names(language: str) -> list[str]:
@@ -279,10 +377,11 @@ class LeaveDetector(Estimator):
             self.vectorizers_[language] = self._vectorizers(language)
         words, lemmas = self.vectorizers_[language]
         lowered = [c.lower() for c in clauses]
+        classed = lowered if language == "ja" else [_word_classes(c) for c in lowered]
         parts = (
-            (words.fit_transform(lowered), lemmas.fit_transform(terms))
+            (words.fit_transform(classed), lemmas.fit_transform(terms))
             if fit
-            else (words.transform(lowered), lemmas.transform(terms))
+            else (words.transform(classed), lemmas.transform(terms))
         )
         return sparse.hstack([*parts, 2.0 * _cues(lowered, language)], format="csr")
 
@@ -319,6 +418,8 @@ class LeaveDetector(Estimator):
         for language in sorted(set(languages)):
             index = np.flatnonzero(language_array == language).tolist()
             texts = [clauses[i] for i in index]
+            if language != "ja":
+                texts = [mark_companies(t, addressee(t)) for t in texts]
             records = (
                 [analysed[i] for i in index]
                 if analysed is not None
@@ -384,6 +485,9 @@ class LeaveDetector(Estimator):
         if not owners:
             return out
         clauses = [texts[i][s:e] for i, (s, e) in zip(owners, spans, strict=True)]
+        if model != "ja":
+            to = [addressee(text) for text in texts]
+            clauses = [mark_companies(c, to[i]) for i, c in zip(owners, clauses, strict=True)]
         if analysed is not None:
             terms = [
                 _clause_terms(analysed[i], s, e) for i, (s, e) in zip(owners, spans, strict=True)

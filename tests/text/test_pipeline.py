@@ -251,7 +251,7 @@ def test_retention_intents_are_found_with_their_evidence() -> None:
         ],
         "en",
     )[0]
-    assert {f["intent"] for f in found} == {"leave", "effort", "callback"}
+    assert {f["intent"] for f in found} == {"leave", "effort", "callback", "competitor"}
     leave = next(f for f in found if f["intent"] == "leave")
     assert (
         leave["kind"] == "switch"
