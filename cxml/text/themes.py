@@ -282,6 +282,7 @@ def written_in(phrase: str, text: str, language: str) -> bool:
     return re.search(rf"(?<![\w'’-]){re.escape(phrase)}(?![\w'’-])", text.lower()) is not None
 
 
+@functools.lru_cache(maxsize=200_000)  # a survey's phrases repeat across its comments
 def _variant_key(phrase: str, language: str) -> str:
     """What the written variants of one phrase share ("placed the order", "place an order",
     "placed an order" → "plac order"): its words but stop words, each cut to a crude stem.
@@ -382,6 +383,9 @@ def _nameable(phrase: str, language: str) -> bool:
 _CANDIDATE_K = (4, 6, 8, 10, 12, 15, 18, 22, 26, 30, 35, 40)
 _COHERENCE_TOLERANCE = 0.02
 _SEARCH_MAX_TEXTS = 10_000  # comments the count is searched on; the chosen count fits on all
+# NMF's stopping tolerance while grading candidate counts on a sample of a large corpus (the
+# chosen count is fitted again on all of it to scikit-learn's 1e-4).
+_SEARCH_TOL = 1e-3
 
 
 def _svd(matrix: Any, k: int, random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -655,9 +659,11 @@ class ThemeModel(Estimator):
         fitted: list[np.ndarray] = []
         sample, sample_presence = matrix[search], presence[search]
         singular = _svd(sample, max(candidates), self.random_state) if len(candidates) > 1 else None
+        # a sample's grades only rank the counts (the chosen one is fitted again on all)
+        tolerance = _SEARCH_TOL if len(search) < len(docs) else 1e-4
         for k in candidates:
             if singular is not None and self.representation == "nmf":
-                components = self._factorise_from(sample, k, singular)
+                components = self._factorise_from(sample, k, singular, tol=tolerance)
             else:
                 _, components = self._factorise(sample, k)
             top = self._top_columns(components, words)
@@ -835,14 +841,20 @@ class ThemeModel(Estimator):
         return components
 
     def _factorise_from(
-        self, matrix: Any, k: int, singular: tuple[np.ndarray, np.ndarray, np.ndarray]
+        self,
+        matrix: Any,
+        k: int,
+        singular: tuple[np.ndarray, np.ndarray, np.ndarray],
+        tol: float = 1e-4,
     ) -> np.ndarray:
         """The k themes' term weights by NMF started, as ``nndsvda``, from a truncated SVD
-        computed once for every candidate k."""
+        computed once for every candidate k (stopping at ``tol``: looser while searching)."""
         from sklearn.decomposition import NMF
 
         start_w, start_h = _nndsvda(matrix, k, singular)
-        nmf = NMF(n_components=k, init="custom", random_state=self.random_state, max_iter=400)
+        nmf = NMF(
+            n_components=k, init="custom", random_state=self.random_state, max_iter=400, tol=tol
+        )
         nmf.fit_transform(matrix, W=start_w, H=start_h)
         return nmf.components_
 
