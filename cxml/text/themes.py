@@ -386,6 +386,7 @@ _SEARCH_MAX_TEXTS = 10_000  # comments the count is searched on; the chosen coun
 # NMF's stopping tolerance while grading candidate counts on a sample of a large corpus (the
 # chosen count is fitted again on all of it to scikit-learn's 1e-4).
 _SEARCH_TOL = 1e-3
+_SEARCH_MAX_ITER = 150  # likewise: enough to rank counts, not to fit the one kept
 
 
 def _svd(matrix: Any, k: int, random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -660,10 +661,17 @@ class ThemeModel(Estimator):
         sample, sample_presence = matrix[search], presence[search]
         singular = _svd(sample, max(candidates), self.random_state) if len(candidates) > 1 else None
         # a sample's grades only rank the counts (the chosen one is fitted again on all)
-        tolerance = _SEARCH_TOL if len(search) < len(docs) else 1e-4
+        sampled = len(search) < len(docs)
+        tolerance = _SEARCH_TOL if sampled else 1e-4
         for k in candidates:
             if singular is not None and self.representation == "nmf":
-                components = self._factorise_from(sample, k, singular, tol=tolerance)
+                components = self._factorise_from(
+                    sample,
+                    k,
+                    singular,
+                    tol=tolerance,
+                    max_iter=_SEARCH_MAX_ITER if sampled else 400,
+                )
             else:
                 _, components = self._factorise(sample, k)
             top = self._top_columns(components, words)
@@ -846,6 +854,7 @@ class ThemeModel(Estimator):
         k: int,
         singular: tuple[np.ndarray, np.ndarray, np.ndarray],
         tol: float = 1e-4,
+        max_iter: int = 400,
     ) -> np.ndarray:
         """The k themes' term weights by NMF started, as ``nndsvda``, from a truncated SVD
         computed once for every candidate k (stopping at ``tol``: looser while searching)."""
@@ -853,7 +862,11 @@ class ThemeModel(Estimator):
 
         start_w, start_h = _nndsvda(matrix, k, singular)
         nmf = NMF(
-            n_components=k, init="custom", random_state=self.random_state, max_iter=400, tol=tol
+            n_components=k,
+            init="custom",
+            random_state=self.random_state,
+            max_iter=max_iter,
+            tol=tol,
         )
         nmf.fit_transform(matrix, W=start_w, H=start_h)
         return nmf.components_
