@@ -44,12 +44,20 @@ def surveys(data: Path) -> dict[str, tuple[list[str], str]]:
     languages = world.feedback_truth.loc[has_text, "language"].to_numpy()
     texts = world.feedback.loc[has_text, "text"].astype(str).to_numpy()
     small = nps.sample(441, random_state=0)  # the size of the SaaS survey in issue #30
+    # Japanese real text (annual reports' business results, not feedback): the sentences that
+    # carry an opinion, as a stand-in for a Japanese survey's comments
+    chabsa = pd.read_csv(data / "chabsa-ja" / "chabsa_sentences.csv")
+    chabsa = chabsa[chabsa["n_opinions"] > 0]
     return {
         "nps-verbatims (EN telecom)": (nps["text"].astype(str).tolist(), "en"),
         "nps-verbatims, a random 441 (seed 0)": (small["text"].astype(str).tolist(), "en"),
         "womens-clothing-reviews (EN)": (clothing["Review Text"].astype(str).tolist(), "en"),
         "demo world, English": (texts[languages == "en"].tolist(), "en"),
         "demo world, Japanese": (texts[languages == "ja"].tolist(), "ja"),
+        "chabsa (JA annual reports, sentences with an opinion)": (
+            chabsa["sentence"].astype(str).tolist(),
+            "ja",
+        ),
     }
 
 

@@ -205,6 +205,7 @@ def _run_ingest(ctx: click.Context, kind: str, path: Path, **options: Any) -> No
             progress=progress,
             id_from_row=options.get("id_from_row", False),
             created_at=_parse_date(options.get("created_at"), "--created-at"),
+            anonymous=options.get("anonymous", False),
         )
     if report.all_refused:  # nothing stored: a wrong mapping or format, not a few bad rows
         store.close()
@@ -261,6 +262,12 @@ def ingest_customers(ctx: click.Context, path: Path, **options: Any) -> None:
     metavar="DATE",
     help="The survey's date (ISO 8601) for every row of a file without dates, or its blank ones.",
 )
+@click.option(
+    "--anonymous",
+    is_flag=True,
+    help="Rows naming no customer (or a file without a customer column) are each their own "
+    "anonymous respondent: counted in NPS, themes and drivers, never scored or listed at risk.",
+)
 @click.pass_context
 def ingest_feedback(ctx: click.Context, path: Path, **options: Any) -> None:
     """Load feedback: feedback_id, customer_id, created_at, channel, text, nps, csat, ces, language.
@@ -272,6 +279,12 @@ def ingest_feedback(ctx: click.Context, path: Path, **options: Any) -> None:
     \b
     cxml ingest feedback nps.csv --map user_id=customer_id --map NPS_Score=nps
     --id-from-row --created-at 2024-05-01
+
+    An export that names no respondent at all (text and score only):
+
+    \b
+    cxml ingest feedback survey.csv --map score=nps --id-from-row --anonymous
+    --created-at 2024-05-01
     """
     _run_ingest(ctx, "feedback", path, **options)
 

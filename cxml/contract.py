@@ -115,6 +115,11 @@ FEEDBACK_COLUMNS: tuple[str, ...] = (
 )
 SCORE_RANGES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
+# A survey answered without naming anyone (``--anonymous``): each such response has its own
+# respondent, stored as a customer whose id starts with this prefix. They count in NPS and
+# themes, but are never scored, listed at risk or trained on as customers.
+ANONYMOUS_PREFIX = "anonymous:"
+
 CUSTOMER_REQUIRED: tuple[str, ...] = ("customer_id",)
 CUSTOMER_COLUMNS: tuple[str, ...] = ("customer_id", "signup_date", "churn_date", "monthly_value")
 # Not stored as such: a tenure in months becomes signup_date = as_of - tenure.
@@ -339,7 +344,8 @@ def mapping_hints(sample: pd.DataFrame, missing: Iterable[str], date_format: str
                 f"customer_id: map the column naming the customer, e.g. --map '{named[0]}=customer_id'"
                 if named
                 else "customer_id: no column names the customer or respondent; "
-                "map the one that does with --map COLUMN=customer_id"
+                "map the one that does with --map COLUMN=customer_id, or load the answers as "
+                "anonymous respondents with --anonymous"
             )
         else:
             hints.append(f"{target}: map yours with --map COLUMN={target}")
@@ -379,6 +385,11 @@ def strings(values: pd.Series) -> pd.Series:
     if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
         series = series.map(lambda v: v if isinstance(v, str) or v is None else str(v))
     return series.where(~missing, "")
+
+
+def is_anonymous(customer_ids: pd.Series) -> np.ndarray:
+    """Whether each customer id is an anonymous respondent's (``ANONYMOUS_PREFIX``)."""
+    return strings(customer_ids).str.startswith(ANONYMOUS_PREFIX).to_numpy(dtype=bool)
 
 
 def blank(values: pd.Series) -> np.ndarray:

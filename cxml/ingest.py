@@ -260,6 +260,7 @@ class Ingestion:
         connection: Connection | None = None,
         id_from_row: bool = False,
         created_at: datetime | None = None,
+        anonymous: bool = False,
     ) -> None:
         if kind not in KINDS:
             raise ConfigError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
@@ -282,6 +283,8 @@ class Ingestion:
         self.connection = connection
         self.id_from_row = id_from_row  # feedback_id from each row's content and the file's name
         self.created_at = created_at  # the survey's date, for rows (or files) without one
+        # Rows without a customer are each their own anonymous respondent (survey exports).
+        self.anonymous = anonymous
         self.row_ids_seen: Counter[str] = Counter()
         self.source = source or str(Path(path or "").resolve())
         self.seen: dict[str, int] = {}
@@ -314,6 +317,7 @@ class Ingestion:
         derived = [
             *(["feedback_id"] if self.kind == "feedback" and self.id_from_row else []),
             *(["created_at"] if self.kind == "feedback" and self.created_at else []),
+            *(["customer_id"] if self.kind == "feedback" and self.anonymous else []),
         ]
         missing = contract.missing_required([*renamed.values(), *derived], self.kind)
         if missing and self.records is not None:  # an API batch: name the field, not a file
@@ -417,6 +421,8 @@ class Ingestion:
                 frame["created_at"] = day
         if self.kind == "feedback" and self.id_from_row:
             frame.insert(0, "feedback_id", row_ids(self.source, chunk.frame, self.row_ids_seen))
+        if self.kind == "feedback" and self.anonymous:
+            frame = _anonymous_respondents(frame)
         return check_rows(
             self.kind,
             frame,
@@ -544,6 +550,8 @@ class Ingestion:
     ) -> tuple[np.ndarray, list[_Rejected], dict[int, dict[str, Any]]]:
         if valid.empty:
             return np.array([], dtype=object), [], {}
+        if self.anonymous:
+            self._write_anonymous_respondents(connection, valid)
         unknown, existing = store_records.write_feedback(
             connection, valid, source=self.source, now=self.now
         )
@@ -561,6 +569,29 @@ class Ingestion:
             row = valid.iloc[position]
             held[int(row["row"])] = _normalized_feedback(row)
         return statuses[~is_unknown], [], held
+
+    def _write_anonymous_respondents(self, connection: Connection, valid: pd.DataFrame) -> None:
+        """Store the anonymous respondents of ``valid`` not stored yet: one customer per
+        response, signed up the day of its answer, with no value and no attributes."""
+        answers = valid.loc[contract.is_anonymous(valid["customer_id"])]
+        answers = answers.drop_duplicates("customer_id")
+        if answers.empty:
+            return
+        stored = store_records.existing_customers(connection, answers["customer_id"].tolist())
+        new = answers.loc[~answers["customer_id"].isin(stored["customer_id"])]
+        if new.empty:
+            return
+        respondents = pd.DataFrame(
+            {
+                "customer_id": new["customer_id"].to_numpy(),
+                "signup_date": pd.to_datetime(new["created_at"]).dt.normalize().to_numpy(),
+                "churn_date": pd.Series(pd.NaT, index=range(len(new)), dtype="datetime64[us]"),
+                "monthly_value": np.nan,
+                "attributes": [{} for _ in range(len(new))],
+            }
+        )
+        respondents["content_hash"] = customer_hash(respondents)
+        store_records.write_customers(connection, respondents, source=self.source, now=self.now)
 
     def _write_customers(
         self, connection: Connection, valid: pd.DataFrame
@@ -669,6 +700,22 @@ class Ingestion:
                 }
             )
         return records
+
+
+def _anonymous_respondents(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each row that names no customer given its own anonymous respondent,
+    derived from its feedback_id (so the same answer ingested again has the same one)."""
+    ids = contract.strings(frame["feedback_id"]) if "feedback_id" in frame else None
+    if ids is None:
+        return frame
+    anonymous = (contract.ANONYMOUS_PREFIX + ids).where(ids != "", "")
+    frame = frame.copy()
+    if "customer_id" in frame.columns:  # the file's customers win; blanks are anonymous
+        named = ~contract.blank(frame["customer_id"])
+        frame["customer_id"] = contract.strings(frame["customer_id"]).where(named, anonymous)
+    else:
+        frame.insert(1, "customer_id", anonymous.to_numpy())
+    return frame
 
 
 def _raw_rows(chunk: Chunk, rows: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -807,6 +854,7 @@ def ingest_file(
     on_batch: Callable[[IngestReport], None] | None = None,
     id_from_row: bool = False,
     created_at: datetime | None = None,
+    anonymous: bool = False,
 ) -> IngestReport:
     """Ingest one file of ``kind`` ('customers' or 'feedback') and return what happened.
 
@@ -817,7 +865,9 @@ def ingest_file(
 
     Feedback only: ``id_from_row`` derives each row's feedback_id from its content and the
     file's name (a survey export without response ids: ingesting it again changes nothing);
-    ``created_at`` is the survey's date for a file without dates (or for its blank ones).
+    ``created_at`` is the survey's date for a file without dates (or for its blank ones);
+    ``anonymous`` makes each row without a customer its own anonymous respondent (counted in
+    NPS and themes, never scored or listed at risk).
     """
     return Ingestion(
         store,
@@ -835,6 +885,7 @@ def ingest_file(
         on_batch=on_batch,
         id_from_row=id_from_row,
         created_at=created_at,
+        anonymous=anonymous,
     ).run()
 
 

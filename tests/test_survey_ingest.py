@@ -181,3 +181,63 @@ def test_an_api_batch_keeps_its_extra_fields_as_the_responses_attributes(
     assert answers[0]["status"] == "accepted" and again.unchanged == 1
     stored = store.table_frame("feedback").set_index("feedback_id")
     assert stored.loc["api-1", "attributes"] == {"journey": "renewal", "seats": 12}
+
+
+ANONYMOUS_EXPORT = (
+    "comment,score\n"
+    "Love the mind maps,10\n"
+    "Too expensive,3\n"
+    "Too expensive,3\n"  # two respondents wrote the same: two responses, two respondents
+    "Needs more templates,7\n"
+)
+
+
+@pytest.mark.parametrize("export", [ANONYMOUS_EXPORT])
+def test_an_export_naming_no_respondent_loads_as_anonymous_respondents_never_at_risk(
+    store: Store, database_url: str, tmp_path: Path, export: str
+) -> None:
+    from cxml.store.history import count_active, read_history
+    from cxml.store.metrics import churn_counts
+
+    path = tmp_path / "survey.csv"
+    path.write_text(export, encoding="utf-8")
+    command = [
+        "--database-url", database_url, "ingest", "feedback", str(path),
+        "--map", "comment=text", "--map", "score=nps", "--id-from-row", "--anonymous",
+        "--created-at", "2025-05-01",
+    ]  # fmt: skip
+    assert main(command) == 0
+    assert main(command) == 0  # again: nothing changes
+    stored = store.table_frame("feedback")
+    customers = store.table_frame("customers")
+    assert len(stored) == 4 and stored["customer_id"].is_unique
+    assert stored["customer_id"].str.startswith("anonymous:").all()
+    assert set(customers["customer_id"]) == set(stored["customer_id"])
+    assert (customers["attributes"].map(len) == 0).all()
+    nps = metric_table(store, "nps").iloc[0]
+    assert (nps["n"], nps["nps"]) == (4, -25.0)  # they count: 1 promoter, 2 detractors
+    assert count_active(store, NOW) == 0  # nobody to score, nobody at risk
+    assert read_history(store, NOW).customers.empty
+    assert churn_counts(store) == (0, 0)  # nor anybody whose churn could be known
+
+
+def test_anonymous_fills_only_the_rows_that_name_no_customer(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    _customers(store, settings, tmp_path)
+    path = tmp_path / "mixed.csv"
+    path.write_text("user_id,text,NPS_Score\nU1,Great,10\n,Slow,2\n", encoding="utf-8")
+    report = ingest_file(
+        store,
+        "feedback",
+        path,
+        settings=settings,
+        now=NOW,
+        mapping=MAPPING,
+        id_from_row=True,
+        created_at=NOW.replace(year=NOW.year - 1),
+        anonymous=True,
+    )
+    assert (report.accepted, report.held, report.rejected) == (2, 0, 0)
+    by_nps = store.table_frame("feedback").set_index("nps")["customer_id"]
+    assert by_nps[10] == "U1" and by_nps[2].startswith("anonymous:mixed.csv:")

@@ -76,7 +76,7 @@ def analyze_store(
     ``batch_rows`` at a time (in id order), so memory does not grow with the store. Each batch
     is one transaction; rerunning continues where a crash stopped.
     """
-    from cxml.store.analysis import unanalysed_feedback, write_analysis
+    from cxml.store.analysis import unanalysed_feedback, usual_languages, write_analysis
 
     serving = text_model(settings)
     pipeline, version = serving.model, serving.version
@@ -88,7 +88,9 @@ def analyze_store(
         )
         if part.empty:
             break
-        results = pipeline.analyze(part["text"].tolist(), part["language"].tolist())
+        # A short comment the detector is unsure of takes its customer's (or channel's) usual one.
+        fallback = usual_languages(store, part["feedback_id"].astype(str).tolist())
+        results = pipeline.analyze(part["text"].tolist(), part["language"].tolist(), fallback)
         analysis, themes = analysis_frames(part["feedback_id"].tolist(), results, version, now)
         write_analysis(store, analysis, themes)
         done += len(part)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, insert, or_, select, text
+from sqlalchemy import and_, func, insert, or_, select, text
 
 from cxml.store.database import Store, drop_stage, stage
 from cxml.store.tables import feedback, feedback_analysis, feedback_themes
@@ -301,3 +301,60 @@ def theme_mentions(store: Store, customer_ids: list[str]) -> pd.DataFrame:
     frame = pd.concat(frames, ignore_index=True)
     frame["created_at"] = pd.to_datetime(frame["created_at"])
     return frame
+
+
+def usual_languages(store: Store, feedback_ids: list[str]) -> list[str | None]:
+    """Per feedback id, the usual language of its customer's other comments, else of its
+    channel's comments (the language given with a comment, else the one analysed): what a
+    short comment falls back to when its own language is unsure. None where neither is known.
+    """
+    if not feedback_ids:
+        return []
+    language = func.coalesce(feedback.c.language, feedback_analysis.c.language)
+    joined = feedback.outerjoin(
+        feedback_analysis, feedback_analysis.c.feedback_id == feedback.c.feedback_id
+    )
+    with store.begin() as connection:  # a staged table lives as long as its transaction
+        ids = pd.DataFrame({"feedback_id": feedback_ids})
+        stage(connection, "stage_ids", (("feedback_id", "TEXT"),), ids)
+        batch = select(feedback.c.customer_id).where(
+            feedback.c.feedback_id.in_(select(text("feedback_id")).select_from(text("stage_ids")))
+        )
+        rows = connection.execute(
+            select(feedback.c.feedback_id, feedback.c.customer_id, feedback.c.channel, language)
+            .select_from(joined)
+            .where(feedback.c.customer_id.in_(batch))
+        ).all()
+        channels = connection.execute(
+            select(feedback.c.channel, language, func.count())
+            .select_from(joined)
+            .where(language.is_not(None))
+            .group_by(feedback.c.channel, language)
+        ).all()
+        drop_stage(connection, "stage_ids")
+    comments = pd.DataFrame(rows, columns=["feedback_id", "customer_id", "channel", "language"])
+    counts = comments.dropna(subset=["language"]).groupby(["customer_id", "language"]).size()
+    by_channel = pd.DataFrame(channels, columns=["channel", "language", "n"])
+    channel_usual = (
+        by_channel.sort_values(["n", "language"], ascending=[False, True])
+        .drop_duplicates("channel")
+        .set_index("channel")["language"]
+        .to_dict()
+    )
+    own = comments.set_index("feedback_id")
+    out: list[str | None] = []
+    for feedback_id in feedback_ids:
+        if feedback_id not in own.index:
+            out.append(None)
+            continue
+        row = own.loc[feedback_id]
+        mine = counts.get(row["customer_id"])
+        others = {} if mine is None else dict(mine.items())
+        if isinstance(row["language"], str) and row["language"] in others:
+            others[row["language"]] -= 1  # its own comment is not its usual language's evidence
+        others = {code: n for code, n in others.items() if n > 0}
+        if others:
+            out.append(max(sorted(others), key=lambda code: others[code]))
+        else:
+            out.append(channel_usual.get(row["channel"]))
+    return out

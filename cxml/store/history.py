@@ -24,6 +24,7 @@ import pandas as pd
 from sqlalchemy import Connection, Text, and_, cast, func, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
+from cxml.contract import ANONYMOUS_PREFIX
 from cxml.store.database import Store
 from cxml.store.tables import customers, feedback, feedback_analysis, feedback_themes
 
@@ -165,6 +166,8 @@ def _active(as_of: pd.Timestamp) -> ColumnElement[bool]:
     return and_(
         customers.c.signup_date < cut,
         or_(customers.c.churn_date.is_(None), customers.c.churn_date >= cut),
+        # Anonymous survey respondents are nobody to retain: never scored nor listed at risk.
+        ~customers.c.customer_id.startswith(ANONYMOUS_PREFIX, autoescape=True),
     )
 
 

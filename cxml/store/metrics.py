@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.sql.elements import ColumnElement
 
+from cxml.contract import ANONYMOUS_PREFIX
 from cxml.errors import ConfigError
 from cxml.metrics import LEVELS, PERIODS
 from cxml.store.database import Store
@@ -231,9 +232,19 @@ def _score_sums(score: str, v: Any) -> list[Any]:
     ]
 
 
+def _known_customer() -> ColumnElement[bool]:
+    """Not an anonymous survey respondent: someone whose churn can be known (``--anonymous``)."""
+    return ~customers.c.customer_id.startswith(ANONYMOUS_PREFIX, autoescape=True)
+
+
 def churn_counts(store: Store) -> tuple[int, int]:
-    """(customers, customers with a churn date) in the store."""
-    query = select(func.count(), func.count(customers.c.churn_date)).select_from(customers)
+    """(customers, customers with a churn date) in the store; anonymous respondents are no
+    customers here."""
+    query = (
+        select(func.count(), func.count(customers.c.churn_date))
+        .select_from(customers)
+        .where(_known_customer())
+    )
     with store.engine.connect() as connection:
         total, churned = connection.execute(query).one()
     return int(total or 0), int(churned or 0)
@@ -248,7 +259,7 @@ def customer_table(store: Store, attributes: Sequence[str] = ()) -> pd.DataFrame
         customers.c.churn_date,
         customers.c.monthly_value,
         *[attribute_expression(dialect, name).label(name) for name in attributes],
-    )
+    ).where(_known_customer())
     with store.engine.connect() as connection:
         rows = connection.execute(query).all()
     frame = pd.DataFrame(

@@ -222,7 +222,9 @@ def discovery_terms(record: Analysed, language: str, *, pairs: bool = True) -> l
 
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
-_CLAUSE = re.compile(r"[,.;:!?()\[\]\"/\n]+")
+# Clauses end at punctuation and at numbers (the words around "3" in "waiting 3 months" are
+# not a phrase anyone wrote).
+_CLAUSE = re.compile(r"[,.;:!?()\[\]\"/\n\d]+")
 # Words that may open an English label before a content word: "too expensive", "no signal",
 # "more templates". Other stop words may sit inside a label ("ease of use"), never at its ends.
 _LEADS = {"too", "not", "no", "more", "less", "never", "very", "so", "lack"}
@@ -270,10 +272,12 @@ def label_candidates(text: str, record: Analysed, language: str) -> set[str]:
         for i, (first, first_at) in enumerate(words):
             if first_at not in content and first not in _LEADS:
                 continue
+            phrase = ""
             for j in range(i, min(i + _MAX_LABEL_WORDS, len(words))):
                 last, last_at = words[j]
+                phrase = f"{phrase} {last}" if phrase else last
                 if last_at in content and (j > i or last not in stop):
-                    out.add(" ".join(w for w, _ in words[i : j + 1]))
+                    out.add(phrase)
     return out
 
 
@@ -282,6 +286,21 @@ def written_in(phrase: str, text: str, language: str) -> bool:
     if language == "ja":
         return phrase in text
     return re.search(rf"(?<![\w'’-]){re.escape(phrase)}(?![\w'’-])", text.lower()) is not None
+
+
+@functools.lru_cache(maxsize=200_000)  # a survey's phrases repeat across its comments
+def _variant_key(phrase: str, language: str) -> str:
+    """What the written variants of one phrase share ("placed the order", "place an order",
+    "placed an order" → "plac order"): its words but stop words, each cut to a crude stem.
+    Japanese phrases are their own key."""
+    if language == "ja":
+        return phrase
+    stop = _english_stop_words()
+    words = [w for w in phrase.split(" ") if w in _LEADS or w not in stop] or phrase.split(" ")
+    return " ".join(_STEM.sub("", w) if len(w) > 4 else w for w in words)
+
+
+_STEM = re.compile(r"(?:ing|ed|es|s|e)$")
 
 
 def _choose_label(
@@ -297,17 +316,24 @@ def _choose_label(
     """The phrase that best names a theme: written in at least ``min_comments`` of its
     comments, mostly within the theme rather than across the corpus, holding a word that is
     neither generic nor only evaluative, longer phrases preferred when as frequent; None when
-    no phrase qualifies."""
+    no phrase qualifies. A phrase's written variants count together ("placed the order",
+    "place an order"), and the variant written most often names the theme."""
     counts: dict[str, int] = {}
+    variants: dict[str, int] = {}  # variant key → comments of the theme holding any variant
     for d in members:
+        keys = set()
         for phrase in candidates[d]:
             counts[phrase] = counts.get(phrase, 0) + 1
+            keys.add(_variant_key(phrase, language))
+        for key in keys:
+            variants[key] = variants.get(key, 0) + 1
     evaluative = _evaluative_words(language)
     stop = _english_stop_words() if language != "ja" else frozenset()
     top_words = {w for t in top for w in t.split(" ")}
-    best: tuple[float, str] | None = None
+    scored: dict[str, float] = {}  # variant key → score
+    written: dict[str, str] = {}  # variant key → its most written variant
     for phrase, n in counts.items():
-        if n < min_comments or phrase in avoid:
+        if n < min_comments or phrase in avoid or not _nameable(phrase, language):
             continue
         words = phrase.split(" ") if language != "ja" else [phrase]
         topical = [w for w in words if w not in stop and w not in evaluative and w not in generic]
@@ -319,18 +345,54 @@ def _choose_label(
             related = any(w in top_words or w.rstrip("s") in top_words for w in words)
         if not related:
             continue
-        precision = n / corpus_counts.get(phrase, n)
+        key = _variant_key(phrase, language)
+        shown = written.get(key)
+        if shown is None or (n, phrase) > (counts[shown], shown):
+            written[key] = phrase
+        held = variants[key]
+        precision = min(n / corpus_counts.get(phrase, n), 1.0)
         # a phrase says more than a word: "runs small" over "small", "請求書の金額" over "請求"
         length = min(len(words), 3) if language != "ja" else min(len(phrase), 6) / 2
-        score = n * precision * length**1.5
-        if best is None or (score, phrase) > best:
-            best = (score, phrase)
-    return None if best is None else best[1]
+        scored[key] = max(scored.get(key, 0.0), held * precision * length**1.5)
+    if not scored:
+        return None
+    best = max(sorted(scored), key=lambda k: scored[k])
+    if language != "ja" and " " not in written[best]:
+        # One word names a topic, not what was said of it: a phrase holding the word, written
+        # (in any of its variants) in a good share of the word's comments, says it as people
+        # wrote it ("order" → "placed the order").
+        enough = max(min_comments, _PHRASE_SHARE * variants[best])
+        longer = [k for k in scored if best in k.split(" ") and k != best and variants[k] >= enough]
+        if longer:
+            best = max(sorted(longer), key=lambda k: scored[k])
+    return written[best]
+
+
+# A phrase holding a theme's best word replaces it when written in this share of the word's
+# comments (a tenth: a phrase written in 30 of a word's 300 comments).
+_PHRASE_SHARE = 0.1
+_HIRAGANA = re.compile(r"[\u3041-\u309f]")
+_CONTENT_JA = re.compile(r"[\u30a0-\u30ff\u4e00-\u9fffA-Za-z]")
+
+
+def _nameable(phrase: str, language: str) -> bool:
+    """Whether a phrase can name a theme at all: not an address or a domain's remnant
+    ("example.com"); in Japanese, not a bare kana ending or a cut-off counter ("すぎ", "あと",
+    "つ追加": it must hold a kanji, katakana or Latin letter and not open on hiragana)."""
+    if "@" in phrase or re.search(r"\w\.\w", phrase):
+        return False
+    if language == "ja":
+        return bool(_CONTENT_JA.search(phrase)) and not _HIRAGANA.match(phrase)
+    return True
 
 
 _CANDIDATE_K = (4, 6, 8, 10, 12, 15, 18, 22, 26, 30, 35, 40)
 _COHERENCE_TOLERANCE = 0.02
 _SEARCH_MAX_TEXTS = 10_000  # comments the count is searched on; the chosen count fits on all
+# NMF's stopping tolerance while grading candidate counts on a sample of a large corpus (the
+# chosen count is fitted again on all of it to scikit-learn's 1e-4).
+_SEARCH_TOL = 1e-3
+_SEARCH_MAX_ITER = 150  # likewise: enough to rank counts, not to fit the one kept
 
 
 def _svd(matrix: Any, k: int, random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -380,6 +442,29 @@ def _coherence(presence: Any, top: list[np.ndarray], n_terms: int = 5) -> float:
         block = presence[:, cols].toarray()
         scores.append(mean_npmi(block.T @ block / n))
     return float(np.mean(scores)) if scores else -1.0
+
+
+def _distinct(top: list[np.ndarray], vocabulary: np.ndarray, language: str) -> list[np.ndarray]:
+    """Each theme's top columns without the terms that are part of (or hold) a term before
+    them: a compound and its own parts (通信速度, 通信, 速度; "customer service", "service")
+    are always written together, so their NPMI says nothing of a theme's coherence and would
+    reward splitting the comments into one theme per compound."""
+    out = []
+    for cols in top:
+        kept: list[int] = []
+        seen: list[str] = []
+        for j in cols:
+            term = str(vocabulary[j])
+            if language == "ja":
+                nested = any(term in t or t in term for t in seen)
+            else:
+                words = set(term.split(" "))
+                nested = any(words <= set(t.split(" ")) or set(t.split(" ")) <= words for t in seen)
+            if not nested:
+                kept.append(int(j))
+                seen.append(term)
+        out.append(np.array(kept, dtype=int))
+    return out
 
 
 def mean_npmi(together: np.ndarray) -> float:
@@ -548,8 +633,14 @@ class ThemeModel(Estimator):
             vectorizer, matrix = self._vectorise(docs)
         except ValueError:
             return []
+        # the count (and the generic words) are searched on a sample of a large corpus, then
+        # the chosen count is fitted on all of it
+        search = np.arange(len(docs))
+        if len(docs) > _SEARCH_MAX_TEXTS:
+            rng = np.random.default_rng(self.random_state)
+            search = np.sort(rng.choice(len(docs), _SEARCH_MAX_TEXTS, replace=False))
         pilot = self.n_themes or int(np.clip(round(np.sqrt(len(docs)) / 5), 5, 30))
-        generic = self._generic_terms(vectorizer, matrix, pilot)
+        generic = self._generic_terms(vectorizer, matrix[search], pilot)
         if generic:
             docs = [
                 [t for t in d if t not in generic and not any(w in generic for w in t.split(PAIR))]
@@ -573,16 +664,20 @@ class ThemeModel(Estimator):
             return []
         grades: list[dict[str, float]] = []
         fitted: list[np.ndarray] = []
-        # the count is searched on a sample of a large corpus, then fitted on all of it
-        search = np.arange(len(docs))
-        if len(docs) > _SEARCH_MAX_TEXTS:
-            rng = np.random.default_rng(self.random_state)
-            search = np.sort(rng.choice(len(docs), _SEARCH_MAX_TEXTS, replace=False))
         sample, sample_presence = matrix[search], presence[search]
         singular = _svd(sample, max(candidates), self.random_state) if len(candidates) > 1 else None
+        # a sample's grades only rank the counts (the chosen one is fitted again on all)
+        sampled = len(search) < len(docs)
+        tolerance = _SEARCH_TOL if sampled else 1e-4
         for k in candidates:
             if singular is not None and self.representation == "nmf":
-                components = self._factorise_from(sample, k, singular)
+                components = self._factorise_from(
+                    sample,
+                    k,
+                    singular,
+                    tol=tolerance,
+                    max_iter=_SEARCH_MAX_ITER if sampled else 400,
+                )
             else:
                 _, components = self._factorise(sample, k)
             top = self._top_columns(components, words)
@@ -593,7 +688,7 @@ class ThemeModel(Estimator):
                     "k": float(k),
                     "largest": float(shares.max()),
                     "other": float(np.mean(assigned < 0)),
-                    "coherence": _coherence(sample_presence, top),
+                    "coherence": _coherence(sample_presence, _distinct(top, vocabulary, language)),
                     "chosen": 0.0,
                 }
             )
@@ -718,7 +813,6 @@ class ThemeModel(Estimator):
             order = np.argsort(-row, kind="stable")
             order = order[(words[order]) & (row[order] > 0)][:8]
             tops[order] += 1
-        strength, components = self._factorise(matrix, k)
         assigned = strength.argmax(axis=1)
         overall = np.bincount(assigned, minlength=k) / len(assigned)
         presence = (matrix > 0).tocsc()
@@ -761,14 +855,25 @@ class ThemeModel(Estimator):
         return components
 
     def _factorise_from(
-        self, matrix: Any, k: int, singular: tuple[np.ndarray, np.ndarray, np.ndarray]
+        self,
+        matrix: Any,
+        k: int,
+        singular: tuple[np.ndarray, np.ndarray, np.ndarray],
+        tol: float = 1e-4,
+        max_iter: int = 400,
     ) -> np.ndarray:
         """The k themes' term weights by NMF started, as ``nndsvda``, from a truncated SVD
-        computed once for every candidate k."""
+        computed once for every candidate k (stopping at ``tol``: looser while searching)."""
         from sklearn.decomposition import NMF
 
         start_w, start_h = _nndsvda(matrix, k, singular)
-        nmf = NMF(n_components=k, init="custom", random_state=self.random_state, max_iter=400)
+        nmf = NMF(
+            n_components=k,
+            init="custom",
+            random_state=self.random_state,
+            max_iter=max_iter,
+            tol=tol,
+        )
         nmf.fit_transform(matrix, W=start_w, H=start_h)
         return nmf.components_
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from cxml import __version__
 from cxml.churn.explain import LANGUAGES
 from cxml.store.history import attribute_names
+from cxml.store.metrics import feedback_attribute_names
 from serve.deps import Service, require, service
 
 router = APIRouter(prefix="/v1", tags=["health"])
@@ -16,8 +17,8 @@ router = APIRouter(prefix="/v1", tags=["health"])
 
 @router.get(
     "/config",
-    summary="Currency of money amounts, languages, customer attributes (segments), churn "
-    "horizon, the key's scopes, version",
+    summary="Currency of money amounts, languages, customer attributes (segments), response "
+    "attributes (response_segments), churn horizon, the key's scopes, version",
 )
 def config(
     key: dict[str, Any] = Depends(require("read")), state: Service = Depends(service)
@@ -27,6 +28,9 @@ def config(
         "currency": state.settings.currency,
         "languages": list(LANGUAGES),
         "segments": attribute_names(state.store),
+        # a survey's columns kept with each response (journey stage, plan): NPS, CSAT and CES
+        # group by them; churn, which counts customers, does not
+        "response_segments": feedback_attribute_names(state.store),
         "horizon_days": None if churn is None else int(churn.horizon_days),
         "scopes": sorted(key["scopes"]),
         "version": __version__,

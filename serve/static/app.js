@@ -283,7 +283,9 @@ async function overview() {
   const body = h("div", {}, loading());
   const form = h("form", { class: "filters", "aria-label": t("overview.title") });
   screen(t("overview.title"), form, body);
-  const segments = (state.config && state.config.segments) || [];
+  const customerSegments = (state.config && state.config.segments) || [];
+  // a survey's columns kept with each response (journey stage, plan) filter NPS, CSAT and CES
+  const segments = [...new Set([...customerSegments, ...((state.config && state.config.response_segments) || [])])].sort();
   const options = (values, chosen) => values.map(([value, label]) => h("option", { value, selected: value === chosen }, label));
   let channels = [], languages = [];
   try {
@@ -305,7 +307,8 @@ async function overview() {
   });
   try {
     const feedbackDims = [filters.channel && "channel", filters.language && "language", filters.segment && filters.value && filters.segment].filter(Boolean);
-    const customerDims = [filters.segment && filters.value && filters.segment].filter(Boolean);
+    // churn counts customers: a response attribute does not split it (the charts show everyone)
+    const customerDims = [filters.segment && filters.value && customerSegments.includes(filters.segment) && filters.segment].filter(Boolean);
     const load = (metric, by) => api(`/v1/metrics/${metric}?${query({ period: filters.period, by })}`);
     const [nps, csat, ces, churn, retention, summary] = await Promise.all([
       load("nps", feedbackDims), load("csat", feedbackDims), load("ces", feedbackDims),

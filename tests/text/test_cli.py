@@ -116,7 +116,8 @@ def test_analyze_works_before_any_training_then_uses_the_champion(tmp_path: Path
     lines = refused.stdout.splitlines()
     assert lines[0] == "lineage against version 1" and "retired billing" in refused.stdout
     assert lines[-1].startswith("refused: version 3 is worse than champion 1")
-    assert "theme_coverage" in lines[-1]
+    # refused on a theme grade: fewer discovered Japanese themes (#30) cover more, cohere less
+    assert "theme_coverage" in lines[-1] or "theme_coherence" in lines[-1]
 
     promoted = run(["promote", "--model", "text", "--version", "2"], tmp_path)
     assert promoted.returncode == 0 and "promoted: version 2" in promoted.stdout, promoted.stdout

@@ -87,3 +87,41 @@ def test_an_unsure_unsupported_language_with_english_words_is_analysed_as_englis
         ["Very poor service", "Sehr gut", "Very poor service"],
     )
     assert chosen == ["en", "de", "af"]  # a sure detection and a given language are kept
+
+
+STORE_FEEDBACK = (
+    "feedback_id,customer_id,created_at,channel,text,language\n"
+    "a1,C1,2025-01-02,email,Le technicien est arrivé en retard et rien ne marche,fr\n"
+    "a2,C1,2025-02-02,email,La facture est encore fausse ce mois-ci,fr\n"
+    "b1,C1,2025-03-02,chat,Trop cher,\n"  # its customer writes French
+    "b2,C2,2025-03-02,email,Trop cher,\n"  # a new customer: its channel's usual language
+    "b3,C3,2025-03-02,phone,Trop cher,\n"  # nothing known: the store's (English)
+)
+
+
+@pytest.mark.parametrize(
+    "feedback, expected", [(STORE_FEEDBACK, {"b1": "fr", "b2": "fr", "b3": "en"})]
+)
+def test_analyze_store_passes_the_customers_then_the_channels_usual_language(
+    store: Any, settings: Any, tmp_path: Any, feedback: str, expected: dict[str, str]
+) -> None:
+    from cxml.ingest import ingest_file
+    from cxml.store.analysis import usual_languages
+    from cxml.text.training import analyze_store
+    from tests.conftest import NOW
+
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,signup_date\nC1,2024-01-01\nC2,2024-01-01\nC3,2024-01-01\n", encoding="utf-8"
+    )
+    (tmp_path / "feedback.csv").write_text(feedback, encoding="utf-8")
+    ingest_file(store, "customers", tmp_path / "customers.csv", settings=settings, now=NOW)
+    ingest_file(store, "feedback", tmp_path / "feedback.csv", settings=settings, now=NOW)
+    assert usual_languages(store, ["b1", "b2", "b3", "missing"]) == ["fr", "fr", None, None]
+    analyze_store(
+        store,
+        settings.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path}/mlflow.db"}),
+        now=NOW,
+        batch_rows=1,  # the French comments analysed in earlier batches than the short ones
+    )
+    analysed = store.table_frame("feedback_analysis").set_index("feedback_id")["language"]
+    assert {i: analysed[i] for i in expected} == expected

@@ -191,3 +191,67 @@ def test_a_request_detector_without_cues_finds_nothing(language: str) -> None:
     texts = ["The board loads fast."] if language == "en" else ["動作が速いです。"]
     analysed = Tokenizer().analyse(texts, language)
     assert not plain_requests(texts, analysed, language).any()
+
+
+@pytest.mark.parametrize(
+    ("comments", "top", "expected"),
+    [
+        # written variants of one phrase count together; the most written one names the theme
+        (
+            ["I placed the order online", "placed the order twice", "placed the order today",
+             "place an order again", "I placed an order", "the order was late", "order lost",
+             "my order", "order never came", "an order"],
+            ["order", "place"],
+            "placed the order",
+        ),
+        # a number between two words does not make them a phrase
+        (
+            ["waiting 3 months", "waiting 6 months", "waiting 2 months", "months of waiting"],
+            ["waiting", "months"],
+            None,
+        ),
+    ],
+)  # fmt: skip
+def test_a_label_is_the_most_written_variant_of_the_phrase_its_comments_share(
+    comments: list[str], top: list[str], expected: str | None
+) -> None:
+    from cxml.text.themes import _choose_label, label_candidates
+
+    analysed = Tokenizer().analyse(comments, "en")
+    found = [label_candidates(t, r, "en") for t, r in zip(comments, analysed, strict=True)]
+    corpus: dict[str, int] = Counter(p for f in found for p in f)
+    label = _choose_label(range(len(comments)), found, corpus, top, set(), set(), "en", 3)
+    if expected is None:
+        assert label is None or label != "waiting months"
+    else:
+        assert label == expected
+
+
+@pytest.mark.parametrize(
+    ("phrase", "language", "nameable"),
+    [("すぎ", "ja", False), ("つ追加", "ja", False), ("通信速度", "ja", True),
+     ("example.com", "en", False), ("mind maps", "en", True)],
+)  # fmt: skip
+def test_kana_endings_and_addresses_never_name_a_theme(
+    phrase: str, language: str, nameable: bool
+) -> None:
+    from cxml.text.themes import _nameable
+
+    assert _nameable(phrase, language) is nameable
+
+
+@pytest.mark.parametrize(
+    ("terms", "language", "kept"),
+    [(["通信速度", "通信", "速度", "遅い"], "ja", ["通信速度", "遅い"]),
+     (["customer service", "service", "rude"], "en", ["customer service", "rude"])],
+)  # fmt: skip
+def test_a_compound_and_its_parts_count_once_in_the_count_searchs_coherence(
+    terms: list[str], language: str, kept: list[str]
+) -> None:
+    import numpy as np
+
+    from cxml.text.themes import _distinct
+
+    vocabulary = np.array(terms)
+    columns = _distinct([np.arange(len(terms))], vocabulary, language)[0]
+    assert vocabulary[columns].tolist() == kept
