@@ -107,7 +107,7 @@ def test_analyze_store_passes_the_customers_then_the_channels_usual_language(
 ) -> None:
     from cxml.ingest import ingest_file
     from cxml.store.analysis import usual_languages
-    from cxml.text.training import analyze_store
+    from cxml.jobs.analyze import analyze_store
     from tests.conftest import NOW
 
     (tmp_path / "customers.csv").write_text(
