@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.errors import ConfigError
-from cxml.text.leave import KINDS, LeaveDetector, split_clauses
+from cxml.text.leave import KINDS, LeaveDetector, leave_hit, split_clauses
 from cxml.text.nlp import Analysed
 
 NOT = "not"
@@ -203,15 +203,7 @@ class TaughtLeaveDetector(LeaveDetector):
             for hit in inside:
                 hit["kind"] = verdict
             if not inside:
-                out[i].append(
-                    {
-                        "intent": "leave",
-                        "kind": verdict,
-                        "confidence": round(float(score), 4),
-                        "start": int(start),
-                        "end": int(end),
-                    }
-                )
+                out[i].append(leave_hit(verdict, score, start, end))
         for hits in out:
             hits.sort(key=lambda hit: -hit["confidence"])
         return out

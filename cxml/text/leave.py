@@ -325,6 +325,17 @@ def _clause_terms(record: Analysed, start: int, end: int) -> list[str]:
     ]
 
 
+def leave_hit(kind: str, confidence: float, start: int, end: int) -> dict[str, Any]:
+    """One ``leave`` detection as the pipeline reports it: kind, confidence, evidence span."""
+    return {
+        "intent": "leave",
+        "kind": kind,
+        "confidence": round(float(confidence), 4),
+        "start": int(start),
+        "end": int(end),
+    }
+
+
 class LeaveDetector(Estimator):
     """Learned churn-intent detector: ``detect`` gives, per text, the leave statements found
     (kind, confidence, start, end), strongest first.
@@ -499,15 +510,7 @@ class LeaveDetector(Estimator):
         threshold = self._threshold(model)
         for i, (start, end), p, kind in zip(owners, spans, proba, kinds, strict=True):
             if p >= threshold:
-                out[i].append(
-                    {
-                        "intent": "leave",
-                        "kind": kind,
-                        "confidence": round(float(p), 4),
-                        "start": int(start),
-                        "end": int(end),
-                    }
-                )
+                out[i].append(leave_hit(kind, p, start, end))
         for found in out:
             found.sort(key=lambda hit: -hit["confidence"])
         return out
