@@ -65,4 +65,17 @@ def run_drift(
         champion=champion,
         say=say,
     )
+    if keep and report.get("alerts"):
+        from cxml.webhooks import emit
+
+        emit(
+            store,
+            "drift.alert",
+            {
+                "reference": str(report.get("reference")),
+                "current": str(report.get("current")),
+                "alerts": len(report["alerts"]),
+            },
+            now=made_at,
+        )
     return Drift(report)

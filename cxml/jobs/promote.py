@@ -430,16 +430,30 @@ def run_promote(
     """The promote job: the gate's decision (``promote``), recorded in the audit log as
     ``model.promoted`` or ``model.refused`` by ``actor`` at ``clock()``."""
     from cxml.store.audit import record_action
+    from cxml.webhooks import emit
 
     decision = promote(settings, kind, version, store=store, force=force)
-    record_action(
-        store,
-        actor=actor,
-        action="model.promoted" if decision.promoted else "model.refused",
-        target=f"{decision.model}/{decision.challenger}",
-        at=clock(),
-        detail=decision.to_dict(),
-    )
+    at = clock()
+    with store.begin() as connection:  # the record and its webhook, together
+        record_action(
+            connection,
+            actor=actor,
+            action="model.promoted" if decision.promoted else "model.refused",
+            target=f"{decision.model}/{decision.challenger}",
+            at=at,
+            detail=decision.to_dict(),
+        )
+        if decision.promoted:
+            emit(
+                connection,
+                "model.promoted",
+                {
+                    "model": decision.model,
+                    "version": decision.challenger,
+                    "reason": decision.reason,
+                },
+                now=at,
+            )
     return decision
 
 
