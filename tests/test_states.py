@@ -306,6 +306,10 @@ ARGUMENTS: dict[str, list[list[str]]] = {
     "demo-data": [["--customers", "20", "--out", "small-world"]],
     "train text": [["--taxonomy", "{taxonomy}"]],
     "promote": [[], ["--model", "text"]],
+    "worklist pull": [["--capacity", "5"], ["--capacity", "5", "--holdout", "0.2", "--json"]],
+    "export-subject": [["--customer", "{customer}", "--out", "subject.json"]],
+    "erase": [["--customer", "{customer}", "--yes"], ["--customer", "{customer}", "--json"]],
+    "webhooks add": [["https://127.0.0.1/x", "--event", "pull.readable"]],
 }
 NEVER = {"serve", "demo"}  # they run until stopped / are the demo's own test
 TRAINING = {"train text", "train churn", "retrain"}
@@ -329,6 +333,7 @@ def _runs(path: str, command: click.Command, state: State) -> list[list[str]]:
     fill = {
         "feedback": state.files.get("feedback", "missing.csv"),
         "taxonomy": state.files.get("taxonomy", "missing.yaml"),
+        "customer": state.customer_id or "C000001",
     }
     if path in ARGUMENTS:
         return [[part.format(**fill) for part in run] for run in ARGUMENTS[path]]

@@ -106,8 +106,8 @@ def test_analyze_store_passes_the_customers_then_the_channels_usual_language(
     store: Any, settings: Any, tmp_path: Any, feedback: str, expected: dict[str, str]
 ) -> None:
     from cxml.ingest import ingest_file
-    from cxml.store.analysis import usual_languages
     from cxml.jobs.analyze import analyze_store
+    from cxml.store.analysis import usual_languages
     from tests.conftest import NOW
 
     (tmp_path / "customers.csv").write_text(
