@@ -306,9 +306,14 @@ ARGUMENTS: dict[str, list[list[str]]] = {
     "demo-data": [["--customers", "20", "--out", "small-world"]],
     "train text": [["--taxonomy", "{taxonomy}"]],
     "promote": [[], ["--model", "text"]],
-    "worklist pull": [["--capacity", "5"], ["--capacity", "5", "--holdout", "0.2", "--json"]],
+    # Commands that change a state leave the customers the other tests read alone (a
+    # PostgreSQL state's copy shares its schema): no holdout, and an erasure of nobody.
+    "worklist pull": [
+        ["--capacity", "5", "--holdout", "0"],
+        ["--capacity", "5", "--holdout", "0", "--json"],
+    ],
     "export-subject": [["--customer", "{customer}", "--out", "subject.json"]],
-    "erase": [["--customer", "{customer}", "--yes"], ["--customer", "{customer}", "--json"]],
+    "erase": [["--customer", "NOT-A-CUSTOMER", "--yes"], ["--customer", "NOBODY", "--json"]],
     "webhooks add": [["https://127.0.0.1/x", "--event", "pull.readable"]],
 }
 NEVER = {"serve", "demo"}  # they run until stopped / are the demo's own test
