@@ -181,32 +181,24 @@ def _progress_bar(path: Path, enabled: bool | None) -> Iterator[Any]:
 
 
 def _run_ingest(ctx: click.Context, kind: str, path: Path, **options: Any) -> None:
-    from cxml.contract import parse_mapping
-    from cxml.ingest import ingest_file, load_mapping_file
+    from cxml.jobs.ingest import IngestRequest, column_mapping, run_ingest
 
-    mapping: dict[str, str] = {}
-    if options["mapping_file"]:
-        mapping.update(load_mapping_file(options["mapping_file"]))
-    mapping.update(parse_mapping(options["maps"]))
+    request = IngestRequest(
+        kind=kind,
+        path=path,
+        mapping=column_mapping(options["maps"], options["mapping_file"]),
+        encoding=options["encoding"],
+        file_format=options["file_format"],
+        date_format=options["date_format"],
+        as_of=_parse_date(options["as_of"], "--as-of"),
+        rejects_path=options["rejects_path"],
+        id_from_row=options.get("id_from_row", False),
+        created_at=_parse_date(options.get("created_at"), "--created-at"),
+        anonymous=options.get("anonymous", False),
+    )
     store = _store(ctx)
     with _progress_bar(path, options["progress"]) as progress:
-        report = ingest_file(
-            store,
-            kind,
-            path,
-            settings=_settings(ctx),
-            now=_now(),
-            mapping=mapping,
-            encoding=options["encoding"],
-            file_format=options["file_format"],
-            date_format=options["date_format"],
-            as_of=_parse_date(options["as_of"], "--as-of"),
-            rejects_path=options["rejects_path"],
-            progress=progress,
-            id_from_row=options.get("id_from_row", False),
-            created_at=_parse_date(options.get("created_at"), "--created-at"),
-            anonymous=options.get("anonymous", False),
-        )
+        report = run_ingest(store, _settings(ctx), request, now=_now(), progress=progress)
     if report.all_refused:  # nothing stored: a wrong mapping or format, not a few bad rows
         store.close()
         raise SystemExit(_all_refused(kind, path, report, as_json=options["as_json"]))
