@@ -1072,6 +1072,10 @@ def followups() -> None:
     show_default=True,
     help="Days after a score run in which a follow-up counts as contact from it.",
 )
+@click.option(
+    "--segment",
+    help="Also split the randomised read by this customer attribute (e.g. plan).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def followups_impact(
@@ -1079,25 +1083,28 @@ def followups_impact(
     splits: tuple[str, ...],
     horizon_days: int | None,
     contact_window_days: int,
+    segment: str | None,
     as_json: bool,
 ) -> None:
-    """Retention of contacted at-risk customers against comparable ones who were not
-    contacted (same score run and band), with a 95 % interval; honest when the data are few."""
-    from cxml.jobs.followups import run_followups_impact
-    from cxml.lines import impact_lines
+    """What contact did: first the randomised comparison of the worklist pulls (contact vs
+    control, 95 % intervals; before the horizon, the date to read), then the observational
+    comparison of follow-ups with comparable uncontacted customers, labelled as such."""
+    from cxml.jobs.followups import run_contact_impact
+    from cxml.lines import contact_impact_lines
 
-    impact = run_followups_impact(
+    report = run_contact_impact(
         _settings(ctx),
         _store(ctx),
         now=_now(),
         horizon_days=horizon_days,
         contact_window_days=contact_window_days,
         by=splits,
+        segment=segment,
     )
     if as_json:
-        _echo_json(impact.report)
+        _echo_json(report)
         return
-    for line in impact_lines(impact.report):
+    for line in contact_impact_lines(report):
         click.echo(line)
 
 

@@ -78,6 +78,13 @@ class Effect:
         return self.adjusted_high - self.adjusted_low
 
 
+def _floor(n: int) -> float:
+    """The least variance an arm of ``n`` is read with: that of one event in n + 1, so an arm
+    where everybody stayed (or left) does not make the difference look exact."""
+    p = 1.0 / (n + 1)
+    return p * (1.0 - p)
+
+
 def _stratified_difference(
     y: np.ndarray, treated: np.ndarray, bands: np.ndarray
 ) -> tuple[float, float]:
@@ -91,8 +98,8 @@ def _stratified_difference(
             continue  # a band with one arm only says nothing about the difference
         weight = inside.sum() / total
         effect += weight * (t.mean() - c.mean())
-        var_t = t.var(ddof=1) if len(t) > 1 else 0.0
-        var_c = c.var(ddof=1) if len(c) > 1 else 0.0
+        var_t = max(t.var(ddof=1) if len(t) > 1 else 0.0, _floor(len(t)))
+        var_c = max(c.var(ddof=1) if len(c) > 1 else 0.0, _floor(len(c)))
         variance += weight**2 * (var_t / len(t) + var_c / len(c))
     covered = sum(
         (bands == b).sum()
@@ -127,7 +134,8 @@ def effect_of_contact(
     theta = float((xc * yc).sum() / (xc * xc).sum()) if (xc * xc).sum() > 0 else 0.0
     adjusted, adjusted_se = _stratified_difference(y - theta * xc, treated, bands)
     p = float(y.mean())
-    mde = (Z95 + Z80) * float(np.sqrt(max(p * (1 - p), 1e-12) * (1 / n_t + 1 / n_c)))
+    # Floored at one event among all: nobody leaving in a small pull does not make it exact.
+    mde = (Z95 + Z80) * float(np.sqrt(max(p * (1 - p), 1 / (n_t + n_c)) * (1 / n_t + 1 / n_c)))
     return Effect(
         contact=n_t,
         control=n_c,

@@ -204,6 +204,49 @@ def impact_lines(result: dict[str, Any]) -> Iterator[str]:
     )
 
 
+def _interval(values: list[float], unit: str = "") -> str:
+    return f"[{values[0]:+,.1f}{unit}, {values[1]:+,.1f}{unit}]"
+
+
+def randomised_lines(result: dict[str, Any]) -> Iterator[str]:
+    """The randomised comparison of the pulls for people: overall, per pull, per split."""
+    overall = result["overall"]
+    if overall is None:
+        yield f"  {result['message']}"
+    else:
+        yield f"  over {overall['pulls']} pull(s) past their horizon: {overall['message']}"
+        if overall.get("adjusted_interval_pts") is not None:
+            yield (
+                f"  retention: contacted {overall['retained_contact']:.1%}, held out "
+                f"{overall['retained_control']:.1%}; unadjusted {overall['effect_pts']:+.1f} pts "
+                f"{_interval(overall['interval_pts'])}, CUPED-adjusted "
+                f"{overall['adjusted_effect_pts']:+.1f} pts "
+                f"{_interval(overall['adjusted_interval_pts'])}"
+            )
+            yield (
+                f"  saves: {overall['saves']:+.1f} customers {_interval(overall['saves_interval'])}; "
+                f"revenue saved {overall['revenue_saved']:+,.0f} "
+                f"{_interval(overall['revenue_saved_interval'])}; minimum detectable effect "
+                f"{overall['mde_pts']:.1f} pts"
+            )
+    for read in result["pulls"]:
+        yield f"  pull {read['pull_id']} ({read['pulled_at']:%Y-%m-%d}): {read['message']}"
+    for split in (overall or {}).get("splits", []):
+        kind = "randomised" if split["randomised"] else "NOT randomised"
+        yield f"  by {split['by']} ({kind}):"
+        for row in split["rows"]:
+            yield f"    {row['label']}: {row['message']}"
+
+
+def contact_impact_lines(report: dict[str, Any]) -> Iterator[str]:
+    """What contact did: the randomised comparison first, the observational one second."""
+    yield "randomised comparison (worklist pulls with a holdout) — read this first:"
+    yield from randomised_lines(report["randomised"])
+    yield "observational comparison (second; " + report["observational"]["label"] + "):"
+    for line in impact_lines(report["observational"]):
+        yield f"  {line}"
+
+
 def text_registration_line(result: dict[str, Any]) -> str:
     """Which cxml-text version a training registered, and whether it is the champion."""
     return f"registered as cxml-text version {result['version']}, run {result['run_id']}; " + (

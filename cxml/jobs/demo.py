@@ -45,7 +45,7 @@ def run_demo(
     """Run the whole flow on a generated world (see the module's docstring)."""
     from cxml.batch import printable, score_store
     from cxml.demo import generate, write_world
-    from cxml.demo_team import plant_follow_ups
+    from cxml.demo_team import SEGMENT, plant_follow_ups
     from cxml.followups import follow_up_impact
     from cxml.ingest import ingest_file
     from cxml.io import FrameWriter
@@ -53,7 +53,14 @@ def run_demo(
     from cxml.jobs.promote import promote_text
     from cxml.jobs.serving import churn_model, text_model
     from cxml.jobs.train_churn import train_churn
-    from cxml.lines import at_risk_lines, grade_lines, text_grade_lines, timeline_lines
+    from cxml.lines import (
+        at_risk_lines,
+        grade_lines,
+        randomised_lines,
+        text_grade_lines,
+        timeline_lines,
+    )
+    from cxml.pulls import pull_impact
     from cxml.reporting import driver_table, metric_table
     from cxml.store.records import customer, feedback_frame, stats, timeline
     from cxml.story import redacted_column
@@ -134,10 +141,13 @@ def run_demo(
         folder=out,
         seed=seed,
     )
+    planted = truth["randomised"]
     say(
-        f"   the retention team's last months: {truth['contacted']:,} at-risk customers "
-        f"contacted at {len(truth['runs'])} score runs, a random half of each run's list "
-        f"(planted: contact kept {truth['saved']} of them, {truth['effect_pts'] or 0:.1f} points)"
+        f"   the retention team's last months: {len(truth['runs'])} worklist pulls with a "
+        f"{planted['holdout_share']:.0%} holdout, {truth['contacted']:,} at-risk customers "
+        f"called and {planted['pulled'] - truth['contacted']:,} held out (planted: a call keeps "
+        f"some basic and standard customers and drives some premium ones away; "
+        f"{planted['effect_pts'] or 0:+.1f} pts overall)"
     )
     say("7. the ten customers most at risk today, with their reasons:")
     scores_path = out / "scores.csv"
@@ -176,7 +186,19 @@ def run_demo(
             f"   «{text[:70]}» → {read['sentiment']['label']}; themes: {themes}; intents: {intents}"
         )
     impact = follow_up_impact(store, today=now, horizon_days=predictor.horizon_days)
-    say(f"10. did the follow-ups work? {impact['overall']['message']}")
+    say("10. what did contact do? The randomised comparison of the pulls first:")
+    read = pull_impact(store, today=now, segment=SEGMENT)
+    if read["overall"] is not None:  # the plan split only: the rest is a command away
+        splits = [s for s in read["overall"]["splits"] if s["by"] == SEGMENT]
+        read = {**read, "overall": {**read["overall"], "splits": splits}}
+    for line in randomised_lines({**read, "pulls": []}):
+        say(f"  {line}")
+    say(
+        f"    planted truth: {planted['effect_pts'] or 0:+.1f} pts overall; "
+        + ", ".join(f"{plan} {t['effect_pts']:+.1f}" for plan, t in planted["by_plan"].items())
+        + f" (in {out / 'truth_follow_ups.json'})"
+    )
+    say(f"   observational (second; who was called was chosen): {impact['overall']['message']}")
     run.next_commands = [
         ("cxml stats --json", "counts by channel and language"),
         (f"cxml timeline {busiest}", "one customer's story"),
@@ -184,7 +206,10 @@ def run_demo(
         ("cxml metrics nps --period month --by channel --json", "metrics with intervals"),
         ("cxml drivers --target churn", "themes ranked by excess churn"),
         ("cxml alerts --all", "emerging themes"),
-        ("cxml followups impact --by owner", "did the follow-ups work, by owner"),
+        (
+            f"cxml followups impact --segment {SEGMENT} --by owner",
+            "what contact did: randomised first, by plan",
+        ),
         ("cxml drift", "has anything moved since last month"),
         (f"cxml score --out {scores_path}", "every active customer's risk, band and reasons"),
         (

@@ -45,3 +45,31 @@ def run_followups_impact(
             by=[ImpactBy(s) for s in by],
         )
     )
+
+
+def run_contact_impact(
+    settings: Settings,
+    store: Store,
+    *,
+    now: datetime,
+    horizon_days: int | None = None,
+    contact_window_days: int = 14,
+    by: Sequence[str] = (),
+    segment: str | None = None,
+    observational: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What contact did: the randomised comparison of the worklist pulls first, then the
+    observational comparison of follow-ups (``observational``, when already computed), labelled
+    as such (``cxml.pulls.contact_impact``)."""
+    from cxml.pulls import contact_impact, pull_impact
+
+    if observational is None:
+        observational = run_followups_impact(
+            settings,
+            store,
+            now=now,
+            horizon_days=horizon_days,
+            contact_window_days=contact_window_days,
+            by=by,
+        ).report
+    return contact_impact(pull_impact(store, today=now, segment=segment), observational)

@@ -37,6 +37,9 @@ def pull(
     )
 
 
-def read_pulls(store: Store, *, today: datetime, pull_id: int | None = None) -> dict[str, Any]:
-    """Per pull and overall: contact vs control retention once the horizon has passed."""
-    return pull_impact(store, today=today, pull_id=pull_id)
+def read_pulls(
+    store: Store, *, today: datetime, pull_id: int | None = None, segment: str | None = None
+) -> dict[str, Any]:
+    """Per pull and overall: contact vs control retention once the horizon has passed (the
+    overall read split by band, theme, owner, channel and the attribute ``segment``)."""
+    return pull_impact(store, today=today, pull_id=pull_id, segment=segment)
