@@ -661,19 +661,70 @@ async function impact() {
   const body = h("div", {}, loading());
   screen(t("impact.title"), body);
   try {
-    const result = await api(`/v1/follow-ups/impact?${query({ by: ["owner", "theme", "channel"] })}`);
-    const all = [result.overall, ...Object.values(result.by).flat()].filter((r) => r.ci_low_pts != null);
-    const scale = Math.max(1, ...all.flatMap((r) => [Math.abs(r.ci_low_pts), Math.abs(r.ci_high_pts)]));
-    const verdict = (r) => t(`verdict.${{ helps: "helps", hurts: "hurts", "no measurable effect": "none" }[r.verdict] || "few"}`);
-    const table = (split, rows) => h("section", { class: "card", "aria-labelledby": `impact-${split}` }, h("h2", { id: `impact-${split}` }, t(`impact.by.${split}`)),
-      h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t(`impact.by.${split}`) }, h("table", {},
-        h("thead", {}, h("tr", {}, ["impact.group", "impact.contacted", "impact.comparable", "impact.effect", "impact.verdict"].map((k, i) => h("th", { scope: "col", class: i === 1 || i === 2 ? "num" : null }, t(k))))),
-        h("tbody", {}, rows.map((r) => h("tr", {}, h("th", { scope: "row" }, r.label), h("td", { class: "num" }, number(r.contacted)), h("td", { class: "num" }, number(r.comparable)),
-          h("td", {}, interval(r.effect_pts, r.ci_low_pts, r.ci_high_pts, scale, { sure: r.verdict !== "too little data" })), h("td", {}, verdict(r))))))));
-    body.replaceChildren(
-      h("section", { class: "card" }, h("p", { class: "verdict", id: "impact-verdict" }, effectWords(result.overall)), h("p", { class: "note" }, t("impact.method", { days: result.horizon_days }))),
-      ...Object.entries(result.by).filter(([, rows]) => rows.length).map(([split, rows]) => table(split, rows.slice(0, 20))));
+    const segment = ((state.config && state.config.segments) || []).includes("plan") ? "plan" : ((state.config && state.config.segments) || [])[0];
+    const result = await api(`/v1/follow-ups/impact?${query({ by: ["owner", "theme", "channel"], segment })}`);
+    body.replaceChildren(...randomisedCards(result.randomised), ...observationalCards(result.observational));
   } catch (error) { body.replaceChildren(failed(error)); }
+}
+
+// The randomised comparison of the pulls: read first.
+function armWords(r) {
+  if (r.verdict === "too early") return t("impact.rand.early", { date: day(r.read_after) });
+  if (r.verdict === "no holdout") return t("impact.rand.noholdout", { n1: number(r.contact), n0: number(r.control) });
+  const [low, high] = r.adjusted_interval_pts;
+  const [rawLow, rawHigh] = r.interval_pts;
+  const said = t("impact.rand.read", { effect: signed(r.adjusted_effect_pts), low: signed(low), high: signed(high), n1: number(r.contact), n0: number(r.control), treated: percent(r.retained_contact), control: percent(r.retained_control), raw: signed(r.effect_pts), rawlow: signed(rawLow), rawhigh: signed(rawHigh) });
+  if (r.verdict === "too few to tell") return `${t("impact.rand.few", { n1: number(r.contact), n0: number(r.control) })} ${said} ${t("impact.rand.mde", { mde: number(r.mde_pts, 1) })}`;
+  if (r.verdict === "no measurable effect") return `${said} ${t("impact.rand.mde", { mde: number(r.mde_pts, 1) })}`;
+  return said;
+}
+
+function randVerdict(r) {
+  return t(`verdict.${{ "contact helps": "helps", "contact hurts": "hurts", "no measurable effect": "none" }[r.verdict] || "few"}`);
+}
+
+function randomisedCards(rand) {
+  const overall = rand.overall;
+  const head = h("section", { class: "card", "aria-labelledby": "impact-rand" }, h("h2", { id: "impact-rand" }, t("impact.rand.title")));
+  if (!overall) {
+    head.append(h("p", { class: "verdict", id: "impact-rand-verdict" }, rand.pulls.length ? t("impact.rand.early", { date: day(rand.next_read_on) }) : t("impact.rand.none")));
+  } else {
+    head.append(h("p", { class: "verdict", id: "impact-rand-verdict" }, armWords(overall)));
+    if (overall.saves_interval) {
+      head.append(h("p", {}, t("impact.rand.saves", { saves: signed(overall.saves), slow: signed(overall.saves_interval[0]), shigh: signed(overall.saves_interval[1]), money: money(overall.revenue_saved), mlow: money(overall.revenue_saved_interval[0]), mhigh: money(overall.revenue_saved_interval[1]) })));
+    }
+  }
+  head.append(h("p", { class: "note" }, t("impact.rand.method")));
+  const pulls = h("section", { class: "card", "aria-labelledby": "impact-pulls" }, h("h2", { id: "impact-pulls" }, t("impact.rand.pulls")),
+    rand.pulls.length ? h("ul", {}, rand.pulls.map((p) => h("li", {}, `${t("impact.rand.pull", { id: p.pull_id, date: day(p.pulled_at) })}: ${armWords(p)}`))) : h("p", { class: "muted" }, t("none")));
+  const splits = overall ? overall.splits.filter((s) => s.rows.length) : [];
+  const all = splits.flatMap((s) => s.rows).filter((r) => r.adjusted_interval_pts);
+  const scale = Math.max(1, ...all.flatMap((r) => r.adjusted_interval_pts.map(Math.abs)));
+  const table = (split) => h("section", { class: "card", "aria-labelledby": `impact-rand-${split.by}` },
+    h("h2", { id: `impact-rand-${split.by}` }, t("impact.rand.by", { by: split.by }), " ", h(split.randomised ? "span" : "strong", { class: split.randomised ? "muted" : null }, split.randomised ? t("impact.rand.randomised") : t("impact.rand.notrandomised"))),
+    h("p", { class: "note" }, split.note),
+    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t("impact.rand.by", { by: split.by }) }, h("table", {},
+      h("thead", {}, h("tr", {}, ["impact.group", "impact.contacted", "impact.held", "impact.effect", "impact.verdict"].map((k, i) => h("th", { scope: "col", class: i === 1 || i === 2 ? "num" : null }, t(k))))),
+      h("tbody", {}, split.rows.slice(0, 20).map((r) => h("tr", {}, h("th", { scope: "row" }, r.label), h("td", { class: "num" }, number(r.contact)), h("td", { class: "num" }, number(r.control)),
+        h("td", {}, r.adjusted_interval_pts ? interval(r.adjusted_effect_pts, r.adjusted_interval_pts[0], r.adjusted_interval_pts[1], scale, { sure: r.verdict !== "too few to tell" }) : "–"), h("td", {}, randVerdict(r))))))));
+  return [head, pulls, ...splits.map(table)];
+}
+
+// The observational comparison of follow-ups: second, and labelled.
+function observationalCards(result) {
+  const all = [result.overall, ...Object.values(result.by).flat()].filter((r) => r.ci_low_pts != null);
+  const scale = Math.max(1, ...all.flatMap((r) => [Math.abs(r.ci_low_pts), Math.abs(r.ci_high_pts)]));
+  const verdict = (r) => t(`verdict.${{ helps: "helps", hurts: "hurts", "no measurable effect": "none" }[r.verdict] || "few"}`);
+  const table = (split, rows) => h("section", { class: "card", "aria-labelledby": `impact-${split}` }, h("h2", { id: `impact-${split}` }, t("impact.obs.tag"), " · ", t(`impact.by.${split}`)),
+    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t(`impact.by.${split}`) }, h("table", {},
+      h("thead", {}, h("tr", {}, ["impact.group", "impact.contacted", "impact.comparable", "impact.effect", "impact.verdict"].map((k, i) => h("th", { scope: "col", class: i === 1 || i === 2 ? "num" : null }, t(k))))),
+      h("tbody", {}, rows.map((r) => h("tr", {}, h("th", { scope: "row" }, r.label), h("td", { class: "num" }, number(r.contacted)), h("td", { class: "num" }, number(r.comparable)),
+        h("td", {}, interval(r.effect_pts, r.ci_low_pts, r.ci_high_pts, scale, { sure: r.verdict !== "too little data" })), h("td", {}, verdict(r))))))));
+  return [
+    h("section", { class: "card", "aria-labelledby": "impact-obs" }, h("h2", { id: "impact-obs" }, t("impact.obs.title")),
+      h("p", { class: "verdict", id: "impact-verdict" }, effectWords(result.overall)), h("p", { class: "note" }, t("impact.obs.label")), h("p", { class: "note" }, t("impact.method", { days: result.horizon_days }))),
+    ...Object.entries(result.by).filter(([, rows]) => rows.length).map(([split, rows]) => table(split, rows.slice(0, 20))),
+  ];
 }
 
 // --- routing --------------------------------------------------------------------------------
