@@ -257,7 +257,9 @@ def test_every_endpoint_answers_every_state(states: dict[str, State], name: str)
 
 def _state_answers(api: httpx.Client, state: State, name: str) -> None:
     """What state ``name`` must answer, beyond not failing."""
-    impact = api.get("/v1/follow-ups/impact").json()
+    answer = api.get("/v1/follow-ups/impact").json()
+    assert list(answer).index("randomised") < list(answer).index("observational")
+    impact = answer["observational"]
     worklist = api.get("/v1/worklist", params={"capacity": 5000})
     assert worklist.status_code == 200, worklist.text
     if not name.startswith("full") and name != "one_follow_up":
@@ -389,7 +391,10 @@ def test_first_day_answers_say_what_is_missing_and_what_to_do(states: dict[str, 
     first_day = states["first_day"]
     impact = first_day.cxml("followups", "impact")
     assert impact.code == 0 and "no follow-ups recorded yet" in impact.out
+    assert "no pulls yet" in impact.out  # the randomised read first: nothing pulled yet
     data = json.loads(first_day.cxml("followups", "impact", "--json").out)
+    assert data["randomised"]["overall"] is None and data["randomised"]["pulls"] == []
+    data = data["observational"]
     assert data["overall"]["contacted"] == 0 and data["overall"]["verdict"] == "none recorded yet"
     drift = first_day.cxml("drift", "--json")
     assert drift.code == 0, drift.err

@@ -155,6 +155,11 @@ def test_a_retention_lead_works_the_week_in_english_and_japanese(
     page.click("nav a[href='#/impact']")
     page.wait_for_selector("#impact-verdict")
     assert re.search(r"points|too little data", page.inner_text("#impact-verdict"), re.IGNORECASE)
+    randomised = page.inner_text("#impact-rand-verdict")  # read first: the randomised comparison
+    assert re.search(r"Contact vs control retention .* points \(95 % interval", randomised)
+    main = page.inner_text("main")
+    assert main.index("Randomised: contact vs control") < main.index("Observational (second)")
+    assert "(not a randomised comparison)" in main
     shot(page, "impact")
     no_serious_violations(page, "impact")
 
