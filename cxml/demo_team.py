@@ -83,12 +83,14 @@ def plant_follow_ups(
             top=0,
         )
         at_risk = scored_on(store, [run.date()], bands=("high", "medium"))
-        at_risk = at_risk[
+        free = np.array(
             [
                 c not in pulled_before or run - pulled_before[c] > horizon
                 for c in at_risk["customer_id"]
-            ]
-        ].sort_values(["band", "customer_id"], ignore_index=True)
+            ],
+            dtype=bool,
+        )  # an empty list would select no columns
+        at_risk = at_risk[free].sort_values(["band", "customer_id"], ignore_index=True)
         pulled_at = run + pd.Timedelta(hours=8)
         arms = assign(
             at_risk["band"].to_numpy(dtype=object), holdout_share, int(rng.integers(2**31))
