@@ -233,3 +233,28 @@ def test_rerunning_analyze_announces_an_emerging_theme_once(
     }
     [event] = deliver(store, receiver, made["secret"])
     assert event["type"] == "theme.emerging" and event["payload"]["theme_id"] == "billing"
+
+
+def test_a_retrain_that_promotes_announces_the_new_champion(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cxml.jobs.retrain as job
+
+    rows = [
+        {"model": "cxml-text", "trained": "4", "decision": "kept the champion: worse"},
+        {"model": "cxml-churn", "trained": "7", "decision": "promoted: ROC-AUC 0.81 > 0.78"},
+    ]
+    monkeypatch.setattr(
+        job,
+        "retrain",
+        lambda *a, **k: {"models": rows, "churn_promoted": True, "text_promoted": False},
+    )
+    register(
+        store, "http://127.0.0.1:9/hook", ["model.promoted"], actor="admin", now=SCORED_AT,
+        allow_private=True,
+    )  # fmt: skip
+    job.run_retrain(Settings(), store, now=SCORED_AT, actor="scheduler", clock=lambda: SCORED_AT)
+    [queued] = outbox(store, "model.promoted")
+    assert queued["payload"] == {
+        "model": "cxml-churn", "version": "7", "reason": "ROC-AUC 0.81 > 0.78",
+    }  # fmt: skip
