@@ -258,3 +258,32 @@ def test_a_retrain_that_promotes_announces_the_new_champion(
     assert queued["payload"] == {
         "model": "cxml-churn", "version": "7", "reason": "ROC-AUC 0.81 > 0.78",
     }  # fmt: skip
+
+
+@pytest.mark.slow  # a real Spark (local[2])
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_spark_score_run_announces_the_customers_entering_high(
+    world_store: Store, trained: Trained, settings: Settings
+) -> None:
+    from cxml.spark.jobs import score_with_spark
+    from cxml.spark.session import spark_session
+    from cxml.spark.sources import Source
+
+    store = world_store
+    register(
+        store, "http://127.0.0.1:9/hook", ["customer.high_risk"], actor="admin", now=SCORED_AT,
+        allow_private=True,
+    )  # fmt: skip
+    spark = spark_session(master="local[2]", jars=Settings().spark_jars)
+    try:
+        for _ in range(2):  # the second run: everyone high is already high
+            score_with_spark(
+                spark, Source(database_url=settings.resolved_database_url()), trained.predictor,
+                model_version=trained.version, as_of=trained.as_of, scored_at=SCORED_AT,
+                bucket_customers=50,
+            )  # fmt: skip
+    finally:
+        spark.stop()
+    high = sorted(store.table_frame("latest_scores").query("band == 'high'")["customer_id"])
+    queued = outbox(store, "customer.high_risk")
+    assert high and sorted(r["payload"]["customer_id"] for r in queued) == high
