@@ -220,7 +220,7 @@ def test_rerunning_analyze_announces_an_emerging_theme_once(
     )
     for _ in range(2):
         run_analyze(settings, lambda: store, AnalyzeRequest(into_store=True), now=SCORED_AT)
-    assert housekeeping(store, settings, now=SCORED_AT)["emerging_themes"] == 0
+    assert "emerging_themes" not in housekeeping(store, settings, now=SCORED_AT)
     [queued] = outbox(store, "theme.emerging")
     assert queued["payload"] == {
         "theme_id": "billing",
@@ -287,3 +287,14 @@ def test_a_spark_score_run_announces_the_customers_entering_high(
     high = sorted(store.table_frame("latest_scores").query("band == 'high'")["customer_id"])
     queued = outbox(store, "customer.high_risk")
     assert high and sorted(r["payload"]["customer_id"] for r in queued) == high
+
+
+def test_the_servers_housekeeping_announces_an_emerging_theme_once(store: Store) -> None:
+    surging_theme(store, date(2025, 6, 1))
+    register(
+        store, "http://127.0.0.1:9/hook", ["theme.emerging"], actor="admin", now=SCORED_AT,
+        allow_private=True,
+    )  # fmt: skip
+    assert housekeeping(store, Settings(), now=SCORED_AT) == {"emerging_themes": 1}
+    assert housekeeping(store, Settings(), now=SCORED_AT) == {}
+    assert len(outbox(store, "theme.emerging")) == 1

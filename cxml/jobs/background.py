@@ -32,7 +32,9 @@ def housekeeping(store: Store, settings: Settings, *, now: datetime) -> dict[str
     done: dict[str, int] = {}
     if settings.escalation_owner:
         done["escalated"] = len(escalate(store, settings, now=now, actor="server"))
-    done["emerging_themes"] = announce_emerging_themes(store, now=now)
+    emerging = announce_emerging_themes(store, now=now)  # nothing read without subscribers
+    if emerging:
+        done["emerging_themes"] = emerging
     if settings.text_retention_days:
         expired = apply_retention(store, settings, now=now).expired
         done["expired_text"] = sum(expired.values())
