@@ -298,3 +298,51 @@ def test_the_servers_housekeeping_announces_an_emerging_theme_once(store: Store)
     assert housekeeping(store, Settings(), now=SCORED_AT) == {"emerging_themes": 1}
     assert housekeeping(store, Settings(), now=SCORED_AT) == {}
     assert len(outbox(store, "theme.emerging")) == 1
+
+
+@pytest.mark.slow  # the demo served, and a real browser
+def test_the_worklist_counts_overdue_follow_ups_and_marks_their_rows(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+    from sqlalchemy import update
+
+    from cxml.store.tables import follow_ups
+    from tests.conftest import demo_server
+    from tests.serve.test_page import ARGS, CHROMIUM
+
+    url = f"sqlite:///{tmp_path / 'cxml.db'}"
+    with demo_server(tmp_path, url, "sqlite") as served:
+        agent = str(served["keys"]["agent"])  # type: ignore[index]
+        with httpx.Client(base_url=str(served["base"]), headers={"X-API-Key": agent}) as api:
+            listed = api.get("/v1/worklist", params={"capacity": 5}).json()["items"]
+            customer = next(i["customer_id"] for i in listed if i["follow_up"] is None)
+            made = api.post(
+                f"/v1/customers/{customer}/follow-ups", json={"status": "open", "owner": "Aiko"}
+            )
+            assert made.status_code == 201, made.text
+        store = Store.open(url)
+        try:
+            with store.begin() as connection:
+                connection.execute(
+                    update(follow_ups)
+                    .where(follow_ups.c.follow_up_id == made.json()["follow_up_id"])
+                    .values(due_at=datetime(2020, 1, 1))
+                )
+        finally:
+            store.close()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = browser.new_page(locale="en-US")
+                page.goto(f"{served['base']}/#/worklist")
+                page.fill("#signin-key", agent)
+                page.click(".signin button[type=submit]")
+                page.click("nav a[href='#/worklist']")
+                page.wait_for_selector("#worklist-overdue:not([hidden])")
+                assert "past their due date: 1" in page.inner_text("#worklist-overdue")
+                page.wait_for_selector(
+                    f"#worklist-table tr[data-customer='{customer}'] .pill.overdue"
+                )
+                assert page.locator("#worklist-table .pill.overdue").count() == 1
+                assert "overdue since Jan 1, 2020" in page.inner_text("#worklist-table")
+            finally:
+                browser.close()

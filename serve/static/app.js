@@ -472,7 +472,7 @@ async function overdueFollowUps() {
 }
 function overdueMark(follow) {
   const due = follow.status === "open" && state.overdue && state.overdue.get(follow.follow_up_id);
-  return due ? [" ", h("span", { class: "pill alert overdue" }, t("worklist.overdue.row", { date: day(due) }))] : null;
+  return due ? h("span", {}, " ", h("span", { class: "pill alert overdue" }, t("worklist.overdue.row", { date: day(due) }))) : null;
 }
 function overdueBadge(badge) {
   const count = state.overdue.size;
