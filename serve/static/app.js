@@ -444,7 +444,7 @@ function effectWords(effect) {
 function followUpCell(item, row) {
   const follow = item.follow_up;
   const cell = h("td", {});
-  const status = h("div", {}, follow ? [h("span", { class: "pill" }, t(`status.${follow.status}`)), " ", follow.owner || ""] : h("span", { class: "muted" }, t("none")));
+  const status = h("div", {}, follow ? [h("span", { class: "pill" }, t(`status.${follow.status}`)), " ", follow.owner || "", overdueMark(follow)] : h("span", { class: "muted" }, t("none")));
   const ownerInput = h("input", { value: (follow && follow.owner) || "", "aria-label": t("worklist.assign.to", { customer: item.customer_id }) });
   const outcome = h("select", { "aria-label": t("worklist.outcome", { customer: item.customer_id }) },
     h("option", { value: "stayed" }, t("worklist.stayed")), h("option", { value: "left" }, t("worklist.left")));
@@ -462,13 +462,32 @@ function followUpCell(item, row) {
   return cell;
 }
 
+// Open follow-ups past their due date, by id (their due date): the badge counts them, their
+// rows are marked. A key without the right to read them gets no badge.
+async function overdueFollowUps() {
+  try {
+    const { items } = await api("/v1/follow-ups?overdue=true");
+    return new Map(items.map((item) => [item.follow_up_id, item.due_at]));
+  } catch (error) { return new Map(); }
+}
+function overdueMark(follow) {
+  const due = follow.status === "open" && state.overdue && state.overdue.get(follow.follow_up_id);
+  return due ? h("span", {}, " ", h("span", { class: "pill alert overdue" }, t("worklist.overdue.row", { date: day(due) }))) : null;
+}
+function overdueBadge(badge) {
+  const count = state.overdue.size;
+  badge.hidden = !count;
+  badge.replaceChildren(count ? h("span", { class: "pill alert" }, t("worklist.overdue", { count: number(count) })) : "");
+}
+
 async function worklist() {
   const saved = JSON.parse(localStorage.getItem("cxml-worklist") || "{}");
   const choice = { capacity: "25", theme: "", band: "", owner: "", ...saved };
   const form = h("form", { class: "filters", id: "worklist-form" });
   const summary = h("div", { class: "card", id: "worklist-summary" });
   const body = h("div", {}, loading());
-  screen(t("worklist.title"), form, summary, body);
+  const overdue = h("p", { id: "worklist-overdue", role: "status", hidden: true });
+  screen(t("worklist.title"), form, overdue, summary, body);
   let themeOptions = [];
   try { themeOptions = (await api("/v1/themes")).themes; } catch (error) { /* the list still works */ }
   form.replaceChildren(
@@ -494,6 +513,8 @@ async function worklist() {
     worklist();
   });
   try {
+    state.overdue = await overdueFollowUps();
+    overdueBadge(overdue);
     const list = await api(`/v1/worklist?${query({ ...params(), lang: state.lang })}`);
     if (list.currency && state.config) state.config.currency = list.currency;
     const shares = Object.values(list.saved_share || {});
