@@ -69,14 +69,16 @@ class Encoding:
 
     @classmethod
     def fitted(cls, frame: pd.DataFrame) -> Encoding:
+        """Columns with something to learn from (not missing everywhere), text ones coded."""
         categories = {}
-        for column in frame.columns:
+        columns = [c for c in frame.columns if frame[c].notna().any()]
+        for column in columns:
             values = frame[column]
             if values.dtype == object:
                 numbers = pd.to_numeric(values, errors="coerce")
                 if numbers.notna().sum() < 0.9 * values.notna().sum():
                     categories[column] = sorted(str(v) for v in values.dropna().unique())[:250]
-        return cls(list(frame.columns), categories)
+        return cls(columns, categories)
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         out = np.full((len(frame), len(self.columns)), np.nan)
@@ -140,7 +142,10 @@ def fit_uplift(
             if len(rows) == 0:
                 raise ValueError(f"no {arm} rows to learn from")
             pick = rng.choice(rows, size=len(rows), replace=True)
-            fitted[arm].append(_classifier(seed * 100 + bag).fit(x[pick], y[pick]))
+            sample = x[pick]
+            # a column missing for every customer of the sample is constant to this bag
+            sample[:, np.isnan(sample).all(axis=0)] = 0.0
+            fitted[arm].append(_classifier(seed * 100 + bag).fit(sample, y[pick]))
     return UpliftModel(encoding, fitted[CONTACT], fitted[CONTROL])
 
 
@@ -286,6 +291,22 @@ def training_features(store: Store, spec: FeatureSpec, frame: pd.DataFrame) -> p
 
 
 # --- ranking the worklist ------------------------------------------------------------------
+
+
+@dataclass
+class UpliftRanking:
+    """What the worklist ranks with: the model (if any), its version, the status (ranked_by
+    and the reason), the bands' observed contact vs control retention, the horizon."""
+
+    model: UpliftModel | None
+    version: str | None
+    status: dict[str, Any]
+    evidence: dict[str, dict[str, Any]]
+    horizon_days: int = 90
+
+    @property
+    def ranks(self) -> bool:
+        return self.model is not None and self.status["ranked_by"] == "uplift"
 
 
 def status(
