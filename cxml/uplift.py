@@ -74,7 +74,7 @@ class Encoding:
         columns = [c for c in frame.columns if frame[c].notna().any()]
         for column in columns:
             values = frame[column]
-            if values.dtype == object:
+            if not pd.api.types.is_numeric_dtype(values):
                 numbers = pd.to_numeric(values, errors="coerce")
                 if numbers.notna().sum() < 0.9 * values.notna().sum():
                     categories[column] = sorted(str(v) for v in values.dropna().unique())[:250]
@@ -88,7 +88,7 @@ class Encoding:
             values = frame[column]
             if column in self.categories:
                 codes = {c: i for i, c in enumerate(self.categories[column])}
-                out[:, j] = [codes.get(str(v), np.nan) if v is not None else np.nan for v in values]
+                out[:, j] = [np.nan if v is None or v != v else codes.get(str(v), np.nan) for v in values]
             else:
                 out[:, j] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
         return out
