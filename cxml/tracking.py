@@ -703,9 +703,11 @@ def log_uplift_model(
             if pd.api.types.is_numeric_dtype(example[column]):
                 example[column] = example[column].astype("float64")
             else:  # attribute values as text, the way they are stored
-                example[column] = example[column].map(
-                    lambda v: None if v is None or v != v else str(v)
-                ).astype(object)
+                example[column] = (
+                    example[column]
+                    .map(lambda v: None if v is None or v != v else str(v))
+                    .astype(object)
+                )
         info = _quietly(
             lambda: _log_pyfunc(
                 mlflow,

@@ -88,7 +88,9 @@ class Encoding:
             values = frame[column]
             if column in self.categories:
                 codes = {c: i for i, c in enumerate(self.categories[column])}
-                out[:, j] = [np.nan if v is None or v != v else codes.get(str(v), np.nan) for v in values]
+                out[:, j] = [
+                    np.nan if v is None or v != v else codes.get(str(v), np.nan) for v in values
+                ]
             else:
                 out[:, j] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
         return out
@@ -114,7 +116,10 @@ class UpliftModel:
         80 % interval ``low``/``high`` over the bags."""
         x = self.encoding.matrix(frame)
         each = np.array(
-            [_retention(a, x) - _retention(b, x) for a, b in zip(self.contact, self.control)]
+            [
+                _retention(a, x) - _retention(b, x)
+                for a, b in zip(self.contact, self.control, strict=True)
+            ]
         )
         return pd.DataFrame(
             {
@@ -203,9 +208,10 @@ def grade(
     arms = frame["arm"].to_numpy(dtype=object)
     retained = frame["retained"].to_numpy(dtype=int)
     train, test = ~held, held
-    if min((arms[test] == a).sum() for a in (CONTACT, CONTROL)) == 0 or min(
-        (arms[train] == a).sum() for a in (CONTACT, CONTROL)
-    ) == 0:
+    if (
+        min((arms[test] == a).sum() for a in (CONTACT, CONTROL)) == 0
+        or min((arms[train] == a).sum() for a in (CONTACT, CONTROL)) == 0
+    ):
         return {"held_out": how, "good_enough": False, "why": "an arm is empty in a part"}
     model = fit_uplift(features[train], arms[train], retained[train], seed=seed)
     estimate = model.estimate(features[test])["uplift"].to_numpy()
@@ -240,7 +246,9 @@ def outcomes(store: Store, today: datetime) -> pd.DataFrame:
     frame = stored.assignments_frame(store, [p["pull_id"] for p in ready])
     if frame.empty:
         return frame.assign(retained=pd.Series(dtype=int), pulled_at=pd.Series(dtype=object))
-    read_after = pd.to_datetime(frame["pull_id"].map({p["pull_id"]: p["read_after"] for p in ready}))
+    read_after = pd.to_datetime(
+        frame["pull_id"].map({p["pull_id"]: p["read_after"] for p in ready})
+    )
     frame["pulled_at"] = frame["pull_id"].map({p["pull_id"]: p["pulled_at"] for p in ready})
     frame["retained"] = (frame["churn_date"].isna() | (frame["churn_date"] > read_after)).astype(
         int
@@ -266,9 +274,7 @@ def feature_spec(store: Store, today: datetime) -> FeatureSpec:
     )
 
 
-def features_at(
-    store: Store, spec: FeatureSpec, as_of: Any, rows: pd.DataFrame
-) -> pd.DataFrame:
+def features_at(store: Store, spec: FeatureSpec, as_of: Any, rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` (customer_id, band, pre_contact_score) with the customers' features at
     ``as_of``; customers not active then get missing features."""
     ids = rows["customer_id"].astype(str).tolist()
@@ -283,7 +289,7 @@ def features_at(
 def training_features(store: Store, spec: FeatureSpec, frame: pd.DataFrame) -> pd.DataFrame:
     """Each assignment's features at its pull's date (point in time: nothing after it)."""
     parts = []
-    for pull_id, part in frame.groupby("pull_id", sort=False):
+    for _pull_id, part in frame.groupby("pull_id", sort=False):
         features = features_at(store, spec, pd.Timestamp(part["pulled_at"].iloc[0]), part)
         features.index = part.index
         parts.append(features)
@@ -314,29 +320,57 @@ def status(
 ) -> dict[str, Any]:
     """Whether the worklist is ranked by uplift or risk, and why, in words for the team."""
     contact, control = outcome_counts["contact"], outcome_counts["control"]
-    base = {"outcomes": contact + control, "contact": contact, "control": control,
-            "min_per_arm": min_per_arm, "model_version": version,
-            "grades": None if model is None else model.grades}
+    base = {
+        "outcomes": contact + control,
+        "contact": contact,
+        "control": control,
+        "min_per_arm": min_per_arm,
+        "model_version": version,
+        "grades": None if model is None else model.grades,
+    }
     if model is not None and model.good_enough:
         g = model.grades
-        return {**base, "ranked_by": "uplift", "reason": (
-            f"ranked by uplift: expected revenue saved = estimated uplift × value (uplift model "
-            f"version {version}, held-out Qini {g['qini_uplift']:.4f} vs risk ranking "
-            f"{g['qini_risk']:.4f})")}
+        return {
+            **base,
+            "ranked_by": "uplift",
+            "reason": (
+                f"ranked by uplift: expected revenue saved = estimated uplift × value (uplift model "
+                f"version {version}, held-out Qini {g['qini_uplift']:.4f} vs risk ranking "
+                f"{g['qini_risk']:.4f})"
+            ),
+        }
     if model is not None:
         g = model.grades
-        return {**base, "ranked_by": "risk", "reason": (
-            f"ranked by risk: the uplift model (version {version}) {g.get('why', 'is not good enough')}"
-            + (f" (Qini {g['qini_uplift']:.4f} vs risk {g['qini_risk']:.4f})" if "qini_uplift" in g else "")
-        )}
+        return {
+            **base,
+            "ranked_by": "risk",
+            "reason": (
+                f"ranked by risk: the uplift model (version {version}) {g.get('why', 'is not good enough')}"
+                + (
+                    f" (Qini {g['qini_uplift']:.4f} vs risk {g['qini_risk']:.4f})"
+                    if "qini_uplift" in g
+                    else ""
+                )
+            ),
+        }
     if min(contact, control) < min_per_arm:
-        return {**base, "ranked_by": "risk", "reason": (
-            f"ranked by risk: {contact + control} randomised outcomes ({contact} contacted, "
-            f"{control} held out), {min_per_arm} per arm needed — pull the worklist with a "
-            "holdout (`cxml worklist pull`) and wait for the horizon")}
-    return {**base, "ranked_by": "risk", "reason": (
-        f"ranked by risk: {contact + control} randomised outcomes are enough, but no uplift "
-        "model is trained yet — run `cxml train uplift`")}
+        return {
+            **base,
+            "ranked_by": "risk",
+            "reason": (
+                f"ranked by risk: {contact + control} randomised outcomes ({contact} contacted, "
+                f"{control} held out), {min_per_arm} per arm needed — pull the worklist with a "
+                "holdout (`cxml worklist pull`) and wait for the horizon"
+            ),
+        }
+    return {
+        **base,
+        "ranked_by": "risk",
+        "reason": (
+            f"ranked by risk: {contact + control} randomised outcomes are enough, but no uplift "
+            "model is trained yet — run `cxml train uplift`"
+        ),
+    }
 
 
 def segment_evidence(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -350,8 +384,8 @@ def segment_evidence(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
         out[str(band)] = {
             "retained_contact": None if contact.empty else round(float(contact.mean()), 4),
             "retained_control": None if control.empty else round(float(control.mean()), 4),
-            "contact": int(len(contact)),
-            "control": int(len(control)),
+            "contact": len(contact),
+            "control": len(control),
         }
     return out
 
@@ -380,7 +414,7 @@ def rank_by_uplift(
     )
     estimates = model.estimate(features_at(store, spec, today, rows))
     months = horizon_days / (365.25 / 12)
-    for item, (_, e) in zip(items, estimates.iterrows()):
+    for item, (_, e) in zip(items, estimates.iterrows(), strict=True):
         value = float(item.get("monthly_value") or 0.0) * months
         uplift = float(e["uplift"])
         item["expected_saved"] = round(uplift * value, 2)

@@ -43,7 +43,9 @@ class UpliftStatus(BaseModel):
 
     ranked_by: Literal["uplift", "risk"]
     reason: str = Field(
-        examples=["ranked by risk: 120 randomised outcomes (60 contacted, 60 held out), 200 per arm needed"]
+        examples=[
+            "ranked by risk: 120 randomised outcomes (60 contacted, 60 held out), 200 per arm needed"
+        ]
     )
     outcomes: int = Field(description="randomised outcomes: pulled customers past the horizon")
     contact: int

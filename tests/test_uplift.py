@@ -85,9 +85,7 @@ def _customers(store: Store, settings: Settings, n: int, pulled: datetime = PULL
     return ids
 
 
-def _randomised(
-    store: Store, settings: Settings, n: int = 600, pulled: datetime = PULLED
-) -> None:
+def _randomised(store: Store, settings: Settings, n: int = 600, pulled: datetime = PULLED) -> None:
     """A pull of everyone, half held out, past its horizon; planted: a call keeps standard
     customers (15 % leave vs 45 % of controls) and pushes pressured ones away (75 % vs 45 %)."""
     ids = _customers(store, settings, n, pulled)
@@ -99,10 +97,7 @@ def _randomised(
     pressured = {c for i, c in enumerate(ids) if i % 4 == 0}
     leave = []
     for item in pull["items"]:
-        if item["arm"] == CONTROL:
-            p = 0.45
-        else:
-            p = 0.75 if item["customer_id"] in pressured else 0.15
+        p = 0.45 if item["arm"] == CONTROL else 0.75 if item["customer_id"] in pressured else 0.15
         if rng.random() < p:
             leave.append(item["customer_id"])
     with store.begin() as connection:

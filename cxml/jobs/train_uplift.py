@@ -82,7 +82,11 @@ def run_train_uplift(
         f"uplift model trained on {len(frame):,} randomised outcomes; held-out ({grades['held_out']}) "
         f"Qini {grades.get('qini_uplift', float('nan')):.4f} vs risk ranking "
         f"{grades.get('qini_risk', float('nan')):.4f} vs random 0: "
-        + ("it ranks the worklist" if grades["good_enough"] else "the worklist stays ranked by risk")
+        + (
+            "it ranks the worklist"
+            if grades["good_enough"]
+            else "the worklist stays ranked by risk"
+        )
         + f" ({grades['why']})"
     )
     if request.register:
@@ -110,9 +114,7 @@ def run_train_uplift(
     return TrainedUplift(report)
 
 
-def worklist_uplift(
-    settings: Settings, store: Store, *, today: datetime, horizon_days: int
-) -> Any:
+def worklist_uplift(settings: Settings, store: Store, *, today: datetime, horizon_days: int) -> Any:
     """What the worklist ranks with: the champion uplift model (if any), the randomised
     outcomes so far and whether the list is ranked by uplift or risk, and why."""
     from cxml import uplift

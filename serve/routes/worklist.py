@@ -27,7 +27,6 @@ _IMPACT_SECONDS = 600.0  # the effect of past follow-ups changes slowly: compute
 _UPLIFT_SECONDS = 300.0  # the uplift champion and the outcomes so far: read at most this often
 
 
-
 def _uplift_of(name: str) -> Any:
     return lambda item: (item.get("uplift") or {}).get(name)
 
