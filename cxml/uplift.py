@@ -375,7 +375,7 @@ def status(
 
 def segment_evidence(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Per band, the observed retention of contacted vs held-out customers of past pulls."""
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     if frame.empty:
         return out
     for band, part in frame.groupby("band"):
@@ -404,7 +404,13 @@ def rank_by_uplift(
     (a call may push them away) with the interval and the band's observed retention."""
     if not items:
         return items
-    spec = FeatureSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in model.spec.items()})
+    saved = model.spec
+    spec = FeatureSpec(
+        theme_ids=tuple(saved.get("theme_ids", ())),
+        channels=tuple(saved.get("channels", ())),
+        attributes=tuple(saved.get("attributes", ())),
+        with_text=bool(saved.get("with_text", True)),
+    )
     rows = pd.DataFrame(
         {
             "customer_id": [i["customer_id"] for i in items],
