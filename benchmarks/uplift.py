@@ -67,13 +67,12 @@ def main() -> None:
     parser.add_argument("--capacity", type=float, nargs="+", default=[0.1, 0.25])
     args = parser.parse_args()
     started = time.perf_counter()
-    rows = [
-        row
-        for effect in ("heterogeneous", "uniform")
-        for train in args.train
-        for seed in range(args.seeds)
-        for row in one(seed, effect, train, args.capacity)
-    ]
+    rows = []
+    for train in args.train:
+        for effect in ("heterogeneous", "uniform"):
+            for seed in range(args.seeds):
+                rows += one(seed, effect, train, args.capacity)
+                print(f"  done: {effect}, trained on {train:,}, seed {seed}", flush=True)
     frame = pd.DataFrame(rows)
     table = (
         frame.groupby(["effect", "train", "capacity", "order"], sort=False)
