@@ -67,13 +67,17 @@ def main() -> None:
     parser.add_argument("--capacity", type=float, nargs="+", default=[0.1, 0.25])
     args = parser.parse_args()
     started = time.perf_counter()
-    rows = []
+    rows: list[dict[str, object]] = []
     for train in args.train:
         for effect in ("heterogeneous", "uniform"):
             for seed in range(args.seeds):
                 rows += one(seed, effect, train, args.capacity)
                 print(f"  done: {effect}, trained on {train:,}, seed {seed}", flush=True)
-    frame = pd.DataFrame(rows)
+        report(pd.DataFrame(rows), args.seeds, time.perf_counter() - started)
+
+
+def report(frame: pd.DataFrame, seeds: int, seconds: float) -> None:
+    """The table so far (printed after each training size, so a long run is read early)."""
     table = (
         frame.groupby(["effect", "train", "capacity", "order"], sort=False)
         .agg(
@@ -86,7 +90,7 @@ def main() -> None:
         )
         .reset_index()
     )
-    print(f"{args.seeds} seeds, next week's list {LIST:,}, {time.perf_counter() - started:.0f} s")
+    print(f"{seeds} seeds, next week's list {LIST:,}, {seconds:.0f} s", flush=True)
     print(
         "| planted effect | trained on | capacity | ranked by | Qini (sd) | customers saved (sd) "
         "| revenue saved | pushed-away customers called |"
@@ -96,7 +100,8 @@ def main() -> None:
         print(
             f"| {r.effect} | {r.train:,} | {r.capacity:.0%} of {LIST:,} | {r.order} "
             f"| {r.qini:.4f} ({r.qini_sd:.4f}) | {r.saves:.1f} ({r.saves_sd:.1f}) "
-            f"| {r.revenue_saved:,.0f} | {r.pushed_away_called:.0f} |"
+            f"| {r.revenue_saved:,.0f} | {r.pushed_away_called:.0f} |",
+            flush=True,
         )
 
 
