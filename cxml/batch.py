@@ -2,8 +2,9 @@
 (``Settings.bucket_customers``), not on the store's size.
 
 Each bucket is read as of the job's instant (``cxml.store.history``), turned into features
-with the same function a single request uses, scored, and written in one transaction. A
-rerun replaces the same (customer, as-of date, model version) scores: nothing is doubled.
+with the same function a single request uses, scored, and written in one transaction, with
+the ``customer.high_risk`` webhooks of the customers it moves into the high band. A rerun
+replaces the same (customer, as-of date, model version) scores: nothing is doubled.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cxml.scoring import Attribution, attribution_for, attribution_name, score
 from cxml.store import Store
 from cxml.store.history import count_active, customer_buckets, read_history
 from cxml.store.scores import write_scores
+from cxml.webhooks import queue_high_risk
 
 Progress = Callable[[int, int], None]
 
@@ -79,8 +81,10 @@ def score_store(
             attribution=chosen,
             history=history,
         )
-        if record:
-            write_scores(store, scored)
+        if record:  # the scores and their customer.high_risk events, together
+            with store.begin() as connection:
+                queue_high_risk(connection, scored, now=scored_at)
+                write_scores(store, scored, connection)
         if sink is not None:
             sink(scored)
         if top:  # as the at-risk list orders: ranking score, then revenue at risk

@@ -526,6 +526,40 @@ def train_text(
         click.echo(text_registration_line(result))
 
 
+@train.command("uplift")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap fits.")
+@click.option(
+    "--register/--no-register",
+    default=True,
+    show_default=True,
+    help="Register as a cxml-uplift version (the worklist uses it when it is good enough).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def train_uplift(ctx: click.Context, seed: int, register: bool, as_json: bool) -> None:
+    """Learn who is moved by a call from the randomised pulls whose horizon has passed
+    (contact vs control), grade it on the newest pulls by the Qini coefficient beside random
+    order and the risk ranking, and log it to MLflow (cxml-uplift).
+
+    Needs CXML_UPLIFT_MIN_PER_ARM outcomes in each arm (default 200). The worklist is ranked
+    by expected revenue saved = uplift × value only when the model beats the risk ranking."""
+    from cxml.jobs.train_uplift import TrainUpliftRequest, run_train_uplift
+
+    result = run_train_uplift(
+        _settings(ctx),
+        lambda: _store(ctx),
+        TrainUpliftRequest(register=register, seed=seed),
+        now=_now(),
+        say=_say,
+    ).report
+    if as_json:
+        _echo_json(result)
+        return
+    click.echo(result["message"])
+    if result.get("version"):
+        click.echo(f"registered as cxml-uplift version {result['version']} (champion)")
+
+
 @train.command("churn")
 @click.option(
     "--customers",

@@ -107,7 +107,7 @@ def customer_features(history: History, spec: FeatureSpec | None = None) -> pd.D
             [a.get(name) if isinstance(a, dict) else None for a in stored], dtype=object
         )
 
-    rows = _Rows(history.feedback, index, as_of)
+    rows = _FeedbackRows(history.feedback, index, as_of)
     age = rows.age
     for window in WINDOWS:
         columns[f"contacts_{window}d"] = rows.count(age <= window)
@@ -159,7 +159,7 @@ def customer_features(history: History, spec: FeatureSpec | None = None) -> pd.D
     return frame
 
 
-class _Rows:
+class _FeedbackRows:
     """Feedback rows of the customers of one history, with each row's customer position.
 
     Reductions per customer are bincounts (sums, counts) and ufunc.at (min, last) over those

@@ -57,6 +57,11 @@ def churn_data(customers: int, churners: int, *, minimum: int = 1) -> dict[str, 
     enough = churners >= minimum
     if enough:
         message = None
+    elif customers == 0:
+        message = (
+            f"{NO_CHURN_DATA} (no customers loaded yet — anonymous survey respondents are not "
+            "counted; `cxml ingest customers` with a churn_date column)"
+        )
     elif churners == 0:
         message = (
             f"{NO_CHURN_DATA} (none of the {customers:,} customers has a churn_date; "

@@ -132,6 +132,12 @@ class Settings(BaseSettings):
         description="who follow-ups long past due are handed to (e.g. the team lead); unset: "
         "none is escalated, overdue ones are only listed",
     )
+    uplift_min_per_arm: int = Field(
+        default=200,
+        ge=10,
+        description="randomised outcomes (pulls past their horizon) needed in each arm, contact "
+        "and control, before an uplift model is trained and may rank the worklist",
+    )
     holdout_share: float = Field(
         default=0.10,
         ge=0.0,

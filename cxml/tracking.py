@@ -654,3 +654,84 @@ def scrub_artifacts(settings: Settings, ids: Sequence[str], words: Sequence[str]
                     if count is not None:
                         removed[f"{run.info.run_id}/{item.path}"] = count
     return removed
+
+
+# --- uplift --------------------------------------------------------------------------------
+
+UPLIFT_MODEL = "cxml-uplift"
+
+
+class UpliftPyfunc(_Base):
+    """pyfunc wrapper: a frame of the uplift model's features → uplift, low, high."""
+
+    def load_context(self, context: Any) -> None:
+        import joblib
+
+        self.model = joblib.load(context.artifacts["uplift"])
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        return self.model.estimate(model_input)
+
+
+def log_uplift_model(
+    model: Any,
+    settings: Settings,
+    *,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    report: dict[str, Any],
+    input_example: pd.DataFrame,
+) -> dict[str, Any]:
+    """Log an uplift model as a run of the ``cxml-uplift`` experiment and register it; the
+    newest version becomes champion (the worklist uses it only when its grades say it is good
+    enough, and says why not otherwise)."""
+    mlflow = _mlflow(settings)
+    with _registry(settings):
+        mlflow.set_experiment(UPLIFT_MODEL)
+    with _registry(settings), tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
+        folder = Path(tmp)
+        (folder / "uplift.json").write_text(
+            json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+        )
+        mlflow.log_artifact(str(folder / "uplift.json"))
+        example = input_example.copy()
+        for column in example.columns:
+            if pd.api.types.is_numeric_dtype(example[column]):
+                example[column] = example[column].astype("float64")
+            else:  # attribute values as text, the way they are stored
+                example[column] = (
+                    example[column]
+                    .map(lambda v: None if v is None or v != v else str(v))
+                    .astype(object)
+                )
+        info = _quietly(
+            lambda: _log_pyfunc(
+                mlflow,
+                folder,
+                python_model=UpliftPyfunc(),
+                name="uplift",
+                payload=model,
+                input_example=example,
+                registered_model_name=UPLIFT_MODEL,
+            )
+        )
+        version = str(info.registered_model_version)
+        mlflow.MlflowClient().set_registered_model_alias(UPLIFT_MODEL, CHAMPION, version)
+        return {"run_id": run.info.run_id, "version": version}
+
+
+def load_uplift_champion(settings: Settings) -> tuple[Any, str] | None:
+    """The champion uplift model and its version, or None when none is registered."""
+    version = _alias_version(settings, UPLIFT_MODEL)
+    if version is None:
+        return None
+    mlflow = _mlflow(settings)
+    with _registry(settings):
+        model = _quietly(
+            lambda: mlflow.pyfunc.load_model(f"models:/{UPLIFT_MODEL}/{version.version}")
+        )
+    return model.unwrap_python_model().model, str(version.version)

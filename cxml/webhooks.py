@@ -25,16 +25,18 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import pandas as pd
 from sqlalchemy import Connection, insert, select, update
 
 from cxml.errors import ConfigError, NotFoundError
 from cxml.store import Store
-from cxml.store.tables import webhook_endpoints, webhook_outbox
+from cxml.store.tables import latest_scores, webhook_endpoints, webhook_outbox
 
 EVENTS = (
     "customer.high_risk",  # a customer entered the high band at a score run
@@ -180,6 +182,38 @@ def disable(store: Store, endpoint_id: str, *, now: datetime) -> None:
 # --- the outbox ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Event:
+    """One event to queue: its payload; ``key`` makes its id deterministic (the same event
+    queued again is queued once per endpoint); ``text`` (feedback words) joins the payload only
+    for endpoints that asked for text."""
+
+    payload: dict[str, Any]
+    key: str | None = None
+    text: dict[str, Any] | None = None
+
+
+def event_id_for(event_type: str, key: str) -> str:
+    """The id of the event ``event_type`` about ``key`` (e.g. a theme and a period): the same
+    whenever it is queued, so a rerun does not announce it twice."""
+    return hashlib.sha256(f"{event_type}\x00{key}".encode()).hexdigest()[:32]
+
+
+def subscribers(connection: Connection, event_type: str) -> list[dict[str, Any]]:
+    """The active endpoints subscribed to ``event_type`` (a small table: read whole)."""
+    return [
+        dict(r)
+        for r in connection.execute(
+            select(
+                webhook_endpoints.c.endpoint_id,
+                webhook_endpoints.c.events,
+                webhook_endpoints.c.include_text,
+            ).where(webhook_endpoints.c.disabled_at.is_(None))
+        ).mappings()
+        if event_type in (r["events"] if isinstance(r["events"], list) else json.loads(r["events"]))
+    ]
+
+
 def emit(
     target: Store | Connection,
     event_type: str,
@@ -187,38 +221,64 @@ def emit(
     *,
     now: datetime,
     text: dict[str, Any] | None = None,
+    key: str | None = None,
 ) -> int:
     """Queue ``event_type`` for every active endpoint subscribed to it, in the caller's
     transaction when given a connection; ``text`` (feedback words) joins the payload only for
-    endpoints that asked for it. Returns how many deliveries were queued."""
+    endpoints that asked for it; ``key``: see ``Event``. Returns how many deliveries were
+    queued."""
+    return emit_many(target, event_type, [Event(payload, key=key, text=text)], now=now)
+
+
+def emit_many(
+    target: Store | Connection,
+    event_type: str,
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    endpoints: list[dict[str, Any]] | None = None,
+) -> int:
+    """Queue many events of one type in one statement (``endpoints``: the subscribers, when
+    the caller has read them already). An event whose key was queued before for an endpoint
+    is not queued again for it. Returns how many deliveries were queued."""
     if event_type not in EVENTS:
         raise ValueError(f"unknown event type {event_type!r}")
 
     def queue(connection: Connection) -> int:
-        subscribed = [
-            r
-            for r in connection.execute(
-                select(webhook_endpoints).where(webhook_endpoints.c.disabled_at.is_(None))
-            ).mappings()
-            if event_type
-            in (r["events"] if isinstance(r["events"], list) else json.loads(r["events"]))
-        ]
+        subscribed = subscribers(connection, event_type) if endpoints is None else endpoints
         rows = [
             {
                 "endpoint_id": r["endpoint_id"],
-                "event_id": uuid.uuid4().hex,
+                "event_id": uuid.uuid4().hex
+                if event.key is None
+                else event_id_for(event_type, event.key),
                 "event_type": event_type,
-                "payload": {**payload, **(text or {})} if r["include_text"] else payload,
+                "payload": {**event.payload, **(event.text or {})}
+                if r["include_text"]
+                else event.payload,
                 "created_at": now,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
             }
             for r in subscribed
+            for event in events
         ]
-        if rows:
-            connection.execute(insert(webhook_outbox), rows)
-        return len(rows)
+        if not rows:
+            return 0
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect_insert: Any = (
+            postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        )
+        # Keyed events already queued for an endpoint are skipped (the unique index on
+        # endpoint and event id), so two runs at once cannot both announce them either.
+        statement = (
+            dialect_insert(webhook_outbox)
+            .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+            .returning(webhook_outbox.c.delivery_id)  # what was queued (rowcount is not kept)
+        )
+        return len(connection.execute(statement, rows).all())
 
     if isinstance(target, Store):
         with target.begin() as connection:
@@ -384,3 +444,149 @@ def announce_readable_pulls(store: Store, *, now: datetime) -> int:
                 .values(readable_announced_at=now)
             )
     return len(ready)
+
+
+# --- customer.high_risk ----------------------------------------------------------------------
+
+HIGH_BAND = "high"
+_LOOKUP_CHUNK = 5_000  # customer ids per previous-band query (bound-parameter limits)
+
+
+def queue_high_risk(connection: Connection, scored: pd.DataFrame, *, now: datetime) -> int:
+    """Queue ``customer.high_risk`` for the customers of a score run (``scored``: the frame
+    about to be written, in the transaction that writes it, before the write) who enter the
+    high band: high now, and not high at their latest stored score, or never scored.
+
+    A backdated score (older than the customer's latest) announces nothing: it does not change
+    where the customer stands. At most once per customer and as-of date (the event id is
+    theirs). Cost: nothing when nobody is high; else one query for the subscribers and, when
+    there are any, one per 5,000 high customers for their previous bands, and one insert.
+    Returns how many deliveries were queued.
+    """
+    high = scored[scored["band"] == HIGH_BAND]
+    if high.empty:
+        return 0
+    endpoints = subscribers(connection, "customer.high_risk")
+    if not endpoints:
+        return 0
+    ids = high["customer_id"].astype(str).tolist()
+    previous: dict[str, tuple[str, Any]] = {}
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        found = connection.execute(
+            select(latest_scores.c.customer_id, latest_scores.c.band, latest_scores.c.as_of).where(
+                latest_scores.c.customer_id.in_(ids[start : start + _LOOKUP_CHUNK])
+            )
+        )
+        previous.update({str(c): (band, pd.Timestamp(day).date()) for c, band, day in found})
+    revenue = pd.to_numeric(high["revenue_at_risk"]).astype(float)
+    events = []
+    for customer_id, probability, money, version, as_of in zip(
+        ids,
+        high["probability"].astype(float).tolist(),
+        revenue.where(revenue.notna(), None).tolist(),
+        high["model_version"].astype(str).tolist(),
+        [pd.Timestamp(d).date() for d in high["as_of"]],
+        strict=True,
+    ):
+        before = previous.get(customer_id)
+        if before is not None and (before[0] == HIGH_BAND or as_of < before[1]):
+            continue
+        events.append(
+            Event(
+                {
+                    "customer_id": customer_id,
+                    "probability": probability,
+                    "band": HIGH_BAND,
+                    "previous_band": None if before is None else before[0],
+                    "revenue_at_risk": money,
+                    "model_version": version,
+                    "as_of": as_of.isoformat(),
+                },
+                key=f"{customer_id}\x00{as_of.isoformat()}",
+            )
+        )
+    if not events:
+        return 0
+    return emit_many(connection, "customer.high_risk", events, now=now, endpoints=endpoints)
+
+
+# --- theme.emerging --------------------------------------------------------------------------
+
+
+def announce_emerging_themes(
+    store: Store,
+    *,
+    now: datetime,
+    period: str = "month",
+    baseline_periods: int = 3,
+    min_count: int = 10,
+) -> int:
+    """Queue ``theme.emerging`` for every theme emerging in the latest period (the alert of
+    ``cxml alerts`` and the page, same defaults), once per theme and period: the event id is
+    the theme's and the period's, so rerunning announces nothing new. Nothing is read when no
+    endpoint subscribes. Returns how many deliveries were queued."""
+    from cxml.drivers import emerging_themes
+    from cxml.store.metrics import theme_period_counts
+
+    with store.engine.connect() as connection:
+        if not subscribers(connection, "theme.emerging"):
+            return 0
+    counts = theme_period_counts(store, period)
+    if counts.empty:
+        return 0
+    table = emerging_themes(counts, baseline_periods=baseline_periods, min_count=min_count)
+    if table.empty or not table["alert"].any():
+        return 0
+    alerts = table[table["alert"]]
+    latest = str(alerts["period"].iloc[0])
+    languages = _main_languages(store, alerts["theme"].astype(str).tolist(), period, latest)
+    events = [
+        Event(
+            {
+                "theme_id": str(row["theme"]),
+                "label": str(row["theme_label"]),
+                "language": languages.get(str(row["theme"])),
+                "period": latest,
+                "count": int(row["count"]),
+                "baseline": _rounded(row["baseline_share_pct"]),
+                "growth": _rounded(row["share_change_pts"]),
+            },
+            key=f"{row['theme']}\x00{period}\x00{latest}",
+        )
+        for row in alerts.to_dict(orient="records")
+    ]
+    with store.begin() as connection:
+        return emit_many(connection, "theme.emerging", events, now=now)
+
+
+def _rounded(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else round(float(value), 2)
+
+
+def _main_languages(
+    store: Store, themes: list[str], period: str, label: str
+) -> dict[str, str | None]:
+    """Per theme, the language most of its mentions in the period ``label`` were written in."""
+    from sqlalchemy import func
+
+    from cxml.store.metrics import period_expression
+    from cxml.store.tables import feedback, feedback_analysis, feedback_themes
+
+    in_period = period_expression(store.dialect, feedback.c.created_at, period) == label
+    query = (
+        select(feedback_themes.c.theme_id, feedback_analysis.c.language, func.count())
+        .select_from(
+            feedback_themes.join(
+                feedback, feedback.c.feedback_id == feedback_themes.c.feedback_id
+            ).join(feedback_analysis, feedback_analysis.c.feedback_id == feedback.c.feedback_id)
+        )
+        .where(feedback_themes.c.theme_id.in_(themes), in_period)
+        .group_by(feedback_themes.c.theme_id, feedback_analysis.c.language)
+    )
+    with store.engine.connect() as connection:
+        found = connection.execute(query).all()
+    best: dict[str, tuple[int, str]] = {}
+    for theme, language, n in found:
+        if language and (int(n), str(language)) > best.get(str(theme), (0, "")):
+            best[str(theme)] = (int(n), str(language))
+    return {theme: best[theme][1] if theme in best else None for theme in themes}

@@ -16,6 +16,9 @@ from typing import Any
 from cxml.store import Store
 from cxml.store.pulls import open_controls
 from cxml.store.scores import Sort, at_risk
+from cxml.uplift import UpliftRanking, rank_by_uplift
+
+UPLIFT_POOL = 4  # an uplift ranking picks from this many times the capacity of at-risk customers
 
 
 def saved_shares(impact: dict[str, Any] | None) -> dict[str, float]:
@@ -47,37 +50,57 @@ def worklist(
     attributes: dict[str, str] | None = None,
     owner: str | None = None,
     handled_days: int = 30,
+    uplift: UpliftRanking | None = None,
 ) -> dict[str, Any]:
     """The ``capacity`` customers to contact first (see the module), with totals and how the
-    list was ranked."""
-    shares = saved_shares(impact)
+    list was ranked. With an ``uplift`` model good enough to rank, a wider pool of at-risk
+    customers is re-ranked by expected revenue saved = estimated uplift × value."""
+    by_uplift = uplift is not None and uplift.ranks
+    shares = {} if by_uplift else saved_shares(impact)
     controls = open_controls(store, today)  # held out by a running pull: not work
+    pool = capacity if owner is None else max(capacity * 20, 1000)
+    if by_uplift:  # the most movable need not be the riskiest: look further down the list
+        pool = max(pool, capacity * UPLIFT_POOL, 200)
     items = at_risk(
         store,
         today=today,
         sort=Sort.EXPECTED_SAVED,
-        limit=(capacity if owner is None else max(capacity * 20, 1000)) + len(controls),
+        limit=pool + len(controls),
         bands=bands or ("high", "medium"),
         attributes=attributes,
         themes=themes or (),
         handled_since=today - timedelta(days=handled_days),
         saved_share=shares or None,
     )
-    items = [i for i in items if i["customer_id"] not in controls][
-        : capacity if owner is None else None
-    ]
+    items = [i for i in items if i["customer_id"] not in controls]
+    if by_uplift:
+        assert uplift is not None and uplift.model is not None
+        items = rank_by_uplift(
+            store,
+            items,
+            uplift.model,
+            today=today,
+            horizon_days=uplift.horizon_days,
+            evidence=uplift.evidence,
+        )
+    items = items[: capacity if owner is None else None]
     if owner is not None:  # an owner's own list: their open follow-ups and nobody else's
         items = [
             i for i in items if i["follow_up"] is None or (i["follow_up"]["owner"] or "") == owner
         ][:capacity]
     for item in items:
         item.pop("sort_key", None)
-        if not shares:
+        if not shares and not by_uplift:
             item["expected_saved"] = None
+        item.setdefault("uplift", None)
+    ranked = "uplift" if by_uplift else "expected_saved" if shares else "revenue_at_risk"
     return {
         "capacity": capacity,
-        "ranked_by": "expected_saved" if shares else "revenue_at_risk",
-        "ranking_note": _ranking_note(impact, shares),
+        "ranked_by": ranked,
+        "ranking_note": uplift.status["reason"]
+        if by_uplift and uplift is not None
+        else _ranking_note(impact, shares),
+        "uplift": None if uplift is None else _uplift_summary(uplift, items),
         "saved_share": shares,
         "effect": None if impact is None else impact["overall"],
         "handled_days": handled_days,
@@ -85,8 +108,26 @@ def worklist(
         "items": items,
         "revenue_at_risk": round(sum(i["revenue_at_risk"] or 0.0 for i in items), 2),
         "expected_saved": round(sum(i["expected_saved"] or 0.0 for i in items), 2)
-        if shares
+        if shares or by_uplift
         else None,
+    }
+
+
+def _uplift_summary(uplift: UpliftRanking, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Whether the list is ranked by uplift or by risk and why, what it rests on, and how many
+    listed customers a call may push away."""
+    status = uplift.status
+    return {
+        "ranked_by": status["ranked_by"],
+        "reason": status["reason"],
+        "outcomes": status["outcomes"],
+        "contact": status["contact"],
+        "control": status["control"],
+        "min_per_arm": status["min_per_arm"],
+        "model_version": status["model_version"],
+        "grades": status["grades"],
+        "push_away": sum(1 for i in items if (i.get("uplift") or {}).get("push_away")),
+        "by_band": uplift.evidence,
     }
 
 

@@ -28,8 +28,8 @@ from cxml.errors import ConfigError, TooLargeError
 from cxml.settings import Settings
 from serve import deps, errors, telemetry
 from serve.deps import Failures, Service
-from serve.models import Models
 from serve.operations import operation_id
+from serve.serving_models import Models
 
 log = logging.getLogger("cxml.serve")
 STATIC = Path(__file__).parent / "static"

@@ -26,8 +26,8 @@ from cxml.settings import Settings
 from cxml.store import Store
 from serve import telemetry
 from serve.coalesce import Coalescer, Same
-from serve.models import Loaded, Models
 from serve.scoring import batch_scorer, inline_twice
+from serve.serving_models import Loaded, Models
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",

@@ -26,6 +26,7 @@ from cxml.store import Store
 from cxml.store.history import History, Selection, read_history
 from cxml.store.records import existing_customers
 from cxml.store.scores import fresh_scores, write_scores
+from cxml.webhooks import queue_high_risk
 from serve.coalesce import Same
 
 
@@ -143,8 +144,10 @@ def score_items(
                 else "not active now (signed up later, or churned)"
             )
             results[position] = _error(409, customer_id, reason)
-    if record and not recorded.empty:
-        write_scores(store, recorded)
+    if record and not recorded.empty:  # with the customer.high_risk events it causes
+        with store.begin() as connection:
+            queue_high_risk(connection, recorded, now=now)
+            write_scores(store, recorded, connection)
     return [r for r in results if r is not None]
 
 

@@ -34,6 +34,8 @@ def test_the_status_says_no_churn_data_and_why() -> None:
     none = churn_data(100, 0)
     assert none["churn_data"] is False and none["message"].startswith(NO_CHURN_DATA)
     assert "none of the 100 customers" in none["message"]
+    nobody = churn_data(0, 0)["message"]  # a survey of anonymous respondents only
+    assert nobody.startswith(NO_CHURN_DATA) and "no customers loaded yet" in nobody
     few = churn_data(100, 3, minimum=10)
     assert few["churn_data"] is False and "only 3 of 100" in few["message"]
 
@@ -102,3 +104,12 @@ def test_the_cli_says_no_churn_data_and_train_churn_says_what_to_load(
     err = capsys.readouterr().err
     assert "the store has no churners at all: none of its 20 customers" in err
     assert "churn_date" in err and "--horizon cannot help" in err
+
+
+def test_train_churn_on_a_store_of_anonymous_respondents_says_to_load_customers(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Store.open(Settings(database_url=sqlite_url)).close()
+    assert main(["--database-url", sqlite_url, "train", "churn"]) == 2
+    err = capsys.readouterr().err
+    assert "no customers to learn churn from" in err and "cxml ingest customers" in err

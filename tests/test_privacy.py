@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -202,3 +203,130 @@ def test_a_store_that_keeps_only_redacted_text_never_holds_the_raw_words(
     for planted in (EMAIL, PHONE):
         assert planted.encode() not in stored, planted  # neither in feedback nor held rows
     assert SENTENCE.encode() in stored and b"[EMAIL]" in stored  # the words stay
+
+
+def _plant_in_world(folder: Path) -> None:
+    """The planted customer added to a generated world: a profile like another's and three
+    comments that quote the sentence, the e-mail and the phone number."""
+    customers = pd.read_csv(folder / "customers.csv", dtype=str)
+    twin = customers.iloc[[1]].assign(customer_id=PLANTED, churn_date="")
+    pd.concat([customers, twin]).to_csv(folder / "customers.csv", index=False)
+    feedback = pd.read_csv(folder / "feedback.csv", dtype=str)
+    planted = pd.DataFrame(
+        {
+            "feedback_id": ["FZ1", "FZ2", "FZ3"],
+            "customer_id": [PLANTED] * 3,
+            "created_at": ["2025-03-02T08:00:00", "2025-05-10T12:00:00", "2025-06-20T18:30:00"],
+            "channel": ["email", "chat", "survey"],
+            "text": [
+                f"{SENTENCE}. Write to {EMAIL} or call {PHONE}.",
+                f"Still broken: {SENTENCE}. I will switch provider.",
+                f"Nobody called {PHONE} back about it.",
+            ],
+            "nps": ["", "", "2"],
+        }
+    )
+    pd.concat([feedback, planted]).to_csv(folder / "feedback.csv", index=False)
+
+
+def _held_anywhere(store_url: str, planted: tuple[str, ...]) -> dict[str, list[str]]:
+    """Which of ``planted`` each of the store's tables still holds, read row by row as text."""
+    from cxml.store import Store
+    from cxml.store.tables import metadata
+
+    store = Store.open(store_url)
+    try:
+        held: dict[str, list[str]] = {}
+        for name in metadata.tables:
+            text = store.table_frame(name).to_json(date_format="iso", force_ascii=False)
+            found = [p for p in planted if p in text]
+            if found:
+                held[name] = found
+        return held
+    finally:
+        store.close()
+
+
+def _others(store_url: str) -> dict[str, pd.DataFrame]:
+    from cxml.store import Store
+
+    store = Store.open(store_url)
+    try:
+        frames = {
+            name: store.table_frame(name)
+            for name in ("customers", "feedback", "feedback_analysis", "scores", "latest_scores")
+        }
+    finally:
+        store.close()
+    planted_feedback = {"FZ1", "FZ2", "FZ3"}
+    kept = {}
+    for name, frame in frames.items():
+        key = "customer_id" if "customer_id" in frame else "feedback_id"
+        theirs = frame[key].isin([PLANTED, *planted_feedback])
+        kept[name] = frame[~theirs].sort_values(list(frame.columns[:2])).reset_index(drop=True)
+    return kept
+
+
+@pytest.mark.slow
+def test_after_the_whole_flow_an_erased_customer_leaves_no_trace(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Issue #29's test: ingest, both models trained (MLflow on), scored, a follow-up recorded,
+    the lists exported and the record read over HTTP with request logging; then erased. Nothing
+    of the customer is left in the store (its rows; on SQLite its bytes, free pages included),
+    MLflow's database and artifacts, or the server's log; everyone else is unchanged."""
+
+    def ok(*args: str) -> str:
+        done = run_cxml(list(args), tmp_path, database_url=database_url)
+        assert done.returncode == 0, (args, done.stderr[-2000:])
+        return done.stdout
+
+    ok("demo-data", "--customers", "300", "--seed", "5", "--out", "w", "--end", "2025-06-30")
+    _plant_in_world(tmp_path / "w")
+    ok("ingest", "customers", "w/customers.csv")
+    ok("ingest", "feedback", "w/feedback.csv")
+    ok("train", "text", "--taxonomy", "w/taxonomy.yaml")
+    ok("analyze", "--store")
+    ok("train", "churn", "--as-of", "2025-06-30")
+    ok("score", "--as-of", "2025-06-30")
+    planted = (SENTENCE, EMAIL, PHONE, PLANTED)
+    assert set(_held_anywhere(database_url, planted)) >= {"feedback", "scores", "latest_scores"}
+    keys = {s: new_key(tmp_path, database_url, s) for s in ("read", "act", "pii", "erase")}
+    server = Server(tmp_path, database_url, log_level="info")
+    try:
+        with httpx.Client(base_url=server.base, timeout=120) as api:
+
+            def call(
+                method: str, path: str, key: str, accept: str = "application/json", **options: Any
+            ) -> httpx.Response:
+                headers = {"X-API-Key": keys[key], "Accept": accept}
+                answer = api.request(method, path, headers=headers, **options)
+                assert answer.status_code < 300, (path, answer.status_code, answer.text[:500])
+                return answer
+
+            story = call("GET", f"/v1/customers/{PLANTED}", "read").json()
+            assert story["customer_id"] == PLANTED and story["score"] is not None
+            note = f"Called back; they said {SENTENCE}"
+            call("POST", f"/v1/customers/{PLANTED}/follow-ups", "act", json={"note": note})
+            listed = call("GET", "/v1/at-risk", "read", "text/csv", params={"limit": 1000})
+            assert PLANTED in listed.text  # the export holds them: the erasure must not
+            call("GET", "/v1/worklist", "read", "text/csv")
+            exported = call("GET", f"/v1/customers/{PLANTED}/export", "pii").json()
+            assert any(SENTENCE in item["text"] for item in exported["feedback"])
+            before = _others(database_url)
+            erased = call("DELETE", f"/v1/customers/{PLANTED}", "erase").json()
+            assert erased["counts"]["feedback"] == 3 and erased["counts"]["follow_ups"] == 1
+            assert erased["counts"]["latest_scores"] == 1 and erased["model_versions"]
+    finally:
+        server.stop()
+
+    assert _held_anywhere(database_url, planted) == {}
+    after = _others(database_url)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(after[name], frame, check_dtype=False, obj=name)
+    assert len(after["latest_scores"]) > 200  # everyone else is still scored
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".csv"]
+    assert any(p.name == "mlflow.db" for p in files) and any("serve-" in p.name for p in files)
+    for value in planted:
+        holding = [str(p) for p in files if value.encode() in p.read_bytes()]
+        assert not holding, (value, holding)  # the store, MLflow (database, artifacts), the log

@@ -77,7 +77,7 @@ def prepare(frame: pd.DataFrame, categories: dict[str, list[Any]] | None = None)
     return pd.DataFrame(out, index=frame.index)
 
 
-class _Rows:
+class _ChurnFamily:
     """What both churn families share: rows as they read them (the training columns, numbers
     as float64, categories as their training codes, so scoring and reasons read one format
     whichever family serves), calibration of the raw score, and the 0/1 decision."""
@@ -181,7 +181,7 @@ class _Rows:
         return out
 
 
-class ChurnModel(_Rows, ClassifierMixin, Estimator):
+class ChurnModel(_ChurnFamily, ClassifierMixin, Estimator):
     """Calibrated LightGBM churn probability; ``tune`` chooses from ``GRID`` by inner CV."""
 
     _caches = ("_compiled", "_codes")
@@ -348,7 +348,7 @@ class ChurnModel(_Rows, ClassifierMixin, Estimator):
         return _two_columns(self.walk(X, k=0)["probability"])
 
 
-class LinearChurnModel(_Rows, ClassifierMixin, Estimator):
+class LinearChurnModel(_ChurnFamily, ClassifierMixin, Estimator):
     """Calibrated L2-regularised logistic regression on the rows ``matrix`` gives: numbers
     standardised (missing: the training mean), categories one-hot (missing or unseen: none).
 

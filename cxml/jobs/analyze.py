@@ -100,6 +100,14 @@ def analyze_store(
     return {"analysed": done, "model_version": version}
 
 
+def _announce_emerging(store: OpenStore, now: datetime) -> None:
+    """Tell the subscribers of ``theme.emerging`` about themes the new analysis shows
+    emerging (once per theme and period: rerunning announces nothing twice)."""
+    from cxml.webhooks import announce_emerging_themes
+
+    announce_emerging_themes(store(), now=now)
+
+
 # --- the job, as `cxml analyze` asks for it --------------------------------------------------
 
 
@@ -153,6 +161,8 @@ def run_analyze(
             everything=request.everything,
             out=out_path,
         )
+        if source.database_url:
+            _announce_emerging(store, now)
         return Analysed(
             "spark",
             done["analysed"],
@@ -169,6 +179,7 @@ def run_analyze(
             everything=request.everything,
             progress=(lambda n: say(f"analysed {n:,} comments")) if say is not None else None,
         )
+        _announce_emerging(store, now)
         return Analysed("store", done["analysed"], done["model_version"], stored=True)
     if request.input_path is None or out_path is None:
         raise ConfigError("give --input FILE --out FILE.jsonl, or --store")

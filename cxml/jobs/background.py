@@ -3,7 +3,8 @@ retention pass never holds a request's thread):
 
 - every ``webhook_poll_seconds``: announce pulls that can now be read, send due webhooks;
 - every ``housekeeping_seconds``: expire raw text past its channel's retention (when a
-  policy is set) and escalate follow-ups long past due (when an escalation owner is set).
+  policy is set), escalate follow-ups long past due (when an escalation owner is set) and
+  announce themes that became emerging (when an endpoint subscribes to ``theme.emerging``).
 
 Each piece is idempotent, so several server processes running it at once do no harm.
 """
@@ -26,10 +27,14 @@ def housekeeping(store: Store, settings: Settings, *, now: datetime) -> dict[str
     """One pass of the slow chores; how much each did."""
     from cxml.jobs.escalation import escalate
     from cxml.jobs.privacy import apply_retention
+    from cxml.webhooks import announce_emerging_themes
 
     done: dict[str, int] = {}
     if settings.escalation_owner:
         done["escalated"] = len(escalate(store, settings, now=now, actor="server"))
+    emerging = announce_emerging_themes(store, now=now)  # nothing read without subscribers
+    if emerging:
+        done["emerging_themes"] = emerging
     if settings.text_retention_days:
         expired = apply_retention(store, settings, now=now).expired
         done["expired_text"] = sum(expired.values())

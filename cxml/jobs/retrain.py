@@ -17,6 +17,8 @@ from cxml.jobs.promote import Decision, promote_churn, promote_text
 from cxml.jobs.train_churn import _quiet, train_churn
 from cxml.store import Store
 
+PROMOTED = "promoted: "  # how a row's decision starts when its challenger became champion
+
 
 def retrain(
     settings: Any,
@@ -69,7 +71,7 @@ def retrain(
             "champion_now": trained_text["version"]
             if text_decision.promoted
             else text_decision.champion,
-            "decision": ("promoted: " if text_decision.promoted else "kept the champion: ")
+            "decision": (PROMOTED if text_decision.promoted else "kept the champion: ")
             + text_decision.reason,
         }
     )
@@ -101,7 +103,7 @@ def retrain(
             "trained": result["version"],
             "champion_before": champion_version,
             "champion_now": result["version"] if decision.promoted else champion_version,
-            "decision": ("promoted: " if decision.promoted else "kept the champion: ")
+            "decision": (PROMOTED if decision.promoted else "kept the champion: ")
             + decision.reason,
             "challenger_roc_auc": decision.challenger_score,
             "champion_roc_auc": decision.champion_score,
@@ -143,21 +145,38 @@ def run_retrain(
     say: Say = _quiet,
 ) -> Retrained:
     """The retrain job (``retrain``), each model's outcome recorded in the audit log as
-    ``model.retrained`` by ``actor`` at ``clock()``."""
+    ``model.retrained`` by ``actor`` at ``clock()``; a challenger that won is announced as
+    ``model.promoted`` (as `cxml promote` announces it), and themes the re-read comments show
+    emerging as ``theme.emerging``."""
     from cxml.store.audit import record_action
+    from cxml.webhooks import announce_emerging_themes, emit
 
     result = retrain(
         settings, store, now=now, taxonomy_path=taxonomy_path, n_snapshots=n_snapshots, say=say
     )
     for row in result["models"]:
-        record_action(
-            store,
-            actor=actor,
-            action="model.retrained",
-            target=f"{row['model']}/{row['trained']}",
-            at=clock(),
-            detail=row,
-        )
+        at = clock()
+        with store.begin() as connection:  # the record and its webhook, together
+            record_action(
+                connection,
+                actor=actor,
+                action="model.retrained",
+                target=f"{row['model']}/{row['trained']}",
+                at=at,
+                detail=row,
+            )
+            if row["decision"].startswith(PROMOTED):
+                emit(
+                    connection,
+                    "model.promoted",
+                    {
+                        "model": row["model"],
+                        "version": row["trained"],
+                        "reason": row["decision"].removeprefix(PROMOTED),
+                    },
+                    now=at,
+                )
+    announce_emerging_themes(store, now=clock())
     return Retrained(
         tuple(result["models"]), bool(result["churn_promoted"]), bool(result["text_promoted"])
     )

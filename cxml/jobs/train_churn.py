@@ -455,6 +455,13 @@ def require_churners(store: Store) -> None:
     from cxml.store.metrics import churn_counts
 
     total, churned = churn_counts(store)
+    if total == 0:
+        raise ConfigError(
+            "the store has no customers to learn churn from (anonymous survey respondents are "
+            "never trained on): load customers with `cxml ingest customers FILE`, with a "
+            "churn_date column for those who left",
+            field="churn_date",
+        )
     if churned == 0:
         raise ConfigError(
             f"the store has no churners at all: none of its {total:,} customers has a "

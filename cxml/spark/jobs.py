@@ -102,6 +102,7 @@ def score_with_spark(
         from cxml.scoring import score
         from cxml.store import Store
         from cxml.store.scores import write_scores
+        from cxml.webhooks import queue_high_risk
 
         history = _history(as_of, bucket)
         if history.customers.empty:
@@ -117,8 +118,10 @@ def score_with_spark(
         )
         if database_url is not None:
             store = Store.open(database_url, migrate=False)
-            try:
-                write_scores(store, scored)
+            try:  # the bucket's scores and its customer.high_risk events, together
+                with store.begin() as connection:
+                    queue_high_risk(connection, scored, now=scored_at)
+                    write_scores(store, scored, connection)
             finally:
                 store.close()
         return _score_rows(scored)

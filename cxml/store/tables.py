@@ -358,6 +358,9 @@ webhook_outbox = Table(
     Column("delivered_at", DateTime, nullable=True),
     Index("ix_webhook_outbox_due", "status", "next_attempt_at"),
     Index("ix_webhook_outbox_endpoint", "endpoint_id", "delivery_id"),
+    # An event reaches an endpoint once: events with a deterministic id (a theme emerging in a
+    # period, a customer entering the high band on a day) are not queued again by a rerun.
+    Index("ux_webhook_outbox_event", "endpoint_id", "event_id", unique=True),
 )
 
 # People correcting an intent the text pipeline read (or missed) in a comment: who, when, on

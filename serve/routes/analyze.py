@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends
 from cxml.errors import ConfigError, TooLargeError
 from serve import telemetry
 from serve.deps import Service, require, service, text_model
-from serve.models import Loaded
 from serve.schemas import AnalyzeRequest, AnalyzeResponse, Problem, TextItem
+from serve.serving_models import Loaded
 
 router = APIRouter(prefix="/v1", tags=["text"])
 

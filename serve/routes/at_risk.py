@@ -6,6 +6,7 @@ import base64
 import csv
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -136,11 +137,17 @@ def segments(attribute: list[str]) -> dict[str, str]:
     return attributes
 
 
-def csv_response(items: list[dict[str, Any]], headers: dict[str, str]) -> Response:
-    """At-risk rows as a CSV download (reasons joined in one cell)."""
+def csv_response(
+    items: list[dict[str, Any]],
+    headers: dict[str, str],
+    extra: dict[str, Callable[[dict[str, Any]], Any]] | None = None,
+) -> Response:
+    """At-risk rows as a CSV download (reasons joined in one cell); ``extra`` columns after
+    the usual ones, each read from the item by its function."""
+    extra = extra or {}
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, *extra])
     for item in items:
         follow = item["follow_up"] or {}
         writer.writerow(
@@ -159,6 +166,7 @@ def csv_response(items: list[dict[str, Any]], headers: dict[str, str]) -> Respon
                     item["as_of"],
                     item["survival_90"],
                     item["expected_days"],
+                    *(read(item) for read in extra.values()),
                 ]
             )
         )

@@ -11,9 +11,9 @@ from cxml.errors import TooLargeError
 from serve import links, telemetry
 from serve.coalesce import Same
 from serve.deps import Service, churn_model, fast_json, now, require, service
-from serve.models import Loaded
 from serve.schemas import Problem, ScoreRequest, ScoreResponse, ScoreResult
 from serve.scoring import reused_scores
+from serve.serving_models import Loaded
 
 router = APIRouter(prefix="/v1", tags=["score"])
 

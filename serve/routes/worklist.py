@@ -14,15 +14,31 @@ from cxml.followups import ImpactBy, overdue_follow_ups
 from cxml.jobs.followups import run_contact_impact, run_followups_impact
 from cxml.jobs.privacy import audit_read
 from cxml.jobs.pulls import pull, read_pulls
+from cxml.jobs.train_uplift import worklist_uplift
 from cxml.scoring import Band
 from cxml.worklist import worklist
 from serve.deps import Service, now, require, service
 from serve.routes.at_risk import csv_response, segments
 from serve.schemas import OverdueList, Problem, Pull, PullCreate, PullRead
 from serve.schemas_loop import ContactImpact
+from serve.schemas_uplift import Worklist
 
 router = APIRouter(prefix="/v1", tags=["retention"])
 _IMPACT_SECONDS = 600.0  # the effect of past follow-ups changes slowly: computed at most this often
+_UPLIFT_SECONDS = 300.0  # the uplift champion and the outcomes so far: read at most this often
+
+
+def _uplift_of(name: str) -> Any:
+    return lambda item: (item.get("uplift") or {}).get(name)
+
+
+#: The worklist CSV's columns after the at-risk ones: the uplift estimate and the push-away flag.
+UPLIFT_CSV = {
+    "uplift": _uplift_of("estimate"),
+    "uplift_low": _uplift_of("low"),
+    "uplift_high": _uplift_of("high"),
+    "push_away": lambda item: (item.get("uplift") or {}).get("note") or "",
+}
 
 
 def _horizon(state: Service) -> int:
@@ -50,10 +66,31 @@ async def _impact(state: Service, by: tuple[ImpactBy, ...]) -> dict[str, Any]:
     return result
 
 
+async def _uplift(state: Service) -> Any:
+    """What the worklist ranks with (the uplift champion, the randomised outcomes so far),
+    for this worker, cached briefly: a model is trained at most daily."""
+    cache: dict[str, tuple[float, Any]] = state.__dict__.setdefault("_uplift", {})
+    hit = cache.get("uplift")
+    if hit is not None and time.monotonic() - hit[0] < _UPLIFT_SECONDS:
+        return hit[1]
+    ranking = await asyncio.to_thread(
+        worklist_uplift,
+        state.settings,
+        state.store,
+        today=now(),
+        horizon_days=_horizon(state),
+    )
+    cache["uplift"] = (time.monotonic(), ranking)
+    return ranking
+
+
 @router.get(
     "/worklist",
     summary="The customers the team can contact this week (capacity), ranked by expected "
-    "revenue saved; reached in the last handled_days left out; Accept: text/csv exports",
+    "revenue saved (estimated uplift × value once an uplift model is good enough, else risk; "
+    "`uplift` says which and why); reached in the last handled_days left out; Accept: text/csv "
+    "exports",
+    response_model=Worklist,
     responses={200: {"content": {"text/csv": {}}}, 422: {"model": Problem}},
 )
 async def the_worklist(
@@ -69,6 +106,7 @@ async def the_worklist(
     state: Service = Depends(service),
 ) -> Any:
     impact = await _impact(state, (ImpactBy.BAND,))
+    uplift = await _uplift(state)
     result = await asyncio.to_thread(
         worklist,
         state.store,
@@ -80,6 +118,7 @@ async def the_worklist(
         attributes=segments(attribute),
         owner=owner,
         handled_days=handled_days,
+        uplift=uplift,
     )
     for item in result["items"]:
         item["reasons"] = in_language(item["reasons"], lang)
@@ -92,7 +131,12 @@ async def the_worklist(
             customers=len(result["items"]),
         )
         return csv_response(
-            result["items"], {"Content-Disposition": 'attachment; filename="worklist.csv"'}
+            result["items"],
+            {
+                "Content-Disposition": 'attachment; filename="worklist.csv"',
+                "X-Ranked-By": result["ranked_by"],
+            },
+            UPLIFT_CSV,
         )
     return {**result, "currency": state.settings.currency}
 

@@ -444,7 +444,7 @@ function effectWords(effect) {
 function followUpCell(item, row) {
   const follow = item.follow_up;
   const cell = h("td", {});
-  const status = h("div", {}, follow ? [h("span", { class: "pill" }, t(`status.${follow.status}`)), " ", follow.owner || ""] : h("span", { class: "muted" }, t("none")));
+  const status = h("div", {}, follow ? [h("span", { class: "pill" }, t(`status.${follow.status}`)), " ", follow.owner || "", overdueMark(follow)] : h("span", { class: "muted" }, t("none")));
   const ownerInput = h("input", { value: (follow && follow.owner) || "", "aria-label": t("worklist.assign.to", { customer: item.customer_id }) });
   const outcome = h("select", { "aria-label": t("worklist.outcome", { customer: item.customer_id }) },
     h("option", { value: "stayed" }, t("worklist.stayed")), h("option", { value: "left" }, t("worklist.left")));
@@ -462,13 +462,32 @@ function followUpCell(item, row) {
   return cell;
 }
 
+// Open follow-ups past their due date, by id (their due date): the badge counts them, their
+// rows are marked. A key without the right to read them gets no badge.
+async function overdueFollowUps() {
+  try {
+    const { items } = await api("/v1/follow-ups?overdue=true");
+    return new Map(items.map((item) => [item.follow_up_id, item.due_at]));
+  } catch (error) { return new Map(); }
+}
+function overdueMark(follow) {
+  const due = follow.status === "open" && state.overdue && state.overdue.get(follow.follow_up_id);
+  return due ? h("span", {}, " ", h("span", { class: "pill alert overdue" }, t("worklist.overdue.row", { date: day(due) }))) : null;
+}
+function overdueBadge(badge) {
+  const count = state.overdue.size;
+  badge.hidden = !count;
+  badge.replaceChildren(count ? h("span", { class: "pill alert" }, t("worklist.overdue", { count: number(count) })) : "");
+}
+
 async function worklist() {
   const saved = JSON.parse(localStorage.getItem("cxml-worklist") || "{}");
   const choice = { capacity: "25", theme: "", band: "", owner: "", ...saved };
   const form = h("form", { class: "filters", id: "worklist-form" });
   const summary = h("div", { class: "card", id: "worklist-summary" });
   const body = h("div", {}, loading());
-  screen(t("worklist.title"), form, summary, body);
+  const overdue = h("p", { id: "worklist-overdue", role: "status", hidden: true });
+  screen(t("worklist.title"), form, overdue, summary, body);
   let themeOptions = [];
   try { themeOptions = (await api("/v1/themes")).themes; } catch (error) { /* the list still works */ }
   form.replaceChildren(
@@ -494,12 +513,16 @@ async function worklist() {
     worklist();
   });
   try {
+    state.overdue = await overdueFollowUps();
+    overdueBadge(overdue);
     const list = await api(`/v1/worklist?${query({ ...params(), lang: state.lang })}`);
     if (list.currency && state.config) state.config.currency = list.currency;
     const shares = Object.values(list.saved_share || {});
-    summary.replaceChildren(h("p", {}, list.ranked_by === "expected_saved"
+    summary.replaceChildren(h("p", {}, list.ranked_by === "uplift" ? upliftWords(list.uplift)
+      : list.ranked_by === "expected_saved"
       ? t("worklist.ranked.saved", { share: percent(Math.max(...shares)), effect: effectWords(list.effect) })
       : t("worklist.ranked.risk", { effect: effectWords(list.effect) })),
+    list.uplift && list.ranked_by !== "uplift" ? h("p", { id: "worklist-uplift", class: "muted" }, upliftWords(list.uplift)) : "",
     h("p", { id: "worklist-totals" }, list.expected_saved != null
       ? t("worklist.totals", { count: number(list.items.length), risk: money(list.revenue_at_risk), saved: money(list.expected_saved) })
       : t("worklist.totals.nosaved", { count: number(list.items.length), risk: money(list.revenue_at_risk) })));
@@ -512,7 +535,8 @@ async function worklist() {
         h("th", { scope: "row" }, h("a", { href: `#/customers/${encodeURIComponent(item.customer_id)}` }, item.customer_id)),
         h("td", {}, percent(item.probability, 1), " ", bandPill(item.band)),
         h("td", { class: "num" }, money(item.revenue_at_risk)),
-        h("td", { class: "num" }, money(item.expected_saved)),
+        h("td", { class: "num" }, money(item.expected_saved), item.uplift && item.uplift.push_away
+          ? h("div", { class: "pill alert pushaway", title: pushAwayEvidence(item) }, t("worklist.pushaway")) : ""),
         h("td", {}, reasonList(item.reasons)));
       row.append(followUpCell(item, row));
       return row;
@@ -520,6 +544,28 @@ async function worklist() {
     body.replaceChildren(h("section", { class: "card" }, h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t("worklist.title") },
       h("table", { id: "worklist-table" }, h("thead", {}, head), h("tbody", {}, rows)))));
   } catch (error) { body.replaceChildren(failed(error)); }
+}
+
+// How the worklist is ranked by who a call moves (uplift), or why it is still ranked by risk.
+function upliftWords(u) {
+  if (u.ranked_by === "uplift") {
+    return t("worklist.uplift.ranked", { version: u.model_version, qini: u.grades.qini_uplift.toFixed(4), risk: u.grades.qini_risk.toFixed(4) });
+  }
+  if (u.model_version) return t("worklist.uplift.weak", { version: u.model_version });
+  if (Math.min(u.contact, u.control) < u.min_per_arm) {
+    return t("worklist.uplift.few", { outcomes: number(u.outcomes), contact: number(u.contact), control: number(u.control), needed: number(u.min_per_arm) });
+  }
+  return t("worklist.uplift.untrained", { outcomes: number(u.outcomes) });
+}
+
+// The evidence behind "a call may push them away": the estimate, its interval and the band's
+// observed retention of contacted vs held-out customers in past pulls.
+function pushAwayEvidence(item) {
+  const u = item.uplift;
+  const said = t("worklist.pushaway.estimate", { estimate: percent(u.estimate, 1), low: percent(u.low, 1), high: percent(u.high, 1) });
+  const seg = u.segment;
+  return seg && seg.retained_contact != null && seg.retained_control != null
+    ? `${said} ${t("worklist.pushaway.segment", { contact: percent(seg.retained_contact), control: percent(seg.retained_control) })}` : said;
 }
 
 // What is missing when a list is empty, and what to do next: no churn model, no scores yet, or

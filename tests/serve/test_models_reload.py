@@ -9,7 +9,7 @@ import joblib
 
 from cxml.settings import Settings
 from cxml.text.training import default_pipeline
-from serve.models import Models
+from serve.serving_models import Models
 
 
 def test_a_reload_keeps_a_model_whose_version_did_not_change(tmp_path: Path) -> None:

@@ -30,12 +30,12 @@ def test_migrations_build_exactly_the_declared_tables(store: Store) -> None:
         indexes = set(connection.exec_driver_sql(names).scalars())
     assert differences == []
     assert {"ix_latest_scores_ranking", "ix_latest_scores_revenue"} <= indexes
-    assert store.schema_revision() == "0016_intent_corrections"
+    assert store.schema_revision() == "0017_events_outbox_event_ids"
 
 
 def test_migrating_twice_is_a_no_op(store: Store) -> None:
     store.migrate()
-    assert store.schema_revision() == "0016_intent_corrections"
+    assert store.schema_revision() == "0017_events_outbox_event_ids"
 
 
 def test_an_empty_store_reports_zero_counts(store: Store) -> None:
