@@ -280,7 +280,7 @@ class FeatureDrift(Open):
     band: str | None = None
 
 
-class DriftAlert(Open):
+class DriftCheckAlert(Open):
     check: str
     band: str | None = None
     message: str
@@ -296,7 +296,7 @@ class DriftReport(Open):
     mixes: dict[str, MixDrift] = Field(default_factory=dict)
     features: list[FeatureDrift] = Field(default_factory=list)
     performance: dict[str, Any] | None = None
-    alerts: list[DriftAlert] = Field(default_factory=list)
+    alerts: list[DriftCheckAlert] = Field(default_factory=list)
 
 
 class SurvivalCurve(BaseModel):
@@ -392,7 +392,7 @@ class ModelPromoted(BaseModel):
     reason: str
 
 
-class DriftAlerted(BaseModel):
+class DriftAlert(BaseModel):
     """drift.alert: a kept drift check raised alerts (read them at GET /v1/drift)."""
 
     reference: str = Field(description="the reference period's label")
@@ -451,7 +451,7 @@ class DriftAlertEvent(_Event):
     """drift.alert: a kept drift check raised alerts."""
 
     type: Literal["drift.alert"]
-    payload: DriftAlerted
+    payload: DriftAlert
 
 
 class ThemeEmergingEvent(_Event):
