@@ -4,11 +4,13 @@ the payload a receiver gets."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from cxml.settings import Settings
+from cxml.store import Store
 from cxml.webhooks import EVENTS
 from serve.app import create_app
 from serve.schemas_reports import EVENT_BODIES
@@ -85,3 +87,32 @@ def test_every_webhook_event_documents_its_payload(spec: dict[str, Any], event: 
     payload = _resolved(spec, envelope["properties"]["payload"])
     assert payload["properties"] and payload.get("additionalProperties") is None
     assert event in EVENT_BODIES
+
+
+def test_the_bodies_cxml_queues_match_their_documented_schemas(
+    store: Store, settings: Settings
+) -> None:
+    from cxml.followups import escalate_overdue, open_follow_up
+    from cxml.jobs.pulls import pull
+    from cxml.webhooks import announce_readable_pulls, body_of, deliveries, register
+    from tests.test_pulls import NOW, _scored
+
+    endpoint = register(
+        store,
+        "http://127.0.0.1:9/hook",
+        ["follow_up.overdue", "pull.readable"],
+        actor="k",
+        now=NOW,
+        allow_private=True,
+    )
+    scored = _scored(store, settings, n=20)
+    high = scored.loc[scored["band"] == "high", "customer_id"].iloc[0]
+    open_follow_up(store, high, {"owner": "aiko"}, actor="k", now=NOW)
+    later = NOW + timedelta(days=10)
+    assert escalate_overdue(store, now=later, after_days=3, owner="lead", actor="cron")
+    pull(store, settings, today=NOW, capacity=5, actor="k", horizon_days=30, seed=1)
+    assert announce_readable_pulls(store, now=NOW + timedelta(days=31)) == 1
+    rows = deliveries(store, endpoint["endpoint_id"])
+    assert {r["event_type"] for r in rows} == {"follow_up.overdue", "pull.readable"}
+    for row in rows:
+        EVENT_BODIES[row["event_type"]].model_validate_json(body_of(row))
