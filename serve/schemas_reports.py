@@ -408,8 +408,10 @@ class ThemeEmerging(BaseModel):
     language: str | None
     period: str
     count: int = Field(description="comments raising it in `period`")
-    baseline: float = Field(description="its usual count per period before")
-    growth: float
+    baseline: float | None = Field(
+        description="its share of comments in the baseline periods, % (null: none then)"
+    )
+    growth: float | None = Field(description="change of its share since, percentage points")
 
 
 class PullReadable(BaseModel):
