@@ -21,6 +21,7 @@ from cxml.scoring import Band
 from cxml.store.scores import Sort, at_risk, at_risk_summary
 from serve.deps import Service, now, require, service
 from serve.schemas import AtRiskPage, Problem
+from serve.schemas_reports import AtRiskSummary
 
 router = APIRouter(prefix="/v1", tags=["at-risk"])
 CSV_COLUMNS = (
@@ -175,6 +176,7 @@ def csv_response(
 
 @router.get(
     "/at-risk/summary",
+    response_model=AtRiskSummary,
     summary="Per band: how many active customers, their revenue at risk and mean probability",
 )
 def at_risk_totals(

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Depends, Query
 
 from cxml.store.audit import audit_rows
 from serve.deps import Service, require, service
+from serve.schemas_reports import AuditLog
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
 
 @router.get(
     "/audit",
+    response_model=AuditLog,
     summary="Who did what, newest first: keys, models, and reads of personal data (kind=read)",
 )
 def audit(

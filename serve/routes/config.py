@@ -11,12 +11,14 @@ from cxml.churn.explain import LANGUAGES
 from cxml.store.history import attribute_names
 from cxml.store.metrics import feedback_attribute_names
 from serve.deps import Service, require, service
+from serve.schemas_reports import ServiceConfig
 
 router = APIRouter(prefix="/v1", tags=["health"])
 
 
 @router.get(
     "/config",
+    response_model=ServiceConfig,
     summary="Currency of money amounts, languages, customer attributes (segments), response "
     "attributes (response_segments), churn horizon, the key's scopes, version",
 )

@@ -13,6 +13,7 @@ from cxml.jobs.drift import run_drift
 from cxml.store.drift import latest_report
 from serve.deps import Service, now, require, service
 from serve.schemas import Problem
+from serve.schemas_reports import DriftReport
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
 
@@ -21,6 +22,8 @@ PERIOD = "2025, 2025-Q2, 2025-04, 2025-04-07, or a range such as 2025-01..2025-0
 
 @router.get(
     "/drift",
+    response_model=DriftReport,
+    response_model_exclude_unset=True,
     summary="Theme, sentiment, language and channel mix, churn features (PSI) and the churn "
     "model's realised performance between two periods, with alerts",
     description="Without `reference` and `current`: the newest report kept by `cxml drift`. "

@@ -15,6 +15,7 @@ from serve import links
 from serve.coalesce import Same
 from serve.deps import Service, require, service
 from serve.schemas import CUSTOMER_ITEM, FeedbackRequest, FeedbackResponse, Problem
+from serve.schemas_reports import CustomersSent
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -101,6 +102,8 @@ class CustomersRequest(BaseModel):
 
 @router.post(
     "/customers",
+    response_model=CustomersSent,
+    response_model_exclude_unset=True,
     summary="Create or update customers (contract columns and any attributes); releases held feedback",
     responses={
         **links.responses(links.CUSTOMERS_CREATED),

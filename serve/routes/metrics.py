@@ -20,12 +20,15 @@ from cxml.reporting import (
 )
 from serve.deps import Service, now, require, service
 from serve.schemas import Problem
+from serve.schemas_reports import AlertTable, DriverTable, MetricTable
 
 router = APIRouter(prefix="/v1", tags=["metrics"])
 
 
 @router.get(
     "/metrics/{metric}",
+    response_model=MetricTable,
+    response_model_exclude_unset=True,
     summary="NPS, CSAT, CES, churn or retention rate per group, with 95 % intervals and counts",
     responses={422: {"model": Problem}},
 )
@@ -63,7 +66,12 @@ def _churn_data(frame: Any, metric: str) -> dict[str, Any]:
     return {"churn_data": True}
 
 
-@router.get("/drivers/{target}", summary="Themes ranked by their impact on NPS or churn")
+@router.get(
+    "/drivers/{target}",
+    response_model=DriverTable,
+    response_model_exclude_unset=True,
+    summary="Themes ranked by their impact on NPS or churn",
+)
 def drivers(
     target: DriverTarget,
     key: dict[str, Any] = Depends(require("read")),
@@ -73,7 +81,12 @@ def drivers(
     return {"target": target, "rows": records(frame), **_churn_data(frame, target)}
 
 
-@router.get("/alerts", summary="Emerging themes: rising share in the latest period (z-test)")
+@router.get(
+    "/alerts",
+    response_model=AlertTable,
+    response_model_exclude_unset=True,
+    summary="Emerging themes: rising share in the latest period (z-test)",
+)
 def alerts(
     period: AlertPeriod = AlertPeriod.MONTH,
     baseline: int = Query(3, ge=1, le=24),

@@ -13,13 +13,19 @@ from cxml.jobs.promote import ModelKind, version_table
 from serve import telemetry
 from serve.deps import Service, now, require, service
 from serve.schemas import Problem
+from serve.schemas_reports import ModelVersions, Promotion, ReloadedModels, ServingModels
 
 log = logging.getLogger("cxml.serve")
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-@router.get("", summary="The churn and text model versions serving in this worker")
+@router.get(
+    "",
+    response_model=ServingModels,
+    response_model_exclude_unset=True,
+    summary="The churn and text model versions serving in this worker",
+)
 def models(
     key: dict[str, Any] = Depends(require("read")), state: Service = Depends(service)
 ) -> dict[str, Any]:
@@ -28,6 +34,8 @@ def models(
 
 @router.post(
     "/reload",
+    response_model=ReloadedModels,
+    response_model_exclude_unset=True,
     summary="Load the registry's champions (or exported bundles) now; requests in flight finish on the old ones",
 )
 async def reload(
@@ -66,6 +74,8 @@ class PromoteRequest(BaseModel):
 
 @router.get(
     "/{kind}/versions",
+    response_model=ModelVersions,
+    response_model_exclude_unset=True,
     summary="Every registered version of the churn or text model: its grades, the champion's "
     "on the same yardstick, and which is champion",
 )
@@ -79,6 +89,7 @@ def versions(
 
 @router.post(
     "/{kind}/promote",
+    response_model=Promotion,
     summary="Move the champion through the gate: churn must beat it on the challenger's "
     "backtest, text must be at least as good on its held-out comments; the lineage of the "
     "themes comes with a text decision. This worker reloads at once, the others poll.",

@@ -11,12 +11,14 @@ from fastapi import APIRouter, Depends, Query
 from cxml.batch import survival_curves
 from serve.deps import Loaded, Service, churn_model, now, require, service
 from serve.schemas import Problem
+from serve.schemas_reports import SurvivalCurves
 
 router = APIRouter(prefix="/v1", tags=["churn"])
 
 
 @router.get(
     "/survival",
+    response_model=SurvivalCurves,
     summary="Share of today's active customers still customers after each day, per customer "
     "segment or per theme they raised (the served churn model's time-to-churn companion)",
     responses={422: {"model": Problem}, 503: {"model": Problem}},

@@ -16,6 +16,7 @@ from cxml.store.analysis import theme_comments
 from cxml.text.redact import redacted
 from serve.deps import Service, now, require, service
 from serve.schemas import Problem
+from serve.schemas_reports import ThemeComments, ThemeList
 
 router = APIRouter(prefix="/v1/themes", tags=["themes"])
 ThemePath = Path(min_length=1, max_length=100, description="the theme's id (from GET /v1/themes)")
@@ -23,6 +24,8 @@ ThemePath = Path(min_length=1, max_length=100, description="the theme's id (from
 
 @router.get(
     "",
+    response_model=ThemeList,
+    response_model_exclude_unset=True,
     summary="Every theme: volume, sentiment, impact on NPS and churn with 95 % intervals, at-risk "
     "customers and revenue, monthly trend, emerging alert",
     responses={422: {"model": Problem}},
@@ -57,6 +60,8 @@ def _before(cursor: str | None) -> tuple[datetime, str] | None:
 
 @router.get(
     "/{theme_id}/comments",
+    response_model=ThemeComments,
+    response_model_exclude_unset=True,
     summary="The comments that raised a theme, newest first, with the evidence span (offsets in "
     "the redacted text) and the customer who wrote each",
     responses={422: {"model": Problem}},

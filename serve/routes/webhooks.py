@@ -16,6 +16,7 @@ from serve.schemas import (
     WebhookEvent,
     WebhookList,
 )
+from serve.schemas_reports import EVENT_BODIES, Redelivery
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 EndpointPath = Path(min_length=1, max_length=32)
@@ -86,6 +87,7 @@ def list_deliveries(
 
 @router.post(
     "/{endpoint_id}/deliveries/{delivery_id}/redeliver",
+    response_model=Redelivery,
     status_code=202,
     summary="Send a delivery again now (same event id)",
     responses={404: {"model": Problem}},
@@ -101,13 +103,22 @@ def redeliver_one(
 
 
 def document(app: FastAPI) -> None:
-    """Name each event's delivery in the OpenAPI document's ``webhooks`` (what a receiver
-    gets: a signed WebhookEvent), so client generators type it."""
+    """Name each event's delivery in the OpenAPI document's ``webhooks``, with the body a
+    receiver gets for it (a signed envelope around the event's own payload), so client
+    generators type it."""
     for event in EVENTS:
 
         def receive(body: WebhookEvent) -> None:  # documentation only: cxml sends, never serves
             """Signed with X-Cxml-Timestamp and X-Cxml-Signature (see the README)."""
 
+        body = EVENT_BODIES.get(event)  # an event without a model yet keeps the generic envelope
+        receive.__annotations__ = {"body": body or WebhookEvent, "return": None}
         app.webhooks.post(
-            event, summary=f"cxml sends {event}", operation_id=f"event_{event.replace('.', '_')}"
+            event,
+            summary=f"cxml sends {event}",
+            description=body.__doc__ if body else None,
+            operation_id=f"event_{event.replace('.', '_')}",
+            status_code=204,
+            response_class=Response,
+            responses={204: {"description": "any 2xx: delivered; else retried with backoff"}},
         )(receive)

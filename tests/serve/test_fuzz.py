@@ -64,6 +64,12 @@ def test_chained_calls_follow_the_links_and_never_fail(fuzzed: dict[str, Any]) -
     from collections import Counter
 
     spec = httpx.get(f"{fuzzed['base']}/openapi.json").json()
+    # schemathesis starts chains only at operations it judges "likely to succeed": with the
+    # answer of POST /v1/customers typed (CustomersSent) its dependency analysis no longer
+    # sees a producer of customers and demotes the route, so the chains never begin at a
+    # new customer. The stateful walk reads that answer as an untyped object, as before.
+    sent = spec["paths"]["/v1/customers"]["post"]["responses"]["200"]["content"]
+    sent["application/json"]["schema"] = {"type": "object", "additionalProperties": True}
     schema = schemathesis.openapi.from_dict(spec)
     schema.config.update(base_url=fuzzed["base"])
     key = fuzzed["keys"]["admin"]
