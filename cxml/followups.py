@@ -126,6 +126,7 @@ def escalate_overdue(
             "due_at": row["due_at"].isoformat(),
             "previous_owner": row["owner"],
             "owner": owner,
+            "escalated": True,
         }
         stored.escalate(
             store,

@@ -446,6 +446,36 @@ def announce_readable_pulls(store: Store, *, now: datetime) -> int:
     return len(ready)
 
 
+def announce_overdue_follow_ups(store: Store, *, now: datetime) -> int:
+    """Queue ``follow_up.overdue`` for every open follow-up past its due date, once per
+    follow-up and due date (the event id is theirs: a later pass announces nothing again), with
+    ``escalated: false``; an escalation later announces it again, handed on. Nothing is read
+    when no endpoint subscribes. Returns how many deliveries were queued."""
+    from cxml.store.followups import overdue
+
+    with store.engine.connect() as connection:
+        if not subscribers(connection, "follow_up.overdue"):
+            return 0
+    events = [
+        Event(
+            {
+                "follow_up_id": int(row["follow_up_id"]),
+                "customer_id": row["customer_id"],
+                "due_at": row["due_at"].isoformat(),
+                "previous_owner": None,
+                "owner": row["owner"],
+                "escalated": False,
+            },
+            key=f"{row['follow_up_id']}\x00{row['due_at'].isoformat()}",
+        )
+        for row in overdue(store, now)
+    ]
+    if not events:
+        return 0
+    with store.begin() as connection:
+        return emit_many(connection, "follow_up.overdue", events, now=now)
+
+
 # --- customer.high_risk ----------------------------------------------------------------------
 
 HIGH_BAND = "high"

@@ -375,13 +375,15 @@ class CustomerHighRisk(BaseModel):
 
 
 class FollowUpOverdue(BaseModel):
-    """follow_up.overdue: an open follow-up passed its due date and was handed on."""
+    """follow_up.overdue: an open follow-up passed its due date (sent once when it does), or
+    was escalated to a second owner (sent again, ``escalated`` true)."""
 
     follow_up_id: int
     customer_id: str
     due_at: datetime
-    previous_owner: str | None
-    owner: str = Field(description="who it was escalated to")
+    previous_owner: str | None = Field(description="the owner before an escalation, else null")
+    owner: str | None = Field(description="who owns it now (after an escalation: whom to)")
+    escalated: bool = Field(description="false: it just passed its due date; true: handed on")
 
 
 class ModelPromoted(BaseModel):
@@ -436,7 +438,7 @@ class CustomerHighRiskEvent(_Event):
 
 
 class FollowUpOverdueEvent(_Event):
-    """follow_up.overdue: an open follow-up passed its due date and was handed on."""
+    """follow_up.overdue: an open follow-up passed its due date, or was escalated."""
 
     type: Literal["follow_up.overdue"]
     payload: FollowUpOverdue

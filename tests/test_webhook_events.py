@@ -260,6 +260,19 @@ def test_a_retrain_that_promotes_announces_the_new_champion(
     }  # fmt: skip
 
 
+def test_the_first_version_becoming_champion_is_announced_once(store: Store) -> None:
+    from cxml.jobs.promote import announce_first_champion
+
+    register(
+        store, "http://127.0.0.1:9/hook", ["model.promoted"], actor="admin", now=SCORED_AT,
+        allow_private=True,
+    )  # fmt: skip
+    assert announce_first_champion(store, "cxml-text", "1", now=SCORED_AT) == 1
+    assert announce_first_champion(store, "cxml-text", "1", now=SCORED_AT) == 0  # a rerun
+    [queued] = outbox(store, "model.promoted")
+    assert queued["payload"]["version"] == "1" and "first version" in queued["payload"]["reason"]
+
+
 @pytest.mark.slow  # a real Spark (local[2])
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_spark_score_run_announces_the_customers_entering_high(
@@ -298,6 +311,38 @@ def test_the_servers_housekeeping_announces_an_emerging_theme_once(store: Store)
     assert housekeeping(store, Settings(), now=SCORED_AT) == {"emerging_themes": 1}
     assert housekeeping(store, Settings(), now=SCORED_AT) == {}
     assert len(outbox(store, "theme.emerging")) == 1
+
+
+def test_a_follow_up_past_its_due_date_is_announced_once_then_again_when_escalated(
+    store: Store,
+) -> None:
+    from cxml.followups import escalate_overdue, open_follow_up
+
+    with store.begin() as connection:
+        connection.execute(
+            insert(customers),
+            [
+                {"customer_id": "C1", "signup_date": date(2024, 1, 1), "attributes": {},
+                 "content_hash": 1, "created_at": SCORED_AT, "updated_at": SCORED_AT}
+            ],
+        )  # fmt: skip
+    opened = open_follow_up(store, "C1", {"owner": "aiko"}, actor="k", now=SCORED_AT)
+    register(
+        store, "http://127.0.0.1:9/hook", ["follow_up.overdue"], actor="admin", now=SCORED_AT,
+        allow_private=True,
+    )  # fmt: skip
+    assert housekeeping(store, Settings(), now=SCORED_AT) == {}  # not due yet
+    late = SCORED_AT + timedelta(days=30)
+    assert housekeeping(store, Settings(), now=late) == {"overdue_announced": 1}
+    assert housekeeping(store, Settings(), now=late + timedelta(hours=1)) == {}
+    [queued] = outbox(store, "follow_up.overdue")
+    assert queued["payload"]["follow_up_id"] == opened["follow_up_id"]
+    assert queued["payload"]["owner"] == "aiko" and queued["payload"]["escalated"] is False
+    escalate_overdue(store, now=late, after_days=3, owner="lead", actor="server")
+    handed = [r["payload"] for r in outbox(store, "follow_up.overdue")][1:]
+    assert [(p["owner"], p["previous_owner"], p["escalated"]) for p in handed] == [
+        ("lead", "aiko", True)
+    ]
 
 
 @pytest.mark.slow  # the demo served, and a real browser

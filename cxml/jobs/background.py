@@ -27,12 +27,15 @@ def housekeeping(store: Store, settings: Settings, *, now: datetime) -> dict[str
     """One pass of the slow chores; how much each did."""
     from cxml.jobs.escalation import escalate
     from cxml.jobs.privacy import apply_retention
-    from cxml.webhooks import announce_emerging_themes
+    from cxml.webhooks import announce_emerging_themes, announce_overdue_follow_ups
 
     done: dict[str, int] = {}
     if settings.escalation_owner:
         done["escalated"] = len(escalate(store, settings, now=now, actor="server"))
-    emerging = announce_emerging_themes(store, now=now)  # nothing read without subscribers
+    overdue = announce_overdue_follow_ups(store, now=now)  # nothing read without subscribers
+    if overdue:
+        done["overdue_announced"] = overdue
+    emerging = announce_emerging_themes(store, now=now)
     if emerging:
         done["emerging_themes"] = emerging
     if settings.text_retention_days:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -455,6 +456,17 @@ def run_promote(
                 now=at,
             )
     return decision
+
+
+def announce_first_champion(store: Store, model: str, version: str, *, now: datetime) -> int:
+    """The first version of a model becomes champion when it is registered (there was none to
+    grade it against): announced as ``model.promoted``, like a promotion through the gate.
+    Returns how many deliveries were queued."""
+    from cxml.webhooks import emit
+
+    reason = "the first version: there was no champion"
+    payload = {"model": model, "version": str(version), "reason": reason}
+    return emit(store, "model.promoted", payload, now=now, key=f"{model}\x00{version}")
 
 
 def version_table(settings: Any, kind: ModelKind) -> list[dict[str, Any]]:

@@ -447,6 +447,11 @@ def run_train_churn(
         else ChurnDefinition(),
         say=say,
     )
+    if result.get("version") is not None and result.get("champion") == result.get("version"):
+        from cxml.jobs.promote import announce_first_champion
+        from cxml.tracking import CHURN_MODEL
+
+        announce_first_champion(store(), CHURN_MODEL, str(result["version"]), now=now)
     return TrainedChurn(result)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,4 +63,17 @@ def run_train_text(
         say=say,
         corrections=corrections,
     )
+    if (
+        frame is not None
+        and result.get("version") is not None
+        and result.get("champion") == result.get("version")
+    ):
+        from cxml.jobs.promote import announce_first_champion
+        from cxml.tracking import TEXT_MODEL
+
+        announce_first_champion(store(), TEXT_MODEL, str(result["version"]), now=_utc_now())
     return TrainedText(result)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
