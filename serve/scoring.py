@@ -23,6 +23,7 @@ from cxml.ingest import merge_customers
 from cxml.io import to_text
 from cxml.scoring import score
 from cxml.store import Store
+from cxml.store.active import active_mask
 from cxml.store.history import History, Selection, read_history
 from cxml.store.records import existing_customers
 from cxml.store.scores import fresh_scores, write_scores
@@ -238,8 +239,9 @@ def inline_history(
         ignore_index=True,
     ).sort_values("row")
     instant = pd.Timestamp(now)
+    is_active = active_mask(merged, instant) if len(merged) else np.zeros(0, bool)
     active = []
-    for customer in merged.to_dict(orient="records"):
+    for customer, now_active in zip(merged.to_dict(orient="records"), is_active, strict=True):
         position = int(customer["row"]) - 1
         if pd.isna(customer["signup_date"]):
             errors.setdefault(position, []).append(
@@ -250,9 +252,7 @@ def inline_history(
                     "in the store",
                 }
             )
-        elif customer["signup_date"] < instant and (
-            pd.isna(customer["churn_date"]) or customer["churn_date"] >= instant
-        ):
+        elif now_active:
             active.append(customer)
     raw_feedback, owners = [], []
     for position, item in enumerate(items):

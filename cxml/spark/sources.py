@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 
 from cxml.errors import ConfigError
 from cxml.store import Store
-from cxml.store.history import customer_buckets, day_cut, history_queries
+from cxml.store.active import active_spark
+from cxml.store.history import customer_buckets, history_queries
 
 PARQUET_TABLES = ("customers", "feedback", "feedback_analysis", "feedback_themes")
 #: Every row a task receives, whatever its kind: one frame, so a bucket is one group.
@@ -213,15 +214,8 @@ def _parquet_history(spark: Any, folder: Path, as_of: pd.Timestamp) -> tuple[Any
             value=str(folder),
         )
     read = {t: spark.read.parquet(str(folder / f"{t}.parquet")) for t in PARQUET_TABLES}
-    cut = str(day_cut(as_of))
     instant = F.lit(as_of.strftime("%Y-%m-%d %H:%M:%S.%f")).cast("timestamp")
-    people = read["customers"].where(
-        (F.col("signup_date").cast("date") < F.lit(cut).cast("date"))
-        & (
-            F.col("churn_date").isNull()
-            | (F.col("churn_date").cast("date") >= F.lit(cut).cast("date"))
-        )
-    )
+    people = read["customers"].where(active_spark(as_of))
     before = F.col("created_at").cast("timestamp") < instant
     feedback = read["feedback"].where(before)
     analysis = read["feedback_analysis"].select("feedback_id", "sentiment_score", "intents")

@@ -16,15 +16,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Text, and_, cast, func, or_, select, text
+from sqlalchemy import Connection, Text, cast, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
-from cxml.contract import ANONYMOUS_PREFIX
+from cxml.store.active import active_sql, day_cut
 from cxml.store.database import Store
 from cxml.store.tables import customers, feedback, feedback_analysis, feedback_themes
 
@@ -154,23 +153,6 @@ class History:
         )
 
 
-def day_cut(as_of: pd.Timestamp) -> date:
-    """The first day that is not entirely before ``as_of``: a date column D is before
-    ``as_of`` exactly when D < day_cut (dates are midnights)."""
-    midnight = as_of.normalize()
-    return (midnight if as_of == midnight else midnight + pd.Timedelta(days=1)).date()
-
-
-def _active(as_of: pd.Timestamp) -> ColumnElement[bool]:
-    cut = day_cut(as_of)
-    return and_(
-        customers.c.signup_date < cut,
-        or_(customers.c.churn_date.is_(None), customers.c.churn_date >= cut),
-        # Anonymous survey respondents are nobody to retain: never scored nor listed at risk.
-        ~customers.c.customer_id.startswith(ANONYMOUS_PREFIX, autoescape=True),
-    )
-
-
 def _ordered(column: Any, dialect: str) -> Any:
     """Byte order for ids, whatever the database's collation (so ties sort alike everywhere)."""
     return column.collate("C") if dialect == "postgresql" else column
@@ -211,7 +193,7 @@ def history_queries(dialect: str, as_of: Any, selection: Selection = EVERYONE) -
             customers.c.monthly_value,
             text_of(customers.c.attributes),
         )
-        .where(_active(as_of), *selection.where(customers.c.customer_id))
+        .where(active_sql(as_of), *selection.where(customers.c.customer_id))
         .order_by(_ordered(customers.c.customer_id, dialect))
     )
     before = feedback.c.created_at < instant
@@ -373,7 +355,7 @@ def count_active(store: Store, as_of: Any) -> int:
     with store.engine.connect() as connection:
         return int(
             connection.execute(
-                select(func.count()).select_from(customers).where(_active(pd.Timestamp(as_of)))
+                select(func.count()).select_from(customers).where(active_sql(pd.Timestamp(as_of)))
             ).scalar_one()
         )
 

@@ -144,3 +144,14 @@ def test_spark_builds_the_same_training_rows(spark: Any, trained: Trained) -> No
         assert on_spark.X[column].tolist() == [
             None if v is None else str(v) for v in local.X[column]
         ]
+
+
+def test_the_spark_form_of_active_selects_what_sql_and_pandas_select(spark: Any) -> None:
+    from cxml.store.active import active_mask, active_spark
+    from tests.store.test_active import FRAME, INSTANTS, _expected
+
+    frame = spark.createDataFrame(FRAME.astype(object).where(FRAME.notna(), None))
+    for instant in INSTANTS:
+        chosen = {r["customer_id"] for r in frame.where(active_spark(instant)).collect()}
+        in_pandas = set(FRAME.loc[active_mask(FRAME, instant), "customer_id"])
+        assert chosen == _expected(instant) == in_pandas, instant
