@@ -4,7 +4,8 @@ the payload a receiver gets."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -88,27 +89,50 @@ def test_every_webhook_event_documents_its_payload(spec: dict[str, Any], event: 
 def test_the_bodies_cxml_queues_match_their_documented_schemas(
     store: Store, settings: Settings
 ) -> None:
+    """Every event cxml queues, made by the code that queues it, validates against its documented
+    body, and its payload carries exactly the documented fields (drift.alert: see its job)."""
     from cxml.followups import escalate_overdue, open_follow_up
+    from cxml.jobs.promote import announce_first_champion
     from cxml.jobs.pulls import pull
-    from cxml.webhooks import announce_readable_pulls, body_of, deliveries, register
+    from cxml.webhooks import (
+        announce_emerging_themes,
+        announce_overdue_follow_ups,
+        announce_readable_pulls,
+        body_of,
+        deliveries,
+        queue_high_risk,
+        register,
+    )
     from tests.test_pulls import NOW, _scored
+    from tests.test_webhook_events import surging_theme
 
+    made = ["customer.high_risk", "follow_up.overdue", "model.promoted", "theme.emerging"]
     endpoint = register(
         store,
         "http://127.0.0.1:9/hook",
-        ["follow_up.overdue", "pull.readable"],
+        [*made, "pull.readable"],
         actor="k",
         now=NOW,
         allow_private=True,
     )
     scored = _scored(store, settings, n=20)
+    rising = scored[scored["band"] == "medium"].head(1).assign(band="high", probability=0.9)
+    with store.begin() as connection:  # a medium customer scored high a day later: entering
+        tomorrow = (NOW + timedelta(days=1)).date()
+        assert queue_high_risk(connection, rising.assign(as_of=tomorrow), now=NOW) == 1
     high = scored.loc[scored["band"] == "high", "customer_id"].iloc[0]
     open_follow_up(store, high, {"owner": "aiko"}, actor="k", now=NOW)
     later = NOW + timedelta(days=10)
+    assert announce_overdue_follow_ups(store, now=later) == 1
     assert escalate_overdue(store, now=later, after_days=3, owner="lead", actor="cron")
     pull(store, settings, today=NOW, capacity=5, actor="k", horizon_days=30, seed=1)
     assert announce_readable_pulls(store, now=NOW + timedelta(days=31)) == 1
+    assert announce_first_champion(store, "cxml-churn", "1", now=NOW) == 1
+    surging_theme(store, date(2025, 6, 1))
+    assert announce_emerging_themes(store, now=NOW) == 1
     rows = deliveries(store, endpoint["endpoint_id"])
-    assert {r["event_type"] for r in rows} == {"follow_up.overdue", "pull.readable"}
+    assert {r["event_type"] for r in rows} == {*made, "pull.readable"}
     for row in rows:
-        EVENT_BODIES[row["event_type"]].model_validate_json(body_of(row))
+        body = EVENT_BODIES[row["event_type"]].model_validate_json(body_of(row))
+        documented = set(type(body.payload).model_fields)
+        assert set(json.loads(body_of(row))["payload"]) == documented, row["event_type"]
