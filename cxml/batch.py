@@ -23,8 +23,7 @@ from cxml.churn.predictor import ChurnPredictor
 from cxml.scoring import Attribution, attribution_for, attribution_name, score
 from cxml.store import Store
 from cxml.store.history import count_active, customer_buckets, read_history
-from cxml.store.scores import write_scores
-from cxml.webhooks import queue_high_risk
+from cxml.webhooks import record_scores
 
 Progress = Callable[[int, int], None]
 
@@ -82,9 +81,7 @@ def score_store(
             history=history,
         )
         if record:  # the scores and their customer.high_risk events, together
-            with store.begin() as connection:
-                queue_high_risk(connection, scored, now=scored_at)
-                write_scores(store, scored, connection)
+            record_scores(store, scored, now=scored_at)
         if sink is not None:
             sink(scored)
         if top:  # as the at-risk list orders: ranking score, then revenue at risk

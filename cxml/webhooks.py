@@ -540,6 +540,17 @@ def queue_high_risk(connection: Connection, scored: pd.DataFrame, *, now: dateti
     return emit_many(connection, "customer.high_risk", events, now=now, endpoints=endpoints)
 
 
+def record_scores(store: Store, scored: pd.DataFrame, *, now: datetime) -> None:
+    """Write a score run's scores and queue the ``customer.high_risk`` events they cause, in
+    one transaction: nothing announced that was not stored, nothing stored unannounced. Every
+    path that stores scores (batch, Spark, the score route) writes through here."""
+    from cxml.store.scores import write_scores
+
+    with store.begin() as connection:
+        queue_high_risk(connection, scored, now=now)
+        write_scores(store, scored, connection)
+
+
 # --- theme.emerging --------------------------------------------------------------------------
 
 

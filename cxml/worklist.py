@@ -116,16 +116,8 @@ def worklist(
 def _uplift_summary(uplift: UpliftRanking, items: list[dict[str, Any]]) -> dict[str, Any]:
     """Whether the list is ranked by uplift or by risk and why, what it rests on, and how many
     listed customers a call may push away."""
-    status = uplift.status
     return {
-        "ranked_by": status["ranked_by"],
-        "reason": status["reason"],
-        "outcomes": status["outcomes"],
-        "contact": status["contact"],
-        "control": status["control"],
-        "min_per_arm": status["min_per_arm"],
-        "model_version": status["model_version"],
-        "grades": status["grades"],
+        **uplift.status,
         "push_away": sum(1 for i in items if (i.get("uplift") or {}).get("push_away")),
         "by_band": uplift.evidence,
     }

@@ -26,8 +26,8 @@ from cxml.store import Store
 from cxml.store.active import active_mask
 from cxml.store.history import History, Selection, read_history
 from cxml.store.records import existing_customers
-from cxml.store.scores import fresh_scores, write_scores
-from cxml.webhooks import queue_high_risk
+from cxml.store.scores import fresh_scores
+from cxml.webhooks import record_scores
 from serve.coalesce import Same
 
 
@@ -146,9 +146,7 @@ def score_items(
             )
             results[position] = _error(409, customer_id, reason)
     if record and not recorded.empty:  # with the customer.high_risk events it causes
-        with store.begin() as connection:
-            queue_high_risk(connection, recorded, now=now)
-            write_scores(store, recorded, connection)
+        record_scores(store, recorded, now=now)
     return [r for r in results if r is not None]
 
 

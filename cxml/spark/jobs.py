@@ -101,8 +101,7 @@ def score_with_spark(
     def task(bucket: pd.DataFrame) -> pd.DataFrame:
         from cxml.scoring import score
         from cxml.store import Store
-        from cxml.store.scores import write_scores
-        from cxml.webhooks import queue_high_risk
+        from cxml.webhooks import record_scores
 
         history = _history(as_of, bucket)
         if history.customers.empty:
@@ -119,9 +118,7 @@ def score_with_spark(
         if database_url is not None:
             store = Store.open(database_url, migrate=False)
             try:  # the bucket's scores and its customer.high_risk events, together
-                with store.begin() as connection:
-                    queue_high_risk(connection, scored, now=scored_at)
-                    write_scores(store, scored, connection)
+                record_scores(store, scored, now=scored_at)
             finally:
                 store.close()
         return _score_rows(scored)

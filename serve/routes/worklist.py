@@ -46,42 +46,42 @@ def _horizon(state: Service) -> int:
     return int(churn.horizon_days) if churn is not None else 90
 
 
+async def _briefly(state: Service, key: tuple[Any, ...], seconds: float, compute: Any) -> Any:
+    """``compute()`` in a worker thread, kept for ``seconds`` per ``key`` on this worker: for
+    reads that change slowly and cost a scan of the store."""
+    cache: dict[Any, tuple[float, Any]] = state.__dict__.setdefault("_briefly", {})
+    hit = cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < seconds:
+        return hit[1]
+    value = await asyncio.to_thread(compute)
+    cache[key] = (time.monotonic(), value)
+    return value
+
+
 async def _impact(state: Service, by: tuple[ImpactBy, ...]) -> dict[str, Any]:
     """follow_up_impact for this worker, cached briefly (one per split asked)."""
-    cache: dict[Any, tuple[float, dict[str, Any]]] = state.__dict__.setdefault("_impact", {})
-    key = (by, _horizon(state))
-    hit = cache.get(key)
-    if hit is not None and time.monotonic() - hit[0] < _IMPACT_SECONDS:
-        return hit[1]
-    impact = await asyncio.to_thread(
-        run_followups_impact,
-        state.settings,
-        state.store,
-        now=now(),
-        horizon_days=_horizon(state),
-        by=by,
+    horizon = _horizon(state)
+
+    def compute() -> dict[str, Any]:
+        return run_followups_impact(
+            state.settings, state.store, now=now(), horizon_days=horizon, by=by
+        ).report
+
+    result: dict[str, Any] = await _briefly(
+        state, ("impact", by, horizon), _IMPACT_SECONDS, compute
     )
-    result = impact.report
-    cache[key] = (time.monotonic(), result)
     return result
 
 
 async def _uplift(state: Service) -> Any:
     """What the worklist ranks with (the uplift champion, the randomised outcomes so far),
     for this worker, cached briefly: a model is trained at most daily."""
-    cache: dict[str, tuple[float, Any]] = state.__dict__.setdefault("_uplift", {})
-    hit = cache.get("uplift")
-    if hit is not None and time.monotonic() - hit[0] < _UPLIFT_SECONDS:
-        return hit[1]
-    ranking = await asyncio.to_thread(
-        worklist_uplift,
-        state.settings,
-        state.store,
-        today=now(),
-        horizon_days=_horizon(state),
-    )
-    cache["uplift"] = (time.monotonic(), ranking)
-    return ranking
+    horizon = _horizon(state)
+
+    def compute() -> Any:
+        return worklist_uplift(state.settings, state.store, today=now(), horizon_days=horizon)
+
+    return await _briefly(state, ("uplift", horizon), _UPLIFT_SECONDS, compute)
 
 
 @router.get(
