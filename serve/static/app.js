@@ -441,6 +441,11 @@ function effectWords(effect) {
   return t("impact.none", { ...vars, effect: signed(effect.effect_pts) });
 }
 
+// A sentence set inside another one's brackets: without its own full stop.
+function clause(sentence) {
+  return sentence.replace(/[.。]\s*$/, "");
+}
+
 function followUpCell(item, row) {
   const follow = item.follow_up;
   const cell = h("td", {});
@@ -520,8 +525,8 @@ async function worklist() {
     const shares = Object.values(list.saved_share || {});
     summary.replaceChildren(h("p", {}, list.ranked_by === "uplift" ? upliftWords(list.uplift)
       : list.ranked_by === "expected_saved"
-      ? t("worklist.ranked.saved", { share: percent(Math.max(...shares)), effect: effectWords(list.effect) })
-      : t("worklist.ranked.risk", { effect: effectWords(list.effect) })),
+      ? t("worklist.ranked.saved", { share: percent(Math.max(...shares)), effect: clause(effectWords(list.effect)) })
+      : t("worklist.ranked.risk", { effect: clause(effectWords(list.effect)) })),
     list.uplift && list.ranked_by !== "uplift" ? h("p", { id: "worklist-uplift", class: "muted" }, upliftWords(list.uplift)) : "",
     h("p", { id: "worklist-totals" }, list.expected_saved != null
       ? t("worklist.totals", { count: number(list.items.length), risk: money(list.revenue_at_risk), saved: money(list.expected_saved) })
