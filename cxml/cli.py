@@ -510,7 +510,7 @@ def train_text(
     from cxml.lines import text_grade_lines, text_registration_line
 
     request = TrainTextRequest(
-        input_path, text_column, label_column, taxonomy_path, n_themes, register
+        input_path, text_column, label_column, taxonomy_path, n_themes, register, actor=_actor()
     )
     result = run_train_text(_settings(ctx), lambda: _store(ctx), request, say=_say).report
     if as_json:
@@ -647,6 +647,7 @@ def train_churn_command(
         definition=definition,
         inactive_days=inactive_days,
         engine=_engine(engine, master, spark_conf, parquet_dir),
+        actor=_actor(),
     )
     result = run_train_churn(_settings(ctx), lambda: _store(ctx), request, now=_now(), say=_say)
     if as_json:

@@ -458,15 +458,39 @@ def run_promote(
     return decision
 
 
-def announce_first_champion(store: Store, model: str, version: str, *, now: datetime) -> int:
+def announce_first_champion(
+    store: Store, model: str, version: str, *, now: datetime, actor: str = "cxml"
+) -> int:
     """The first version of a model becomes champion when it is registered (there was none to
-    grade it against): announced as ``model.promoted``, like a promotion through the gate.
-    Returns how many deliveries were queued."""
+    grade it against): recorded in the audit log by ``actor`` and announced as
+    ``model.promoted``, like a promotion through the gate, in one transaction. Once per model
+    version: a rerun records and queues nothing more. Returns how many deliveries were
+    queued."""
+    from sqlalchemy import and_, func, select
+
+    from cxml.store.audit import record_action
+    from cxml.store.tables import audit_log
     from cxml.webhooks import emit
 
     reason = "the first version: there was no champion"
-    payload = {"model": model, "version": str(version), "reason": reason}
-    return emit(store, "model.promoted", payload, now=now, key=f"{model}\x00{version}")
+    target = f"{model}/{version}"
+    with store.begin() as connection:
+        recorded = connection.execute(
+            select(func.count())
+            .select_from(audit_log)
+            .where(and_(audit_log.c.action == "model.promoted", audit_log.c.target == target))
+        ).scalar_one()
+        if not recorded:
+            record_action(
+                connection,
+                actor=actor,
+                action="model.promoted",
+                target=target,
+                at=now,
+                detail={"model": model, "version": str(version), "reason": reason},
+            )
+        payload = {"model": model, "version": str(version), "reason": reason}
+        return emit(connection, "model.promoted", payload, now=now, key=f"{model}\x00{version}")
 
 
 def version_table(settings: Any, kind: ModelKind) -> list[dict[str, Any]]:

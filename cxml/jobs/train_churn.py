@@ -375,6 +375,7 @@ class TrainChurnRequest:
     definition: str = "subscription"  # or "inactivity"
     inactive_days: int = 90
     engine: Engine = field(default_factory=Engine)
+    actor: str = "cxml"  # who trains: the audit log's entry when the first version is champion
 
 
 @dataclass(frozen=True)
@@ -451,7 +452,9 @@ def run_train_churn(
         from cxml.jobs.promote import announce_first_champion
         from cxml.tracking import CHURN_MODEL
 
-        announce_first_champion(store(), CHURN_MODEL, str(result["version"]), now=now)
+        announce_first_champion(
+            store(), CHURN_MODEL, str(result["version"]), now=now, actor=request.actor
+        )
     return TrainedChurn(result)
 
 

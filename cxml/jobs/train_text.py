@@ -26,6 +26,7 @@ class TrainTextRequest:
     taxonomy_path: Path | None = None
     n_themes: int | None = None
     register: bool = True
+    actor: str = "cxml"  # who trains: the audit log's entry when the first version is champion
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ def run_train_text(
         from cxml.jobs.promote import announce_first_champion
         from cxml.tracking import TEXT_MODEL
 
-        announce_first_champion(store(), TEXT_MODEL, str(result["version"]), now=_utc_now())
+        announce_first_champion(
+            store(), TEXT_MODEL, str(result["version"]), now=_utc_now(), actor=request.actor
+        )
     return TrainedText(result)
 
 
