@@ -1006,6 +1006,8 @@ def _answered(
     items = []
     for number, record in enumerate(records, start=1):
         identifier = record.get(key) if isinstance(record, dict) else None
+        if identifier is not None and not isinstance(identifier, str):
+            identifier = json.dumps(identifier, default=str)  # ids answer as text: 5 → "5"
         if number in rejected:
             found = rejected[number]
             errors = found["errors"]

@@ -18,6 +18,7 @@ from cxml.contract import (
 )
 from cxml.followups import Status
 from cxml.scoring import Band
+from serve.schemas_reports import IngestItem
 
 CustomerId = Field(min_length=1, max_length=255, pattern=r"^[^\x00]+$", examples=["C000123"])
 
@@ -236,6 +237,8 @@ class FeedbackRequest(BaseModel):
 
 
 class FeedbackResponse(BaseModel):
+    """The ingest report of a feedback batch, and one result per item in request order."""
+
     read: int
     accepted: int
     updated: int
@@ -243,7 +246,7 @@ class FeedbackResponse(BaseModel):
     rejected: int
     held: int
     analysed: int
-    results: list[dict[str, Any]]
+    results: list[IngestItem]
 
 
 class FollowUpCreate(BaseModel):
@@ -412,16 +415,6 @@ class Pull(BaseModel):
     skipped_in_open_pulls: int
     items: list[PulledCustomer]
     message: str | None = None
-
-
-class PullRead(BaseModel):
-    """Pulls and, once their horizons have passed, retention of contact vs control (randomised,
-    CUPED-adjusted on the pre-contact score), saves and revenue saved, with 95 % intervals."""
-
-    kind: str
-    pulls: list[dict[str, Any]]
-    overall: dict[str, Any] | None
-    message: str | None
 
 
 class WebhookCreate(BaseModel):

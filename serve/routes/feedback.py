@@ -49,6 +49,7 @@ async def _ingested(
 @router.post(
     "/feedback",
     response_model=FeedbackResponse,
+    response_model_exclude_unset=True,
     summary="Ingest feedback as it arrives; idempotent on feedback_id; comments are analysed at once",
     responses={
         **links.responses(links.FEEDBACK_SENT),

@@ -19,8 +19,8 @@ from cxml.scoring import Band
 from cxml.worklist import worklist
 from serve.deps import Service, now, require, service
 from serve.routes.at_risk import csv_response, segments
-from serve.schemas import OverdueList, Problem, Pull, PullCreate, PullRead
-from serve.schemas_loop import ContactImpact
+from serve.schemas import OverdueList, Problem, Pull, PullCreate
+from serve.schemas_loop import ContactImpact, RandomisedImpact
 from serve.schemas_uplift import Worklist
 
 router = APIRouter(prefix="/v1", tags=["retention"])
@@ -207,7 +207,7 @@ async def create_pull(
 
 @router.get(
     "/worklist/pulls",
-    response_model=PullRead,
+    response_model=RandomisedImpact,
     summary="Every pull and, once its horizon has passed, retention of contact vs control "
     "with 95 % intervals (randomised); before it, the date it can be read",
 )

@@ -136,3 +136,49 @@ def test_the_bodies_cxml_queues_match_their_documented_schemas(
         body = EVENT_BODIES[row["event_type"]].model_validate_json(body_of(row))
         documented = set(type(body.payload).model_fields)
         assert set(json.loads(body_of(row))["payload"]) == documented, row["event_type"]
+
+
+def test_ingest_answers_ids_that_were_sent_as_numbers_or_objects_as_text(
+    tmp_path: Any,
+) -> None:
+    """The answers' ids are documented as text: a customer or feedback id sent as a number
+    (stored as its text) or as an object (refused) is echoed as text, not a 500 (real uvicorn,
+    an empty store)."""
+    from datetime import datetime
+
+    import httpx
+
+    from cxml.keys import create_key
+    from tests.conftest import Server
+
+    url = f"sqlite:///{tmp_path}/ids.db"
+    store = Store.open(Settings(database_url=url))
+    key = {"X-API-Key": create_key(store, ["ingest"], now=datetime(2026, 1, 1))}
+    store.close()
+    customers = [
+        {"customer_id": 5, "signup_date": "2025-01-01"},
+        {"customer_id": [1], "signup_date": "not a date"},
+    ]
+    feedback = [
+        {"feedback_id": 7, "customer_id": 5, "created_at": "2026-01-01", "channel": "email",
+         "text": "fine"},
+        {"feedback_id": {"a": 1}, "customer_id": "5", "created_at": "not a date",
+         "channel": "email", "text": "fine"},
+    ]  # fmt: skip
+    server = Server(tmp_path, url)
+    try:
+        with httpx.Client(base_url=server.base, headers=key, timeout=60) as api:
+            sent = api.post("/v1/customers", json={"customers": customers})
+            said = api.post("/v1/feedback", json={"feedback": feedback})
+    finally:
+        server.stop()
+    assert sent.status_code == 200, sent.text
+    assert [(r["customer_id"], r["status"]) for r in sent.json()["results"]] == [
+        ("5", "accepted"),
+        ("[1]", "rejected"),
+    ]
+    assert said.status_code == 200, said.text
+    results = said.json()["results"]
+    assert results[0] == {"feedback_id": "7", "status": "accepted"}  # no null customer_id/errors
+    assert results[1]["feedback_id"] == '{"a": 1}' and results[1]["status"] == "rejected"
+    assert results[1]["errors"][0]["field"] == "created_at"
