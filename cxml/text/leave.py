@@ -58,7 +58,7 @@ _GATE = {
         r"|instead|better off|alternative|look(ing)? (at|for|into) other|shop(ping)? around"
         r"|find a new|new (provider|airline|bank|carrier|supplier)|through with|finished with"
         r"|\bit is\b|status match|different|rather|replaced|no.?fly|dead to me|avoid|#fly|#go"
-        r"|give up|loyal|from now|take my|taking my",
+        r"|give up|loyal|from now|take my|taking my|\bdiff\b|won'?t be|any ?time soon",
         re.IGNORECASE,
     ),
     "ja": re.compile(
@@ -242,6 +242,18 @@ _GLUED = re.compile(
 )
 
 
+# "#SwitchingBoth", "#time2switch": words joined in a hashtag by capitals or a digit for "to"
+_HASHTAG_WORDS = re.compile(r"#\w*(?:[a-z][A-Z]|[a-z][24][a-z])\w*")
+_HASHTAG_JOINS = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[a-z])[24](?=[a-z])")
+
+
+def hashtag_words(match: re.Match[str]) -> str:
+    """A hashtag's joined words apart: "#SwitchingBoth" -> "#Switching Both",
+    "#time2switch" -> "#time to switch", "#fly4less" -> "#fly for less"."""
+    words = {"2": " to ", "4": " for ", "": " "}
+    return _HASHTAG_JOINS.sub(lambda m: words[m.group(0)], match.group(0))
+
+
 def same_company(name: str, to: str | None) -> bool:
     """``name`` (a handle or a word) names the addressee ``to``: one begins the other
     ("United" and @united, @DeltaAssist and @Delta, #UnitedAirlines and @united)."""
@@ -265,7 +277,7 @@ def mark_companies(clause: str, to: str | None) -> str:
     def named(match: re.Match[str]) -> str:
         return "@you" if same_company(match.group(0).split()[0], to) else "@other"
 
-    marked = _GLUED.sub(glued, clause)
+    marked = _HASHTAG_WORDS.sub(hashtag_words, _GLUED.sub(glued, clause))
     marked = _NAMED_COMPANY.sub(named, _HANDLE.sub(handle, marked))
     if to is None:
         return marked
