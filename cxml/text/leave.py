@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -222,7 +223,6 @@ def split_clauses(text: str) -> list[tuple[int, int]]:
 
 _HANDLE = re.compile(r"@(\w+)")
 _LEADING_HANDLE = re.compile(r"^[\s.]*@(\w+)")
-_WORD = re.compile(r"\b[A-Za-z]{4,}\b")
 # a company named in plain words: "Korean Air", "American airlines", "Acme Bank"
 _NAMED_COMPANY = re.compile(
     r"\b[A-Z][A-Za-z]+ (?i:air|airlines?|airways|bank|mobile|telecom|energy|broadband"
@@ -281,11 +281,27 @@ def mark_companies(clause: str, to: str | None) -> str:
     marked = _NAMED_COMPANY.sub(named, _HANDLE.sub(handle, marked))
     if to is None:
         return marked
+    return _addressee_words(to).sub("@you", marked)
 
-    def word(match: re.Match[str]) -> str:
-        return "@you" if same_company(match.group(0), to) else match.group(0)
 
-    return _WORD.sub(word, marked)
+@lru_cache(maxsize=512)
+def _addressee_words(to: str) -> re.Pattern[str]:
+    """The words of four or more ASCII letters that ``same_company`` says name ``to`` (lower
+    case, as ``addressee`` gives it): a prefix of it, or a word that begins with it. One
+    compiled pattern per addressee, so a clause is marked in one scan, not a call per word."""
+
+    def letters(text: str) -> str:
+        return "".join(f"[{c.lower()}{c.upper()}]" for c in text)
+
+    alternatives = []
+    if to.isascii() and to.isalpha():
+        alternatives.append(letters(to) + "[A-Za-z]{" + str(max(0, 4 - len(to))) + ",}")
+    for k in range(len(to) - 1, 3, -1):
+        if to[:k].isascii() and to[:k].isalpha():
+            alternatives.append(letters(to[:k]))
+    if not alternatives:
+        return re.compile(r"(?!)")
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
 
 
 # Word classes for the English n-grams: "had to cancel my trip" and "had to cancel my order"

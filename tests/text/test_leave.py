@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cxml.text.intents import load_default_leave
-from cxml.text.leave import LeaveDetector, split_clauses
+from cxml.text.leave import LeaveDetector, mark_companies, split_clauses
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DEV = SHARED_DATA / "churn-intent" / "dev.csv"
@@ -95,6 +95,28 @@ def test_the_span_is_the_clause_that_says_it(
 )
 def test_clauses_split_on_sentence_ends(text: str, clauses: list[str]) -> None:
     assert [text[s:e] for s, e in split_clauses(text)] == clauses
+
+
+@pytest.mark.parametrize(
+    ("clause", "to", "marked"),
+    [
+        (
+            "Flying United again? #UnitedAirlines, unit, uni, Unitedly, @Delta",
+            "united",
+            "Flying @you again? #@you, @you, uni, @you, @other",
+        ),
+        (
+            "#time2switch #SwitchingBoth #fly4less",
+            None,
+            "#time to switch #Switching Both #fly for less",
+        ),
+        ("never flying united", None, "never flying united"),
+    ],
+)
+def test_whose_company_a_clause_names(clause: str, to: str | None, marked: str) -> None:
+    """The addressee's name as @you (a word of 4+ letters that begins it or that it begins),
+    another handle as @other; a hashtag's joined words apart."""
+    assert mark_companies(clause, to) == marked
 
 
 def dev_half(text: str) -> str:
