@@ -111,6 +111,7 @@ def dev_results(detector: LeaveDetector, data: Path) -> tuple[pd.DataFrame, pd.D
             p, r, f, _ = scores(truth, group[name].to_numpy(dtype=bool))
             row.update({f"{name} P": p, f"{name} R": r, f"{name} F1": f})
         row["leave"] = int(truth.sum())
+        row["cxml flagged"] = int(group["cxml"].sum())  # Miro has no leave: its false alarms
         rows.append(row)
     return pd.DataFrame(rows), dev
 
