@@ -5,7 +5,7 @@ customer texts, nothing from the churn-intent evaluation set); slots are filled 
 per-domain word lists (telecom, SaaS, banking, retail, airlines, utilities, insurance,
 streaming, Japanese online shopping), so one pattern gives many clauses. Seeded.
 
-``clauses(seed)`` -> frame: text, language, label (leave/not), kind.
+``clauses(seed)`` -> frame: text, language, label (leave/not), kind, template.
 """
 
 from __future__ import annotations
@@ -1452,6 +1452,295 @@ MORE_NOT_JA: dict[str, list[str]] = {
     ],
 }
 
+# --- Third set: the kinds still missed, and their traps -----------------------------------
+# Written for the failure kinds listed in benchmarks/RESULTS.md (switch without a switching
+# word, already left said in passing inside a long complaint, hedged and conditional
+# leaving; cancelled transactions, long complaints with "end"/"different"/"anymore",
+# someone else; Japanese たくない / 当分 / hypothetical 二度と), in our own words across
+# the eight industries. Nothing here is taken from or modelled on an evaluation text.
+EXTRA_LEAVE_EN: dict[str, list[str]] = {
+    "switch": [
+        "Jumping ship to {competitor} as soon as I can.",
+        "Time to jump ship, {competitor} looks better every day.",
+        "Making the jump to {competitor} next month.",
+        "My next {account} won't be with {company}.",
+        "The next {account} I get will be from someone else.",
+        "When this runs out I'm giving {competitor} a go.",
+        "{handle} my next renewal is going to {rival}.",
+        "{handle} {rival} is getting my money next time, not you.",
+        "{handle} all my future bookings are going to {rival}.",
+        "{handle} {rival} it is from now on.",
+        "{handle} I'll be spending my money with {rival} from here on.",
+        "{handle} taking my points and my family to {rival}.",
+        "Signing up with {competitor} this weekend, I've had enough.",
+        "Getting quotes from other {provider}s today.",
+        "I'd sooner pay more with {competitor} than put up with this.",
+        "Happy to pay a bit extra elsewhere to avoid this.",
+        "Any {provider} but you from now on.",
+        "Will be giving my custom to a {provider} that answers the phone.",
+        "I'm off to a {provider} that actually works.",
+        "Looking at what {competitor} offers, I think I'm done here.",
+        "Someone else will get my business when the term ends.",
+        "{handle} time to see what {rival} can do for me.",
+        "Moving to a cheaper {provider} at the end of the month.",
+        "We're changing {provider}s at renewal.",
+        "I'd rather {use} with another {provider} than go through this again.",
+        "Would rather pay double elsewhere than stay.",
+        "I'd rather take my chances with {competitor} from now on.",
+        "Honestly I'd prefer any other {provider} after this.",
+    ],
+    "already_left": [
+        "After weeks of {problem}s and nobody calling back, I gave up and cancelled.",
+        "The engineer never came so in the end I cancelled and went elsewhere.",
+        "I had no choice but to cancel after months of {problem}s.",
+        "Because of the constant {problem}s I requested a cancellation.",
+        "I put in a cancellation request because nothing was ever fixed.",
+        "Left when the price went up again and nobody would talk to me.",
+        "Cancelled the lot and I'm with {competitor} now, far better.",
+        "I moved away from you last month because the {problem}s never stopped.",
+        "I used to be with you for years but went to {competitor} when the bills kept rising.",
+        "I was a customer until last year, the {problem}s drove me away.",
+        "Former customer, left because of the {problem}s.",
+        "I paid the early exit fee just to get away from you.",
+        "Ended the {account} early, best decision I made this year.",
+        "so I cancelled, what a waste of my time",
+        "The service never worked properly, so I cancelled it within the cooling-off period.",
+        "I cancelled the {account} before it even started because of how I was treated.",
+        "We've now moved all our {account}s to {competitor}.",
+        "I've stopped {use_ing} since the last {problem}.",
+        "I stopped {use_ing} months ago.",
+        "We gave up on {company} last year.",
+    ],
+    "stop_using": [
+        "Between the {problem}s and the rude staff, I won't be staying.",
+        "I don't think I'll be with you much longer, the {problem}s never end.",
+        "I'll be leaving at the end of my contract, the {problem} was never sorted.",
+        "We are done {use_ing}, too many {problem}s.",
+        "Not staying once this {account} ends, that's for sure.",
+        "I can't keep paying for this, I'm out once it renews.",
+        "Honestly, after this week I can't see myself {use_ing} again.",
+        "I'll be removing my card details and walking away.",
+        "Not giving you any more of my money.",
+        "That's the end of me {use_ing}.",
+        "Don't expect me to be {use_ing} again any time soon.",
+        "Count me out from now on.",
+        "I'm not renewing and I'm telling everyone why.",
+    ],
+    "threat": [
+        "If the {problem} isn't sorted soon I'll have to think about leaving.",
+        "Fix the {problem} or you'll lose our business.",
+        "You have until the end of the week, then I'm off.",
+        "Sort out the {problem} or I walk.",
+        "Another bill like this and I'm gone.",
+        "If the {problem}s continue I will look at {competitor}.",
+        "I'll give it one more month, then I'm switching.",
+        "If this is the new normal, I'll be looking elsewhere.",
+        "Last chance, {company}, or I go to {competitor}.",
+        "I may not be {use_ing} again if this isn't put right.",
+    ],
+    "never_again": [
+        "That was the first and only time I {use}.",
+        "Not in a million years will I {use} again.",
+        "Never in my life will I {use} again.",
+        "Once was enough, never again.",
+        "I'll never make the mistake of {use_ing} again.",
+        "You won't catch me {use_ing} again.",
+        "Not ever again, {company}.",
+        "Will avoid {company} at all costs from now on.",
+    ],
+    "cancel_account": [
+        "Please cancel everything on my {account} and close it.",
+        "I'd like my {account} closed by the end of the month.",
+        "Cancel my {account}, I've had enough of the {problem}s.",
+        "I'm ending my {account} with you once the notice period is up.",
+        "I'll be closing the {account} and moving the money.",
+        "Starting the process of closing my {account}.",
+    ],
+}
+
+EXTRA_NOT_EN: dict[str, list[str]] = {
+    "transaction_cancelled": [
+        "The engineer cancelled the {transaction} twice and I had to take another day off.",
+        "My {transaction} was cancelled and rebooked three times, awful communication.",
+        "Had to cancel my {transaction} because of the {problem}, still waiting on the refund.",
+        "{handle} you cancelled my flight so I had to buy a {rival} ticket to get there.",
+        "{handle} cancelled again, and rebooked me on {rival} for the return.",
+        "{handle} #cancelled #stranded, any update?",
+        "{handle} flight cancelled, hotel cancelled, what a day.",
+        "Is there a fee if I cancel the {transaction} late?",
+        "If my {transaction} is cancelled will I get notice?",
+        "They cancelled the {transaction} and nobody told me until I got there.",
+        "The {transaction} was cancelled at the last minute, again.",
+        "I cancelled the {transaction} and booked a different one for next week.",
+        "We had to cancel our trip and the refund took a month.",
+        "Cancelling the {transaction} was easy, the refund was not.",
+        "The order was cancelled by the seller without a reason.",
+        "Your system cancelled my {transaction} and I had to start over.",
+        "Will I be charged if it gets cancelled?",
+        "Do I get my money back if cancelled?",
+        "What happens to the rest of my trip if one leg is cancelled?",
+    ],
+    "from_now_on": [
+        "From now on I'll check in online.",
+        "From now on I'm packing a spare charger.",
+        "I guess from now on I'll book the earlier {transaction}.",
+        "From now on I'll always keep the receipt.",
+        "I'll set a reminder from now on so the bill doesn't surprise me.",
+        "Next time I'll read the terms first.",
+    ],
+    "past_wish": [
+        "The first week I nearly deleted the app, now I use it daily.",
+        "I wanted to cancel when I saw the bill, but support sorted it out.",
+        "Last time I used it I wanted to throw my laptop out of the window.",
+        "At first I wanted to give up on it, the setup is confusing.",
+    ],
+    "compared": [
+        "Much quicker than other {provider}s I've used.",
+        "Compared to other {provider}s, the setup was painless.",
+        "Cheaper than the other {provider}s I looked at.",
+        "Better than any other {provider} I have dealt with.",
+    ],
+    "rather": [
+        "I'd rather have a refund than a voucher.",
+        "I would rather talk to a person than a bot.",
+        "I'd rather you called me than emailed.",
+        "Would rather wait for the next {transaction} than pay extra.",
+    ],
+    "complaint": [
+        "At the end of the day the {problem} still isn't fixed.",
+        "Every agent told me something different about the {problem}.",
+        "The app doesn't even load anymore.",
+        "I was passed to a different department five times.",
+        "It doesn't work the way it used to anymore.",
+        "A different answer from every person I spoke to.",
+        "No more excuses, just fix the {problem}.",
+        "In the end it got sorted, but it took weeks of calls.",
+        "The {problem} went on and on and nobody could tell me when it would end.",
+        "They said the {problem} would end on Monday, it didn't.",
+        "The call ended before anyone could help.",
+        "Nobody seems to care anymore about the customer.",
+        "I don't get the service I used to anymore.",
+        "Still waiting, the {problem} has gone on for weeks and I'm losing patience.",
+        "I've lost count of how many times I called about the {problem}.",
+        "Lost two days of work because of the {problem}.",
+        "Your {transaction} process is a nightmare from start to end.",
+        "Different engineer every visit, same {problem}.",
+        "The price went up and the service went down.",
+        "Had to wait in all day for a visit that never happened.",
+        "The staff on the phone were rude and the {problem} continued.",
+        "Why do I have to chase you every month about my bill?",
+    ],
+    "other_person": [
+        "My whole team wants to move to {competitor}, I'm not so sure.",
+        "{handle} my partner has sworn off you, I'm still giving you a chance.",
+        "Half my office cancelled their {account}s after the price rise.",
+        "A friend of mine left you for {competitor} last year.",
+        "Lots of people are switching, according to the news.",
+    ],
+    "negation": [
+        "I'm not leaving, but this {problem} has to be fixed.",
+        "I've no plans to go anywhere, just fix the {problem}.",
+        "I would never switch to {competitor}, they're worse.",
+        "Not cancelling yet, but I'm watching.",
+        "I'll stay, you've always sorted things out in the end.",
+    ],
+    "howto": [
+        "How much notice do I have to give to cancel a {transaction}?",
+        "What happens to my {transaction} if I change the date?",
+        "Can I cancel just one {transaction} and keep the rest?",
+    ],
+    "other": [
+        "I'm moving house at the end of the month, can the {account} move with me?",
+        "I switched to the annual {account} to save money.",
+        "We upgraded to a bigger {account}, works well.",
+        "Loved it, will definitely {use} again.",
+        "Next time I'll book earlier, great trip.",
+        "Another lovely experience, thank you.",
+    ],
+}
+
+# Japanese third set: tried and not used. With it the Japanese model found more of dev's "look"
+# half (0.92/0.79 -> 0.92/0.86 at the cross-validated cut-off) but lost on the "held" half
+# (0.89/0.67 -> 0.64/0.75 at that cut-off, 0.88/0.58 at 0.9), so the shipped Japanese model
+# is still trained without it (benchmarks/RESULTS.md). Kept for the next attempt.
+EXTRA_LEAVE_JA: dict[str, list[str]] = {
+    "never_again": [
+        "{product}は二度と買いたくないです。",
+        "こんな思いは二度としたくないので、もう買いません。",
+        "もう二度と利用したくありません。",
+        "二度と注文したくない。",
+        "二度と{company}では買いたくありません。",
+        "もう二度と選ぶことはないでしょう。",
+        "これっきりにします。",
+        "これを最後にもう買いません。",
+        "毎回設定し直さなければならない機種は二度と買いません。",
+        "専用の部品を買わなければならないような製品は、もう二度と選びません。",
+        "いちいち問い合わせなければならない店では二度と注文しません。",
+    ],
+    "stop_using": [
+        "当分は買いません。",
+        "しばらく購入は控えます。",
+        "今後は購入を見送ります。",
+        "当分このメーカーは選びません。",
+        "もうリピートすることはないです。",
+        "今後はこのシリーズは選びません。",
+        "今後この店は使わないことにします。",
+        "もう買うことはないと思います。",
+        "次回からは購入しません。",
+        "このメーカーの商品はもう買う気になれません。",
+    ],
+    "switch": [
+        "次からは{competitor}にするつもりです。",
+        "次回からは別のメーカーにします。",
+        "次は{competitor}の製品を試してみようと思います。",
+        "今後は{competitor}で買うことにします。",
+        "こちらは使うのをやめて{competitor}に戻します。",
+        "他社の製品に切り替えるつもりです。",
+    ],
+    "already_left": [
+        "継続購入はやめました。",
+        "買うのをやめました。",
+        "定期購入をやめました。",
+        "{competitor}のものに買い替えました。",
+        "結局、{competitor}に変えました。",
+        "こちらは手放して{competitor}を使っています。",
+        "今は{competitor}を使っています。",
+    ],
+}
+
+EXTRA_NOT_JA: dict[str, list[str]] = {
+    "complaint": [
+        "一度曲がると二度と元の形には戻りません。",
+        "二度と同じ失敗をしないよう、説明書をよく読みます。",
+        "二度と手に入らない限定品なので大事に使います。",
+        "もし最初から分かっていたら、二度と買わなかったかもしれません。",
+        "他社の方が二度と壊れないという保証もありません。",
+        "最後に買ったものは問題なく使えています。",
+        "最後の一枚まで綺麗に印刷できました。",
+        "他のメーカーと比べると少し高いです。",
+        "以前使っていた他社製品より良いです。",
+        "掃除機が壊れたので別のメーカーに買い替えましたが、この部品の評価とは関係ありません。",
+        "もし次に壊れたら、そのときは考えます。",
+    ],
+    "hesitated": [
+        "解約しようか迷っていましたが、続けることにしました。",
+        "一時は乗り換えも考えましたが、結局こちらに残りました。",
+        "やめようかと思った時期もありましたが、今は満足です。",
+        "退会するか悩みましたが、もう少し様子を見ます。",
+    ],
+    "hypothetical": [
+        "これが初めての購入だったら、リピートはなかったでしょう。",
+        "前のモデルを知らなければ、二度と買わないところでした。",
+        "もし安くなかったら、買わなかったと思います。",
+    ],
+    "negation": [
+        "当分はこれを使い続けます。",
+        "しばらくはこちらで満足です。",
+        "二度と他のものには戻りたくないです。",
+        "もう他のは買いたくないくらい気に入っています。",
+    ],
+}
+
 _EN_NOISE_PREFIX = ["", "", "", "@company ", "Honestly, ", "Well ", "Ugh. ", "seriously, "]
 _EN_NOISE_SUFFIX = ["", "", "", "!", "!!", " #fail", " :(", " smh", " #customerservice"]
 
@@ -1488,7 +1777,8 @@ def _japanese_variant(text: str, rng: random.Random) -> str:
 
 
 def clauses(seed: int = 0, per_template: int = 6) -> pd.DataFrame:
-    """The training clauses: text, language, label (``leave``/``not``), kind."""
+    """The training clauses: text, language, label (``leave``/``not``), kind, and the
+    template it was filled from (clauses of one template are one group for cross-validation)."""
     rng = random.Random(seed)
     rows: list[dict[str, str]] = []
     domains_en = {name: {**slots, **HANDLES_EN[name]} for name, slots in DOMAINS_EN.items()}
@@ -1501,6 +1791,8 @@ def clauses(seed: int = 0, per_template: int = 6) -> pd.DataFrame:
         (MORE_LEAVE_JA, "leave", "ja", DOMAINS_JA),
         (NOT_JA, "not", "ja", DOMAINS_JA),
         (MORE_NOT_JA, "not", "ja", DOMAINS_JA),
+        (EXTRA_LEAVE_EN, "leave", "en", domains_en),
+        (EXTRA_NOT_EN, "not", "en", domains_en),
     ):
         for kind, templates in table.items():
             for template in templates:
@@ -1520,5 +1812,13 @@ def clauses(seed: int = 0, per_template: int = 6) -> pd.DataFrame:
                     if text in seen:
                         continue
                     seen.add(text)
-                    rows.append({"text": text, "language": language, "label": label, "kind": kind})
+                    rows.append(
+                        {
+                            "text": text,
+                            "language": language,
+                            "label": label,
+                            "kind": kind,
+                            "template": template,
+                        }
+                    )
     return pd.DataFrame(rows)

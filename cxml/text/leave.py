@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -58,7 +59,7 @@ _GATE = {
         r"|instead|better off|alternative|look(ing)? (at|for|into) other|shop(ping)? around"
         r"|find a new|new (provider|airline|bank|carrier|supplier)|through with|finished with"
         r"|\bit is\b|status match|different|rather|replaced|no.?fly|dead to me|avoid|#fly|#go"
-        r"|give up|loyal|from now|take my|taking my",
+        r"|give up|loyal|from now|take my|taking my|\bdiff\b|won'?t be|any ?time soon",
         re.IGNORECASE,
     ),
     "ja": re.compile(
@@ -222,7 +223,6 @@ def split_clauses(text: str) -> list[tuple[int, int]]:
 
 _HANDLE = re.compile(r"@(\w+)")
 _LEADING_HANDLE = re.compile(r"^[\s.]*@(\w+)")
-_WORD = re.compile(r"\b[A-Za-z]{4,}\b")
 # a company named in plain words: "Korean Air", "American airlines", "Acme Bank"
 _NAMED_COMPANY = re.compile(
     r"\b[A-Z][A-Za-z]+ (?i:air|airlines?|airways|bank|mobile|telecom|energy|broadband"
@@ -240,6 +240,18 @@ def addressee(text: str) -> str | None:
 _GLUED = re.compile(
     r"#?\b(never|nomo)(fly|flying|using|buying|booking|shopping|again)?(\w*)", re.IGNORECASE
 )
+
+
+# "#SwitchingBoth", "#time2switch": words joined in a hashtag by capitals or a digit for "to"
+_HASHTAG_WORDS = re.compile(r"#\w*(?:[a-z][A-Z]|[a-z][24][a-z])\w*")
+_HASHTAG_JOINS = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[a-z])[24](?=[a-z])")
+
+
+def hashtag_words(match: re.Match[str]) -> str:
+    """A hashtag's joined words apart: "#SwitchingBoth" -> "#Switching Both",
+    "#time2switch" -> "#time to switch", "#fly4less" -> "#fly for less"."""
+    words = {"2": " to ", "4": " for ", "": " "}
+    return _HASHTAG_JOINS.sub(lambda m: words[m.group(0)], match.group(0))
 
 
 def same_company(name: str, to: str | None) -> bool:
@@ -265,15 +277,31 @@ def mark_companies(clause: str, to: str | None) -> str:
     def named(match: re.Match[str]) -> str:
         return "@you" if same_company(match.group(0).split()[0], to) else "@other"
 
-    marked = _GLUED.sub(glued, clause)
+    marked = _HASHTAG_WORDS.sub(hashtag_words, _GLUED.sub(glued, clause))
     marked = _NAMED_COMPANY.sub(named, _HANDLE.sub(handle, marked))
     if to is None:
         return marked
+    return _addressee_words(to).sub("@you", marked)
 
-    def word(match: re.Match[str]) -> str:
-        return "@you" if same_company(match.group(0), to) else match.group(0)
 
-    return _WORD.sub(word, marked)
+@lru_cache(maxsize=512)
+def _addressee_words(to: str) -> re.Pattern[str]:
+    """The words of four or more ASCII letters that ``same_company`` says name ``to`` (lower
+    case, as ``addressee`` gives it): a prefix of it, or a word that begins with it. One
+    compiled pattern per addressee, so a clause is marked in one scan, not a call per word."""
+
+    def letters(text: str) -> str:
+        return "".join(f"[{c.lower()}{c.upper()}]" for c in text)
+
+    alternatives = []
+    if to.isascii() and to.isalpha():
+        alternatives.append(letters(to) + "[A-Za-z]{" + str(max(0, 4 - len(to))) + ",}")
+    for k in range(len(to) - 1, 3, -1):
+        if to[:k].isascii() and to[:k].isalpha():
+            alternatives.append(letters(to[:k]))
+    if not alternatives:
+        return re.compile(r"(?!)")
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
 
 
 # Word classes for the English n-grams: "had to cancel my trip" and "had to cancel my order"

@@ -3,6 +3,7 @@ figures it reaches on the hand-labelled dev set (evaluation only; nothing traine
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cxml.text.intents import load_default_leave
-from cxml.text.leave import LeaveDetector, split_clauses
+from cxml.text.leave import LeaveDetector, mark_companies, split_clauses
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DEV = SHARED_DATA / "churn-intent" / "dev.csv"
@@ -96,21 +97,80 @@ def test_clauses_split_on_sentence_ends(text: str, clauses: list[str]) -> None:
     assert [text[s:e] for s, e in split_clauses(text)] == clauses
 
 
-# The figures reached on dev (benchmarks/RESULTS.md: en 0.72/0.73, ja 0.90/0.73, after the
-# training clauses that copied dev texts were removed); a change that loses them fails here.
-# The goals (0.90/0.80 per language) are not reached yet.
-DEV_FLOORS = {"en": (0.71, 0.72), "ja": (0.88, 0.73)}
+@pytest.mark.parametrize(
+    ("clause", "to", "marked"),
+    [
+        (
+            "Flying United again? #UnitedAirlines, unit, uni, Unitedly, @Delta",
+            "united",
+            "Flying @you again? #@you, @you, uni, @you, @other",
+        ),
+        (
+            "#time2switch #SwitchingBoth #fly4less",
+            None,
+            "#time to switch #Switching Both #fly for less",
+        ),
+        ("never flying united", None, "never flying united"),
+    ],
+)
+def test_whose_company_a_clause_names(clause: str, to: str | None, marked: str) -> None:
+    """The addressee's name as @you (a word of 4+ letters that begins it or that it begins),
+    another handle as @other; a hashtag's joined words apart."""
+    assert mark_companies(clause, to) == marked
 
 
-@pytest.mark.parametrize("language", sorted(DEV_FLOORS))
-def test_dev_precision_and_recall(detector: LeaveDetector, language: str) -> None:
+def dev_half(text: str) -> str:
+    """dev's fixed halves (the same split as benchmarks/intents.py): "look", whose errors were
+    read while the detector was worked on, and "held", never read."""
+    return "look" if hashlib.sha256(text.encode("utf-8")).digest()[0] % 2 == 0 else "held"
+
+
+def precision_recall(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    hits = float((predicted & truth).sum())
+    return hits / max(float(predicted.sum()), 1.0), hits / max(float(truth.sum()), 1.0)
+
+
+# The figures reached on dev (benchmarks/RESULTS.md: English 0.82/0.70, held half 0.83/0.71;
+# Japanese 0.90/0.73, held half 0.89/0.67), each less about one text: on the whole of dev and
+# on its held half, the honest figure. A change that loses them fails here. The goals
+# (0.90/0.80 per language) are not reached yet.
+DEV_FLOORS = {
+    ("en", "both"): (0.80, 0.68),
+    ("en", "held"): (0.81, 0.69),
+    ("ja", "both"): (0.88, 0.72),
+    ("ja", "held"): (0.86, 0.66),
+}
+
+
+@pytest.mark.parametrize(("language", "half"), sorted(DEV_FLOORS))
+def test_dev_precision_and_recall(detector: LeaveDetector, language: str, half: str) -> None:
     assert DEV.exists(), f"{DEV} is missing: the churn-intent dev set is needed (shared/data)"
     dev = pd.read_csv(DEV)
     dev = dev[dev["language"] == language]
+    if half != "both":
+        dev = dev[dev["text"].astype(str).map(dev_half) == half]
     found = detector.detect(dev["text"].astype(str).tolist(), language)
     predicted = np.array([bool(f) for f in found])
     truth = (dev["label"] == "leave").to_numpy()
-    precision = (predicted & truth).sum() / max(predicted.sum(), 1)
-    recall = (predicted & truth).sum() / truth.sum()
-    floor_precision, floor_recall = DEV_FLOORS[language]
+    precision, recall = precision_recall(truth, predicted)
+    floor_precision, floor_recall = DEV_FLOORS[(language, half)]
     assert precision >= floor_precision and recall >= floor_recall, (precision, recall)
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_demo_planted_truth_meets_its_goal(detector: LeaveDetector, language: str) -> None:
+    """The demo world's planted leave statements and traps: precision and recall ≥ 0.95."""
+    from cxml.demo import generate
+
+    world = generate(600, seed=7)
+    truth = world.feedback_truth.rename(columns={"language": "planted_language"})
+    frame = world.feedback[["feedback_id", "text"]].merge(truth, on="feedback_id")
+    frame = frame[frame["text"].fillna("").str.strip().ne("")]
+    frame = frame[frame["planted_language"] == language]
+    found = detector.detect(frame["text"].astype(str).tolist(), language)
+    predicted = np.array([bool(f) for f in found])
+    planted = frame["intents"].fillna("").str.split("|").map(lambda i: "leave" in i)
+    planted = planted.to_numpy(dtype=bool)
+    assert planted.sum() >= 10
+    precision, recall = precision_recall(planted, predicted)
+    assert precision >= 0.95 and recall >= 0.95, (precision, recall)
