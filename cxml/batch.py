@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from cxml.churn.predictor import ChurnPredictor
+from cxml.contract import AsOf
 from cxml.scoring import Attribution, attribution_for, attribution_name, score
 from cxml.store import Store
 from cxml.store.history import count_active, customer_buckets, read_history
@@ -44,7 +45,7 @@ def score_store(
     predictor: ChurnPredictor,
     *,
     model_version: str,
-    as_of: Any,
+    as_of: AsOf,
     scored_at: datetime,
     bucket_customers: int,
     attribution: Attribution | None = None,
@@ -60,7 +61,6 @@ def score_store(
     attributions beyond, unless given. Returns counts and the ``top`` most at risk.
     """
     started = time.perf_counter()
-    as_of = pd.Timestamp(as_of)
     total = count_active(store, as_of)
     run = ScoreRun(attribution=attribution or attribution_for(total))
     chosen: Attribution = attribution or attribution_for(total)
@@ -125,7 +125,7 @@ def survival_curves(
     store: Store,
     predictor: ChurnPredictor,
     *,
-    as_of: Any,
+    as_of: AsOf,
     by: str,
     bucket_customers: int,
     days: Any = None,
@@ -144,7 +144,6 @@ def survival_curves(
             "`cxml train churn --as-of DATE` (store mode)"
         )
     grid = np.arange(0, 366, 7) if days is None else np.asarray(days, dtype=float)
-    as_of = pd.Timestamp(as_of)
     with_text = predictor.spec.with_text if predictor.spec is not None else True
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}

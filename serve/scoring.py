@@ -19,6 +19,7 @@ import pandas as pd
 
 from cxml import contract
 from cxml.churn.predictor import ChurnPredictor
+from cxml.contract import AsOf, parse_as_of
 from cxml.ingest import merge_customers
 from cxml.io import to_text
 from cxml.scoring import score
@@ -44,9 +45,7 @@ def reused_scores(
     after the customer's last change), else None. Only by-id items. One indexed query."""
     plain = [not is_inline(item) for item in items]
     wanted = sorted({item["customer_id"] for item, p in zip(items, plain, strict=True) if p})
-    found = fresh_scores(
-        store, wanted, model_version, pd.Timestamp(now).normalize().to_pydatetime()
-    )
+    found = fresh_scores(store, wanted, model_version, parse_as_of(now).normalize().to_pydatetime())
     return [
         {**_clean(found[item["customer_id"]]), "recorded": True, "reused": True}
         if p and item["customer_id"] in found
@@ -78,13 +77,14 @@ def score_items(
     todo = [p for p in range(len(items)) if results[p] is None]
     if not todo:
         return [r for r in results if r is not None]
+    as_of = parse_as_of(now)
     by_id = [p for p in todo if not is_inline(items[p])]
     inline = [p for p in todo if is_inline(items[p])]
     scored: dict[tuple[str, bool], dict[str, Any]] = {}
     recorded = pd.DataFrame()
     wanted = sorted({items[p]["customer_id"] for p in by_id})
     if wanted:
-        history = read_history(store, now, Selection.of(wanted))
+        history = read_history(store, as_of, Selection.of(wanted))
         if len(history.customers):
             recorded = _scores(predictor, history, now, model_version)
             for row in recorded.to_dict(orient="records"):
@@ -94,7 +94,7 @@ def score_items(
         history, errors, inline_ids = inline_history(
             [items[p] for p in inline],
             store,
-            now=now,
+            as_of=as_of,
             text_pipeline=text_pipeline,
             text_version=text_version,
             max_text_chars=max_text_chars,
@@ -157,7 +157,7 @@ def _scores(
     return score(
         predictor,
         features,
-        as_of=now,
+        as_of=history.as_of,
         scored_at=now,
         model_version=model_version,
         attribution="exact",
@@ -169,7 +169,7 @@ def inline_history(
     items: list[dict[str, Any]],
     store: Store,
     *,
-    now: datetime,
+    as_of: AsOf,
     text_pipeline: Any,
     text_version: str,
     max_text_chars: int,
@@ -204,8 +204,8 @@ def inline_history(
         checked = contract.validate_customers(
             pd.DataFrame([raw_customers[p] for p in positions], dtype=object),
             rows[positions],
-            now=now,
-            as_of=now,
+            now=as_of,
+            as_of=as_of,
         )
         for row, field, value, reason in checked.errors.itertuples(index=False, name=None):
             errors.setdefault(int(row) - 1, []).append(
@@ -236,8 +236,7 @@ def inline_history(
         ],
         ignore_index=True,
     ).sort_values("row")
-    instant = pd.Timestamp(now)
-    is_active = active_mask(merged, instant) if len(merged) else np.zeros(0, bool)
+    is_active = active_mask(merged, as_of) if len(merged) else np.zeros(0, bool)
     active = []
     for customer, now_active in zip(merged.to_dict(orient="records"), is_active, strict=True):
         position = int(customer["row"]) - 1
@@ -264,7 +263,7 @@ def inline_history(
         checked_feedback = contract.validate_feedback(
             pd.DataFrame(raw_feedback, dtype=object),
             np.arange(1, len(raw_feedback) + 1),
-            now=now,
+            now=as_of,
             max_text_chars=max_text_chars,
             future_tolerance_days=future_tolerance_days,
         )
@@ -274,7 +273,7 @@ def inline_history(
                 {"field": f"feedback[{number}].{field}", "value": value, "reason": reason}
             )
         new_feedback = checked_feedback.valid
-        later = new_feedback["created_at"] >= instant
+        later = new_feedback["created_at"] >= as_of
         for row, value in zip(
             new_feedback.loc[later, "row"], new_feedback.loc[later, "created_at"], strict=True
         ):
@@ -283,7 +282,7 @@ def inline_history(
                 {
                     "field": f"feedback[{number}].created_at",
                     "value": str(value),
-                    "reason": f"created_at {value} is after now ({instant}): a score is as of now",
+                    "reason": f"created_at {value} is after now ({as_of}): a score is as of now",
                 }
             )
         new_feedback = new_feedback[~later]
@@ -313,7 +312,7 @@ def inline_history(
     if len(with_text):
         results = text_pipeline.analyze(with_text["text"].tolist(), with_text["language"].tolist())
         analysed, new_themes = analysis_frames(
-            with_text["feedback_id"].tolist(), results, text_version, now
+            with_text["feedback_id"].tolist(), results, text_version, as_of
         )
     new_rows = new_feedback.assign(sentiment_score=np.nan, intents=None)
     if len(with_text):
@@ -326,9 +325,9 @@ def inline_history(
         customer_id=new_themes["feedback_id"].map(owner),
         created_at=new_themes["feedback_id"].map(when),
     )
-    theirs = read_history(store, now, Selection.of(sorted(kept)))
+    theirs = read_history(store, as_of, Selection.of(sorted(kept)))
     history = History.from_frames(
-        now,
+        as_of,
         people,
         pd.concat(
             [theirs.feedback, new_rows.reindex(columns=theirs.feedback.columns)], ignore_index=True
