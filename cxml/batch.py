@@ -21,7 +21,7 @@ import pandas as pd
 
 from cxml.churn.predictor import ChurnPredictor
 from cxml.contract import AsOf
-from cxml.scoring import Attribution, attribution_for, attribution_name, score
+from cxml.scoring import Attribution, attribution_for, attribution_name, score_history
 from cxml.store import Store
 from cxml.store.history import count_active, customer_buckets, read_history
 from cxml.webhooks import record_scores
@@ -70,15 +70,12 @@ def score_store(
         history = read_history(store, as_of, selection, with_text=with_text)
         if history.customers.empty:
             continue
-        features = predictor.features(history)
-        scored = score(
+        scored = score_history(
             predictor,
-            features,
-            as_of=as_of,
+            history,
             scored_at=scored_at,
             model_version=model_version,
             attribution=chosen,
-            history=history,
         )
         if record:  # the scores and their customer.high_risk events, together
             record_scores(store, scored, now=scored_at)

@@ -149,6 +149,28 @@ def score(
     )
 
 
+def score_history(
+    predictor: ChurnPredictor,
+    history: History,
+    *,
+    scored_at: datetime,
+    model_version: str,
+    attribution: Attribution = "exact",
+) -> pd.DataFrame:
+    """``score`` of the customers of ``history``, as of its instant: the model's features of
+    that history, with the history for quotes. What a bulk run scores bucket by bucket, and a
+    request scores for the customers it names or describes inline."""
+    return score(
+        predictor,
+        predictor.features(history),
+        as_of=history.as_of,
+        scored_at=scored_at,
+        model_version=model_version,
+        attribution=attribution,
+        history=history,
+    )
+
+
 def top_contributions(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the indices and values of the k largest contributions by size (−1: none left)."""
     k = min(k, values.shape[1])

@@ -99,21 +99,19 @@ def score_with_spark(
     database_url = source.database_url if record else None
 
     def task(bucket: pd.DataFrame) -> pd.DataFrame:
-        from cxml.scoring import score
+        from cxml.scoring import score_history
         from cxml.store import Store
         from cxml.webhooks import record_scores
 
         history = _history(as_of, bucket)
         if history.customers.empty:
             return pd.DataFrame(columns=[c.split()[0] for c in SCORE_SCHEMA.split(", ")])
-        scored = score(
+        scored = score_history(
             predictor,
-            predictor.features(history),
-            as_of=as_of,
+            history,
             scored_at=scored_at,
             model_version=model_version,
             attribution=attribution,
-            history=history,
         )
         if database_url is not None:
             store = Store.open(database_url, migrate=False)
