@@ -60,7 +60,7 @@ def main() -> None:
     scored = score(
         predictor,
         features,
-        as_of=datetime(2026, 1, 1),
+        as_of=pd.Timestamp("2026-01-01"),
         scored_at=datetime(2026, 1, 1),
         model_version="bench",
         attribution=attribution_for(len(features)),

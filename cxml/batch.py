@@ -20,7 +20,8 @@ from typing import Any
 import pandas as pd
 
 from cxml.churn.predictor import ChurnPredictor
-from cxml.scoring import Attribution, attribution_for, attribution_name, score
+from cxml.contract import AsOf
+from cxml.scoring import Attribution, attribution_for, attribution_name, score_history
 from cxml.store import Store
 from cxml.store.history import count_active, customer_buckets, read_history
 from cxml.webhooks import record_scores
@@ -44,7 +45,7 @@ def score_store(
     predictor: ChurnPredictor,
     *,
     model_version: str,
-    as_of: Any,
+    as_of: AsOf,
     scored_at: datetime,
     bucket_customers: int,
     attribution: Attribution | None = None,
@@ -60,7 +61,6 @@ def score_store(
     attributions beyond, unless given. Returns counts and the ``top`` most at risk.
     """
     started = time.perf_counter()
-    as_of = pd.Timestamp(as_of)
     total = count_active(store, as_of)
     run = ScoreRun(attribution=attribution or attribution_for(total))
     chosen: Attribution = attribution or attribution_for(total)
@@ -70,15 +70,12 @@ def score_store(
         history = read_history(store, as_of, selection, with_text=with_text)
         if history.customers.empty:
             continue
-        features = predictor.features(history)
-        scored = score(
+        scored = score_history(
             predictor,
-            features,
-            as_of=as_of,
+            history,
             scored_at=scored_at,
             model_version=model_version,
             attribution=chosen,
-            history=history,
         )
         if record:  # the scores and their customer.high_risk events, together
             record_scores(store, scored, now=scored_at)
@@ -125,7 +122,7 @@ def survival_curves(
     store: Store,
     predictor: ChurnPredictor,
     *,
-    as_of: Any,
+    as_of: AsOf,
     by: str,
     bucket_customers: int,
     days: Any = None,
@@ -144,7 +141,6 @@ def survival_curves(
             "`cxml train churn --as-of DATE` (store mode)"
         )
     grid = np.arange(0, 366, 7) if days is None else np.asarray(days, dtype=float)
-    as_of = pd.Timestamp(as_of)
     with_text = predictor.spec.with_text if predictor.spec is not None else True
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}

@@ -21,6 +21,7 @@ import click
 import pandas as pd
 
 from cxml import __version__
+from cxml.contract import AsOf, parse_as_of
 from cxml.errors import ConfigError, CxmlError
 from cxml.keys import SCOPES
 from cxml.metrics import LEVELS, PERIODS
@@ -75,6 +76,11 @@ def _parse_date(value: str | None, option: str) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         raise ConfigError(f"{option}={value!r} is not an ISO date (expected YYYY-MM-DD)") from None
+
+
+def _parse_as_of(value: str | None, option: str) -> AsOf | None:
+    """An ``--as-of`` option as the library's ``AsOf`` (parsed here, once), or None."""
+    return None if value is None else parse_as_of(value, field=option)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -190,7 +196,7 @@ def _run_ingest(ctx: click.Context, kind: str, path: Path, **options: Any) -> No
         encoding=options["encoding"],
         file_format=options["file_format"],
         date_format=options["date_format"],
-        as_of=_parse_date(options["as_of"], "--as-of"),
+        as_of=_parse_as_of(options["as_of"], "--as-of"),
         rejects_path=options["rejects_path"],
         id_from_row=options.get("id_from_row", False),
         created_at=_parse_date(options.get("created_at"), "--created-at"),
@@ -640,7 +646,7 @@ def train_churn_command(
         label_column=label_column,
         positive=positive,
         maps=maps,
-        as_of=None if customers_path else _parse_date(as_of, "--as-of"),
+        as_of=None if customers_path else _parse_as_of(as_of, "--as-of"),
         horizon_days=horizon_days,
         n_snapshots=n_snapshots,
         without_text=without_text,
@@ -708,7 +714,7 @@ def score(
     from cxml.lines import at_risk_lines, newer_version_line
 
     request = ScoreRequest(
-        as_of=None if customers_path else _parse_date(as_of, "--as-of"),
+        as_of=None if customers_path else _parse_as_of(as_of, "--as-of"),
         customers_path=customers_path,
         maps=maps,
         out_path=out_path,

@@ -12,12 +12,48 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from cxml.errors import ConfigError
+
+#: The instant a read, a feature or a score is "as of": a tz-naive pandas Timestamp, in UTC
+#: like every time the store holds. Made by ``parse_as_of`` at the edges (the CLI's options,
+#: a route's clock, a job's request); everything below takes it as it is and parses nothing.
+AsOf: TypeAlias = pd.Timestamp
+
+
+def parse_as_of(
+    value: date | datetime | str | None,
+    *,
+    now: datetime | None = None,
+    field: str = "as_of",
+) -> AsOf:
+    """``value`` as an ``AsOf``: a date is its midnight, ISO text is read as
+    ``datetime.fromisoformat`` reads it, None is ``now`` (or the clock's UTC instant when no
+    ``now`` is given). A time zone is dropped keeping the wall time, as ingestion's ``as_of``
+    always did. Not rounded to a day: callers that mean a day call ``.normalize()``.
+
+    Raises:
+        ConfigError: text that is not an ISO date, named by ``field`` (e.g. ``--as-of``).
+    """
+    if value is None:
+        value = now if now is not None else datetime.now(UTC).replace(tzinfo=None)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(
+                f"{field}={value!r} is not an ISO date (expected YYYY-MM-DD)",
+                field=field,
+                value=value,
+            ) from None
+    instant = pd.Timestamp(value)
+    return instant.tz_localize(None) if instant.tzinfo is not None else instant
+
 
 CHANNELS: tuple[str, ...] = (
     "email",
@@ -683,7 +719,7 @@ def validate_customers(
             f"tenure_months={{v}} is out of range (expected 0 to {MAX_TENURE_MONTHS} months)",
         )
         usable = tenure.notna() & ~out_of_range
-        reference = pd.Timestamp(as_of if as_of is not None else now).tz_localize(None).normalize()
+        reference = parse_as_of(as_of, now=now).normalize()
         derived = reference - pd.to_timedelta(tenure.where(usable, 0) * 30.4375, unit="D")
         derived = derived.dt.normalize().where(usable)
         dates["signup_date"] = dates["signup_date"].fillna(derived)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxml.contract import AsOf
 from cxml.errors import ConfigError
 from cxml.store.history import History
 
@@ -91,7 +92,7 @@ def customer_features(history: History, spec: FeatureSpec | None = None) -> pd.D
     feedback row dated on or after ``as_of`` is given: histories are cut before this.
     """
     spec = spec or FeatureSpec.observed(history)
-    as_of = pd.Timestamp(history.as_of)
+    as_of = history.as_of
     people = history.customers
     index = pd.Index(people["customer_id"].to_numpy(dtype=object), name="customer_id")
     n = len(index)
@@ -261,14 +262,13 @@ def _theme_weights(
 
 
 def churn_labels(
-    churn_dates: pd.Series, customer_ids: Sequence[str], as_of: Any, horizon_days: int
+    churn_dates: pd.Series, customer_ids: Sequence[str], as_of: AsOf, horizon_days: int
 ) -> np.ndarray:
     """1 where a customer (active at ``as_of``) churns within ``horizon_days`` after it, else 0.
 
     ``churn_dates``: per customer id, the churn date known by the end of the horizon (NaT
     when none); customers missing from it did not churn.
     """
-    as_of = pd.Timestamp(as_of)
     churn = pd.to_datetime(churn_dates.reindex(pd.Index(list(customer_ids)))).to_numpy(
         dtype="datetime64[ns]"
     )

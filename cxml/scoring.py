@@ -21,6 +21,7 @@ import pandas as pd
 
 from cxml.churn.explain import reason_text
 from cxml.churn.predictor import ChurnPredictor
+from cxml.contract import AsOf
 from cxml.features import NEGATIVE_SENTIMENT, expressed
 from cxml.store.history import History
 
@@ -76,7 +77,7 @@ def score(
     predictor: ChurnPredictor,
     features: pd.DataFrame,
     *,
-    as_of: Any,
+    as_of: AsOf,
     scored_at: datetime,
     model_version: str,
     attribution: Attribution = "exact",
@@ -113,7 +114,7 @@ def score(
     )
     with np.errstate(over="ignore", invalid="ignore"):
         revenue = np.round(probability * monthly * predictor.horizon_days / 30.0, 2)
-    cut = pd.Timestamp(as_of)
+    cut = as_of
     timing: dict[str, Any] = {}
     if predictor.survival is not None:  # the time-to-churn companion
         from cxml.churn.survival import DAYS, ClassifierSurvival
@@ -145,6 +146,28 @@ def score(
             "features_as_of": cut.to_pydatetime(),
             **timing,
         }
+    )
+
+
+def score_history(
+    predictor: ChurnPredictor,
+    history: History,
+    *,
+    scored_at: datetime,
+    model_version: str,
+    attribution: Attribution = "exact",
+) -> pd.DataFrame:
+    """``score`` of the customers of ``history``, as of its instant: the model's features of
+    that history, with the history for quotes. What a bulk run scores bucket by bucket, and a
+    request scores for the customers it names or describes inline."""
+    return score(
+        predictor,
+        predictor.features(history),
+        as_of=history.as_of,
+        scored_at=scored_at,
+        model_version=model_version,
+        attribution=attribution,
+        history=history,
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxml.contract import AsOf
 from cxml.experiments import CONTACT, CONTROL
 from cxml.features import FeatureSpec, customer_features
 from cxml.store import Store
@@ -268,13 +269,13 @@ def feature_spec(store: Store, today: datetime) -> FeatureSpec:
     """The columns the uplift model learns from: the churn features without the per-theme
     ones (too many columns for a few hundred outcomes)."""
     return FeatureSpec(
-        channels=tuple(channels_before(store, today)),
+        channels=tuple(channels_before(store, pd.Timestamp(today))),
         attributes=tuple(attribute_names(store)),
         with_text=True,
     )
 
 
-def features_at(store: Store, spec: FeatureSpec, as_of: Any, rows: pd.DataFrame) -> pd.DataFrame:
+def features_at(store: Store, spec: FeatureSpec, as_of: AsOf, rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` (customer_id, band, pre_contact_score) with the customers' features at
     ``as_of``; customers not active then get missing features."""
     ids = rows["customer_id"].astype(str).tolist()
@@ -418,7 +419,7 @@ def rank_by_uplift(
             "pre_contact_score": [float(i["probability"]) for i in items],
         }
     )
-    estimates = model.estimate(features_at(store, spec, today, rows))
+    estimates = model.estimate(features_at(store, spec, pd.Timestamp(today), rows))
     months = horizon_days / (365.25 / 12)
     for item, (_, e) in zip(items, estimates.iterrows(), strict=True):
         value = float(item.get("monthly_value") or 0.0) * months

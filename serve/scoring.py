@@ -2,10 +2,12 @@
 result per item — a score, or an error with the HTTP status it stands for.
 
 By id: the customer's history as stored now (three indexed reads of that customer's rows).
-Inline: attributes and feedback in the item, validated by the ingestion contract, on top of
-anything stored; merged as ingestion would merge them, read by the text model, never stored.
-Either way the features, the model and the reasons are the library's, the same ones a bulk
-run uses (``cxml.batch``), so a request and a bulk job give the same numbers.
+Inline: attributes and feedback in the item, on top of anything stored — the library's
+``cxml.inline.inline_history`` (the contract, the merge and the cut are ingestion's and the
+store's); here its problems become 422 answers. Either way the features, the model and the
+reasons are the library's (``cxml.scoring.score_history``), the same ones a bulk run uses
+(``cxml.batch``), so a request and a bulk job give the same numbers. ``now`` is parsed into
+the library's ``AsOf`` once, here.
 """
 
 from __future__ import annotations
@@ -14,16 +16,13 @@ from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Any, cast
 
-import numpy as np
 import pandas as pd
 
-from cxml import contract
 from cxml.churn.predictor import ChurnPredictor
-from cxml.ingest import merge_customers
-from cxml.io import to_text
-from cxml.scoring import score
+from cxml.contract import parse_as_of
+from cxml.inline import inline_history
+from cxml.scoring import score_history
 from cxml.store import Store
-from cxml.store.active import active_mask
 from cxml.store.history import History, Selection, read_history
 from cxml.store.records import existing_customers
 from cxml.store.scores import fresh_scores
@@ -44,9 +43,7 @@ def reused_scores(
     after the customer's last change), else None. Only by-id items. One indexed query."""
     plain = [not is_inline(item) for item in items]
     wanted = sorted({item["customer_id"] for item, p in zip(items, plain, strict=True) if p})
-    found = fresh_scores(
-        store, wanted, model_version, pd.Timestamp(now).normalize().to_pydatetime()
-    )
+    found = fresh_scores(store, wanted, model_version, parse_as_of(now).normalize().to_pydatetime())
     return [
         {**_clean(found[item["customer_id"]]), "recorded": True, "reused": True}
         if p and item["customer_id"] in found
@@ -78,30 +75,32 @@ def score_items(
     todo = [p for p in range(len(items)) if results[p] is None]
     if not todo:
         return [r for r in results if r is not None]
+    as_of = parse_as_of(now)
     by_id = [p for p in todo if not is_inline(items[p])]
     inline = [p for p in todo if is_inline(items[p])]
     scored: dict[tuple[str, bool], dict[str, Any]] = {}
     recorded = pd.DataFrame()
     wanted = sorted({items[p]["customer_id"] for p in by_id})
     if wanted:
-        history = read_history(store, now, Selection.of(wanted))
+        history = read_history(store, as_of, Selection.of(wanted))
         if len(history.customers):
             recorded = _scores(predictor, history, now, model_version)
             for row in recorded.to_dict(orient="records"):
                 scored[(str(row["customer_id"]), False)] = _clean(row)
     inline_ids: dict[int, str] = {}
     if inline:
-        history, errors, inline_ids = inline_history(
-            [items[p] for p in inline],
+        described = inline_history(
             store,
-            now=now,
+            [items[p] for p in inline],
+            as_of=as_of,
             text_pipeline=text_pipeline,
             text_version=text_version,
             max_text_chars=max_text_chars,
             future_tolerance_days=future_tolerance_days,
         )
-        inline_ids = {inline[index]: customer for index, customer in inline_ids.items()}
-        for index, problems in errors.items():
+        history = described.history
+        inline_ids = {inline[index]: customer for index, customer in described.ids.items()}
+        for index, problems in described.errors.items():
             position = inline[index]
             results[position] = {
                 "customer_id": items[position]["customer_id"],
@@ -153,191 +152,9 @@ def score_items(
 def _scores(
     predictor: ChurnPredictor, history: History, now: datetime, model_version: str
 ) -> pd.DataFrame:
-    features = predictor.features(history)
-    return score(
-        predictor,
-        features,
-        as_of=now,
-        scored_at=now,
-        model_version=model_version,
-        attribution="exact",
-        history=history,
+    return score_history(
+        predictor, history, scored_at=now, model_version=model_version, attribution="exact"
     )
-
-
-def inline_history(
-    items: list[dict[str, Any]],
-    store: Store,
-    *,
-    now: datetime,
-    text_pipeline: Any,
-    text_version: str,
-    max_text_chars: int,
-    future_tolerance_days: int,
-) -> tuple[History, dict[int, list[dict[str, Any]]], dict[int, str]]:
-    """The history of customers described in a request, on top of what the store holds.
-
-    Each item: ``customer_id``, ``attributes`` (contract columns like signup_date and
-    monthly_value, or any attribute), ``feedback`` (contract fields). Attributes merge over the
-    stored customer as ingestion merges them; inline feedback joins the stored feedback and is
-    read by ``text_pipeline``. Nothing is written. Returns the history, the contract's errors
-    per item position, and each valid item's customer id as the contract normalised it.
-    """
-    from cxml.text.training import analysis_frames
-
-    errors: dict[int, list[dict[str, Any]]] = {}
-    rows = np.arange(1, len(items) + 1)
-    raw_customers = [
-        {
-            **{str(k): to_text(v) for k, v in (item.get("attributes") or {}).items()},
-            "customer_id": item["customer_id"],
-        }
-        for item in items
-    ]
-    # Items are validated in groups of the same fields: a field an item does not send must
-    # keep the stored value (in one frame it would be a blank sent by every other item).
-    shapes: dict[tuple[str, ...], list[int]] = {}
-    for position, raw in enumerate(raw_customers):
-        shapes.setdefault(tuple(sorted(raw)), []).append(position)
-    parts: list[tuple[pd.DataFrame, set[str]]] = []
-    for positions in shapes.values():
-        checked = contract.validate_customers(
-            pd.DataFrame([raw_customers[p] for p in positions], dtype=object),
-            rows[positions],
-            now=now,
-            as_of=now,
-        )
-        for row, field, value, reason in checked.errors.itertuples(index=False, name=None):
-            errors.setdefault(int(row) - 1, []).append(
-                {"field": f"attributes.{field}", "value": value, "reason": reason}
-            )
-        parts.append((checked.valid, set(checked.valid.attrs.get("present", []))))
-    valid = pd.concat([part for part, _ in parts], ignore_index=True).sort_values("row")
-    twice = valid["customer_id"].duplicated(keep="first").to_numpy()
-    for row, customer_id in zip(
-        valid.loc[twice, "row"], valid.loc[twice, "customer_id"], strict=True
-    ):
-        errors.setdefault(int(row) - 1, []).append(
-            {
-                "field": "customer_id",
-                "value": customer_id,
-                "reason": "this customer is described inline twice in one request: send it once",
-            }
-        )
-    kept_rows = set(valid.loc[~twice, "row"].tolist())
-    valid = valid[~twice]
-    ids = {int(row) - 1: str(c) for row, c in zip(valid["row"], valid["customer_id"], strict=True)}
-    with store.engine.connect() as connection:  # a read: no write lock
-        existing = existing_customers(connection, valid["customer_id"].tolist())
-    merged = pd.concat(
-        [
-            merge_customers(part[part["row"].isin(kept_rows)], existing, present)
-            for part, present in parts
-        ],
-        ignore_index=True,
-    ).sort_values("row")
-    instant = pd.Timestamp(now)
-    is_active = active_mask(merged, instant) if len(merged) else np.zeros(0, bool)
-    active = []
-    for customer, now_active in zip(merged.to_dict(orient="records"), is_active, strict=True):
-        position = int(customer["row"]) - 1
-        if pd.isna(customer["signup_date"]):
-            errors.setdefault(position, []).append(
-                {
-                    "field": "attributes.signup_date",
-                    "value": "",
-                    "reason": "signup_date (or tenure_months) is required for a customer not "
-                    "in the store",
-                }
-            )
-        elif now_active:
-            active.append(customer)
-    raw_feedback, owners = [], []
-    for position, item in enumerate(items):
-        for number, entry in enumerate(item.get("feedback") or []):
-            fields = {str(k): to_text(v) for k, v in entry.items()}
-            fields.setdefault("feedback_id", f"inline:{item['customer_id']}:{number + 1}")
-            raw_feedback.append({**fields, "customer_id": item["customer_id"]})
-            owners.append((position, number))
-    new_feedback = pd.DataFrame(columns=["feedback_id", "customer_id", "created_at", "text"])
-    if raw_feedback:
-        checked_feedback = contract.validate_feedback(
-            pd.DataFrame(raw_feedback, dtype=object),
-            np.arange(1, len(raw_feedback) + 1),
-            now=now,
-            max_text_chars=max_text_chars,
-            future_tolerance_days=future_tolerance_days,
-        )
-        for row, field, value, reason in checked_feedback.errors.itertuples(index=False, name=None):
-            position, number = owners[int(row) - 1]
-            errors.setdefault(position, []).append(
-                {"field": f"feedback[{number}].{field}", "value": value, "reason": reason}
-            )
-        new_feedback = checked_feedback.valid
-        later = new_feedback["created_at"] >= instant
-        for row, value in zip(
-            new_feedback.loc[later, "row"], new_feedback.loc[later, "created_at"], strict=True
-        ):
-            position, number = owners[int(row) - 1]
-            errors.setdefault(position, []).append(
-                {
-                    "field": f"feedback[{number}].created_at",
-                    "value": str(value),
-                    "reason": f"created_at {value} is after now ({instant}): a score is as of now",
-                }
-            )
-        new_feedback = new_feedback[~later]
-    failed = {ids[p] for p in errors if p in ids}
-    people = pd.DataFrame(
-        [c for c in active if c["customer_id"] not in failed],
-        columns=["customer_id", "signup_date", "monthly_value", "attributes"],
-    )
-    kept = set(people["customer_id"])
-    new_feedback = new_feedback[new_feedback["customer_id"].isin(kept)]
-    analysed = pd.DataFrame(
-        {
-            "feedback_id": pd.Series([], dtype=object),
-            "sentiment_score": pd.Series([], dtype=float),
-            "intents": pd.Series([], dtype=object),
-        }
-    )
-    new_themes = pd.DataFrame(
-        {
-            "feedback_id": pd.Series([], dtype=object),
-            "theme_id": pd.Series([], dtype=object),
-            "theme_label": pd.Series([], dtype=object),
-            "sentiment_score": pd.Series([], dtype=float),
-        }
-    )
-    with_text = new_feedback[new_feedback["text"].notna()] if len(new_feedback) else new_feedback
-    if len(with_text):
-        results = text_pipeline.analyze(with_text["text"].tolist(), with_text["language"].tolist())
-        analysed, new_themes = analysis_frames(
-            with_text["feedback_id"].tolist(), results, text_version, now
-        )
-    new_rows = new_feedback.assign(sentiment_score=np.nan, intents=None)
-    if len(with_text):
-        read = analysed.set_index("feedback_id")
-        new_rows["sentiment_score"] = new_rows["feedback_id"].map(read["sentiment_score"])
-        new_rows["intents"] = new_rows["feedback_id"].map(read["intents"])
-    owner = dict(zip(new_feedback["feedback_id"], new_feedback["customer_id"], strict=True))
-    when = dict(zip(new_feedback["feedback_id"], new_feedback["created_at"], strict=True))
-    new_themes = new_themes.assign(
-        customer_id=new_themes["feedback_id"].map(owner),
-        created_at=new_themes["feedback_id"].map(when),
-    )
-    theirs = read_history(store, now, Selection.of(sorted(kept)))
-    history = History.from_frames(
-        now,
-        people,
-        pd.concat(
-            [theirs.feedback, new_rows.reindex(columns=theirs.feedback.columns)], ignore_index=True
-        ),
-        pd.concat(
-            [theirs.themes, new_themes.reindex(columns=theirs.themes.columns)], ignore_index=True
-        ),
-    )
-    return history, errors, ids
 
 
 def _known(store: Store, ids: list[str]) -> dict[str, Any]:

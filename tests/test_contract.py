@@ -254,3 +254,29 @@ def test_extreme_customer_values_are_refused_naming_the_allowed_range() -> None:
         "tenure_months=1000000 is out of range (expected 0 to 1200 months)",
     )
     assert reasons[4][0] == "monthly_value"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (pd.Timestamp("2025-06-30 15:30").date(), "2025-06-30 00:00"),
+        ("2025-06-30", "2025-06-30 00:00"),
+        ("2025-06-30T15:30:00", "2025-06-30 15:30"),
+        (datetime(2025, 6, 30, 15, 30), "2025-06-30 15:30"),
+        (pd.Timestamp("2025-06-30 15:30"), "2025-06-30 15:30"),
+        ("2025-06-30T15:30:00+09:00", "2025-06-30 15:30"),  # the wall time, zone dropped
+        (None, "2025-07-01 12:00"),  # now
+    ],
+)
+def test_parse_as_of_gives_one_naive_timestamp_from_every_edge_form(
+    value: object, expected: str
+) -> None:
+    parsed = contract.parse_as_of(value, now=datetime(2025, 7, 1, 12))
+    assert isinstance(parsed, pd.Timestamp) and parsed.tzinfo is None
+    assert parsed == pd.Timestamp(expected)
+
+
+@pytest.mark.parametrize("value", ["30/06/2025", "yesterday"])
+def test_parse_as_of_names_the_option_it_cannot_read(value: str) -> None:
+    with pytest.raises(ConfigError, match=f"--as-of='{value}' is not an ISO date"):
+        contract.parse_as_of(value, field="--as-of")

@@ -156,7 +156,7 @@ def test_the_planted_effect_of_follow_ups_is_recovered_and_ranks_the_worklist(
     from cxml.batch import score_store
 
     score_store(
-        store, trained.predictor, model_version=trained.version, as_of=NOW, scored_at=NOW,
+        store, trained.predictor, model_version=trained.version, as_of=pd.Timestamp(NOW), scored_at=NOW,
         bucket_customers=64, top=0,
     )  # fmt: skip
     impact = {**result, "overall": {**overall, "verdict": "helps", "relative_churn_reduction": 0.5}}

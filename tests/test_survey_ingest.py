@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cxml.cli import EXIT_ALL_REJECTED, main
@@ -216,8 +217,8 @@ def test_an_export_naming_no_respondent_loads_as_anonymous_respondents_never_at_
     assert (customers["attributes"].map(len) == 0).all()
     nps = metric_table(store, "nps").iloc[0]
     assert (nps["n"], nps["nps"]) == (4, -25.0)  # they count: 1 promoter, 2 detractors
-    assert count_active(store, NOW) == 0  # nobody to score, nobody at risk
-    assert read_history(store, NOW).customers.empty
+    assert count_active(store, pd.Timestamp(NOW)) == 0  # nobody to score, nobody at risk
+    assert read_history(store, pd.Timestamp(NOW)).customers.empty
     assert churn_counts(store) == (0, 0)  # nor anybody whose churn could be known
 
 

@@ -151,7 +151,7 @@ def test_the_score_route_announces_a_customer_it_moves_into_high(
 
     parts: list[pd.DataFrame] = []
     score_store(
-        store, trained.predictor, model_version=trained.version, as_of=now, scored_at=now,
+        store, trained.predictor, model_version=trained.version, as_of=pd.Timestamp(now), scored_at=now,
         bucket_customers=64, record=False, sink=parts.append,
     )  # fmt: skip
     today = pd.concat(parts)

@@ -185,5 +185,5 @@ def still_customers(history: History, definition: ChurnDefinition) -> list[str]:
     churn = effective_churn_dates(stored, interactions, definition.to_dict(), history.as_of)
     churn = pd.to_datetime(churn.reindex(ids)).to_numpy(dtype="datetime64[ns]")
     with np.errstate(invalid="ignore"):
-        gone = ~np.isnat(churn) & (churn < pd.Timestamp(history.as_of).to_datetime64())
+        gone = ~np.isnat(churn) & (churn < history.as_of.to_datetime64())
     return [str(i) for i in ids[~gone]]

@@ -81,7 +81,7 @@ def snapshot_dates(
 ) -> list[pd.Timestamp]:
     """Snapshot dates, latest first, whose labels are complete by ``as_of``."""
     step = pd.Timedelta(days=step_days or horizon_days)
-    latest = pd.Timestamp(as_of) - pd.Timedelta(days=horizon_days)
+    latest = as_of - pd.Timedelta(days=horizon_days)
     return [latest - k * step for k in range(n_snapshots)]
 
 

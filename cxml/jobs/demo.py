@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
-
+from cxml.contract import parse_as_of
 from cxml.settings import Settings
 from cxml.store import Store
 
@@ -125,7 +124,7 @@ def run_demo(
             f"[{row.impact_ci_low:+.1f}, {row.impact_ci_high:+.1f}], {row.mentions:,} mentions"
         )
     say("6. training the churn model (snapshots every 90 days, graded forward in time)")
-    today = pd.Timestamp(now).normalize()
+    today = parse_as_of(now).normalize()
     result = train_churn(settings, store=store, as_of=today, say=lambda line: say(f"   … {line}"))
     for line in grade_lines(result):
         say(f"   {line}")

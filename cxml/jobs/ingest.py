@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from cxml.contract import parse_mapping
+from cxml.contract import AsOf, parse_mapping
 from cxml.ingest import IngestReport, ingest_file, load_mapping_file
 from cxml.settings import Settings
 from cxml.store import Store
@@ -25,7 +25,7 @@ class IngestRequest:
     encoding: str = "utf-8"
     file_format: str | None = None  # default: from the extension
     date_format: str | None = None  # strftime format of dates that are not ISO 8601
-    as_of: datetime | None = None  # the day a tenure_months column counts back from
+    as_of: AsOf | None = None  # the day a tenure_months column counts back from
     rejects_path: Path | None = None  # also write rejected rows (with reasons) here
     id_from_row: bool = False  # feedback: ids from each row's content (exports without ids)
     created_at: datetime | None = None  # feedback: the survey's date for rows without one

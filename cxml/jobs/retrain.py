@@ -9,10 +9,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from cxml.churn.predictor import ChurnDefinition
 from cxml.churn.training import Say
+from cxml.contract import parse_as_of
 from cxml.jobs.promote import Decision, promote_churn, promote_text
 from cxml.jobs.train_churn import _quiet, train_churn
 from cxml.store import Store
@@ -89,7 +88,7 @@ def retrain(
     result = train_churn(
         settings,
         store=store,
-        as_of=pd.Timestamp(now).normalize(),
+        as_of=parse_as_of(now).normalize(),
         horizon_days=horizon,
         n_snapshots=n_snapshots,
         with_text=with_text,

@@ -11,8 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from cxml.contract import AsOf, parse_as_of
 from cxml.errors import ConfigError
 from cxml.jobs.engine import Engine, OpenStore
 from cxml.jobs.serving import Serving, churn_model
@@ -27,7 +26,7 @@ def _quiet(_: str) -> None:
 class ScoreRequest:
     """What to score, with which model, and where to write it."""
 
-    as_of: datetime | None = None  # store mode: customers active on this day (default: now)
+    as_of: AsOf | None = None  # store mode: customers active on this day (default: now)
     customers_path: Path | None = None  # flat mode: a customer table
     maps: tuple[str, ...] = ()  # flat mode: SOURCE=TARGET column renames
     out_path: Path | None = None
@@ -91,7 +90,7 @@ def run_score(
         scored = score_features(
             predictor,
             features,
-            as_of=pd.Timestamp(now).normalize(),
+            as_of=parse_as_of(now).normalize(),
             scored_at=now,
             model_version=version,
             attribution=attribution_for(len(features)),
@@ -104,7 +103,7 @@ def run_score(
     elif engine.spark:
         from cxml.spark.jobs import score_with_spark
 
-        day = pd.Timestamp(request.as_of or now).normalize()
+        day = parse_as_of(request.as_of, now=now).normalize()
         spark, source = engine.session(settings), engine.source(settings, store)
         done = score_with_spark(
             spark,
@@ -121,7 +120,7 @@ def run_score(
         rows, attribution, count = done["top"], done["attribution"], done["scored"]
     else:
         engine.local_only()
-        day = pd.Timestamp(request.as_of or now).normalize()
+        day = parse_as_of(request.as_of, now=now).normalize()
 
         def progress(done: int, total: int) -> None:
             say(f"scored {done:,} of {total:,} active customers")

@@ -34,6 +34,7 @@ from cxml.churn.training import (
     snapshot_dates,
     training_set,
 )
+from cxml.contract import AsOf, parse_as_of
 from cxml.errors import ConfigError, ModelMismatchError
 from cxml.features import FeatureSpec
 from cxml.jobs.engine import Engine, OpenStore
@@ -98,7 +99,6 @@ def train_churn(
     else:
         if store is None or as_of is None:
             raise ConfigError("store mode needs the store and --as-of", field="as_of")
-        as_of = pd.Timestamp(as_of)
         dates = snapshot_dates(as_of, horizon_days, n_snapshots)
         spec = feature_spec(store, first_snapshot=dates[-1], as_of=as_of, with_text=with_text)
         say(
@@ -203,7 +203,7 @@ def train_churn(
         "served_family": served_family,
         **(
             {
-                "as_of": str(pd.Timestamp(as_of).date()),
+                "as_of": str(as_of.date()),
                 "validation_snapshot": str(dates[0].date()),
             }
             if flat is None and as_of is not None
@@ -368,7 +368,7 @@ class TrainChurnRequest:
     label_column: str | None = None
     positive: str = "Yes"
     maps: tuple[str, ...] = ()
-    as_of: datetime | None = None  # store mode: the day labels must be complete by (default: now)
+    as_of: AsOf | None = None  # store mode: the day labels must be complete by (default: now)
     horizon_days: int = 90
     n_snapshots: int = 4
     without_text: bool = False
@@ -416,7 +416,7 @@ def run_train_churn(
     engine.local_only()
     if request.definition != "inactivity":
         require_churners(store())
-    day = request.as_of or now
+    day = parse_as_of(request.as_of, now=now).normalize()
     build_rows = None
     if engine.spark:
         from cxml.spark.jobs import training_rows_with_spark
@@ -439,7 +439,7 @@ def run_train_churn(
         settings,
         build_rows=build_rows,
         store=store(),
-        as_of=pd.Timestamp(day).normalize(),
+        as_of=day,
         horizon_days=request.horizon_days,
         n_snapshots=request.n_snapshots,
         with_text=not request.without_text,

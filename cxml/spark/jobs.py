@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.churn.predictor import ChurnPredictor
+from cxml.contract import AsOf
 from cxml.errors import ModelMismatchError
 from cxml.spark.sources import Source, history_frames
 from cxml.store.scores import TIMING_COLUMNS
@@ -42,7 +43,7 @@ def _bucketed(frame: Any, buckets: int) -> Any:
     return frame.withColumn("bucket", F.pmod(F.xxhash64("customer_id"), F.lit(buckets)))
 
 
-def _history(as_of: pd.Timestamp, rows: pd.DataFrame) -> Any:
+def _history(as_of: AsOf, rows: pd.DataFrame) -> Any:
     from cxml.store.history import History
 
     kind = rows["kind"]
@@ -60,7 +61,7 @@ def score_with_spark(
     predictor: ChurnPredictor,
     *,
     model_version: str,
-    as_of: Any,
+    as_of: AsOf,
     scored_at: datetime,
     bucket_customers: int,
     out: Path | None = None,
@@ -86,7 +87,6 @@ def score_with_spark(
             field="definition",
             value=predictor.definition.kind,
         )
-    as_of = pd.Timestamp(as_of)
     rows = history_frames(
         spark,
         source,
@@ -99,21 +99,19 @@ def score_with_spark(
     database_url = source.database_url if record else None
 
     def task(bucket: pd.DataFrame) -> pd.DataFrame:
-        from cxml.scoring import score
+        from cxml.scoring import score_history
         from cxml.store import Store
         from cxml.webhooks import record_scores
 
         history = _history(as_of, bucket)
         if history.customers.empty:
             return pd.DataFrame(columns=[c.split()[0] for c in SCORE_SCHEMA.split(", ")])
-        scored = score(
+        scored = score_history(
             predictor,
-            predictor.features(history),
-            as_of=as_of,
+            history,
             scored_at=scored_at,
             model_version=model_version,
             attribution=attribution,
-            history=history,
         )
         if database_url is not None:
             store = Store.open(database_url, migrate=False)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-import pandas as pd
 from sqlalchemy.engine import make_url
 
+from cxml.contract import AsOf
 from cxml.errors import ConfigError
 from cxml.store import Store
 from cxml.store.active import active_spark
@@ -114,7 +114,7 @@ def _jdbc(
     return spark.read.jdbc(options["url"], table, predicates=predicates, properties=properties)
 
 
-def _range_predicates(store: Store, bucket_customers: int, signed_up_before: Any) -> list[str]:
+def _range_predicates(store: Store, bucket_customers: int, signed_up_before: AsOf) -> list[str]:
     """One JDBC partition per range of customer ids (the local engine's buckets)."""
 
     def quoted(value: str) -> str:
@@ -128,12 +128,11 @@ def _range_predicates(store: Store, bucket_customers: int, signed_up_before: Any
 
 
 def history_frames(
-    spark: Any, source: Source, as_of: Any, *, bucket_customers: int, with_text: bool = True
+    spark: Any, source: Source, as_of: AsOf, *, bucket_customers: int, with_text: bool = True
 ) -> Any:
     """Every row of the point-in-time history at ``as_of``, as one Spark frame with
     ``UNION_COLUMNS``: ``kind`` customer (active then), feedback (before it, with its
     analysis) or theme (mentioned before it)."""
-    as_of = pd.Timestamp(as_of)
     if source.parquet is not None:
         customers, feedback, themes = _parquet_history(spark, source.parquet, as_of)
     else:
@@ -201,7 +200,7 @@ def _union(frame: Any, kind: str) -> Any:
     return frame.select(*columns)
 
 
-def _parquet_history(spark: Any, folder: Path, as_of: pd.Timestamp) -> tuple[Any, Any, Any]:
+def _parquet_history(spark: Any, folder: Path, as_of: AsOf) -> tuple[Any, Any, Any]:
     """The point-in-time cut, by Spark, over Parquet files written by ``cxml export``."""
     from pyspark.sql import functions as F
 

@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy import Connection, Text, cast, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
+from cxml.contract import AsOf
 from cxml.store.active import active_sql, day_cut
 from cxml.store.database import Store
 from cxml.store.tables import customers, feedback, feedback_analysis, feedback_themes
@@ -90,7 +91,7 @@ class History:
     Feedback and themes are ordered by customer, created_at, feedback_id (and theme id).
     """
 
-    as_of: pd.Timestamp
+    as_of: AsOf
     customers: pd.DataFrame
     feedback: pd.DataFrame
     themes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(THEME_COLUMNS)))
@@ -98,7 +99,7 @@ class History:
     @classmethod
     def from_frames(
         cls,
-        as_of: Any,
+        as_of: AsOf,
         customers: pd.DataFrame,
         feedback: pd.DataFrame,
         themes: pd.DataFrame | None = None,
@@ -107,7 +108,6 @@ class History:
         merged with a stored history, or a Spark task's bucket): columns completed, dates and
         times parsed as ``read_history`` parses them, attributes from dicts or JSON text, rows
         put in order."""
-        as_of = pd.Timestamp(as_of)
         people = customers.reindex(columns=list(CUSTOMER_COLUMNS)).copy()
         people["signup_date"] = _times(people["signup_date"])
         people["monthly_value"] = pd.to_numeric(people["monthly_value"], errors="coerce").astype(
@@ -181,9 +181,8 @@ class HistoryQueries:
         }
 
 
-def history_queries(dialect: str, as_of: Any, selection: Selection = EVERYONE) -> HistoryQueries:
+def history_queries(dialect: str, as_of: AsOf, selection: Selection = EVERYONE) -> HistoryQueries:
     """The statements ``read_history`` runs (see ``HistoryQueries``)."""
-    as_of = pd.Timestamp(as_of)
     instant = as_of.to_pydatetime()
     text_of = _as_text(dialect)
     people_query = (
@@ -247,13 +246,12 @@ def history_queries(dialect: str, as_of: Any, selection: Selection = EVERYONE) -
 
 def read_history(
     store: Store,
-    as_of: Any,
+    as_of: AsOf,
     selection: Selection = EVERYONE,
     *,
     with_text: bool = True,
 ) -> History:
     """The customers of ``selection`` active at ``as_of``, with everything dated before it."""
-    as_of = pd.Timestamp(as_of)
     queries = history_queries(store.dialect, as_of, selection)
     with store.engine.connect() as connection:
         people = _frame(connection, queries.customers, CUSTOMER_COLUMNS)
@@ -265,7 +263,7 @@ def read_history(
 
 
 def history_from_text(
-    as_of: pd.Timestamp,
+    as_of: AsOf,
     people: pd.DataFrame,
     rows: pd.DataFrame,
     themes: pd.DataFrame,
@@ -328,7 +326,7 @@ def _times(values: pd.Series) -> pd.Series:
 
 
 def customer_buckets(
-    store: Store, size: int, *, signed_up_before: Any | None = None
+    store: Store, size: int, *, signed_up_before: AsOf | None = None
 ) -> Iterator[Selection]:
     """Consecutive ranges of at most ``size`` customer ids (signed up before the given instant,
     when given), in the database's order: the buckets of a bulk job. Reads ``size`` ids at a
@@ -337,7 +335,7 @@ def customer_buckets(
     while True:
         query = select(customers.c.customer_id).order_by(customers.c.customer_id).limit(size)
         if signed_up_before is not None:
-            query = query.where(customers.c.signup_date < day_cut(pd.Timestamp(signed_up_before)))
+            query = query.where(customers.c.signup_date < day_cut(signed_up_before))
         if after is not None:
             query = query.where(customers.c.customer_id > after)
         with store.engine.connect() as connection:
@@ -350,20 +348,20 @@ def customer_buckets(
         after = str(ids[-1])
 
 
-def count_active(store: Store, as_of: Any) -> int:
+def count_active(store: Store, as_of: AsOf) -> int:
     """How many customers are active at ``as_of``."""
     with store.engine.connect() as connection:
         return int(
             connection.execute(
-                select(func.count()).select_from(customers).where(active_sql(pd.Timestamp(as_of)))
+                select(func.count()).select_from(customers).where(active_sql(as_of))
             ).scalar_one()
         )
 
 
-def churn_dates(store: Store, selection: Selection, *, known_by: Any) -> pd.Series:
+def churn_dates(store: Store, selection: Selection, *, known_by: AsOf) -> pd.Series:
     """Stored churn dates known by ``known_by`` (later ones are not known yet: NaT), per
     customer id, with each customer's signup date: the outcomes labels are made of."""
-    cut = day_cut(pd.Timestamp(known_by))
+    cut = day_cut(known_by)
     query = (
         select(customers.c.customer_id, customers.c.signup_date, customers.c.churn_date)
         .where(customers.c.signup_date < cut, *selection.where(customers.c.customer_id))
@@ -377,12 +375,12 @@ def churn_dates(store: Store, selection: Selection, *, known_by: Any) -> pd.Seri
     return pd.Series(churn.to_numpy(), index=pd.Index(frame["customer_id"], name="customer_id"))
 
 
-def interaction_times(store: Store, selection: Selection, *, before: Any) -> pd.DataFrame:
+def interaction_times(store: Store, selection: Selection, *, before: AsOf) -> pd.DataFrame:
     """Every interaction (signup or feedback) of the selected customers before ``before``:
     customer_id, at — what inactivity churn is decided from."""
-    instant = pd.Timestamp(before).to_pydatetime()
+    instant = before.to_pydatetime()
     signups = select(customers.c.customer_id, customers.c.signup_date).where(
-        customers.c.signup_date < day_cut(pd.Timestamp(before)),
+        customers.c.signup_date < day_cut(before),
         *selection.where(customers.c.customer_id),
     )
     contacts = select(feedback.c.customer_id, feedback.c.created_at).where(
@@ -399,9 +397,9 @@ def interaction_times(store: Store, selection: Selection, *, before: Any) -> pd.
 # --- what a feature spec is fixed from ---------------------------------------------------------
 
 
-def theme_mentions(store: Store, before: Any) -> dict[str, int]:
+def theme_mentions(store: Store, before: AsOf) -> dict[str, int]:
     """Mentions per theme id (``other`` left out) in feedback dated before ``before``."""
-    instant = pd.Timestamp(before).to_pydatetime()
+    instant = before.to_pydatetime()
     query = (
         select(feedback_themes.c.theme_id, func.count())
         .select_from(
@@ -414,15 +412,15 @@ def theme_mentions(store: Store, before: Any) -> dict[str, int]:
         return {str(t): int(n) for t, n in connection.execute(query).all()}
 
 
-def channels_before(store: Store, before: Any) -> list[str]:
+def channels_before(store: Store, before: AsOf) -> list[str]:
     """The channels of feedback dated before ``before``, sorted."""
-    instant = pd.Timestamp(before).to_pydatetime()
+    instant = before.to_pydatetime()
     query = select(feedback.c.channel).where(feedback.c.created_at < instant).distinct()
     with store.engine.connect() as connection:
         return sorted(str(c) for c in connection.execute(query).scalars() if c is not None)
 
 
-def attribute_names(store: Store, signed_up_before: Any = None) -> list[str]:
+def attribute_names(store: Store, signed_up_before: AsOf | None = None) -> list[str]:
     """The attribute names customers signed up before the given instant have (all customers'
     without one), sorted."""
     where = "" if signed_up_before is None else " WHERE customers.signup_date < :cut"
@@ -432,7 +430,7 @@ def attribute_names(store: Store, signed_up_before: Any = None) -> list[str]:
         query = text(
             f"SELECT DISTINCT j.key FROM customers, json_each(customers.attributes) AS j{where}"
         )
-    bound = {} if signed_up_before is None else {"cut": day_cut(pd.Timestamp(signed_up_before))}
+    bound = {} if signed_up_before is None else {"cut": day_cut(signed_up_before)}
     with store.engine.connect() as connection:
         return sorted(str(k) for k in connection.execute(query, bound).scalars())
 

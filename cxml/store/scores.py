@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -258,9 +258,9 @@ def score_history(store: Store, customer_id: str, limit: int = 100) -> list[dict
         return [dict(r) for r in connection.execute(query).mappings()]
 
 
-def top_scores(store: Store, as_of: Any, limit: int = 10) -> pd.DataFrame:
-    """The highest churn risks stored for ``as_of`` (any model version), highest ranking score
-    first (ties: the larger revenue at risk)."""
+def top_scores(store: Store, as_of: date, limit: int = 10) -> pd.DataFrame:
+    """The highest churn risks stored for the day ``as_of`` (the scores' as-of date, any model
+    version), highest ranking score first (ties: the larger revenue at risk)."""
     query = (
         select(scores)
         .where(scores.c.as_of == as_of)

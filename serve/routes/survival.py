@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pandas as pd
 from fastapi import APIRouter, Depends, Query
 
 from cxml.batch import survival_curves
+from cxml.contract import parse_as_of
 from serve.deps import Loaded, Service, churn_model, now, require, service
 from serve.schemas import Problem
 from serve.schemas_reports import SurvivalCurves
@@ -34,7 +34,7 @@ async def survival(
     state: Service = Depends(service),
     loaded: Loaded = Depends(churn_model),
 ) -> dict[str, Any]:
-    as_of = pd.Timestamp(now()).normalize()
+    as_of = parse_as_of(now()).normalize()
     assert loaded.churn is not None  # churn_model answered 503 otherwise
     curves = await asyncio.to_thread(
         survival_curves,

@@ -179,7 +179,7 @@ def test_a_linear_champion_scores_with_reasons_like_the_trees() -> None:
     features = X.head(50).set_index(pd.Index([f"C{i}" for i in range(50)], name="customer_id"))
     for attribution in ("exact", "path"):
         scored = score(
-            predictor, features, as_of="2026-01-01", scored_at=datetime(2026, 1, 2),
+            predictor, features, as_of=pd.Timestamp("2026-01-01"), scored_at=datetime(2026, 1, 2),
             model_version="7", attribution=attribution,
         )  # fmt: skip
         assert np.allclose(scored["probability"], churn_probability(model, features), atol=1e-6)

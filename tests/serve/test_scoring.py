@@ -42,7 +42,7 @@ def test_one_customer_by_id_equals_the_bucket_path_for_every_customer(
         store,
         trained.predictor,
         model_version=trained.version,
-        as_of=NOW,
+        as_of=pd.Timestamp(NOW),
         scored_at=NOW,
         bucket_customers=64,
         attribution="exact",
