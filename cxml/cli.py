@@ -25,7 +25,7 @@ from cxml.contract import AsOf, parse_as_of
 from cxml.errors import ConfigError, CxmlError
 from cxml.keys import SCOPES
 from cxml.metrics import LEVELS, PERIODS
-from cxml.reporting import ALERT_PERIODS, DRIVER_TARGETS, METRICS
+from cxml.reporting import ALERT_PERIODS, DRIVER_TARGETS, METRICS, Report
 from cxml.settings import Settings
 
 PROMOTION_REFUSED = 6  # exit code: scripts can tell a refusal from a promotion
@@ -295,28 +295,15 @@ def ingest_feedback(ctx: click.Context, path: Path, **options: Any) -> None:
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Counts of customers and feedback, by channel and by language."""
-    from cxml.store.records import stats as store_stats
+    from cxml.jobs.reads import run_stats
+    from cxml.lines import stats_lines
 
-    result = store_stats(_store(ctx))
+    counts = run_stats(_store(ctx)).as_dict()
     if as_json:
-        _echo_json(result)
+        _echo_json(counts)
         return
-    click.echo(
-        f"customers: {result['customers']:,} ({result['customers_active']:,} active, "
-        f"{result['customers_churned']:,} churned)"
-    )
-    click.echo(
-        f"feedback:  {result['feedback']:,} ({result['feedback_with_text']:,} with text), "
-        f"{result['feedback_first'] or '-'} to {result['feedback_last'] or '-'}"
-    )
-    for title, key in (
-        ("by channel", "feedback_by_channel"),
-        ("by language", "feedback_by_language"),
-    ):
-        click.echo(f"  {title}: " + ", ".join(f"{k} {v:,}" for k, v in result[key].items()))
-    click.echo(
-        f"rejects:   {result['rejects']:,} (held for unknown customers: {result['rejects_held']:,})"
-    )
+    for line in stats_lines(counts):
+        click.echo(line)
 
 
 @cli.command()
@@ -332,23 +319,15 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def timeline(ctx: click.Context, customer_id: str, as_json: bool, pii: bool) -> None:
     """One customer's interactions across every channel, oldest first."""
-    from cxml.jobs.privacy import audit_read
+    from cxml.jobs.reads import TimelineRequest, run_timeline
     from cxml.lines import timeline_lines
-    from cxml.store.records import customer as stored_customer
-    from cxml.store.records import timeline as stored_timeline
-    from cxml.story import redacted_column
 
-    store = _store(ctx)
-    customer = stored_customer(store, customer_id)
-    events = stored_timeline(store, customer_id)
-    audit_read(store, actor=_actor(), what="customer", now=_now(), customers=1, target=customer_id)
-    if not pii:
-        events["text"] = redacted_column(events["text"])
+    request = TimelineRequest(customer_id, pii=pii)
+    found = run_timeline(_store(ctx), request, actor=_actor(), now=_now())
     if as_json:
-        records = events.astype(object).where(events.notna(), None).to_dict(orient="records")
-        _echo_json({"customer": customer, "timeline": records})
+        _echo_json({"customer": found.customer, "timeline": found.records})
         return
-    for line in timeline_lines(customer, events):
+    for line in timeline_lines(found.customer, found.events):
         click.echo(line)
 
 
@@ -900,15 +879,22 @@ def analyze(
 # --- metrics ---------------------------------------------------------------------------
 
 
-def _print_table(frame: pd.DataFrame, as_json: bool, csv_path: Path | None) -> None:
+def _print_report(report: Report, as_json: bool, csv_path: Path | None) -> None:
+    """A report's rows as a table, JSON rows or a CSV file; for a churn figure on a store
+    without churn data, why there are no rows (rather than 0 % on every row)."""
     from cxml.io import write_frame
-    from cxml.reporting import records
 
-    if csv_path is not None:
+    frame = report.rows
+    if report.has_no_churn_data:
+        if as_json:
+            _echo_json({"churn_data": False, "message": report.message, "rows": []})
+        else:
+            click.echo(report.message)
+    elif csv_path is not None:
         write_frame(frame, csv_path)
         click.echo(f"{len(frame):,} rows written to {csv_path}")
     elif as_json:
-        _echo_json(records(frame))
+        _echo_json(report.records)
     elif frame.empty:
         click.echo("(no rows)")
     else:
@@ -942,19 +928,17 @@ def metrics(
     csv_path: Path | None,
 ) -> None:
     """NPS, CSAT, CES, churn and retention rates per group, with 95 % intervals and counts."""
-    from cxml.reporting import dimensions, metric_table
+    from cxml.jobs.reads import MetricRequest, run_metric
 
-    frame = metric_table(
-        _store(ctx),
+    request = MetricRequest(
         metric,
-        by=dimensions(by),
+        by=by,
         period=period,
         start=_parse_date(start, "--from"),
         end=_parse_date(end, "--to"),
         level=level,
     )
-    if not _said_no_churn_data(frame, as_json):
-        _print_table(frame, as_json, csv_path)
+    _print_report(run_metric(_store(ctx), request), as_json, csv_path)
 
 
 @cli.command()
@@ -964,23 +948,10 @@ def metrics(
 @click.pass_context
 def drivers(ctx: click.Context, target: str, as_json: bool, csv_path: Path | None) -> None:
     """Themes ranked by their impact on NPS or churn (not by volume)."""
-    from cxml.reporting import driver_table
+    from cxml.jobs.reads import DriverRequest, run_drivers
 
-    frame = driver_table(_store(ctx), target, as_of=_now())
-    if not _said_no_churn_data(frame, as_json):
-        _print_table(frame, as_json, csv_path)
-
-
-def _said_no_churn_data(frame: pd.DataFrame, as_json: bool) -> bool:
-    """Say so, rather than print 0 % for every row, when the store has no churn data."""
-    if frame.attrs.get("churn_data") is not False:
-        return False
-    message = frame.attrs["message"]
-    if as_json:
-        _echo_json({"churn_data": False, "message": message, "rows": []})
-    else:
-        click.echo(message)
-    return True
+    report = run_drivers(_store(ctx), DriverRequest(target), as_of=_now())
+    _print_report(report, as_json, csv_path)
 
 
 @cli.command()
@@ -1008,17 +979,16 @@ def alerts(
     as_json: bool,
 ) -> None:
     """Emerging themes: rising share in the latest period against the baseline (z-test)."""
-    from cxml.reporting import alert_table
+    from cxml.jobs.reads import AlertRequest, run_alerts
 
-    frame = alert_table(
-        _store(ctx),
-        period=period,
+    request = AlertRequest(
+        period,
         segment=segment,
         baseline_periods=baseline_periods,
         min_count=min_count,
-        only_alerts=not show_all,
+        show_all=show_all,
     )
-    _print_table(frame, as_json, None)
+    _print_report(run_alerts(_store(ctx), request), as_json, None)
 
 
 # --- service --------------------------------------------------------------------------
@@ -1058,18 +1028,16 @@ def drift(
     (PSI and chi-square), each churn feature (PSI; bands 0.1 and 0.25), and the churn model's
     realised ROC-AUC and calibration on the latest snapshot whose outcomes are known, against
     its backtest."""
-    from cxml.jobs.drift import run_drift
+    from cxml.jobs.drift import DriftRequest, run_drift
     from cxml.lines import drift_lines
 
     now = _now()
     drift = run_drift(
         _settings(ctx),
         _store(ctx),
-        reference,
-        current,
+        DriftRequest(reference, current, keep=keep),
         today=pd.Timestamp(now).normalize(),
         made_at=now,
-        keep=keep,
         say=_say,
     )
     report = drift.report

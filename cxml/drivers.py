@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 
@@ -115,21 +117,25 @@ def _pratt(y: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def churn_drivers(
-    mentions: pd.DataFrame, customers: pd.DataFrame, *, min_customers: int = 20
+    mentions: pd.DataFrame,
+    customers: pd.DataFrame,
+    *,
+    as_of: datetime | None = None,
+    min_customers: int = 20,
 ) -> pd.DataFrame:
     """Per theme: churn of customers who raised it vs comparable customers who did not.
 
     ``mentions``: feedback rows with customer_id and theme; ``customers``: customer_id,
-    signup_date, churn_date (NaT = active), monthly_value, and ``as_of`` in ``customers.attrs``
-    (default: the latest date seen). Customers without feedback are left out of both arms.
+    signup_date, churn_date (NaT = active), monthly_value. Active customers' tenure counts to
+    ``as_of`` (default: the latest date seen). Customers without feedback are left out of
+    both arms.
     """
-    as_of = pd.Timestamp(
-        customers.attrs.get("as_of")
-        or pd.concat([customers["signup_date"], customers["churn_date"]]).max()
+    cut = pd.Timestamp(
+        as_of or pd.concat([customers["signup_date"], customers["churn_date"]]).max()
     )
     frame = customers.copy()
     # one unit on both sides (a datetime64[s] column refuses a nanosecond fill in pandas 4)
-    end = frame["churn_date"].astype("datetime64[ns]").fillna(as_of.as_unit("ns"))
+    end = frame["churn_date"].astype("datetime64[ns]").fillna(cut.as_unit("ns"))
     frame["tenure_band"] = pd.cut(
         (end - frame["signup_date"]).dt.days, [-1, 180, 365, 730, 10**6], labels=False
     )

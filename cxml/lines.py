@@ -1,4 +1,4 @@
-"""Plain-text lines for people: a customer's timeline, the most at-risk customers, training
+"""Plain-text lines for people: what the store holds, a customer's timeline, the most at-risk customers, training
 grades. The CLI prints them; the demo walk-through and notebooks use the same ones."""
 
 from __future__ import annotations
@@ -7,6 +7,24 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pandas as pd
+
+
+def stats_lines(stats: dict[str, Any]) -> Iterator[str]:
+    """What the store holds: customers, feedback (by channel, by language), rejects."""
+    yield (
+        f"customers: {stats['customers']:,} ({stats['customers_active']:,} active, "
+        f"{stats['customers_churned']:,} churned)"
+    )
+    yield (
+        f"feedback:  {stats['feedback']:,} ({stats['feedback_with_text']:,} with text), "
+        f"{stats['feedback_first'] or '-'} to {stats['feedback_last'] or '-'}"
+    )
+    for title, key in (
+        ("by channel", "feedback_by_channel"),
+        ("by language", "feedback_by_language"),
+    ):
+        yield f"  {title}: " + ", ".join(f"{k} {v:,}" for k, v in stats[key].items())
+    yield f"rejects:   {stats['rejects']:,} (held for unknown customers: {stats['rejects_held']:,})"
 
 
 def timeline_lines(customer: dict[str, Any], events: pd.DataFrame) -> Iterator[str]:

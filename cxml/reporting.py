@@ -1,11 +1,13 @@
 """Metrics, drivers and alerts from the store: queries (store.queries) + formulas (metrics, drivers).
 
-The library behind `cxml metrics`, `cxml drivers`, `cxml alerts` and the HTTP metrics routes.
+The library behind the read jobs (``cxml.jobs.reads``): `cxml metrics`, `cxml drivers`,
+`cxml alerts` and the HTTP metrics routes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -84,11 +86,41 @@ def churn_status(store: Store, *, minimum: int = 1) -> dict[str, Any]:
     return metrics.churn_data(*queries.churn_counts(store), minimum=minimum)
 
 
-def _no_churn_data(status: dict[str, Any]) -> pd.DataFrame:
-    """No rows, and why: ``attrs`` hold ``churn_data`` (False) and the message."""
-    frame = pd.DataFrame()
-    frame.attrs.update(status)
-    return frame
+@dataclass(frozen=True, eq=False)
+class Report:
+    """A metric or driver table and, for a churn figure, whether the store has churn data.
+
+    ``churn_data`` is None for a figure that is not about churn and True when the store has
+    enough churners; False when it has not: then ``rows`` is empty and ``message`` says why,
+    to be shown instead of a 0 % churn rate."""
+
+    rows: pd.DataFrame
+    churn_data: bool | None = None
+    message: str | None = None
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as JSON-ready dicts (see ``records``)."""
+        return records(self.rows)
+
+    @property
+    def has_no_churn_data(self) -> bool:
+        """A churn figure on a store without (enough) churners: say ``message``, not 0 %."""
+        return self.churn_data is False
+
+    def churn_fields(self) -> dict[str, Any]:
+        """``churn_data``, and without churn data the message, as the API answers them;
+        nothing for a figure that is not about churn."""
+        if self.churn_data is None:
+            return {}
+        if self.churn_data is False:
+            return {"churn_data": False, "message": self.message}
+        return {"churn_data": True}
+
+
+def _no_churn_data(status: dict[str, Any]) -> Report:
+    """No rows, and why."""
+    return Report(pd.DataFrame(), churn_data=False, message=status["message"])
 
 
 def metric_table(
@@ -103,7 +135,25 @@ def metric_table(
 ) -> pd.DataFrame:
     """One row per group: its keys, the metric under its own name, ci_low, ci_high, n, small.
 
-    A dimension named twice counts once."""
+    A dimension named twice counts once. A churn figure on a store without churn data has no
+    rows; ``metric_report`` also says why."""
+    return metric_report(
+        store, metric, by=by, period=period, start=start, end=end, level=level
+    ).rows
+
+
+def metric_report(
+    store: Store,
+    metric: str,
+    *,
+    by: Sequence[str] = (),
+    period: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    level: str = "response",
+) -> Report:
+    """The metric table (see ``metric_table``) and, for churn-rate and retention, whether the
+    store has churn data."""
     by = list(dict.fromkeys(by))
     _check_dimensions(store, by, survey=metric in ("nps", "csat", "ces"))
     if period and "period" not in by:
@@ -126,7 +176,7 @@ def metric_table(
                 sums["low_effort"], sums["total"], sums["total_sq"], sums["n"]
             )
         keys = sums.drop(columns=[c for c in sums.columns if c not in by and c != "theme"])
-        return metrics.flag_small(pd.concat([keys.reset_index(drop=True), values], axis=1))
+        return Report(metrics.flag_small(pd.concat([keys.reset_index(drop=True), values], axis=1)))
     if metric in ("churn-rate", "retention"):
         unsupported = [d for d in by if d in ("channel", "language", "theme")]
         if unsupported:
@@ -139,7 +189,7 @@ def metric_table(
         segments = [d for d in by if d != "period"]
         table = queries.customer_table(store, segments)
         if table.empty:
-            return pd.DataFrame()
+            return Report(pd.DataFrame(), churn_data=True)
         first = pd.Timestamp(start) if start else table["signup_date"].min()
         last = (
             pd.Timestamp(end)
@@ -157,13 +207,20 @@ def metric_table(
             [*segments, "period", name, low, high, "n", "at_start", "churned", "new", "at_end"]
         ]
         out = out.rename(columns={low: "ci_low", high: "ci_high"})
-        return metrics.flag_small(out.reset_index(drop=True))
+        return Report(metrics.flag_small(out.reset_index(drop=True)), churn_data=True)
     raise ConfigError(f"unknown metric {metric!r}: expected one of {', '.join(METRICS)}")
 
 
 def driver_table(store: Store, target: str, *, as_of: datetime | None = None) -> pd.DataFrame:
     """Themes ranked by their impact on ``target`` ('nps' or 'churn'); for churn without
-    enough churners in the store, no rows and why (``attrs``: churn_data False, message)."""
+    enough churners in the store, no rows (``driver_report`` also says why). Active customers'
+    tenure counts to ``as_of`` (default: the latest date in the store)."""
+    return driver_report(store, target, as_of=as_of).rows
+
+
+def driver_report(store: Store, target: str, *, as_of: datetime | None = None) -> Report:
+    """The driver table (see ``driver_table``) and, for churn, whether the store has enough
+    churners to rank themes by."""
     if target == "churn":
         status = churn_status(store, minimum=metrics.MIN_CHURNERS_FOR_DRIVERS)
         if not status["churn_data"]:
@@ -174,11 +231,10 @@ def driver_table(store: Store, target: str, *, as_of: datetime | None = None) ->
             "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
         )
     if target == "nps":
-        return drivers.nps_drivers(responses)
+        return Report(drivers.nps_drivers(responses))
     if target == "churn":
         customers = queries.customer_table(store)
-        customers.attrs["as_of"] = as_of
-        return drivers.churn_drivers(responses, customers)
+        return Report(drivers.churn_drivers(responses, customers, as_of=as_of), churn_data=True)
     raise ConfigError(f"unknown target {target!r}: expected nps or churn")
 
 

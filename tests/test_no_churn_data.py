@@ -11,7 +11,7 @@ import pytest
 from cxml.cli import main
 from cxml.ingest import ingest_file
 from cxml.metrics import MIN_CHURNERS_FOR_DRIVERS, NO_CHURN_DATA, churn_data
-from cxml.reporting import driver_table, metric_table
+from cxml.reporting import driver_report, driver_table, metric_report, metric_table
 from cxml.settings import Settings
 from cxml.store import Store
 from tests.conftest import NOW
@@ -45,11 +45,13 @@ def test_churn_metrics_and_drivers_say_no_churn_data_instead_of_zero(
 ) -> None:
     _customers(store, settings, tmp_path)
     for metric in ("churn-rate", "retention"):
-        frame = metric_table(store, metric, period="month")
-        assert frame.empty and frame.attrs["churn_data"] is False
-        assert frame.attrs["message"].startswith(NO_CHURN_DATA)
-    drivers = driver_table(store, "churn", as_of=NOW)
-    assert drivers.empty and drivers.attrs["churn_data"] is False
+        report = metric_report(store, metric, period="month")
+        assert report.rows.empty and report.churn_data is False
+        assert report.message is not None and report.message.startswith(NO_CHURN_DATA)
+        assert metric_table(store, metric, period="month").empty
+    drivers = driver_report(store, "churn", as_of=NOW)
+    assert drivers.rows.empty and drivers.churn_data is False
+    assert driver_table(store, "churn", as_of=NOW).empty
 
 
 def test_too_few_churners_for_drivers_but_a_real_churn_rate(
@@ -57,10 +59,10 @@ def test_too_few_churners_for_drivers_but_a_real_churn_rate(
 ) -> None:
     _customers(store, settings, tmp_path, churned=2)
     assert MIN_CHURNERS_FOR_DRIVERS > 2
-    drivers = driver_table(store, "churn", as_of=NOW)
-    assert drivers.attrs["churn_data"] is False and "only 2 of 20" in drivers.attrs["message"]
-    rates = metric_table(store, "churn-rate", period="month")
-    assert not rates.empty and rates.attrs.get("churn_data") is not False
+    drivers = driver_report(store, "churn", as_of=NOW)
+    assert drivers.churn_data is False and "only 2 of 20" in (drivers.message or "")
+    rates = metric_report(store, "churn-rate", period="month")
+    assert not rates.rows.empty and rates.churn_data is True
 
 
 def test_the_api_answers_churn_data_false_with_the_message(

@@ -20,6 +20,19 @@ def _quiet(_: str) -> None:
 
 
 @dataclass(frozen=True)
+class DriftRequest:
+    """Which two periods to compare, and whether to keep the report.
+
+    A period is 2025, 2025-Q1, 2025-03, 2025-03-15 or a range 2025-01-01..2025-03-31; the
+    current one defaults to the last complete month, the reference to the three months
+    before it."""
+
+    reference: str | None = None
+    current: str | None = None
+    keep: bool = True  # log it to MLflow and keep it for GET /v1/drift (and send drift.alert)
+
+
+@dataclass(frozen=True)
 class Drift:
     """The drift report (as kept and served), and what the CLI needs of it."""
 
@@ -33,21 +46,19 @@ class Drift:
 def run_drift(
     settings: Settings,
     store: Store,
-    reference: str | None,
-    current: str | None,
+    request: DriftRequest,
     *,
     today: pd.Timestamp,
     made_at: Any,
-    keep: bool = True,
     champion: tuple[Any, str] | None = None,
     say: Callable[[str], None] = _quiet,
 ) -> Drift:
-    """Check drift between the ``reference`` and ``current`` periods (default: the last two
-    months before ``today``) with ``champion`` (default: the churn model that serves, when
-    there is one); keep the report when ``keep``."""
+    """Check drift between the request's periods with ``champion`` (default: the churn model
+    that serves, when there is one); keep the report when the request says so."""
     from cxml.drift import check_drift, windows
 
-    reference_window, current_window = windows(reference, current, today=today)
+    keep = request.keep
+    reference_window, current_window = windows(request.reference, request.current, today=today)
     if champion is None:
         try:
             serving = churn_model(settings)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from cxml.drift import finite
 from cxml.errors import NotFoundError
-from cxml.jobs.drift import run_drift
+from cxml.jobs.drift import DriftRequest, run_drift
 from cxml.store.drift import latest_report
 from serve.deps import Service, now, require, service
 from serve.schemas import Problem
@@ -54,11 +54,9 @@ async def drift(
         run_drift,
         state.settings,
         state.store,
-        reference,
-        current,
+        DriftRequest(reference, current, keep=False),
         today=today,
         made_at=today,
-        keep=False,
         champion=champion,
     )
     return drift.report

@@ -1,4 +1,4 @@
-"""CX metrics, drivers and emerging themes (the computations live in cxml.reporting)."""
+"""CX metrics, drivers and emerging themes: the read jobs of ``cxml.jobs.reads``, as JSON."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from cxml.metrics import Level, Period
-from cxml.reporting import (
-    AlertPeriod,
-    DriverTarget,
-    Metric,
-    alert_table,
-    dimensions,
-    driver_table,
-    metric_table,
-    records,
+from cxml.jobs.reads import (
+    AlertRequest,
+    DriverRequest,
+    MetricRequest,
+    run_alerts,
+    run_drivers,
+    run_metric,
 )
+from cxml.metrics import Level, Period
+from cxml.reporting import AlertPeriod, DriverTarget, Metric
 from serve.deps import Service, now, require, service
 from serve.schemas import Problem
 from serve.schemas_reports import AlertTable, DriverTable, MetricTable
@@ -44,26 +43,16 @@ def metric(
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
-    frame = metric_table(
-        state.store,
+    request = MetricRequest(
         metric,
-        by=dimensions(by),
+        by=tuple(by),
         period=period,
         start=start.replace(tzinfo=None) if start else None,
         end=end.replace(tzinfo=None) if end else None,
         level=level,
     )
-    return {"metric": metric, "rows": records(frame), **_churn_data(frame, metric)}
-
-
-def _churn_data(frame: Any, metric: str) -> dict[str, Any]:
-    """For churn figures: ``churn_data`` (false when the store has none) and the message to
-    show instead of 0 %."""
-    if metric not in ("churn-rate", "retention", "churn"):
-        return {}
-    if frame.attrs.get("churn_data") is False:
-        return {"churn_data": False, "message": frame.attrs["message"]}
-    return {"churn_data": True}
+    report = run_metric(state.store, request)
+    return {"metric": metric, "rows": report.records, **report.churn_fields()}
 
 
 @router.get(
@@ -77,8 +66,8 @@ def drivers(
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
-    frame = driver_table(state.store, target, as_of=now())
-    return {"target": target, "rows": records(frame), **_churn_data(frame, target)}
+    report = run_drivers(state.store, DriverRequest(target), as_of=now())
+    return {"target": target, "rows": report.records, **report.churn_fields()}
 
 
 @router.get(
@@ -95,11 +84,7 @@ def alerts(
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> dict[str, Any]:
-    frame = alert_table(
-        state.store,
-        period=period,
-        baseline_periods=baseline,
-        min_count=min_count,
-        only_alerts=not show_all,
+    request = AlertRequest(
+        period, baseline_periods=baseline, min_count=min_count, show_all=show_all
     )
-    return {"rows": records(frame)}
+    return {"rows": run_alerts(state.store, request).records}
