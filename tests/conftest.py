@@ -262,11 +262,15 @@ def demo_server(cwd: Path, url: str, dialect: str) -> Iterator[dict[str, object]
         server.stop()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, object]]:
-    """A served demo world on SQLite, then on PostgreSQL (a schema of its own, dropped after)."""
+    """A served demo world on SQLite, then on PostgreSQL (a schema of its own, dropped after).
+
+    Built once per database for the whole session and shared by the HTTP tests split by route
+    (``tests/serve/conftest.py`` says where they are) and ``tests/jobs/test_demo.py``: pytest
+    runs every test on the SQLite world, then every test on the PostgreSQL one."""
     cwd = tmp_path_factory.mktemp(f"served-{request.param}")
     if request.param == "sqlite":
         with demo_server(cwd, f"sqlite:///{cwd / 'cxml.db'}", "sqlite") as served:
