@@ -210,7 +210,9 @@ class Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 90
+        # a guard, not a measurement: a cold start loading the models of a demo world takes over
+        # 90 s on a 2-core machine that other test runs share
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"cxml serve exited: {(cwd / self.log.name).read_text()}")
@@ -220,7 +222,7 @@ class Server:
             except httpx.HTTPError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError("cxml serve did not answer /healthz within 90 s")
+        raise RuntimeError("cxml serve did not answer /healthz within 300 s")
 
     def stop(self) -> None:
         self.process.terminate()
