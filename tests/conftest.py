@@ -210,7 +210,9 @@ class Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 90
+        # a guard, not a measurement: a cold start loading the models of a demo world takes over
+        # 90 s on a 2-core machine that other test runs share
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"cxml serve exited: {(cwd / self.log.name).read_text()}")
@@ -220,7 +222,7 @@ class Server:
             except httpx.HTTPError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError("cxml serve did not answer /healthz within 90 s")
+        raise RuntimeError("cxml serve did not answer /healthz within 300 s")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -262,11 +264,15 @@ def demo_server(cwd: Path, url: str, dialect: str) -> Iterator[dict[str, object]
         server.stop()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, object]]:
-    """A served demo world on SQLite, then on PostgreSQL (a schema of its own, dropped after)."""
+    """A served demo world on SQLite, then on PostgreSQL (a schema of its own, dropped after).
+
+    Built once per database for the whole session and shared by the HTTP tests split by route
+    (``tests/serve/conftest.py`` says where they are) and ``tests/jobs/test_demo.py``: pytest
+    runs every test on the SQLite world, then every test on the PostgreSQL one."""
     cwd = tmp_path_factory.mktemp(f"served-{request.param}")
     if request.param == "sqlite":
         with demo_server(cwd, f"sqlite:///{cwd / 'cxml.db'}", "sqlite") as served:

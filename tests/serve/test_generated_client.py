@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import demo_server
-from tests.serve.test_response_models import UNTYPED_FOR_NOW
+from tests.serve.test_schemas import UNTYPED_FOR_NOW
 
 pytestmark = pytest.mark.slow
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
