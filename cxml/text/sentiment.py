@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import sparse
 
 from cxml.estimator import Estimator
-from cxml.text.lexicon import LexiconScorer, plain_requests, request_spans
+from cxml.text.lexicon import N_FEATURES, LexiconScorer, plain_requests, request_spans
 from cxml.text.nlp import Analysed, identity, term_strings
 
 LABELS = ("negative", "neutral", "positive")
@@ -166,6 +166,12 @@ class _LanguageModel:
             C=C, class_weight="balanced", max_iter=2000, random_state=random_state
         )
         self.lexicon_weight = 3.0
+
+    @property
+    def uses_lexicon(self) -> bool:
+        """Whether the features include the lexicon's scores (only ``lemmas+lexicon`` does;
+        models pickled before families existed are that family)."""
+        return getattr(self, "family", "lemmas+lexicon") == "lemmas+lexicon"
 
     def _features(
         self, texts: Sequence[str], terms: list[list[str]], lexicon: np.ndarray, *, fit: bool
@@ -420,10 +426,14 @@ class SentimentModel(Estimator):
     ) -> np.ndarray:
         """The probabilities as the model, the default or the lexicon reads the words."""
         if language in self.models_:
-            lexicon = self.lexicon_.features(texts, analysed, language)
-            return self.models_[language].proba(
-                texts, term_strings(analysed, mark_negation=True), lexicon
+            model = self.models_[language]
+            # VADER reads every sentence in Python: only worth it when the features use it
+            lexicon = (
+                self.lexicon_.features(texts, analysed, language)
+                if model.uses_lexicon
+                else np.zeros((len(texts), N_FEATURES))
             )
+            return model.proba(texts, term_strings(analysed, mark_negation=True), lexicon)
         if self.defaults and language in self.defaults:
             return self.defaults[language]._proba(texts, analysed, language)
         score = self.lexicon_.scores(texts, analysed, language or "")
