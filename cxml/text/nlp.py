@@ -139,52 +139,101 @@ class Tokenizer(Estimator):
     def analyse(self, texts: Sequence[str], language: str) -> list[Analysed]:
         """Analyse texts that share one language."""
         nlp = self._nlp(language)
-        out: list[Analysed] = []
-        for text, doc in zip(texts, nlp.pipe(texts, batch_size=self.batch_size), strict=True):
-            if language == "ja":
-                out.append(_japanese(text, doc))
-            else:
-                out.append(_alphabetic(text, doc, english=language == "en"))
-        return out
-
-
-def _alphabetic(text: str, doc: Any, *, english: bool) -> Analysed:
-    terms: list[Term] = []
-    phrases: list[Term] = []
-    run: list[Any] = []
-    negated = False
-
-    def close_run() -> None:
-        if run:
-            start, end = run[0].idx, run[-1].idx + len(run[-1].text)
-            if len(run) <= 4:
-                phrases.append(
-                    Term(" ".join(t.lemma_.lower() or t.lower_ for t in run), start, end)
+        if language == "ja":
+            return [
+                _japanese(text, doc)
+                for text, doc in zip(
+                    texts, nlp.pipe(texts, batch_size=self.batch_size), strict=True
                 )
-            run.clear()
+            ]
+        # Alphabetic languages need only spaCy's tokenizer: the English lemmas are the lookup
+        # lemmatiser's table read word by word (``_Words``), not written onto every token.
+        words = _words(language)
+        docs = nlp.tokenizer.pipe(texts, batch_size=self.batch_size)
+        return [words.analysed(text, doc) for text, doc in zip(texts, docs, strict=True)]
 
-    hidden = _placeholders(text)
-    for token in doc:
-        lower = token.lower_
-        if hidden and _inside(hidden, token.idx):
-            close_run()
-            continue
-        if _CLAUSE_BREAK.match(token.text):
-            negated = False
-            close_run()
-            continue
-        if lower in _NEGATORS_EN or lower.endswith("n't"):
-            negated = True
-            close_run()
-            continue
-        if token.is_stop or not token.is_alpha or len(lower) < 2:
-            close_run()
-            continue
-        lemma = (token.lemma_ or lower).lower() if english else lower
-        terms.append(Term(lemma, token.idx, token.idx + len(token.text), negated))
-        run.append(token)
-    close_run()
-    return Analysed(tuple(terms), tuple(split_sentences(text)), tuple(phrases))
+
+_TERM, _SKIP, _BREAK, _NEGATOR = 0, 1, 2, 3
+
+
+class _Words:
+    """What a word (a spaCy ORTH) is to ``_alphabetic``: its length, its kind (a clause break,
+    a negator, a stop word or non-word to skip, or a term), the norm it has as a term and the
+    piece it gives a phrase. Read once per word and kept (word types are few, tokens many)."""
+
+    _LIMIT = 500_000  # word types kept; past it the memory starts afresh
+
+    def __init__(self, nlp: Any, english: bool) -> None:
+        from spacy.attrs import IDX, ORTH
+
+        self.attrs = [ORTH, IDX]
+        self.vocab = nlp.vocab
+        self.english = english
+        self.lemmas = (
+            nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup", {})
+            if english and "lemmatizer" in nlp.pipe_names
+            else None
+        )
+        self.memo: dict[int, tuple[int, int, str, str]] = {}
+
+    def _read(self, orth: int) -> tuple[int, int, str, str]:
+        lexeme = self.vocab[orth]
+        text, lower = lexeme.orth_, lexeme.lower_
+        # as spaCy's lookup lemmatiser sets token.lemma_ (the table's lemma, else the text)
+        lemma = self.lemmas.get(text, text) if self.lemmas is not None else ""
+        if _CLAUSE_BREAK.match(text):
+            kind = _BREAK
+        elif lower in _NEGATORS_EN or lower.endswith("n't"):
+            kind = _NEGATOR
+        elif lexeme.is_stop or not lexeme.is_alpha or len(lower) < 2:
+            kind = _SKIP
+        else:
+            kind = _TERM
+        norm = (lemma or lower).lower() if self.english else lower
+        if len(self.memo) >= self._LIMIT:
+            self.memo.clear()
+        found = self.memo[orth] = (len(text), kind, norm, lemma.lower() or lower)
+        return found
+
+    def analysed(self, text: str, doc: Any) -> Analysed:
+        """The ``Analysed`` record of ``text`` from spaCy's tokens of it."""
+        memo = self.memo
+        terms: list[Term] = []
+        phrases: list[Term] = []
+        run: list[tuple[int, int, str]] = []  # (start, end, piece) of the words of a phrase
+        negated = False
+
+        def close_run() -> None:
+            if run:
+                if len(run) <= 4:
+                    phrases.append(Term(" ".join(r[2] for r in run), run[0][0], run[-1][1]))
+                run.clear()
+
+        hidden = _placeholders(text)
+        for orth, idx in doc.to_array(self.attrs).tolist():
+            word = memo.get(orth) or self._read(orth)
+            if hidden and _inside(hidden, idx):
+                close_run()
+                continue
+            kind = word[1]
+            if kind == _BREAK:
+                negated = False
+                close_run()
+            elif kind != _TERM:
+                if kind == _NEGATOR:
+                    negated = True
+                close_run()
+            else:
+                end = idx + word[0]
+                terms.append(Term(word[2], idx, end, negated))
+                run.append((idx, end, word[3]))
+        close_run()
+        return Analysed(tuple(terms), tuple(split_sentences(text)), tuple(phrases))
+
+
+@functools.cache
+def _words(language: str) -> _Words:
+    return _Words(_blank_pipeline(language), english=language == "en")
 
 
 def _japanese(text: str, doc: Any) -> Analysed:

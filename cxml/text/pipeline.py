@@ -305,56 +305,70 @@ class TextPipeline(Estimator):
         for k, i in enumerate(owner):
             start, end = sentence_records[k].sentences[0]
             spans_by_text.setdefault(i, []).append((start, end, proba[k]))
-        for i, result in enumerate(results):
-            themes = []
+        # every theme's sentiment, labelled in one call: (text, match, probabilities)
+        theme_rows: list[tuple[int, Any, np.ndarray]] = []
+        for i in range(len(results)):
+            spans = spans_by_text.get(i, [])
             for match in matches[i]:
-                inside = [
-                    p
-                    for s, e, p in spans_by_text.get(i, [])
-                    if s <= match.start < e or (match.id == OTHER)
-                ]
-                theme_proba = np.mean(inside, axis=0) if inside else comment[i]
-                theme_label, theme_score = self.sentiment_.labels_from(
-                    theme_proba[None, :], language
-                )
-                themes.append(
-                    {
-                        "id": match.id,
-                        "label": self.themes_.label(match.id),
-                        "confidence": match.confidence,
-                        "sentiment": {"label": str(theme_label[0]), "score": float(theme_score[0])},
-                        "span": [match.start, match.end] if match.id != OTHER else None,
-                        "evidence": texts[i][match.start : match.end]
-                        if match.id != OTHER
-                        else None,
-                    }
-                )
+                inside = [p for s, e, p in spans if s <= match.start < e or (match.id == OTHER)]
+                theme_rows.append((i, match, np.mean(inside, axis=0) if inside else comment[i]))
+        theme_labels, theme_scores = (
+            self.sentiment_.labels_from(np.array([row[2] for row in theme_rows]), language)
+            if theme_rows
+            else ([], [])
+        )
+        source = self.sentiment_.source(language)
+        for i, result in enumerate(results):
             result["sentiment"] = {
                 "label": str(labels[i]),
                 "score": float(scores[i]),
-                "source": self.sentiment_.source(language),
+                "source": source,
             }
-            result["themes"] = themes
+            result["themes"] = []
+        for (i, match, _), theme_label, theme_score in zip(
+            theme_rows, theme_labels, theme_scores, strict=True
+        ):
+            results[i]["themes"].append(
+                {
+                    "id": match.id,
+                    "label": self.themes_.label(match.id),
+                    "confidence": match.confidence,
+                    "sentiment": {"label": str(theme_label), "score": float(theme_score)},
+                    "span": [match.start, match.end] if match.id != OTHER else None,
+                    "evidence": texts[i][match.start : match.end] if match.id != OTHER else None,
+                }
+            )
+        for i, result in enumerate(results):
             result["key_phrases"] = self._key_phrases(texts[i], analysed[i], language)
             result["intents"] = [
                 {**hit, "evidence": texts[i][int(hit["start"]) : int(hit["end"])]}
                 for hit in intents[i]
             ]
 
-    def _idf(self, language: str | None) -> dict[str, float]:
-        cache: dict[str | None, dict[str, float]] = self.__dict__.setdefault("_idf_cache", {})
+    def _idf(self, language: str | None) -> tuple[dict[str, float], float]:
+        """The fitted themes' idf per term of ``language`` (as Python floats) and the largest
+        (the weight of a word they never saw)."""
+        cache: dict[str | None, tuple[dict[str, float], float]] = self.__dict__.setdefault(
+            "_idf_cache", {}
+        )
         if language not in cache:
             vectorizer = self.themes_.vectorizers_.get(language or "")
-            cache[language] = (
-                dict(zip(vectorizer.get_feature_names_out(), vectorizer.idf_, strict=True))
+            idf = (
+                dict(
+                    zip(
+                        vectorizer.get_feature_names_out(),
+                        vectorizer.idf_.tolist(),
+                        strict=True,
+                    )
+                )
                 if vectorizer is not None
                 else {}
             )
+            cache[language] = (idf, max(idf.values(), default=1.0))
         return cache[language]
 
     def _key_phrases(self, text: str, record: Analysed, language: str | None) -> list[str]:
-        idf = self._idf(language)
-        default = max(idf.values(), default=1.0)
+        idf, default = self._idf(language)
         stop = DISCOURSE_WORDS.get(language or "", set())
 
         def weight(phrase: Term) -> float:

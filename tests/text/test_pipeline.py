@@ -283,6 +283,25 @@ def test_results_come_back_in_input_order_with_empty_texts_handled(fitted: TextP
     assert results[1]["sentiment"] is None and results[1]["themes"] == []
 
 
+def test_a_batch_gives_each_text_what_it_gets_alone(
+    fitted: TextPipeline, held_out: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Themes, their sentiment, key phrases and intents are worked out per language group
+    in one go; each text still gets exactly its own."""
+    feedback, truth = held_out
+    texts = [
+        *feedback["text"].tolist()[:30],
+        "I will cancel my account and switch to another provider. The app keeps crashing.",
+        "解約して他社に乗り換えます。サポートは親切でした。",
+    ]
+    languages = [*truth["language"].tolist()[:30], "en", "ja"]
+    together = fitted.analyze(texts, languages)
+    alone = [fitted.analyze([t], [lang])[0] for t, lang in zip(texts, languages, strict=True)]
+    assert together == alone
+    assert {i["intent"] for i in together[30]["intents"]} >= {"leave", "competitor"}
+    assert sum(len(r["themes"]) for r in together) > len(texts)
+
+
 def test_retraining_keeps_theme_ids_and_records_lineage(text_world: World) -> None:
     frame = text_world.feedback.replace({"language": {"": None}})
     first = TextPipeline(use_defaults=False).fit(frame)
