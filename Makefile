@@ -27,7 +27,8 @@ demo: setup
 	$(BIN)/cxml demo
 
 test: setup
-	$(BIN)/python -m pytest
+	@# two workers (pytest-xdist); tests that read one served world share a worker (tests/conftest.py)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check .

@@ -34,6 +34,28 @@ WORLD_END = date(2025, 6, 30)
 NOW = datetime(2025, 7, 1, 12, 0, 0)
 
 
+#: The served worlds (a demo trained, scored and served; minutes to build): under pytest-xdist
+#: (``make test`` runs two workers) every test that reads one goes to the same worker, so each is
+#: built once. ``trained`` (a minute) is read by too many modules to tie them to one worker.
+SHARED_WORLDS = ("served", "served_sqlite_world")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group tests for ``--dist loadgroup``: by the shared world they read (and its database),
+    otherwise by module, so a module's own fixtures are built on one worker only."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        world = next((name for name in SHARED_WORLDS if name in names), None)
+        if world is None:
+            group = item.nodeid.split("::", 1)[0]
+        else:
+            callspec = getattr(item, "callspec", None)
+            database = callspec.params.get(world) if callspec is not None else None
+            group = f"{world}-{database}" if database else world
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def postgres_engine() -> Iterator[object]:
     engine = create_engine(POSTGRES_URL)
