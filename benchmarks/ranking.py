@@ -13,10 +13,11 @@ held-out rows. Reported:
 - ROC-AUC of the list's order (positions as scores) next to the model's own (raw score);
 - Brier and expected calibration error (10 equal-count bins) of the probability shown next
   to the ranking score's (Platt scaling on the same out-of-fold scores);
-- the calibration candidates for what is shown, each fitted on the served family's
-  out-of-fold raw scores of the training snapshots (the family refitted; its fit is
-  deterministic): Brier, ECE, distinct values (as stored, 6 decimals) in the list's top 100,
-  and over the held-out rows in raw-score order how often the shown value ties or falls;
+- the calibration candidates for what is shown, for each candidate family (served or not),
+  each fitted on the family's out-of-fold raw scores of the training snapshots (the family
+  refitted; its fit is deterministic): Brier, ECE, distinct values (as stored, 6 decimals) in
+  the top 100 of the family's list (its ranking score), and over the held-out rows in
+  raw-score order how often the shown value ties or falls;
 - time to churn: each candidate's concordance (Harrell's), integrated Brier score (days
   1-89), the median absolute error of the expected days restricted to the follow-up
   (against min(days to churn, follow-up), known for every customer), and how many distinct
@@ -162,7 +163,7 @@ def one_world(customers: int, seed: int, end: date, horizon: int) -> dict[str, o
     from cxml.churn.predictor import ChurnDefinition
     from cxml.churn.survival import targets
     from cxml.churn.training import (
-        FAMILIES,
+        CANDIDATES,
         RANKING,
         backtest,
         choose,
@@ -207,12 +208,6 @@ def one_world(customers: int, seed: int, end: date, horizon: int) -> dict[str, o
         graded, predictions = backtest(rows, dates[0])
         family = choose(graded)
         latest = rows.snapshot == dates[0].to_datetime64()
-        model, out_of_fold = out_of_fold_scores(
-            dict(FAMILIES)[family], rows.X[~latest], rows.y[~latest]
-        )
-        walked = model.walk(rows.X[latest], k=0)  # type: ignore[attr-defined]
-        raw = walked["raw"]
-        assert np.array_equal(walked["probability"], predictions["model"])  # the served fit
         X, y = rows.X[latest], rows.y[latest]
         shown = np.round(predictions["model"], 6)  # as stored
         ranking = predictions[RANKING]
@@ -239,12 +234,23 @@ def one_world(customers: int, seed: int, end: date, horizon: int) -> dict[str, o
             "brier_platt_ranking": float(brier_score_loss(y, ranking)),
             "ece_platt_ranking": expected_calibration_error(y, ranking),
         }
-        out["calibration"] = grade_candidates(
-            calibration_candidates(out_of_fold, rows.y[~latest], raw, model.ranking_),  # type: ignore[attr-defined]
-            y,
-            raw,
-            by_ranking,
-        )
+        out["calibration"] = {}
+        for name, candidate in CANDIDATES:  # both families, served or not
+            model, out_of_fold = out_of_fold_scores(candidate, rows.X[~latest], rows.y[~latest])
+            walked = model.walk(X, k=0)  # type: ignore[attr-defined]
+            if name == family:  # the refit is the backtest's own
+                assert np.array_equal(walked["probability"], predictions["model"])
+            out["calibration"][name] = grade_candidates(  # type: ignore[index]
+                calibration_candidates(
+                    out_of_fold,
+                    rows.y[~latest],
+                    walked["raw"],
+                    model.ranking_,  # type: ignore[attr-defined]
+                ),
+                y,
+                walked["raw"],
+                np.lexsort((ids, -walked["ranking"])),  # its own list
+            )
         days = days_to_churn(store, rows, ChurnDefinition(), data_end=as_of)
         started = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
@@ -279,13 +285,14 @@ def main() -> None:
         print(f"\n# world seed {seed}, {args.customers:,} customers, as of {end}", flush=True)
         for key, value in result.items():
             print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
-        print("| shown probability | Brier | ECE | top 100: distinct | ties | falls |")
-        print("|---|---|---|---|---|---|")
-        for name, g in calibration.items():  # type: ignore[union-attr]
-            print(
-                f"| {name} | {g['brier']:.4f} | {g['ece']:.4f} | {g['top100_distinct']} "
-                f"| {g['ties']} | {g['falls']} |"
-            )
+        print("| family | shown probability | Brier | ECE | top 100: distinct | ties | falls |")
+        print("|---|---|---|---|---|---|---|")
+        for name, graded in calibration.items():  # type: ignore[union-attr]
+            for candidate, g in graded.items():
+                print(
+                    f"| {name} | {candidate} | {g['brier']:.5f} | {g['ece']:.4f} "
+                    f"| {g['top100_distinct']} | {g['ties']} | {g['falls']} |"
+                )
         print(
             "| time to churn | concordance | integrated Brier "
             "| MedAE days, all (churned), within the follow-up |"

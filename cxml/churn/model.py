@@ -3,9 +3,10 @@ logistic regression, candidates chosen by backtest; and the baselines they must 
 
 ``ChurnModel`` picks its tree settings from a small grid by inner cross-validation on the
 training data only (never on the rows it is evaluated on), then calibrates probabilities
-on out-of-fold predictions (``CentredIsotonic``: isotonic regression without its steps). Every class here is a scikit-learn
-estimator: ``__init__`` only stores parameters, ``fit`` starts from scratch, learned state
-ends in ``_``, and using one before ``fit`` raises ``cxml.errors.NotFittedError``.
+on out-of-fold predictions (``CentredIsotonic``: isotonic regression without its steps).
+Every class here is a scikit-learn estimator: ``__init__`` only stores parameters, ``fit``
+starts from scratch, learned state ends in ``_``, and using one before ``fit`` raises
+``cxml.errors.NotFittedError``.
 """
 
 from __future__ import annotations
