@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cxml.text.intents import load_default_leave
-from cxml.text.leave import LeaveDetector, mark_companies, split_clauses
+from cxml.text.leave import _GATE, LeaveDetector, _gated, mark_companies, split_clauses
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DEV = SHARED_DATA / "churn-intent" / "dev.csv"
@@ -183,3 +185,57 @@ def test_demo_planted_truth_meets_its_goal(detector: LeaveDetector, language: st
     assert planted.sum() >= 10
     precision, recall = precision_recall(planted, predicted)
     assert precision >= 0.95 and recall >= 0.95, (precision, recall)
+
+
+#: Words the gates are made of, and some that are not, in any case, to build ASCII texts from.
+GATE_WORDS = (
+    "cancel",
+    "Cancelled",
+    "LEAVING",
+    "left",
+    "I'm done",
+    "IM DONE",
+    "ended",
+    "End",
+    "#NoMore",
+    "ported",
+    "Another Provider",
+    "no longer",
+    "never again",
+    "Switching",
+    "delete",
+    "stay",
+    "walk",
+    "miles",
+    "next flight",
+    "Renew",
+    "bye",
+    "flight",
+    "refund",
+    "great",
+    "K",
+    "S",
+    "i",
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(GATE_WORDS) | st.text(st.characters(max_codepoint=127), max_size=6),
+        max_size=12,
+    ).map(" ".join)
+)
+def test_the_lower_cased_gate_finds_what_the_case_insensitive_one_does(text: str) -> None:
+    for language, gate in _GATE.items():
+        assert gate.pattern == gate.pattern.lower()  # the fast path lower-cases the text instead
+        searched, fast = _gated(text, language)
+        for start, end in [(0, len(text)), *split_clauses(text)]:
+            assert bool(fast.search(searched, start, end)) == bool(gate.search(text, start, end))
+
+
+def test_non_ascii_text_keeps_the_case_insensitive_gate() -> None:
+    # IGNORECASE folds the long s and the Kelvin sign to s and k; lower() does not
+    text = "I will ſwitch"
+    searched, gate = _gated(text, "en")
+    assert searched == text and gate is _GATE["en"] and gate.search(text)
