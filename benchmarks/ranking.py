@@ -11,8 +11,13 @@ held-out rows. Reported:
 - ties: distinct values in the top 100 of the list, ordered by the calibrated probability
   (as stored, 6 decimals) and by the ranking score (ties broken by revenue at risk);
 - ROC-AUC of the list's order (positions as scores) next to the model's own (raw score);
-- Brier and expected calibration error (10 equal-count bins) of the probability shown,
-  isotonic today, next to Platt scaling on the same out-of-fold scores;
+- Brier and expected calibration error (10 equal-count bins) of the probability shown next
+  to the ranking score's (Platt scaling on the same out-of-fold scores);
+- the calibration candidates for what is shown, for each candidate family (served or not),
+  each fitted on the family's out-of-fold raw scores of the training snapshots (the family
+  refitted; its fit is deterministic): Brier, ECE, distinct values (as stored, 6 decimals) in
+  the top 100 of the family's list (its ranking score), and over the held-out rows in
+  raw-score order how often the shown value ties or falls;
 - time to churn: each candidate's concordance (Harrell's), integrated Brier score (days
   1-89), the median absolute error of the expected days restricted to the follow-up
   (against min(days to churn, follow-up), known for every customer), and how many distinct
@@ -38,12 +43,127 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return ece(y, p, bins)
 
 
+def _isotonic_steps(x: np.ndarray, y: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """What was shown before (#28 §3): isotonic steps, ties broken by 1e-6 · raw probability."""
+    from sklearn.isotonic import IsotonicRegression
+
+    from cxml.churn.model import _sigmoid
+
+    fitted = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(_sigmoid(x), y)
+    raw = _sigmoid(test)
+    return np.clip(fitted.predict(raw) + 1e-6 * (raw - 0.5), 0.0, 1.0)
+
+
+def _beta(x: np.ndarray, y: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """Beta calibration (Kull et al. 2017, three parameters): logistic regression on ln p and
+    −ln(1 − p) of the raw probability p; a feature whose weight comes out negative is dropped
+    and the rest refitted (as the authors' ``betacal`` does), so the map stays increasing."""
+    from sklearn.linear_model import LogisticRegression
+
+    def features(log_odds: np.ndarray) -> np.ndarray:
+        return np.column_stack([-np.logaddexp(0, -log_odds), np.logaddexp(0, log_odds)])
+
+    kept = [0, 1]
+    while True:
+        model = LogisticRegression(C=1e6, max_iter=1000).fit(features(x)[:, kept], y)
+        if (model.coef_[0] >= 0).all() or len(kept) == 1:
+            return np.asarray(model.predict_proba(features(test)[:, kept])[:, 1])
+        kept = [k for k, w in zip(kept, model.coef_[0], strict=True) if w >= 0] or [1]
+
+
+def _spline(x: np.ndarray, y: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """Spline calibration: logistic regression on a cubic B-spline basis of the raw log-odds
+    (5 knots at quantiles, linear beyond them); nothing makes it increase."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import SplineTransformer
+
+    model = make_pipeline(
+        SplineTransformer(n_knots=5, knots="quantile", extrapolation="linear"),
+        LogisticRegression(C=1.0, max_iter=2000),
+    ).fit(x[:, None], y)
+    return np.asarray(model.predict_proba(test[:, None])[:, 1])
+
+
+def _venn_abers(x: np.ndarray, y: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """Inductive Venn-Abers: per test score, isotonic fits with it added as a non-churner (p0)
+    and as a churner (p1); shown p1 / (1 − p0 + p1), Vovk and Petej's merged probability."""
+    from sklearn.isotonic import IsotonicRegression
+
+    values = np.unique(test)
+    merged = np.empty(len(values))
+    for i, score in enumerate(values):
+        ends = []
+        for label in (0, 1):
+            fit = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+            fit.fit(np.append(x, score), np.append(y, label))
+            ends.append(float(fit.predict([score])[0]))
+        merged[i] = ends[1] / (1.0 - ends[0] + ends[1])
+    return merged[np.searchsorted(values, test)]
+
+
+def calibration_candidates(
+    x: np.ndarray, y: np.ndarray, test: np.ndarray, platt: tuple[float, float]
+) -> dict[str, np.ndarray]:
+    """Each candidate's shown probability for the held-out raw log-odds ``test``, fitted on
+    the out-of-fold raw log-odds ``x`` and labels ``y``; ``platt``: the model's (slope,
+    intercept)."""
+    from cxml.churn.model import CentredIsotonic, _sigmoid
+
+    centred = CentredIsotonic.fit(x, y, platt[0])
+    return {
+        "isotonic steps (shown before)": _isotonic_steps(x, y, test),
+        "centred isotonic, Platt tails (shown now)": centred.predict(test),
+        "centred isotonic, flat tails": np.interp(test, centred.centres, centred.values),
+        "Platt (the ranking score)": _sigmoid(platt[0] * test + platt[1]),
+        "beta (3 parameters)": _beta(x, y, test),
+        "spline (5 knots, logistic)": _spline(x, y, test),
+        "Venn-Abers (inductive)": _venn_abers(x, y, test),
+    }
+
+
+def out_of_fold_scores(family: type, X: pd.DataFrame, y: np.ndarray) -> tuple[object, np.ndarray]:
+    """The family fitted on (X, y) and the out-of-fold raw log-odds its calibration read."""
+
+    class Recording(family):  # type: ignore[misc, valid-type]
+        def _learn_calibration(self, log_odds: np.ndarray, labels: np.ndarray) -> None:
+            self.recorded = np.asarray(log_odds, dtype=float)
+            super()._learn_calibration(log_odds, labels)
+
+    model = Recording().fit(X, y)
+    return model, model.recorded
+
+
+def grade_candidates(
+    candidates: dict[str, np.ndarray], y: np.ndarray, raw: np.ndarray, listed: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Brier, ECE, distinct values in the top 100 of the list (``listed``: its order), and
+    over the rows in raw-score order, the steps where the stored value ties or falls."""
+    from sklearn.metrics import brier_score_loss
+
+    order = np.argsort(raw, kind="stable")
+    rising = np.diff(raw[order]) > 0
+    out = {}
+    for name, p in candidates.items():
+        stored = np.round(p, 6)
+        step = np.diff(stored[order])[rising]
+        out[name] = {
+            "brier": float(brier_score_loss(y, p)),
+            "ece": expected_calibration_error(y, p),
+            "top100_distinct": len(np.unique(stored[listed[:100]])),
+            "ties": int((step == 0).sum()),
+            "falls": int((step < 0).sum()),
+        }
+    return out
+
+
 def one_world(customers: int, seed: int, end: date, horizon: int) -> dict[str, object]:
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     from cxml.churn.predictor import ChurnDefinition
     from cxml.churn.survival import targets
     from cxml.churn.training import (
+        CANDIDATES,
         RANKING,
         backtest,
         choose,
@@ -109,11 +229,28 @@ def one_world(customers: int, seed: int, end: date, horizon: int) -> dict[str, o
             "auc_model": graded["model"]["roc_auc"],
             "auc_ranking_score": float(roc_auc_score(y, ranking)),
             "auc_list_order": float(roc_auc_score(y, positions)),
-            "brier_isotonic": float(brier_score_loss(y, shown)),
-            "ece_isotonic": expected_calibration_error(y, shown),
+            "brier_shown": float(brier_score_loss(y, shown)),
+            "ece_shown": expected_calibration_error(y, shown),
             "brier_platt_ranking": float(brier_score_loss(y, ranking)),
             "ece_platt_ranking": expected_calibration_error(y, ranking),
         }
+        out["calibration"] = {}
+        for name, candidate in CANDIDATES:  # both families, served or not
+            model, out_of_fold = out_of_fold_scores(candidate, rows.X[~latest], rows.y[~latest])
+            walked = model.walk(X, k=0)  # type: ignore[attr-defined]
+            if name == family:  # the refit is the backtest's own
+                assert np.array_equal(walked["probability"], predictions["model"])
+            out["calibration"][name] = grade_candidates(  # type: ignore[index]
+                calibration_candidates(
+                    out_of_fold,
+                    rows.y[~latest],
+                    walked["raw"],
+                    model.ranking_,  # type: ignore[attr-defined]
+                ),
+                y,
+                walked["raw"],
+                np.lexsort((ids, -walked["ranking"])),  # its own list
+            )
         days = days_to_churn(store, rows, ChurnDefinition(), data_end=as_of)
         started = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
@@ -144,9 +281,18 @@ def main() -> None:
         result = one_world(args.customers, seed, end, args.horizon)
         result["seconds"] = time.perf_counter() - started
         survival = result.pop("survival")
+        calibration = result.pop("calibration")
         print(f"\n# world seed {seed}, {args.customers:,} customers, as of {end}", flush=True)
         for key, value in result.items():
             print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+        print("| family | shown probability | Brier | ECE | top 100: distinct | ties | falls |")
+        print("|---|---|---|---|---|---|---|")
+        for name, graded in calibration.items():  # type: ignore[union-attr]
+            for candidate, g in graded.items():
+                print(
+                    f"| {name} | {candidate} | {g['brier']:.5f} | {g['ece']:.4f} "
+                    f"| {g['top100_distinct']} | {g['ties']} | {g['falls']} |"
+                )
         print(
             "| time to churn | concordance | integrated Brier "
             "| MedAE days, all (churned), within the follow-up |"

@@ -136,7 +136,8 @@ def score(
             "as_of": cut.date(),
             "model_version": str(model_version),
             "probability": np.round(probability, 6),
-            # Unrounded: the list's order, without the plateaus of the calibrated probability.
+            # Unrounded: the list's order (the shown probability is rounded, and older models' is
+            # in isotonic steps).
             "ranking_score": walked["ranking"],
             "band": bands(probability, predictor.base_rate),
             "revenue_at_risk": np.where(np.isfinite(revenue), revenue, np.nan),

@@ -167,8 +167,9 @@ class ClassifierSurvival(Estimator):
 
     ``score``: which of the classifier's probabilities sets the level — ``"ranking"``, its
     ranking score (Platt-scaled full score: strictly increasing in the model's score, so
-    customers' expected days differ as their risks do), or ``"probability"``, the isotonic
-    calibrated one (plateaus: a whole block of customers gets the same days)."""
+    customers' expected days differ as their risks do), or ``"probability"``, the calibrated
+    one shown to people (strictly increasing too for models fitted since the centred isotonic
+    curve; older models' isotonic steps give a whole block of customers the same days)."""
 
     _fit_call = "fit(estimator, event, days)"
 

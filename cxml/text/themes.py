@@ -1084,14 +1084,16 @@ class ThemeModel(Estimator):
         totals = weights.sum(axis=1, keepdims=True)
         shares = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
         top_terms = self.component_terms_[language]
+        orders = np.argsort(-shares, axis=1)  # each row sorted on its own, as row by row
         for row in range(len(docs)):
             present = {m.id for m in out[row]}
             # every theme with at least ``min_confidence`` of the comment, and its strongest
             # theme whatever its share (a long review touches many themes)
-            strongest = [int(c) for c in np.argsort(-shares[row]) if shares[row, c] > 0]
+            strongest = orders[row][shares[row, orders[row]] > 0].tolist()
+            row_shares = shares[row].tolist()  # Python floats: read one by one below
             added = False
             for column in strongest:
-                if added and shares[row, column] < self.min_confidence:
+                if added and row_shares[column] < self.min_confidence:
                     break
                 theme_id = ids[column]
                 if theme_id in present:
@@ -1103,7 +1105,7 @@ class ThemeModel(Estimator):
                     continue
                 start = min(t.start for t in evidence)
                 end = max(t.end for t in evidence)
-                out[row].append(Match(theme_id, round(float(shares[row, column]), 3), start, end))
+                out[row].append(Match(theme_id, round(row_shares[column], 3), start, end))
                 present.add(theme_id)
                 added = True
 
