@@ -38,6 +38,20 @@ NOW = datetime(2025, 7, 1, 12, 0, 0)
 #: (``make test`` runs two workers) every test that reads one goes to the same worker, so each is
 #: built once. ``trained`` (a minute) is read by too many modules to tie them to one worker.
 SHARED_WORLDS = ("served", "served_sqlite_world")
+_BUILT: set[str] = set()
+
+
+def built_once(world: str) -> None:
+    """Fail when a served world is built a second time in one process: its tests were not
+    kept together, so the grouping above stopped working (under pytest 9.2 and pytest-xdist
+    3.8, ``--dist loadgroup`` silently hands tests out one by one: pytest-xdist#1386)."""
+    if world in _BUILT:
+        pytest.fail(
+            f"the served world {world!r} is being built a second time in this process: the "
+            "tests that read it were not kept together (see SHARED_WORLDS in tests/conftest.py), "
+            "or its first build failed (see that error above)"
+        )
+    _BUILT.add(world)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -295,6 +309,7 @@ def served(
     Built once per database for the whole session and shared by the HTTP tests split by route
     (``tests/serve/conftest.py`` says where they are) and ``tests/jobs/test_demo.py``: pytest
     runs every test on the SQLite world, then every test on the PostgreSQL one."""
+    built_once(f"served-{request.param}")
     cwd = tmp_path_factory.mktemp(f"served-{request.param}")
     if request.param == "sqlite":
         with demo_server(cwd, f"sqlite:///{cwd / 'cxml.db'}", "sqlite") as served:
@@ -310,6 +325,7 @@ def served(
 @pytest.fixture(scope="session")
 def served_sqlite_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """One served demo world on SQLite for the test modules that need a trained model."""
+    built_once("served_sqlite_world")
     cwd = tmp_path_factory.mktemp("served-world")
     with demo_server(cwd, f"sqlite:///{cwd / 'cxml.db'}", "sqlite") as served:
         yield served
