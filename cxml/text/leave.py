@@ -62,7 +62,11 @@ _GATE = {
         r"|giv(e|ing) up|loyal|from now|take my|taking my|\bdiff\b|won'?t be|any ?time soon"
         r"|another (\w+ )?(lender|hotel|gym|penny|booking|group|chain|provider)"
         r"|some(one|where) else|notice|uninstall|here i come|walk|stay|miles"
-        r"|next (trip|booking|flight|order|contract|renewal|one)|last (flight|order|trip|year)",
+        r"|next (trip|booking|flight|order|contract|renewal|one)|last (flight|order|trip|year)"
+        r"|back to|going back|coming back|off to|lapse|look(ing)? around|signed up|pac code"
+        r"|final (order|chance|month|flight|trip)|last (\w+ )?(booking|month|one)|resign"
+        r"|break(ing)? up|bye ?bye|so long|from today|going forward|foreseeable|rest of the year"
+        r"|migrat|replacement|reconsider|try(ing)? \w+ (next|instead)|a try\b|trial",
         re.IGNORECASE,
     ),
     "ja": re.compile(
@@ -71,6 +75,8 @@ _GATE = {
         r"|行かな|注文しな|購入しな|さよなら|縁を切|見切り|卒業|手放|替え|試して|次はな|[2２]度と"
         r"|リピ|購入しません|利用しません|無難|換え|他店|よそ|控え|見送|離れ|限り|これっきり"
         r"|処分|次から|次回|次は|今後|更新し|削除|申し込|戻ろ|選び|選ぶ|当分|見限|手を出"
+        r"|お別れ|終わりに|金輪際|見直|移し|移っ|移りま|(?i:mnp|ｍｎｐ)|戻し|戻りま|行きません|二度目|で十分"
+        r"|のほうがいい|の方がいい"
     ),
 }
 
@@ -457,8 +463,11 @@ class LeaveDetector(Estimator):
         labels: Sequence[str],
         kinds: Sequence[str | None],
         analysed: Sequence[Analysed] | None = None,
+        addressees: Sequence[str | None] | None = None,
     ) -> LeaveDetector:
-        """Learn leave-or-not and the kind, one pair of models per language."""
+        """Learn leave-or-not and the kind, one pair of models per language. ``addressees``:
+        the company each clause's text was addressed to (``addressee`` of the whole text),
+        when the clauses were cut from longer texts; by default each clause's own."""
         from sklearn.linear_model import LogisticRegression
 
         from cxml.errors import ConfigError
@@ -478,7 +487,12 @@ class LeaveDetector(Estimator):
             index = np.flatnonzero(language_array == language).tolist()
             texts = [clauses[i] for i in index]
             if language != "ja":
-                texts = [mark_companies(t, addressee(t)) for t in texts]
+                to = (
+                    [addressees[i] for i in index]
+                    if addressees is not None
+                    else [addressee(t) for t in texts]
+                )
+                texts = [mark_companies(t, a) for t, a in zip(texts, to, strict=True)]
             records = (
                 [analysed[i] for i in index]
                 if analysed is not None
