@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import date
 from pathlib import Path
@@ -281,6 +282,31 @@ def test_results_come_back_in_input_order_with_empty_texts_handled(fitted: TextP
     )  # type: ignore[list-item]
     assert [r["language"] for r in results] == ["ja", None, None, "en"]
     assert results[1]["sentiment"] is None and results[1]["themes"] == []
+
+
+def test_analysis_leaves_the_garbage_collector_as_it_found_it(
+    fitted: TextPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collector is paused for a batch and switched on again after it, also when the
+    batch fails; one the caller switched off stays off."""
+    assert gc.isenabled()
+    fitted.analyze(["The app crashes every time."])
+    assert gc.isenabled()
+
+    def failing(texts: list[str]) -> list[str]:
+        raise RuntimeError("redaction failed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(fitted.redactor_, "transform", failing)
+        with pytest.raises(RuntimeError, match="redaction failed"):
+            fitted.analyze(["The app crashes every time."])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        fitted.analyze(["The app crashes every time."])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_batch_gives_each_text_what_it_gets_alone(
