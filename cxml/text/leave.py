@@ -84,11 +84,65 @@ _GATE = {
 def lower_twin(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
     """The same pattern without the case-insensitive flag, for ASCII text searched lower-cased:
     the same matches at the same offsets (IGNORECASE differs from lower() only on non-ASCII
-    letters such as ſ and the Kelvin sign), about three times faster. None when the pattern is
-    not written in lower case ("\\D" lower-cased would mean "\\d")."""
+    letters such as ſ and the Kelvin sign), about three times faster, and opened on letters
+    (``letter_first``). None when the pattern is not written in lower case ("\\D" lower-cased
+    would mean "\\d")."""
     if pattern.pattern != pattern.pattern.lower():
         return None
-    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+    return re.compile(letter_first(pattern.pattern), pattern.flags & ~re.IGNORECASE)
+
+
+def top_level_alternatives(source: str) -> list[str]:
+    """The alternatives of a regular expression's source at its top level ("a|(b|c)" gives
+    "a" and "(b|c)"); escapes and character classes are read, not split."""
+    out, current, depth, in_class, i = [], [], 0, False, 0
+    while i < len(source):
+        char = source[i]
+        if char == "\\":
+            current.append(source[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if source[i + 1 : i + 2] == "]":  # "[]...]": a "]" first is a member
+                current.append(char)
+                i += 1
+                char = "]"
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            out.append("".join(current))
+            current = []
+            i += 1
+            continue
+        current.append(char)
+        i += 1
+    out.append("".join(current))
+    return out
+
+
+_BOUNDARY_LETTER = re.compile(r"\\b([a-z])(?![?*+{])")
+
+
+def letter_first(source: str) -> str:
+    """The same pattern with each top-level alternative that opens on a word boundary before a
+    letter ("\\bend") opened on the letter instead ("e(?<!\\we)nd": the character before the
+    "e" is no word character, which is what the boundary said). The same matches; but when
+    every alternative opens on a letter, Python's engine skips ahead to the letters that can
+    begin a match instead of trying every alternative at every character, about twice as fast
+    for the leave gate."""
+    alternatives = top_level_alternatives(source)
+    opened = [
+        _BOUNDARY_LETTER.sub(r"\1(?<!\\w\1)", alternative, count=1)
+        if _BOUNDARY_LETTER.match(alternative)
+        else alternative
+        for alternative in alternatives
+    ]
+    return "|".join(opened)
 
 
 # The gates' twins: the gates are written in lower case (a test holds them to it).
@@ -232,6 +286,11 @@ _COMPILED = {
     language: [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in cues.items()]
     for language, cues in _CUES.items()
 }
+# The cues' twins for ASCII clauses, which ``_cues`` is given lower-cased (see ``lower_twin``).
+_COMPILED_LOWER = {
+    language: [(name, lower_twin(pattern) or pattern) for name, pattern in compiled]
+    for language, compiled in _COMPILED.items()
+}
 
 
 def split_clauses(text: str) -> list[tuple[int, int]]:
@@ -365,12 +424,14 @@ def cue_names(language: str) -> list[str]:
 
 
 def _cues(clauses: Sequence[str], language: str) -> Any:
+    """The cue features of ``clauses``, given lower-cased."""
     from scipy import sparse
 
     compiled = _COMPILED.get(language, _COMPILED["en"])
+    twins = _COMPILED_LOWER.get(language, _COMPILED_LOWER["en"])
     rows, cols = [], []
     for i, clause in enumerate(clauses):
-        for j, (_, pattern) in enumerate(compiled):
+        for j, (_, pattern) in enumerate(twins if clause.isascii() else compiled):
             if pattern.search(clause):
                 rows.append(i)
                 cols.append(j)

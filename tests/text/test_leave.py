@@ -4,6 +4,7 @@ figures it reaches on the hand-labelled dev set (evaluation only; nothing traine
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cxml.text.intents import load_default_leave
-from cxml.text.leave import _GATE, LeaveDetector, _gated, mark_companies, split_clauses
+from cxml.text.leave import (
+    _CUES,
+    _GATE,
+    LeaveDetector,
+    _gated,
+    letter_first,
+    mark_companies,
+    split_clauses,
+    top_level_alternatives,
+)
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DEV = SHARED_DATA / "churn-intent" / "dev.csv"
@@ -231,6 +241,42 @@ def test_the_lower_cased_gate_finds_what_the_case_insensitive_one_does(text: str
         searched, fast = _gated(text, language)
         for start, end in [(0, len(text)), *split_clauses(text)]:
             assert bool(fast.search(searched, start, end)) == bool(gate.search(text, start, end))
+
+
+# Words that sit right after a word character or not: "blend" must not pass for "end".
+BOUNDARY_PIECES = ("end", "bend", "_left", "left", "#", " ", "lost", "x", "bye", "it is", "'", "9")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(BOUNDARY_PIECES) | st.text(st.characters(max_codepoint=127), max_size=3),
+        max_size=10,
+    ).map("".join),
+    st.integers(0, 8),
+)
+def test_a_pattern_opened_on_letters_matches_where_it_did(text: str, cut: int) -> None:
+    # the English gate and cues, opened on letters (letter_first), against their own source:
+    # the same span from the same start, also when the search starts inside the text
+    sources = [_GATE["en"].pattern, *_CUES["en"].values()]
+    for source in sources:
+        before, after = re.compile(source), re.compile(letter_first(source))
+        for start in {0, min(cut, len(text))}:
+            found, again = before.search(text, start), after.search(text, start)
+            assert (found and found.span()) == (again and again.span()), source
+
+
+def test_the_gate_is_opened_on_letters_and_alternatives_split_at_the_top() -> None:
+    assert top_level_alternatives(r"a|(b|c)|[|]x|\|y|[]|]z") == [
+        "a",
+        "(b|c)",
+        "[|]x",
+        r"\|y",
+        "[]|]z",
+    ]
+    assert letter_first(r"\bend(ed)?\b|cancel|\bx?y") == r"e(?<!\we)nd(ed)?\b|cancel|\bx?y"
+    opened = top_level_alternatives(letter_first(_GATE["en"].pattern))
+    assert not [a for a in opened if a.startswith("\\b")]  # every one opens on a letter
 
 
 def test_non_ascii_text_keeps_the_case_insensitive_gate() -> None:
