@@ -38,6 +38,27 @@ GRID: tuple[dict[str, Any], ...] = (
 )
 
 
+#: The customer's own statement that they are leaving (a comment in the last 90 days in which
+#: the churn-intent detector found it). It is rare — a few customers in a hundred — and
+#: decisive where it occurs, so trees that may not cut off fewer than ``min_child_samples``
+#: rows can give it no weight at all (measured in benchmarks/RESULTS.md). Each family
+#: therefore learns, after its own fit, how much a statement adds to its raw score: a logistic
+#: regression of churn on its out-of-fold raw score and the statement (``_learn_statement``).
+#: The weight is the data's, and zero where statements do not predict churn.
+STATEMENT = "intent_leave_90d"
+#: Fewer training rows with a statement than this: too few to weigh it; no weight.
+MIN_STATEMENTS = 10
+
+
+def top_by_size(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the indices and values of the k largest contributions by size (−1 where none
+    is left, i.e. the value is zero); ties in the order of the columns."""
+    k = min(k, values.shape[1])
+    order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
+    chosen = np.take_along_axis(values, order, axis=1)
+    return np.where(chosen != 0, order, -1).astype(np.int64), np.where(chosen != 0, chosen, 0.0)
+
+
 #: Below this many rows a LightGBM fit runs on one thread and the fits run side by side: on
 #: small data each boosting round is too short for OpenMP's barriers, which then dominate —
 #: and spin-wait for minutes when another process holds a core (measured in RESULTS.md).
@@ -106,12 +127,48 @@ class _ChurnFamily:
         }
         return data
 
-    def _learn_calibration(self, out_of_fold_log_odds: np.ndarray, y: np.ndarray) -> None:
-        """At fit, from the out-of-fold raw scores: the ranking score (Platt scaling) and the
-        probability shown (centred isotonic, its tails on Platt's slope)."""
+    def _learn_calibration(
+        self, out_of_fold_log_odds: np.ndarray, y: np.ndarray, X: pd.DataFrame
+    ) -> None:
+        """At fit, from the out-of-fold raw scores of the training rows ``X``: the weight of a
+        statement of leaving (``_learn_statement``), then, on the raw scores with it, the
+        ranking score (Platt scaling) and the probability shown (centred isotonic, its tails
+        on Platt's slope)."""
         log_odds = np.asarray(out_of_fold_log_odds, dtype=float)
+        said = (
+            (pd.to_numeric(X[STATEMENT], errors="coerce").fillna(0.0) > 0).to_numpy(dtype=float)
+            if STATEMENT in X.columns
+            else np.zeros(len(log_odds))
+        )
+        self._learn_statement(log_odds, y, said)
+        log_odds = log_odds + self.statement_weight_ * said
         self._learn_ranking(log_odds, y)
         self.calibrator_ = CentredIsotonic.fit(log_odds, y, tail_slope=self.ranking_[0])
+
+    def _learn_statement(self, log_odds: np.ndarray, y: np.ndarray, said: np.ndarray) -> None:
+        """``statement_weight_``: what a statement of leaving adds to the raw log-odds, from a
+        logistic regression of churn on the out-of-fold raw score and the statement (its
+        coefficient over the score's). Zero with fewer than ``MIN_STATEMENTS`` statements, or
+        when either coefficient is not positive: the family's own score then stands alone."""
+        from sklearn.linear_model import LogisticRegression
+
+        self.statement_weight_ = 0.0
+        if said.sum() < MIN_STATEMENTS or said.sum() == len(said) or len(np.unique(y)) < 2:
+            return
+        fitted = LogisticRegression(C=1e6, max_iter=1000).fit(np.column_stack([log_odds, said]), y)
+        score, statement = (float(c) for c in fitted.coef_[0])
+        if score > 0 and statement > 0:
+            self.statement_weight_ = statement / score
+
+    def _statement(self, matrix: np.ndarray) -> np.ndarray | None:
+        """Per row, what its statement of leaving adds to the raw log-odds (``statement_weight_``
+        or 0); None when nothing is added to any row (models fitted before the weight existed
+        add nothing)."""
+        weight = getattr(self, "statement_weight_", 0.0)
+        if not weight or STATEMENT not in self.columns_ or not len(matrix):
+            return None
+        said = np.nan_to_num(matrix[:, self.columns_.index(STATEMENT)]) > 0
+        return np.where(said, weight, 0.0) if said.any() else None
 
     def _learn_ranking(self, out_of_fold_log_odds: np.ndarray, y: np.ndarray) -> None:
         """Platt scaling of the raw score on the out-of-fold scores the calibration reads — a
@@ -269,7 +326,7 @@ class ChurnModel(_ChurnFamily, ClassifierMixin, Estimator):
             self.best_params_, per_fit if len(y) < SMALL_ROWS else None
         ).fit(data, y)
         clipped = np.clip(out_of_fold, 1e-12, 1 - 1e-12)
-        self._learn_calibration(np.log(clipped / (1.0 - clipped)), y)
+        self._learn_calibration(np.log(clipped / (1.0 - clipped)), y, X)
         self.base_rate_ = float(y.mean())
         return self
 
@@ -310,17 +367,25 @@ class ChurnModel(_ChurnFamily, ClassifierMixin, Estimator):
 
         matrix = X if isinstance(X, np.ndarray) else self.matrix(X)
         out = walk(self.compiled_(), matrix, k=k, full=full)
+        added = self._statement(matrix)
+        if added is not None:  # a statement of leaving: its weight, credited to the statement
+            out["raw"] = out["raw"] + added
+            j = self.columns_.index(STATEMENT)
+            if full:
+                out["contributions"][:, j] += added
+            rows = np.flatnonzero(added)
+            if k and len(rows):  # the top k of those rows again, with the statement's credit
+                credit = walk(self.compiled_(), matrix[rows], k=0, full=True)["contributions"]
+                credit[:, j] += added[rows]
+                out["top_index"][rows], out["top_value"][rows] = top_by_size(credit, k)
         out["probability"] = self._calibrated(out["raw"])
         out["ranking"] = self._ranking(out["raw"])
         out["matrix"] = matrix
         return out
 
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
-        """The trees' uncalibrated probability."""
-        self._check()
-        from cxml.churn.compiled import walk
-
-        return _sigmoid(walk(self.compiled_(), self.matrix(X), k=0)["raw"])
+        """The uncalibrated probability: the trees' with a statement of leaving's weight."""
+        return _sigmoid(self.walk(X, k=0)["raw"])
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Exact TreeSHAP contributions per row and feature, in log-odds of the trees' raw score.
@@ -331,9 +396,14 @@ class ChurnModel(_ChurnFamily, ClassifierMixin, Estimator):
         return pd.DataFrame(values, columns=[*self.columns_, "bias"], index=X.index)
 
     def exact_contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """Exact TreeSHAP for rows as ``matrix`` gives them: one column per feature, then bias."""
+        """Exact TreeSHAP for rows as ``matrix`` gives them: one column per feature, then bias;
+        a statement of leaving's weight is the statement's."""
         self._check()
-        return np.asarray(self.booster_.booster_.predict(matrix, pred_contrib=True))
+        values = np.asarray(self.booster_.booster_.predict(matrix, pred_contrib=True))
+        added = self._statement(matrix)
+        if added is not None:
+            values[:, self.columns_.index(STATEMENT)] += added
+        return values
 
     def path_contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Fast per-feature contributions for bulk scoring (Saabas paths, log-odds of the raw score).
@@ -455,7 +525,7 @@ class LinearChurnModel(_ChurnFamily, ClassifierMixin, Estimator):
             if column not in self.categories_:
                 self.centre_[a] = 0.0
         self.bias_ = float(model.intercept_[0] + coefficients @ self.centre_)
-        self._learn_calibration(out_of_fold, y)
+        self._learn_calibration(out_of_fold, y, X)
         self.base_rate_ = float(y.mean())
         return self
 
@@ -463,10 +533,15 @@ class LinearChurnModel(_ChurnFamily, ClassifierMixin, Estimator):
         self._check_fitted("coef_")
 
     def _attributions(self, matrix: np.ndarray) -> np.ndarray:
-        """Per row and feature, the exact contribution to the raw log-odds."""
+        """Per row and feature, the exact contribution to the raw log-odds (a statement of
+        leaving's weight is the statement's)."""
         self._check()
         weighted = (self._design(matrix) - self.centre_) * self.coef_
-        return np.column_stack([weighted[:, a:b].sum(axis=1) for a, b in self.slices_])
+        credit = np.column_stack([weighted[:, a:b].sum(axis=1) for a, b in self.slices_])
+        added = self._statement(matrix)
+        if added is not None:
+            credit[:, self.columns_.index(STATEMENT)] += added
+        return credit
 
     def walk(
         self, X: pd.DataFrame | np.ndarray, *, k: int = 3, full: bool = False
@@ -481,11 +556,7 @@ class LinearChurnModel(_ChurnFamily, ClassifierMixin, Estimator):
         out: dict[str, np.ndarray] = {"raw": raw, "matrix": matrix}
         out["probability"] = self._calibrated(raw)
         out["ranking"] = self._ranking(raw)
-        k = min(k, credit.shape[1])
-        order = np.argsort(-np.abs(credit), axis=1, kind="stable")[:, :k]
-        values = np.take_along_axis(credit, order, axis=1)
-        out["top_index"] = np.where(values != 0, order, -1).astype(np.int64)
-        out["top_value"] = np.where(values != 0, values, 0.0)
+        out["top_index"], out["top_value"] = top_by_size(credit, k)
         if full:
             out["contributions"] = credit
         return out

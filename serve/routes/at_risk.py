@@ -138,6 +138,14 @@ def segments(attribute: list[str]) -> dict[str, str]:
     return attributes
 
 
+def reason_cell(reason: dict[str, Any]) -> str:
+    """A reason as the CSV shows it: its words, then the customer's own in quotes when it has
+    them ("said they will switch to another provider in November 2026: “switching to X next
+    month”")."""
+    quote = (reason.get("evidence") or {}).get("quote")
+    return f"{reason['text']}: “{quote}”" if quote else str(reason["text"])
+
+
 def csv_response(
     items: list[dict[str, Any]],
     headers: dict[str, str],
@@ -160,7 +168,7 @@ def csv_response(
                     item["revenue_at_risk"],
                     item.get("expected_saved"),
                     item["monthly_value"],
-                    "; ".join(r["text"] for r in item["reasons"]),
+                    "; ".join(map(reason_cell, item["reasons"])),
                     follow.get("status", ""),
                     follow.get("owner", ""),
                     item["model_version"],

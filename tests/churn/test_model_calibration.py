@@ -8,6 +8,7 @@ import pickle
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import brier_score_loss
@@ -22,9 +23,11 @@ def fitted(family: type, seed: int) -> tuple[Any, np.ndarray, np.ndarray]:
     calibration read."""
 
     class Recording(family):  # type: ignore[misc, valid-type]
-        def _learn_calibration(self, log_odds: np.ndarray, labels: np.ndarray) -> None:
+        def _learn_calibration(
+            self, log_odds: np.ndarray, labels: np.ndarray, X: pd.DataFrame
+        ) -> None:
             self.read = (np.asarray(log_odds), np.asarray(labels))
-            super()._learn_calibration(log_odds, labels)
+            super()._learn_calibration(log_odds, labels, X)
 
     X, y = synthetic(3000, seed)
     model = Recording(tune=False) if family is ChurnModel else Recording()

@@ -38,6 +38,13 @@ def test_at_risk_list_ranks_pages_filters_and_exports_csv(served: Served) -> Non
         assert exported.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(exported.text)))
         assert [r["customer_id"] for r in rows] == [i["customer_id"] for i in both]
+        # each reason with the customer's own words where it has them, as the list shows them
+        for row, item in zip(rows, both, strict=True):
+            for reason in item["reasons"]:
+                quote = (reason.get("evidence") or {}).get("quote")
+                shown = f"{reason['text']}: “{quote}”" if quote else reason["text"]
+                assert shown in row["reasons"]
+        assert any("“" in row["reasons"] for row in rows)
         bad = api.get("/v1/at-risk", params={"cursor": "garbage"})
         assert bad.status_code == 422 and "cursor" in bad.json()["detail"]
         assert api.get("/v1/at-risk", params={"limit": 5000}).status_code == 422
