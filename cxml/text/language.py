@@ -1,12 +1,12 @@
 """Language identification: script rules for Japanese, py3langid (shipped in its package) otherwise,
-with a batch's own languages for the short comments py3langid cannot tell apart."""
+with the store's or the text's own usual language for the short comments py3langid cannot tell
+apart."""
 
 from __future__ import annotations
 
 import functools
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -200,11 +200,14 @@ class LanguageDetector(Estimator):
 
     Short comments ("Too expensive", "Few templates") are where the model guesses: a
     detection is kept when it is sure (``MIN_SURE_WORDS`` words or more at
-    ``MIN_SURE_PROBABILITY``); otherwise the comment takes the likeliest of the languages
-    the batch holds (those detected surely in it, the ``known`` ones, each text's
-    ``fallback``: its customer's or channel's usual language), and with none of those, the
-    likeliest first-class language (English, Japanese). A rare language at low confidence
-    never wins.
+    ``MIN_SURE_PROBABILITY``); otherwise the comment takes the likeliest of the ``known``
+    languages (the store's) and its own ``fallback`` (its customer's or channel's usual
+    language), and with none of those, the likeliest first-class language (English,
+    Japanese). A rare language at low confidence never wins.
+
+    Each text's language and confidence are its own: the other texts of a batch never change
+    them (a kana comment beside an unsure English one used to make Japanese its only choice,
+    at a confidence of 1.0).
     """
 
     _caches = ("_langid", "_batched")
@@ -250,12 +253,12 @@ class LanguageDetector(Estimator):
 
         ``fallback``, one per text when given, is the language to prefer for that text when the
         detector is unsure (the customer's or the channel's usual one); ``known`` are languages
-        the batch holds already (a filled ``language`` column, the store's usual language).
+        the store holds (its usual language, the first-class ones a pipeline was fitted on),
+        the same for every text. What the other texts are never counts.
         """
         identifier = self._identifier()
         out: list[tuple[str | None, float]] = []
         unsure: list[int] = []
-        sure: Counter[str] = Counter()
         asked = [
             text for text in texts if text and _LETTERS.search(text) and not _KANA.search(text)
         ]
@@ -265,7 +268,6 @@ class LanguageDetector(Estimator):
                 out.append((None, 0.0))
             elif _KANA.search(text):
                 out.append(("ja", 0.99))
-                sure["ja"] += 1
             else:
                 code, probability = next(answers)
                 code, probability = str(code), round(float(probability), 4)
@@ -277,15 +279,13 @@ class LanguageDetector(Estimator):
                     # Kanji-only snippets ("料金", "請求書") are as likely Japanese as Chinese.
                     code = "ja" if self.languages and "zh" not in self.languages else code
                 out.append((code, probability))
-                if len(_WORDS.findall(text)) >= MIN_SURE_WORDS and probability >= (
+                if len(_WORDS.findall(text)) < MIN_SURE_WORDS or probability < (
                     MIN_SURE_PROBABILITY
                 ):
-                    sure[code] += 1
-                else:
                     unsure.append(i)
         if not unsure:
             return out
-        held = {*sure, *(k for k in known if k)}
+        held = {k for k in known if k}
         for i in unsure:
             text = texts[i] or ""
             own = fallback[i] if fallback is not None and i < len(fallback) else None

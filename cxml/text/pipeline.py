@@ -196,9 +196,10 @@ class TextPipeline(Estimator):
     ) -> tuple[list[str | None], list[float]]:
         """(language, confidence) per text: the given language, else the detected one.
 
-        Short comments the detector is unsure of take the batch's languages (the given ones, the
-        surely detected ones, the fitted pipeline's usual one), or ``fallback``'s per text (the
-        customer's or channel's usual language)."""
+        Short comments the detector is unsure of take the likeliest of the fitted pipeline's
+        usual language and first-class languages, and ``fallback``'s per text (the customer's or
+        channel's usual language). The other texts, and the languages given with them, never
+        count: a text's language and confidence are the same alone as in any batch."""
         chosen: list[str | None] = [None] * len(texts)
         confidence = [1.0] * len(texts)
         if given is not None:
@@ -206,9 +207,9 @@ class TextPipeline(Estimator):
                 if isinstance(value, str) and value.strip():
                     chosen[i] = value.strip().lower()
         missing = [i for i, c in enumerate(chosen) if c is None]
-        # What the batch holds: its given languages, the store's usual one, and the first-class
-        # languages the pipeline was fitted on (a kanji-only "料金" in an en + ja store is ja).
-        known = {c for c in chosen if c}
+        # What the store holds: its usual language and the first-class languages the pipeline
+        # was fitted on (a kanji-only "料金" in an en + ja store is ja).
+        known: set[str] = set()
         usual = getattr(self, "usual_language_", None)
         if usual:
             known.add(usual)

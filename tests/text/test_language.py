@@ -1,4 +1,4 @@
-"""Language detection on short comments (issue #30): the batch's language, not a rare guess."""
+"""Language detection on short comments (issue #30): a known language, not a rare guess."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_short_japanese_without_kana_alone_is_japanese() -> None:
     assert LanguageDetector().detect(["料金", "請求書"]) == [("ja", 0.9), ("ja", 0.9)]
 
 
-def test_a_sure_detection_of_another_language_is_kept_and_joins_the_batch() -> None:
+def test_a_sure_detection_of_another_language_is_kept_and_a_short_one_takes_its_fallback() -> None:
     found = LanguageDetector().detect(
         [
             "Der Kundendienst war sehr freundlich und hat mir schnell geholfen.",
