@@ -51,6 +51,7 @@ def retrain(
         say=say,
         corrections=leave_corrections(store),
     )
+    say(trained_text["intent_corrections"]["summary"])
     text_decision = (
         promote_text(settings, trained_text["version"])
         if previous is not None

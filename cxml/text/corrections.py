@@ -37,7 +37,8 @@ from cxml.text.leave import KINDS, LeaveDetector, leave_hit, split_clauses
 from cxml.text.nlp import Analysed
 
 NOT = "not"
-#: Fewer corrections than this: all of them are held out (nothing is learned from them yet).
+#: Fewer corrections than this: all of them are taught and none held out, so their effect is
+#: not measured (a grade on two or three comments would say nothing).
 MIN_CORRECTIONS = 10
 #: The newest share of corrections held out to grade the taught detector.
 HELDOUT_SHARE = 0.3
@@ -142,8 +143,9 @@ class TaughtLeaveDetector(LeaveDetector):
             raise ConfigError("TaughtLeaveDetector.fit: clauses, languages and verdicts differ")
         self.base_: LeaveDetector = self.base or load_default_leave()
         self.taught_: dict[str, tuple[Any, Any, list[str]]] = {}
-        frame = pd.DataFrame(
-            {"text": [str(c) for c in clauses], "language": languages, "verdict": verdicts}
+        frame = pd.DataFrame(  # object columns: nothing taught is an empty frame, not floats
+            {"text": [str(c) for c in clauses], "language": languages, "verdict": verdicts},
+            dtype=object,
         )
         frame = frame[frame["text"].str.strip() != ""].drop_duplicates(
             ["text", "language"], keep="last"
@@ -246,15 +248,17 @@ class HeldoutGrade:
 
 
 def heldout_split(corrections: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """(taught, held out, how): the newest ``HELDOUT_SHARE`` of the corrections, by the time
-    they were made, are held out; with fewer than ``MIN_CORRECTIONS`` all are held out."""
+    """(taught before grading, held out, how): the newest ``HELDOUT_SHARE`` of the
+    corrections, by the time they were made, are held out; with fewer than
+    ``MIN_CORRECTIONS`` none are (all are taught, and their effect is not measured)."""
     ordered = corrections.sort_values(["created_at", "correction_id"], kind="stable")
     if len(ordered) < MIN_CORRECTIONS:
+        which = "the one" if len(ordered) == 1 else f"all {len(ordered)}"
         return (
-            ordered.iloc[:0],
             ordered,
-            f"all {len(ordered)} corrections held out: fewer than {MIN_CORRECTIONS}, "
-            "nothing learned from them yet",
+            ordered.iloc[:0],
+            f"{which} used for training, none held out: too few to measure their effect "
+            f"(need {MIN_CORRECTIONS})",
         )
     n_heldout = max(1, round(HELDOUT_SHARE * len(ordered)))
     return (
@@ -304,7 +308,8 @@ def taught_clauses(corrections: pd.DataFrame) -> pd.DataFrame:
 @dataclass(frozen=True)
 class TaughtLeave:
     """What `cxml train text` learned from people: the detector to use (None: nothing was
-    taught, the shipped one stays), and its grade on the held-out corrections."""
+    taught, the shipped one stays), and its grade on the held-out corrections (None: too few
+    to hold some out)."""
 
     detector: TaughtLeaveDetector | None
     corrections: int
@@ -349,10 +354,16 @@ class TaughtLeave:
 
     def summary(self) -> str:
         """One line for the run's output."""
-        if not self.corrections and not self.examples:
-            return "no intent corrections yet: the shipped churn-intent detector is used"
+        shipped = "the shipped churn-intent detector is used"
+        if self.detector is None:
+            if not self.corrections:
+                return f"no intent corrections yet: {shipped}"
+            return f"intent corrections: {self.corrections}, none with text to teach: {shipped}"
         if not self.corrections:
             return f"no intent corrections yet; {self.examples} taxonomy example phrases taught"
+        examples = f"; {self.examples} taxonomy example phrases taught" if self.examples else ""
+        if self.before is None:
+            return f"intent corrections: {self.how}{examples}"
 
         def pr(grade: HeldoutGrade | None) -> str:
             if grade is None:
@@ -363,7 +374,7 @@ class TaughtLeave:
 
         return (
             f"intent corrections: {self.corrections} ({self.how}); leave on the held-out ones: "
-            f"shipped {pr(self.before)}, taught {pr(self.after)}"
+            f"shipped {pr(self.before)}, taught {pr(self.after)}{examples}"
         )
 
 
@@ -378,20 +389,22 @@ def teach_leave(
     ``corrections``: the current leave corrections (``cxml.store.corrections``), columns
     correction_id, text, language, verdict, span_start, span_end, created_at. The returned
     detector was taught every correction (the held-out ones too: the grade is from the
-    detector taught only the older ones)."""
+    detector taught only the older ones). Fewer than ``MIN_CORRECTIONS``: none are held out
+    and there is no grade. Nothing to teach (no correction or example with text): no
+    detector, the shipped one stays."""
     from cxml.text.intents import load_default_leave
 
     config = config or ChurnIntentConfig()
     examples = config.example_frame()
-    if corrections.empty and examples.empty:
-        return TaughtLeave(None, 0, 0, 0, "no intent corrections yet", None, None)
-    shipped = base or load_default_leave()
     if corrections.empty:
-        older = heldout = pd.DataFrame(columns=["text", "language", "verdict"])
-        how = "no intent corrections yet"
-        corrections = older
+        corrections = pd.DataFrame(columns=["text", "language", "verdict"])
+        older, heldout, how = corrections, corrections, "no intent corrections yet"
     else:
         older, heldout, how = heldout_split(corrections)
+    teachable = pd.concat([examples, taught_clauses(corrections)], ignore_index=True)
+    if not teachable["text"].astype(str).str.strip().ne("").any():
+        return TaughtLeave(None, len(corrections), 0, len(examples), how, None, None)
+    shipped = base or load_default_leave()
 
     def taught(rows: pd.DataFrame) -> TaughtLeaveDetector:
         clauses = pd.concat([examples, taught_clauses(rows)], ignore_index=True)

@@ -93,9 +93,10 @@ def train_text_pipeline(
     fitted on every comment.
 
     ``corrections``: people's churn-intent corrections (``cxml.corrections.leave_corrections``)
-    and the taxonomy's example phrases are taught on top of the shipped detector; the newest
-    corrections are held out and leave precision and recall on them reported before and after
-    (``cxml.text.corrections.teach_leave``). None or empty: the shipped detector, as before."""
+    and the taxonomy's example phrases are taught on top of the shipped detector; when there
+    are enough, the newest corrections are held out and leave precision and recall on them
+    reported before and after (``cxml.text.corrections.teach_leave``). None or empty, and no
+    examples: the shipped detector, as before."""
     from cxml.text.corrections import FrozenLeave, taxonomy_config, teach_leave
     from cxml.text.evaluate import grade_text, holdout_split
     from cxml.text.intents import IntentDetector
@@ -119,10 +120,10 @@ def train_text_pipeline(
             frame[score] = pd.to_numeric(frame[score], errors="coerce")
     taxonomy = Taxonomy.from_yaml(taxonomy_path) if taxonomy_path else None
     reference = list(champion[0].themes_.themes_.values()) if champion is not None else None
+    # its summary is the result's (intent_corrections), shown once by whoever shows the result
     taught = teach_leave(
         corrections if corrections is not None else pd.DataFrame(), taxonomy_config(taxonomy)
     )
-    say(taught.summary())
     intents = (
         IntentDetector(
             extra=taxonomy.intents if taxonomy else None, leave=FrozenLeave(taught.detector)

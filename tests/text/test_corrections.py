@@ -78,10 +78,33 @@ def test_nothing_taught_keeps_the_shipped_detector() -> None:
     }
 
 
-@pytest.mark.parametrize("n", [3, MIN_CORRECTIONS - 1])
-def test_few_corrections_are_all_held_out_and_it_says_so(n: int) -> None:
+@pytest.mark.parametrize("n", [1, 3, MIN_CORRECTIONS - 1])
+def test_few_corrections_are_all_taught_and_it_says_they_are_too_few_to_measure(n: int) -> None:
     older, heldout, how = heldout_split(planted().head(n))
-    assert older.empty and len(heldout) == n and f"fewer than {MIN_CORRECTIONS}" in how
+    assert len(older) == n and heldout.empty
+    assert f"too few to measure their effect (need {MIN_CORRECTIONS})" in how
+    taught = teach_leave(planted().head(n))
+    assert taught.detector is not None and (taught.before, taught.after) == (None, None)
+    assert taught.summary() == f"intent corrections: {how}"
+    assert "corrections_heldout" not in taught.metrics()
+    # the first correction is NOT_LEAVING[0] (not), the second LEAVING[0] (switch)
+    assert taught.detector.detect([NOT_LEAVING[0]], "en") == [[]]
+    leaving = taught.detector.detect([LEAVING[0]], "en")[0]
+    assert [h["kind"] for h in leaving] == ([] if n == 1 else ["switch"])
+
+
+def test_few_corrections_with_taxonomy_examples_show_no_figures() -> None:
+    config = churn_intent_config({"examples": {"en": {"not": ["my flight was cancelled"]}}})
+    taught = teach_leave(planted().head(3), config)
+    assert taught.before is None and "P " not in taught.summary()
+    assert taught.summary().endswith("; 1 taxonomy example phrases taught")
+
+
+def test_a_detector_taught_nothing_reads_as_the_shipped_one() -> None:
+    texts = ["I will cancel my subscription tomorrow.", *LEAVING[:1], *NOT_LEAVING[:1]]
+    taught = TaughtLeaveDetector().fit([], [], [])
+    assert taught.n_taught_ == 0
+    assert taught.detect(texts, "en") == load_default_leave().detect(texts, "en")
 
 
 def test_unrelated_text_reads_as_the_shipped_detector_does() -> None:
