@@ -30,8 +30,11 @@ import argparse
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -123,12 +126,13 @@ def calibration_candidates(
 
 
 def out_of_fold_scores(family: type, X: pd.DataFrame, y: np.ndarray) -> tuple[object, np.ndarray]:
-    """The family fitted on (X, y) and the out-of-fold raw log-odds its calibration read."""
+    """The family fitted on (X, y) and the out-of-fold raw log-odds its calibration read (with
+    a statement of leaving's weight, as the ranking score reads them)."""
 
     class Recording(family):  # type: ignore[misc, valid-type]
-        def _learn_calibration(self, log_odds: np.ndarray, labels: np.ndarray) -> None:
+        def _learn_ranking(self, log_odds: np.ndarray, labels: np.ndarray) -> None:
             self.recorded = np.asarray(log_odds, dtype=float)
-            super()._learn_calibration(log_odds, labels)
+            super()._learn_ranking(log_odds, labels)
 
     model = Recording().fit(X, y)
     return model, model.recorded
@@ -157,22 +161,15 @@ def grade_candidates(
     return out
 
 
-def one_world(customers: int, seed: int, end: date, horizon: int) -> dict[str, object]:
-    from sklearn.metrics import brier_score_loss, roc_auc_score
-
+@contextmanager
+def analysed_world(
+    customers: int, seed: int, end: date, horizon: int
+) -> Iterator[tuple[Any, Any, list[pd.Timestamp], pd.Timestamp]]:
+    """A generated world in a temporary SQLite store, its text analysed as ``cxml demo`` does
+    (the pipeline fitted on feedback before the validation snapshot): the store, the training
+    rows over four snapshots (latest first), the snapshot dates and the world's end."""
     from cxml.churn.predictor import ChurnDefinition
-    from cxml.churn.survival import targets
-    from cxml.churn.training import (
-        CANDIDATES,
-        RANKING,
-        backtest,
-        choose,
-        days_to_churn,
-        feature_spec,
-        snapshot_dates,
-        survival_backtest,
-        training_set,
-    )
+    from cxml.churn.training import feature_spec, snapshot_dates, training_set
     from cxml.demo import generate, write_world
     from cxml.ingest import ingest_file
     from cxml.settings import Settings
@@ -205,6 +202,27 @@ def one_world(customers: int, seed: int, end: date, horizon: int) -> dict[str, o
             data_end=as_of,
             bucket_customers=settings.bucket_customers,
         )
+        try:
+            yield store, rows, dates, as_of
+        finally:
+            store.close()
+
+
+def one_world(customers: int, seed: int, end: date, horizon: int) -> dict[str, object]:
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    from cxml.churn.predictor import ChurnDefinition
+    from cxml.churn.survival import targets
+    from cxml.churn.training import (
+        CANDIDATES,
+        RANKING,
+        backtest,
+        choose,
+        days_to_churn,
+        survival_backtest,
+    )
+
+    with analysed_world(customers, seed, end, horizon) as (store, rows, dates, as_of):
         graded, predictions = backtest(rows, dates[0])
         family = choose(graded)
         latest = rows.snapshot == dates[0].to_datetime64()
@@ -265,7 +283,6 @@ def one_world(customers: int, seed: int, end: date, horizon: int) -> dict[str, o
         event, follow = targets(days[latest], rows.snapshot[latest], as_of)
         out["follow_up_days"] = float(follow.max())
         out["follow_up_events"] = int(event.sum())
-        store.close()
         return out
 
 

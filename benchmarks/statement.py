@@ -13,52 +13,19 @@ leave intent in the 90 days before the snapshot) stand in the list.
 from __future__ import annotations
 
 import argparse
-import tempfile
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
 
 def rows_of(customers: int, seed: int, end: date, horizon: int) -> tuple[object, pd.Timestamp]:
-    """The training rows of a generated world, its text analysed as ``cxml demo`` does."""
-    from cxml.churn.predictor import ChurnDefinition
-    from cxml.churn.training import feature_spec, snapshot_dates, training_set
-    from cxml.demo import generate, write_world
-    from cxml.ingest import ingest_file
-    from cxml.settings import Settings
-    from cxml.store import Store
-    from cxml.store.records import feedback_frame
-    from cxml.text.pipeline import TextPipeline
-    from cxml.text.training import analyze_feedback
+    """The training rows of a generated world (``benchmarks.ranking.analysed_world``) and its
+    validation snapshot."""
+    from benchmarks.ranking import analysed_world
 
-    with tempfile.TemporaryDirectory() as folder:
-        now = datetime.combine(end, datetime.min.time()) + timedelta(days=1)
-        world = generate(customers, seed=seed, end=end)
-        paths = write_world(world, Path(folder))
-        settings = Settings(database_url=f"sqlite:///{folder}/statement.db")
-        store = Store.open(settings)
-        ingest_file(store, "customers", paths["customers"], settings=settings, now=now)
-        ingest_file(store, "feedback", paths["feedback"], settings=settings, now=now)
-        as_of = pd.Timestamp(end)
-        dates = snapshot_dates(as_of, horizon, 4)
-        comments = feedback_frame(store, with_text=True)
-        before = comments[pd.to_datetime(comments["created_at"]) < dates[0]]
-        pipeline = TextPipeline().fit(before)
-        analyze_feedback(store, pipeline, "bench", comments["feedback_id"].tolist(), now=now)
-        spec = feature_spec(store, first_snapshot=dates[-1], as_of=as_of)
-        rows = training_set(
-            store,
-            dates,
-            horizon,
-            spec,
-            ChurnDefinition(),
-            data_end=as_of,
-            bucket_customers=settings.bucket_customers,
-        )
-        store.engine.dispose()
-    return rows, dates[0]
+    with analysed_world(customers, seed, end, horizon) as (_, rows, dates, _):
+        return rows, dates[0]
 
 
 def graded(family: type, rows: object, validation: pd.Timestamp, weigh: bool) -> dict[str, float]:
