@@ -621,6 +621,8 @@ def at_risk_summary(store: Store, *, today: datetime) -> list[dict[str, Any]]:
     )
     with store.engine.connect() as connection:
         rows = [dict(r) for r in connection.execute(query).mappings()]
+    for row in rows:  # money in cents, as each score holds it (a float sum is not)
+        row["revenue_at_risk"] = round(float(row["revenue_at_risk"] or 0.0), 2)
     order = {"high": 0, "medium": 1, "low": 2}
     return sorted(rows, key=lambda r: order.get(r["band"], 3))
 

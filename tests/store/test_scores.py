@@ -10,7 +10,14 @@ import pytest
 
 from cxml.settings import Settings
 from cxml.store import Store
-from cxml.store.scores import at_risk, at_risk_query, latest_score, score_history, write_scores
+from cxml.store.scores import (
+    at_risk,
+    at_risk_query,
+    at_risk_summary,
+    latest_score,
+    score_history,
+    write_scores,
+)
 from tests.conftest import load_world
 
 
@@ -245,3 +252,19 @@ def test_an_at_risk_page_walks_its_index_in_order_on_sqlite(tmp_path: Path, sort
             assert index in plan and "TEMP B-TREE" not in plan, plan
     finally:
         store.close()
+
+
+def test_the_summary_sums_revenue_at_risk_in_cents(store: Store) -> None:
+    # 0.1 + 0.2 in floating point is 0.30000000000000004; money is shown in cents
+    values = {"A": 0.1, "B": 0.2, "C": 0.0}
+    _customers(store, dict.fromkeys(values))
+    frame = pd.concat(
+        [scores_frame(c, date(2025, 6, 1), "1", 0.9, datetime(2025, 6, 1)) for c in values],
+        ignore_index=True,
+    )
+    frame["ranking_score"] = [0.9, 0.8, 0.7]
+    frame["revenue_at_risk"] = list(values.values())
+    write_scores(store, frame)
+    (high,) = at_risk_summary(store, today=datetime(2025, 6, 10))
+    assert high["band"] == "high" and high["customers"] == 3
+    assert high["revenue_at_risk"] == 0.3
