@@ -52,11 +52,15 @@ TABLES: dict[str, tuple[Any, ...]] = {
         feedback_themes.c.theme_label,
         feedback_themes.c.confidence,
         feedback_themes.c.sentiment_score,
+        feedback_themes.c.span_start,
+        feedback_themes.c.span_end,
     ),
 }
 DATES = {"signup_date", "churn_date"}
 TIMES = {"created_at", "analysed_at"}
 SCORES = {"nps", "csat", "ces"}
+#: Character offsets (where in the comment a theme was read): whole numbers or missing.
+OFFSETS = {"span_start", "span_end"}
 
 
 def export_parquet(
@@ -103,6 +107,8 @@ def _schema(names: list[str]) -> Any:
             return pa.timestamp("us")
         if name in SCORES:
             return pa.int16()
+        if name in OFFSETS:
+            return pa.int32()
         if name in ("monthly_value", "sentiment_score", "confidence"):
             return pa.float64()
         return pa.string()
@@ -118,6 +124,8 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
             frame[column] = pd.to_datetime(frame[column])
         elif column in SCORES:
             frame[column] = pd.to_numeric(frame[column]).astype("Int16")
+        elif column in OFFSETS:
+            frame[column] = pd.to_numeric(frame[column]).astype("Int32")
     return frame
 
 

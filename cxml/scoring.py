@@ -219,22 +219,33 @@ def _quotes(
     texts = every["text"].to_numpy(dtype=object)
     said = every[every["text"].notna()]
     themes = history.themes[history.themes["feedback_id"].isin(position.keys())]
+    # where in the comment each reason was read: a theme's words, an intent's clause
+    spans: dict[tuple[str, str], dict[str, Any]] = {}
     if any(f.startswith("theme_") for f in features):
         latest = themes.drop_duplicates(["customer_id", "theme_id"], keep="last")
-        for customer, theme, feedback_id in zip(
-            latest["customer_id"], latest["theme_id"], latest["feedback_id"], strict=True
-        ):
-            for feature in (f"theme_{theme}", f"theme_{theme}_negative"):
-                if (customer, feature) in wanted:
-                    found[(customer, feature)] = feedback_id
         bad = themes[themes["sentiment_score"].fillna(0.0) <= NEGATIVE_SENTIMENT]
         bad = bad.drop_duplicates(["customer_id", "theme_id"], keep="last")
-        for customer, theme, feedback_id in zip(
-            bad["customer_id"], bad["theme_id"], bad["feedback_id"], strict=True
-        ):
-            if (customer, f"theme_{theme}_negative") in wanted:
-                found[(customer, f"theme_{theme}_negative")] = feedback_id
-    spans: dict[tuple[str, str], dict[str, Any]] = {}
+        for rows, negative_only in ((latest, False), (bad, True)):
+            starts = rows.get("span_start", pd.Series(np.nan, index=rows.index))
+            ends = rows.get("span_end", pd.Series(np.nan, index=rows.index))
+            for customer, theme, feedback_id, start, end in zip(
+                rows["customer_id"], rows["theme_id"], rows["feedback_id"], starts, ends,
+                strict=True,
+            ):  # fmt: skip
+                names = [f"theme_{theme}_negative"]
+                if not negative_only:
+                    names.insert(0, f"theme_{theme}")
+                for feature in names:
+                    if (customer, feature) in wanted:
+                        found[(customer, feature)] = feedback_id
+                        if start == start and end == end:  # not NaN
+                            spans[(customer, feature)] = {
+                                "start": int(start),
+                                "end": int(end),
+                                "sentence": True,
+                            }
+                        else:
+                            spans.pop((customer, feature), None)
     for feature in sorted(f for f in features if f.startswith("intent_")):
         intent = feature.removeprefix("intent_").removesuffix("_90d")
         rows = said[expressed(said["intents"].to_numpy(dtype=object), intent)]
@@ -249,6 +260,7 @@ def _quotes(
                     spans[(customer, feature)] = hit
     if not found:
         return {}
+    from cxml.text.nlp import split_sentences
     from cxml.text.redact import Redactor
 
     ids = sorted(set(found.values()))
@@ -263,9 +275,21 @@ def _quotes(
         quote = redacted.get(feedback_id)
         hit = spans.get(key)
         if quote and hit is not None and 0 <= hit["start"] < hit["end"] <= len(quote):
+            start, end = hit["start"], hit["end"]
+            if hit.get("sentence"):
+                # a theme quotes the sentence its words are in, not the whole comment
+                start, end = next(
+                    ((a, b) for a, b in split_sentences(quote) if a <= hit["start"] < b),
+                    (start, end),
+                )
+                end = max(end, hit["end"])
+                while start < end and quote[start].isspace():
+                    start += 1
+                while end > start and quote[end - 1].isspace():
+                    end -= 1
             # an intent quotes the clause that carries it, not its neighbours
-            quote = quote[hit["start"] : hit["end"]]
-            evidence["span"] = [hit["start"], hit["end"]]
+            quote = quote[start:end]
+            evidence["span"] = [start, end]
             if hit.get("kind"):
                 evidence["kind"] = hit["kind"]
         if quote:

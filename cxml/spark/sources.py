@@ -41,6 +41,8 @@ UNION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("intents", "string"),
     ("theme_id", "string"),
     ("theme_label", "string"),
+    ("span_start", "double"),
+    ("span_end", "double"),
 )
 
 
@@ -175,7 +177,14 @@ def history_frames(
             ("created_at", "intents"),
             ("nps", "csat", "ces", "sentiment_score"),
         )
-        themes = _jdbc(spark, url, sql["themes"], predicates, ("created_at",), ("sentiment_score",))
+        themes = _jdbc(
+            spark,
+            url,
+            sql["themes"],
+            predicates,
+            ("created_at",),
+            ("sentiment_score", "span_start", "span_end"),
+        )
     if not with_text:
         themes = themes.limit(0)
     return (
@@ -219,9 +228,11 @@ def _parquet_history(spark: Any, folder: Path, as_of: AsOf) -> tuple[Any, Any, A
     feedback = read["feedback"].where(before)
     analysis = read["feedback_analysis"].select("feedback_id", "sentiment_score", "intents")
     rows = feedback.join(analysis, on="feedback_id", how="left")
+    # spans since the export carried them; older exports' themes have none (NaN)
+    spans = [c for c in ("span_start", "span_end") if c in read["feedback_themes"].columns]
     themes = (
         read["feedback_themes"]
-        .select("feedback_id", "theme_id", "theme_label", "sentiment_score")
+        .select("feedback_id", "theme_id", "theme_label", "sentiment_score", *spans)
         .join(feedback.select("feedback_id", "customer_id", "created_at"), on="feedback_id")
     )
     return people, rows, themes

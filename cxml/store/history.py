@@ -48,6 +48,8 @@ THEME_COLUMNS = (
     "theme_id",
     "theme_label",
     "sentiment_score",
+    "span_start",
+    "span_end",
 )
 
 
@@ -129,9 +131,8 @@ class History:
             else pd.DataFrame(columns=list(THEME_COLUMNS))
         )
         mentioned["created_at"] = _times(mentioned["created_at"])
-        mentioned["sentiment_score"] = pd.to_numeric(
-            mentioned["sentiment_score"], errors="coerce"
-        ).astype(float)
+        for number in ("sentiment_score", "span_start", "span_end"):
+            mentioned[number] = pd.to_numeric(mentioned[number], errors="coerce").astype(float)
         mentioned = mentioned.sort_values(
             ["customer_id", "created_at", "feedback_id", "theme_id"], kind="stable"
         )
@@ -229,6 +230,8 @@ def history_queries(dialect: str, as_of: AsOf, selection: Selection = EVERYONE) 
             feedback_themes.c.theme_id,
             feedback_themes.c.theme_label,
             feedback_themes.c.sentiment_score,
+            feedback_themes.c.span_start,
+            feedback_themes.c.span_end,
         )
         .select_from(
             feedback_themes.join(feedback, feedback.c.feedback_id == feedback_themes.c.feedback_id)
@@ -284,7 +287,9 @@ def history_from_text(
         rows["sentiment_score"] = np.nan
         rows["intents"] = pd.Series([None] * len(rows), dtype=object, index=rows.index)
     themes["created_at"] = _times(themes["created_at"])
-    themes["sentiment_score"] = pd.to_numeric(themes["sentiment_score"]).astype(float)
+    for number in ("sentiment_score", "span_start", "span_end"):
+        if number in themes:  # spans: where in the comment the theme was read (NaN: nowhere)
+            themes[number] = pd.to_numeric(themes[number]).astype(float)
     return History(as_of, people, rows, themes)
 
 
