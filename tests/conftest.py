@@ -345,6 +345,21 @@ class Trained:
     folder: Path
     result: dict[str, Any]
 
+    def score(self, dialect: str = "sqlite", *, top: int = 0) -> Any:
+        """Score every active customer of the world in ``dialect``'s store, as of the training
+        instant, into that store (buckets of 64); the run's summary."""
+        from cxml.batch import score_store
+
+        return score_store(
+            self.stores[dialect],
+            self.predictor,
+            as_of=self.as_of,
+            model_version=self.version,
+            scored_at=self.as_of.to_pydatetime(),
+            bucket_customers=64,
+            top=top,
+        )
+
 
 @pytest.fixture(scope="session")
 def trained(

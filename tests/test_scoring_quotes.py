@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from cxml.batch import score_store
 from cxml.demo import World
 from cxml.scoring import QUOTE_CHARS, _quotes
 from cxml.store.history import History
@@ -71,15 +70,7 @@ def test_every_theme_reason_of_the_list_quotes_the_sentence_of_its_words(
     # the faithfulness walk for themes: each quote is the redacted comment's sentence that
     # holds the words the theme was read in (for intents: tests/churn/test_explain_leave.py)
     store = trained.stores["sqlite"]
-    score_store(
-        store,
-        trained.predictor,
-        as_of=trained.as_of,
-        model_version=trained.version,
-        scored_at=trained.as_of.to_pydatetime(),
-        bucket_customers=64,
-        top=0,
-    )
+    trained.score("sqlite", top=0)
     texts = dict(zip(world.feedback["feedback_id"], world.feedback["text"], strict=True))
     with store.engine.connect() as connection:
         read = connection.execute(

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cxml.batch import score_store
 from cxml.churn.explain import _LEAVE_KINDS, reason_text
 from cxml.demo import World
 from cxml.scoring import _quotes
@@ -44,15 +43,7 @@ def test_every_leave_reason_quotes_its_span_and_names_its_kind(
     trained: Trained, world: World, dialect: str
 ) -> None:
     store = trained.stores[dialect]
-    score_store(
-        store,
-        trained.predictor,
-        as_of=trained.as_of,
-        model_version=trained.version,
-        scored_at=trained.as_of.to_pydatetime(),
-        bucket_customers=64,
-        top=0,
-    )
+    trained.score(dialect, top=0)
     listed = at_risk(store, today=trained.as_of.to_pydatetime() + timedelta(days=1), limit=1000)
     texts = dict(zip(world.feedback["feedback_id"], world.feedback["text"], strict=True))
     planted = dict(

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxml.batch import score_store
 from cxml.churn.survival import Z_CLIP, SurvivalModel, kaplan_meier, targets
 from cxml.churn.training import CONCORDANCE_LEAD, served_survival
 from cxml.store.scores import latest_score
@@ -84,15 +83,7 @@ def test_time_to_churn_is_graded_forward_and_beats_kaplan_meier(trained: Trained
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_scores_carry_time_to_churn_into_the_store(trained: Trained, dialect: str) -> None:
     store = trained.stores[dialect]
-    run = score_store(
-        store,
-        trained.predictor,
-        as_of=trained.as_of,
-        model_version=trained.version,
-        scored_at=trained.as_of.to_pydatetime(),
-        bucket_customers=64,
-        top=20,
-    )
+    run = trained.score(dialect, top=20)
     assert len(run.top) == 20
     for leader in run.top:
         assert 0 < leader["expected_days"] <= 365
