@@ -225,7 +225,9 @@ def test_the_demo_worlds_randomised_interval_holds_the_planted_effect(
     truth = json.loads((Path(served["cwd"]) / "demo" / "truth_follow_ups.json").read_text())
     planted = truth["randomised"]
     assert planted["planted_by_plan"]["premium"] < 0 < planted["planted_by_plan"]["basic"]
-    assert planted["by_plan"]["premium"]["effect_pts"] < 0
+    # a call only ever drives premium customers away (each one's difference is 0 or -1): how
+    # many of those pulled it did is the draw's (0 when the list pulls few premium stayers)
+    assert planted["by_plan"]["premium"]["effect_pts"] <= 0
     with httpx.Client(base_url=served["base"], timeout=60) as api:
         answer = api.get(
             "/v1/follow-ups/impact",
