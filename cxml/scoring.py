@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.churn.explain import reason_text
+from cxml.churn.model import top_by_size
 from cxml.churn.predictor import ChurnPredictor
 from cxml.contract import AsOf
 from cxml.features import NEGATIVE_SENTIMENT, expressed
@@ -100,7 +101,7 @@ def score(
     probability = walked["probability"]
     if exact:
         contributions = estimator.exact_contributions(matrix)[:, :-1]
-        top, chosen = top_contributions(contributions, TOP_REASONS)
+        top, chosen = top_by_size(contributions, TOP_REASONS)
     else:
         top, chosen = walked["top_index"], walked["top_value"]
     customers = features.index.to_numpy(dtype=object)
@@ -170,18 +171,6 @@ def score_history(
         attribution=attribution,
         history=history,
     )
-
-
-def top_contributions(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the indices and values of the k largest contributions by size (−1: none left)."""
-    k = min(k, values.shape[1])
-    if k == 0:
-        return np.zeros((len(values), 0), dtype=np.int64), np.zeros((len(values), 0))
-    top = np.argpartition(-np.abs(values), k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.abs(np.take_along_axis(values, top, axis=1)), axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-    chosen = np.take_along_axis(values, top, axis=1)
-    return np.where(chosen == 0.0, -1, top), chosen
 
 
 def _quotes(

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxml.churn.model import MIN_STATEMENTS, STATEMENT, ChurnModel, LinearChurnModel
-from cxml.scoring import top_contributions
+from cxml.churn.model import MIN_STATEMENTS, STATEMENT, ChurnModel, LinearChurnModel, top_by_size
 
 
 def world(n: int, seed: int, *, statements: float = 0.015, effect: float = 3.0) -> Any:
@@ -59,7 +58,7 @@ def test_a_statement_of_leaving_raises_the_score_and_leads_the_reasons(family: t
     exact = model.exact_contributions(walked["matrix"])
     assert np.allclose(exact.sum(axis=1), walked["raw"])
     assert np.allclose(exact[:, j], walked["contributions"][:, j])
-    top, chosen = top_contributions(walked["contributions"], 3)
+    top, chosen = top_by_size(walked["contributions"], 3)
     assert (top == walked["top_index"]).all() and np.allclose(chosen, walked["top_value"])
 
 
