@@ -11,6 +11,7 @@ Bands are relative to the base rate the model learned: high ≥ 3×, medium ≥ 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -27,6 +28,8 @@ from cxml.features import NEGATIVE_SENTIMENT, expressed
 from cxml.store.history import History
 
 TOP_REASONS = 3
+#: Candidates read beyond the top three, to stand in for a reason passed over (``_praised``).
+SPARE_REASONS = 2
 EXACT_LIMIT = 2000  # more customers than this in one run: path attributions (≈ 14× faster)
 Attribution = Literal["exact", "path"]
 ATTRIBUTION_NAMES = {"exact": "exact TreeSHAP", "path": "path (Saabas)"}
@@ -39,6 +42,11 @@ def attribution_name(estimator: Any, attribution: Attribution) -> str:
 
 
 QUOTE_CHARS = 200
+#: A theme read with sentiment above this is praise ("thanks to the person who helped me
+#: today"): it never stands as the evidence of a reason that raises the risk.
+PRAISE = -NEGATIVE_SENTIMENT
+#: "wrote something strongly negative" (``sentiment_min_*``) at or below this.
+STRONGLY_NEGATIVE = -0.3
 #: Survey-score features whose reason names the answer behind it: (score column, which answer).
 SURVEY_EVIDENCE = {
     "nps_last": ("nps", "latest"),
@@ -97,16 +105,19 @@ def score(
     estimator = predictor.estimator
     matrix = estimator.matrix(features)
     exact = attribution == "exact"
-    walked = estimator.walk(matrix, k=0 if exact else TOP_REASONS)
+    candidates = TOP_REASONS + SPARE_REASONS
+    walked = estimator.walk(matrix, k=0 if exact else candidates)
     probability = walked["probability"]
     if exact:
         contributions = estimator.exact_contributions(matrix)[:, :-1]
-        top, chosen = top_by_size(contributions, TOP_REASONS)
+        top, chosen = top_by_size(contributions, candidates)
     else:
         top, chosen = walked["top_index"], walked["top_value"]
     customers = features.index.to_numpy(dtype=object)
     names = list(estimator.columns_)
-    quotes = _quotes(history, customers, top, names) if history is not None else {}
+    passed = _praised(history, customers, top, chosen, names) if history is not None else set()
+    top, chosen = _passing_over(top, chosen, customers, names, passed, TOP_REASONS)
+    quotes = _quotes(history, customers, top, names, chosen) if history is not None else {}
     reasons = _reasons(estimator, matrix, top, chosen, customers, quotes, predictor.theme_labels)
     monthly = (
         pd.to_numeric(features["monthly_value"], errors="coerce").to_numpy(dtype=float)
@@ -173,19 +184,93 @@ def score_history(
     )
 
 
+def _rising_mentions(
+    customers: np.ndarray, top: np.ndarray, chosen: np.ndarray, names: Sequence[str]
+) -> set[tuple[str, str]]:
+    """(customer, feature) of the chosen theme mentions (``theme_<id>``, not its negative
+    twin) that raise the risk."""
+    return {
+        (str(customers[i]), names[int(top[i, j])])
+        for i, j in zip(*np.nonzero((top >= 0) & (chosen > 0)), strict=True)
+        if names[int(top[i, j])].startswith("theme_")
+        and not names[int(top[i, j])].endswith("_negative")
+    }
+
+
+def _praised(
+    history: History,
+    customers: np.ndarray,
+    top: np.ndarray,
+    chosen: np.ndarray,
+    names: Sequence[str],
+) -> set[tuple[str, str]]:
+    """The reasons a retention agent could not trust: a theme mention that raises the risk
+    when every time the customer raised that theme it was praise (本日対応してくださった方に
+    感謝しています under "Customer support"). The model may be right that such customers leave
+    more (they are in touch more), but the words say the opposite of the reason, and the
+    contacts reasons tell it better; such a reason gives way to the next (``_passing_over``)."""
+    rising = _rising_mentions(customers, top, chosen, names)
+    if not rising:
+        return set()
+    themes = history.themes
+    mentioned = pd.DataFrame(
+        {
+            "key": list(zip(themes["customer_id"], "theme_" + themes["theme_id"], strict=True)),
+            "sentiment": themes["sentiment_score"].fillna(0.0).to_numpy(dtype=float),
+        }
+    )
+    mentioned = mentioned[mentioned["key"].isin(rising)]
+    least = mentioned.groupby("key", sort=False)["sentiment"].min()
+    return {key for key, value in least.items() if value > PRAISE}
+
+
+def _passing_over(
+    top: np.ndarray,
+    chosen: np.ndarray,
+    customers: np.ndarray,
+    names: Sequence[str],
+    passed: set[tuple[str, str]],
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the first ``k`` candidates (by size) that are not in ``passed``; −1 and 0
+    where fewer are left."""
+    if not passed:
+        return top[:, :k].copy(), chosen[:, :k].copy()
+    out_top = np.full((len(top), k), -1, dtype=np.int64)
+    out_value = np.zeros((len(top), k))
+    for i in range(len(top)):
+        kept = [
+            slot
+            for slot in range(top.shape[1])
+            if top[i, slot] >= 0 and (str(customers[i]), names[int(top[i, slot])]) not in passed
+        ][:k]
+        out_top[i, : len(kept)] = top[i, kept]
+        out_value[i, : len(kept)] = chosen[i, kept]
+    return out_top, out_value
+
+
 def _quotes(
-    history: History, customers: np.ndarray, top: np.ndarray, names: Sequence[str]
+    history: History,
+    customers: np.ndarray,
+    top: np.ndarray,
+    names: Sequence[str],
+    chosen: np.ndarray | None = None,
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    """The customer's latest words behind each text reason chosen: for a theme, the latest
-    comment mentioning it (for ``_negative``, the latest negative one); for an intent, the
-    latest comment expressing it. Redacted; keyed by (customer, feature). One pass over the
-    history's rows per kind, whatever the number of customers."""
+    """The customer's own words behind each text reason chosen, redacted; keyed by (customer,
+    feature). For a theme, the latest comment mentioning it (for ``_negative``, the latest
+    negative one; for a mention that raises the risk — ``chosen`` > 0 — the latest that is
+    not praise); for an intent, the latest comment expressing it; for "wrote something
+    strongly negative" (``sentiment_min_<n>d``), the most negative comment of those days; for
+    the last negative comment, that one; for a survey score, the answer behind it. One pass
+    over the history's rows per kind, whatever the number of customers."""
     wanted = {
         (str(customers[i]), names[int(top[i, j])])
         for i, j in zip(*np.nonzero(top >= 0), strict=True)
-        if names[int(top[i, j])].startswith(("theme_", "intent_"))
+        if names[int(top[i, j])].startswith(("theme_", "intent_", "sentiment_min_"))
         or names[int(top[i, j])] in SURVEY_EVIDENCE
+        or names[int(top[i, j])] == "days_since_last_negative"
     }
+    rising = _rising_mentions(customers, top, chosen, names) if chosen is not None else set()
     if not wanted:
         return {}
     found: dict[tuple[str, str], str] = {}
@@ -211,30 +296,54 @@ def _quotes(
     # where in the comment each reason was read: a theme's words, an intent's clause
     spans: dict[tuple[str, str], dict[str, Any]] = {}
     if any(f.startswith("theme_") for f in features):
+        sentiment = themes["sentiment_score"].fillna(0.0)
         latest = themes.drop_duplicates(["customer_id", "theme_id"], keep="last")
-        bad = themes[themes["sentiment_score"].fillna(0.0) <= NEGATIVE_SENTIMENT]
+        unpraised = themes[sentiment <= PRAISE]
+        unpraised = unpraised.drop_duplicates(["customer_id", "theme_id"], keep="last")
+        bad = themes[sentiment <= NEGATIVE_SENTIMENT]
         bad = bad.drop_duplicates(["customer_id", "theme_id"], keep="last")
-        for rows, negative_only in ((latest, False), (bad, True)):
+        # later passes overrule earlier ones: any mention, then for a mention that raises the
+        # risk one that is not praise, then for the negative twin a negative one
+        for rows, pick in ((latest, "any"), (unpraised, "rising"), (bad, "negative")):
             starts = rows.get("span_start", pd.Series(np.nan, index=rows.index))
             ends = rows.get("span_end", pd.Series(np.nan, index=rows.index))
             for customer, theme, feedback_id, start, end in zip(
                 rows["customer_id"], rows["theme_id"], rows["feedback_id"], starts, ends,
                 strict=True,
             ):  # fmt: skip
-                names = [f"theme_{theme}_negative"]
-                if not negative_only:
-                    names.insert(0, f"theme_{theme}")
-                for feature in names:
-                    if (customer, feature) in wanted:
-                        found[(customer, feature)] = feedback_id
+                mention, negative = f"theme_{theme}", f"theme_{theme}_negative"
+                if pick == "any":
+                    keys = [(customer, mention), (customer, negative)]
+                elif pick == "rising":
+                    keys = [(customer, mention)] if (customer, mention) in rising else []
+                else:
+                    keys = [(customer, negative)]
+                for key in keys:
+                    if key in wanted:
+                        found[key] = feedback_id
                         if start == start and end == end:  # not NaN
-                            spans[(customer, feature)] = {
-                                "start": int(start),
-                                "end": int(end),
-                                "sentence": True,
-                            }
+                            spans[key] = {"start": int(start), "end": int(end), "sentence": True}
                         else:
-                            spans.pop((customer, feature), None)
+                            spans.pop(key, None)
+    if any(f.startswith("sentiment_min_") or f == "days_since_last_negative" for f in features):
+        age = (history.as_of.to_datetime64() - created) / np.timedelta64(1, "s") / 86400.0
+        tone = every["sentiment_score"].to_numpy(dtype=float, na_value=np.nan)
+        for feature in sorted(features):
+            if match := re.fullmatch(r"sentiment_min_(\d+)d", feature):
+                # the lowest of those days (the latest of equals), when it is strongly negative
+                recent = every[(age <= int(match[1])) & (tone <= STRONGLY_NEGATIVE)]
+                recent = recent.sort_values(
+                    ["sentiment_score", "created_at"], ascending=[False, True], kind="stable"
+                )
+            elif feature == "days_since_last_negative":  # as the feature reads it
+                nps = every["nps"].to_numpy(dtype=float, na_value=np.nan)
+                recent = every[(nps <= 6) | (tone <= NEGATIVE_SENTIMENT)]
+            else:
+                continue
+            rows = recent.drop_duplicates(["customer_id"], keep="last")
+            for customer, feedback_id in zip(rows["customer_id"], rows["feedback_id"], strict=True):
+                if (customer, feature) in wanted:
+                    found[(customer, feature)] = feedback_id
     for feature in sorted(f for f in features if f.startswith("intent_")):
         intent = feature.removeprefix("intent_").removesuffix("_90d")
         rows = said[expressed(said["intents"].to_numpy(dtype=object), intent)]

@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from cxml.demo import World
-from cxml.scoring import QUOTE_CHARS, _quotes
+from cxml.scoring import PRAISE, QUOTE_CHARS, _passing_over, _praised, _quotes
 from cxml.store.history import History
 from cxml.store.scores import at_risk, latest_score
 from cxml.store.tables import feedback_themes
@@ -79,9 +79,11 @@ def test_every_theme_reason_of_the_list_quotes_the_sentence_of_its_words(
                 feedback_themes.c.theme_id,
                 feedback_themes.c.span_start,
                 feedback_themes.c.span_end,
+                feedback_themes.c.sentiment_score,
             )
         ).all()
-    spans = {(f, t): (s, e) for f, t, s, e in read}
+    spans = {(f, t): (s, e) for f, t, s, e, _ in read}
+    tone = {(f, t): v for f, t, _, _, v in read}
     listed = at_risk(store, today=trained.as_of.to_pydatetime() + timedelta(days=1), limit=1000)
     walked = 0
     for row in listed:
@@ -93,6 +95,8 @@ def test_every_theme_reason_of_the_list_quotes_the_sentence_of_its_words(
                 continue
             theme = reason["feature"].removeprefix("theme_").removesuffix("_negative")
             span = spans[(evidence["feedback_id"], theme)]
+            if reason["contribution"] > 0:  # a reason that raises the risk never quotes praise
+                assert (tone[(evidence["feedback_id"], theme)] or 0.0) <= PRAISE
             redacted = Redactor().transform([str(texts[evidence["feedback_id"]])])[0]
             if span[0] is None:  # read in no words in particular: the comment
                 assert evidence["quote"] in (redacted, redacted[: QUOTE_CHARS - 3] + "…")
@@ -105,3 +109,80 @@ def test_every_theme_reason_of_the_list_quotes_the_sentence_of_its_words(
             )
             walked += 1
     assert walked > 0, "no theme reason with a quote in the list: the demo world has them"
+
+
+def mentions(*rows: tuple[str, str, str, float]) -> History:
+    """Comments (customer, day, text, sentiment), each read with the theme "support"."""
+    feedback = pd.DataFrame(
+        [
+            {"feedback_id": f"F{i}", "customer_id": customer, "created_at": f"{day} 10:00",
+             "channel": "chat", "text": text, "sentiment_score": tone, "nps": np.nan,
+             "intents": "[]"}
+            for i, (customer, day, text, tone) in enumerate(rows)
+        ]
+    )  # fmt: skip
+    themes = feedback[["feedback_id", "customer_id", "created_at", "sentiment_score"]].assign(
+        theme_id="support", theme_label="Customer support", span_start=np.nan, span_end=np.nan
+    )
+    people = sorted({row[0] for row in rows})
+    return History.from_frames(
+        pd.Timestamp("2026-06-01"),
+        pd.DataFrame(
+            {
+                "customer_id": people,
+                "signup_date": "2024-01-01",
+                "monthly_value": 20.0,
+                "attributes": [{} for _ in people],
+            }
+        ),
+        feedback,
+        themes,
+    )
+
+
+THANKS = "Thanks to the person who helped me today."
+NO_CALL = "Support never called me back."
+
+
+def test_a_reason_that_raises_the_risk_never_quotes_praise() -> None:
+    known = mentions(
+        ("C1", "2026-03-01", NO_CALL, -0.1),
+        ("C1", "2026-05-01", THANKS, 0.7),
+        ("C2", "2026-05-01", THANKS, 0.7),
+    )
+    customers = np.array(["C1", "C2"], dtype=object)
+    names = ["theme_support", "contacts_90d", "tenure_days"]
+    top = np.array([[0, 1, 2], [0, 1, 2]])
+    raises = np.array([[0.4, 0.3, 0.1], [0.4, 0.3, 0.1]])
+    # C1 also complained about support: that is the words behind "wrote about support"
+    assert (
+        _quotes(known, customers, top, names, raises)[("C1", "theme_support")]["quote"] == NO_CALL
+    )
+    # C2 only ever thanked support: that reason gives way to the next ones
+    assert _praised(known, customers, top, raises, names) == {("C2", "theme_support")}
+    kept, values = _passing_over(top, raises, customers, names, {("C2", "theme_support")}, 2)
+    assert kept.tolist() == [[0, 1], [1, 2]] and values.tolist() == [[0.4, 0.3], [0.3, 0.1]]
+    # a mention that lowers the risk quotes the latest mention, praise included
+    lowers = -raises
+    assert _praised(known, customers, top, lowers, names) == set()
+    assert _quotes(known, customers, top, names, lowers)[("C1", "theme_support")]["quote"] == THANKS
+
+
+def test_strongly_negative_and_last_negative_quote_the_comment_they_read() -> None:
+    known = mentions(
+        ("C1", "2025-12-01", "Worst service I have ever had.", -0.9),
+        ("C1", "2026-04-15", "The app keeps crashing.", -0.5),
+        ("C1", "2026-05-10", "It is slow again.", -0.25),
+        ("C1", "2026-05-20", "Fine, thanks.", 0.3),
+    )
+    customers = np.array(["C1"], dtype=object)
+    names = ["sentiment_min_90d", "sentiment_min_365d", "days_since_last_negative"]
+    found = _quotes(known, customers, np.array([[0, 1, 2]]), names)
+    assert found[("C1", "sentiment_min_90d")]["quote"] == "The app keeps crashing."
+    assert found[("C1", "sentiment_min_365d")]["quote"] == "Worst service I have ever had."
+    assert found[("C1", "days_since_last_negative")] == {
+        "feedback_id": "F2", "date": "2026-05-10", "quote": "It is slow again."
+    }  # fmt: skip
+    # nothing strongly negative in those days: nothing to quote
+    calm = mentions(("C1", "2026-05-10", "It is slow again.", -0.25))
+    assert ("C1", "sentiment_min_90d") not in _quotes(calm, customers, np.array([[0]]), names)

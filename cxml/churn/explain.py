@@ -107,6 +107,12 @@ def _number(value: Any, digits: int = 0) -> str:
     return f"{_f(value):,.{digits}f}"
 
 
+def _count(value: Any, one: str, many: str) -> str:
+    """'1 day' / '12 days': the number and the word that goes with it."""
+    shown = _number(value or 0)
+    return f"{shown} {one if shown == '1' else many}"
+
+
 def _f(value: Any) -> float:
     return float(value)
 
@@ -197,7 +203,11 @@ def _phrase(reason: dict[str, Any], language: Language) -> str:
         return "was not a detractor in the latest NPS survey" if en else "直近のNPSは批判者ではない"
     if feature == "detractors_365d":
         n = _number(value or 0)
-        return f"{n} detractor answers in the last year" if en else f"直近1年に批判的な回答が{n}回"
+        return (
+            f"{_count(value, 'detractor answer', 'detractor answers')} in the last year"
+            if en
+            else f"直近1年に批判的な回答が{n}回"
+        )
     if match := re.fullmatch(r"sentiment_(mean|min)_(\d+)d", feature):
         days = match[2]
         if _missing(value):
@@ -212,6 +222,12 @@ def _phrase(reason: dict[str, Any], language: Language) -> str:
                 else f"直近{days}日のコメントは主に{tone_ja}"
             )
         if v <= -0.3:
+            if when:  # the comment is quoted: say when it was written
+                return (
+                    f"wrote something strongly negative{when}"
+                    if en
+                    else f"{when}強く否定的なコメントがあった"
+                )
             return (
                 f"wrote something strongly negative in the last {days} days"
                 if en
@@ -231,36 +247,42 @@ def _phrase(reason: dict[str, Any], language: Language) -> str:
         return f"最近のコメントが{'より否定的' if worse else 'より肯定的'}になった"
     if feature == "days_since_last_negative":
         if _missing(value):
-            return "has never written negatively" if en else "否定的なコメントはない"
-        days = _number(value)
+            return "no negative feedback yet" if en else "否定的なフィードバックはない"
         return (
-            f"last negative comment {days} days ago"
+            f"last negative feedback {_count(value, 'day', 'days')} ago"
             if en
-            else f"最後の否定的なコメントは{days}日前"
+            else f"最後の否定的なフィードバックは{_number(value)}日前"
         )
     if feature == "days_since_last_contact":
         if _missing(value):
             return "has never been in touch" if en else "これまで接点がない"
-        days = _number(value)
-        return f"last in touch {days} days ago" if en else f"最後の接点は{days}日前"
+        return (
+            f"last in touch {_count(value, 'day', 'days')} ago"
+            if en
+            else f"最後の接点は{_number(value)}日前"
+        )
     if match := re.fullmatch(r"contacts_(\d+)d", feature):
         n = _number(value or 0)
         return (
-            f"{n} contacts in the last {match[1]} days" if en else f"直近{match[1]}日に{n}回の接点"
+            f"{_count(value, 'contact', 'contacts')} in the last {match[1]} days"
+            if en
+            else f"直近{match[1]}日に{n}回の接点"
         )
     if match := re.fullmatch(r"channel_(.+)_365d", feature):
         channel = match[1]
         n = _number(value or 0)
         if en:
-            return f"{n} contacts by {channel.replace('_', ' ')} in the last year"
+            return f"{_count(value, 'contact', 'contacts')} by {channel.replace('_', ' ')} in the last year"
         return f"直近1年に{_CHANNELS_JA.get(channel, channel)}での接点が{n}回"
     if feature == "tenure_days":
         if _missing(value):
             return "sign-up date unknown" if en else "契約開始日不明"
         months = _f(value) / 30.44
+        if round(months) < 1:
+            return "a customer for less than a month" if en else "利用期間1か月未満"
         if months < 24:
             return (
-                f"a customer for {_number(months)} months"
+                f"a customer for {_count(round(months), 'month', 'months')}"
                 if en
                 else f"利用期間{_number(months)}か月"
             )

@@ -80,10 +80,45 @@ MARCH = {"feedback_id": "F1", "date": "2026-03-14", "quote": "The bill was wrong
             "wrote something strongly negative in the last 365 days",
             "直近365日に強く否定的なコメントがあった",
         ),
+        (  # the comment quoted: when it was written, not "in the last 365 days"
+            {"feature": "sentiment_min_90d", "value": -0.7, "contribution": 0.5, "evidence": MARCH},
+            "wrote something strongly negative in March 2026",
+            "2026年3月に強く否定的なコメントがあった",
+        ),
         (
             {"feature": "days_since_last_contact", "value": 78.6, "contribution": 0.2},
             "last in touch 79 days ago",
             "最後の接点は79日前",
+        ),
+        (  # one, not "1 days"
+            {"feature": "days_since_last_contact", "value": 1.2, "contribution": 0.2},
+            "last in touch 1 day ago",
+            "最後の接点は1日前",
+        ),
+        (
+            {"feature": "days_since_last_negative", "value": 1, "contribution": 0.2},
+            "last negative feedback 1 day ago",
+            "最後の否定的なフィードバックは1日前",
+        ),
+        (
+            {"feature": "contacts_30d", "value": 1, "contribution": 0.2},
+            "1 contact in the last 30 days",
+            "直近30日に1回の接点",
+        ),
+        (
+            {"feature": "detractors_365d", "value": 1, "contribution": 0.2},
+            "1 detractor answer in the last year",
+            "直近1年に批判的な回答が1回",
+        ),
+        (
+            {"feature": "tenure_days", "value": 12, "contribution": 0.3},
+            "a customer for less than a month",
+            "利用期間1か月未満",
+        ),
+        (
+            {"feature": "tenure_days", "value": 31, "contribution": 0.3},
+            "a customer for 1 month",
+            "利用期間1か月",
         ),
         (
             {"feature": "tenure_days", "value": 120, "contribution": 0.3},
