@@ -213,6 +213,7 @@ def _praised(
     if not rising:
         return set()
     themes = history.themes
+    themes = themes[themes["customer_id"].isin({customer for customer, _ in rising})]
     mentioned = pd.DataFrame(
         {
             "key": list(zip(themes["customer_id"], "theme_" + themes["theme_id"], strict=True)),
