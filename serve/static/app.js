@@ -77,6 +77,11 @@ class ApiError extends Error {
   constructor(status, detail) { super(`${status}: ${detail}`); this.status = status; this.detail = detail; }
 }
 function key() { return sessionStorage.getItem("cxml-key") || ""; }
+// Whether the signed-in key holds a scope (its scopes come with /v1/config, admin's implied
+// ones included): the page offers only the writes the key may make.
+function can(scope) { return Boolean(state.config && (state.config.scopes || []).includes(scope)); }
+// The scope every write of this page needs: follow-ups and intent corrections (serve/routes).
+const ACT = "act";
 
 async function api(path, { method = "GET", body, accept, withKey } = {}) {
   const headers = { "X-API-Key": withKey ?? key() };
@@ -450,6 +455,7 @@ function followUpCell(item, row) {
   const follow = item.follow_up;
   const cell = h("td", {});
   const status = h("div", {}, follow ? [h("span", { class: "pill" }, t(`status.${follow.status}`)), " ", follow.owner || "", overdueMark(follow)] : h("span", { class: "muted" }, t("none")));
+  if (!can(ACT)) { cell.append(status); return cell; } // the key reads follow-ups, it cannot change them
   const ownerInput = h("input", { value: (follow && follow.owner) || "", "aria-label": t("worklist.assign.to", { customer: item.customer_id }) });
   const outcome = h("select", { "aria-label": t("worklist.outcome", { customer: item.customer_id }) },
     h("option", { value: "stayed" }, t("worklist.stayed")), h("option", { value: "left" }, t("worklist.left")));
@@ -622,6 +628,12 @@ function correctionWords(correction) {
 function intentControl(feedbackId, detectedKind, correction) {
   const done = h("span", { class: "note intent-fixed", role: "status" }, correction ? correctionWords(correction) : "");
   const box = h("div", { class: "intent-fix", "data-feedback": feedbackId });
+  // A key that cannot correct sees the intents and the corrections in force, no controls.
+  if (!can(ACT)) {
+    if (!correction) return null;
+    box.append(done);
+    return box;
+  }
   const send = async (verdict) => {
     try {
       const made = await api(`/v1/feedback/${encodeURIComponent(feedbackId)}/intent-corrections`, { method: "POST", body: { intent: "leave", verdict } });
@@ -680,6 +692,9 @@ async function customer(customerId) {
   h("label", { for: "new-owner" }, t("worklist.owner"), owner), h("label", { for: "new-channel" }, t("customer.channel"), channel),
   h("label", { for: "new-status" }, t("worklist.followup"), statusSelect), h("label", { for: "new-note" }, t("customer.note"), note),
   h("button", { class: "primary", type: "submit" }, t("customer.save")));
+  // A key that cannot record follow-ups reads them, and is told why there is no form.
+  const newFollowUp = can(ACT) ? [h("h2", {}, t("customer.newfollowup")), form]
+    : [h("p", { class: "note", id: "follow-up-readonly" }, t("customer.readonly"))];
   const corrections = await customerCorrections(customerId);
   const timeline = h("ul", { class: "timeline", id: "conversation" }, story.timeline.map((event) => {
     const sentiment = event.sentiment_label;
@@ -698,7 +713,7 @@ async function customer(customerId) {
     h("div", { class: "grid-2" },
       h("div", {}, risk,
         h("section", { class: "card", "aria-labelledby": "history-title" }, h("h2", { id: "history-title" }, t("customer.history")), historyBox),
-        h("section", { class: "card", "aria-labelledby": "follow-title" }, h("h2", { id: "follow-title" }, t("customer.followups")), h("h2", {}, t("customer.newfollowup")), form, follows)),
+        h("section", { class: "card", "aria-labelledby": "follow-title" }, h("h2", { id: "follow-title" }, t("customer.followups")), ...newFollowUp, follows)),
       h("section", { class: "card", "aria-labelledby": "conversation-title" }, h("h2", { id: "conversation-title" }, t("customer.conversation")), timeline)));
   const history = [...(story.score_history || [])].reverse();
   if (history.length) {

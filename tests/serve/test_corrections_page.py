@@ -1,5 +1,6 @@
 """On a customer's page a person corrects a churn intent: the control posts it, says it took,
-and the store holds the row with who made it (real Chromium, real server, small store)."""
+and the store holds the row with who made it; a key that may not write is offered no control
+(real Chromium, real server, small store)."""
 
 from __future__ import annotations
 
@@ -37,10 +38,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     store = Store.open(settings)
     small_store(store, settings, folder / "data")
     key = create_key(store, ["read", "act"], now=NOW, name="aiko")
+    reader = create_key(store, ["read"], now=NOW, name="ken")
     store.close()
     server = Server(folder, url)
     try:
-        yield {"base": server.base, "key": key, "settings": settings}
+        yield {"base": server.base, "key": key, "reader": reader, "settings": settings}
     finally:
         server.stop()
 
@@ -89,4 +91,31 @@ def test_an_agent_marks_a_comment_not_a_churn_intent(
         store.close()
     assert row["verdict"] == "stop_using"
     no_serious_violations(page, f"intent corrections ({lang})")
+    assert errors == []
+
+
+def _signed_in(chromium: Any, served: dict[str, Any], key: str, path: str) -> tuple[Any, list[str]]:
+    """A page signed in with ``served[key]`` showing ``path``, and the list its errors go to."""
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.add_init_script("localStorage.setItem('cxml-lang', 'en')")
+    page.goto(served["base"] + "/")
+    page.fill("#signin-key", served[key])
+    page.click(".signin button[type=submit]")
+    page.wait_for_selector("nav a")  # signed in
+    page.goto(served["base"] + path)
+    page.wait_for_selector("#conversation li")
+    return page, errors
+
+
+def test_a_read_only_key_sees_the_intents_but_no_control_to_change_them(
+    served: dict[str, Any], chromium: Any
+) -> None:
+    page, errors = _signed_in(chromium, served, "reader", "/#/customers/C1")
+    assert "churn intent" in page.inner_text("#conversation")  # F1's intent is shown…
+    writes = "#conversation button, #conversation select, #new-follow-up, .actions"
+    assert page.locator(writes).count() == 0  # …but nothing that would answer 403
+    assert "act scope" in page.inner_text("#follow-up-readonly")
+    no_serious_violations(page, "customer, read-only key")
     assert errors == []
