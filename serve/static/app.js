@@ -77,6 +77,11 @@ class ApiError extends Error {
   constructor(status, detail) { super(`${status}: ${detail}`); this.status = status; this.detail = detail; }
 }
 function key() { return sessionStorage.getItem("cxml-key") || ""; }
+// Whether the signed-in key holds a scope (its scopes come with /v1/config, admin's implied
+// ones included): the page offers only the writes the key may make.
+function can(scope) { return Boolean(state.config && (state.config.scopes || []).includes(scope)); }
+// The scope every write of this page needs: follow-ups and intent corrections (serve/routes).
+const ACT = "act";
 
 async function api(path, { method = "GET", body, accept, withKey } = {}) {
   const headers = { "X-API-Key": withKey ?? key() };
@@ -89,8 +94,12 @@ async function api(path, { method = "GET", body, accept, withKey } = {}) {
     throw new ApiError(0, String(error));
   }
   if (!response.ok) {
-    let detail = response.statusText;
-    try { detail = (await response.json()).detail ?? detail; } catch (error) { /* not JSON */ }
+    // The API's own words (its one error shape's detail); the status when a body is not that.
+    let detail = response.statusText || `HTTP ${response.status}`;
+    try {
+      const said = (await response.json()).detail;
+      if (typeof said === "string" && said) detail = said;
+    } catch (error) { /* not JSON */ }
     if (response.status === 401 && withKey === undefined) { signOut(t("error.session")); }
     throw new ApiError(response.status, detail);
   }
@@ -169,6 +178,16 @@ function screen(title, ...content) {
   return heading;
 }
 function failed(error) { return h("p", { class: "error", role: "alert" }, t("error.load", { detail: error.detail || String(error) })); }
+// The one message of a write that failed, in its place: the next failure replaces it and a
+// success clears it, so repeated tries never stack messages.
+function writeProblem() {
+  const box = h("p", { class: "error write-error", role: "alert", hidden: true });
+  return {
+    box,
+    show(error) { box.textContent = t("error.save", { detail: error.detail || String(error) }); box.hidden = false; },
+    clear() { box.textContent = ""; box.hidden = true; },
+  };
+}
 function loading() { return h("p", { class: "muted" }, t("loading")); }
 
 // --- charts -------------------------------------------------------------------------------
@@ -450,20 +469,23 @@ function followUpCell(item, row) {
   const follow = item.follow_up;
   const cell = h("td", {});
   const status = h("div", {}, follow ? [h("span", { class: "pill" }, t(`status.${follow.status}`)), " ", follow.owner || "", overdueMark(follow)] : h("span", { class: "muted" }, t("none")));
+  if (!can(ACT)) { cell.append(status); return cell; } // the key reads follow-ups, it cannot change them
+  const problem = writeProblem();
   const ownerInput = h("input", { value: (follow && follow.owner) || "", "aria-label": t("worklist.assign.to", { customer: item.customer_id }) });
   const outcome = h("select", { "aria-label": t("worklist.outcome", { customer: item.customer_id }) },
     h("option", { value: "stayed" }, t("worklist.stayed")), h("option", { value: "left" }, t("worklist.left")));
   const act = (changes) => async () => {
     try {
       item.follow_up = await saveFollowUp(item.customer_id, item.follow_up, changes);
-      row.replaceChild(followUpCell(item, row), cell);
+      row.replaceChild(followUpCell(item, row), cell); // a new cell: no message of an earlier failure
       say(t("worklist.saved.msg", { customer: item.customer_id }));
-    } catch (error) { cell.append(failed(error)); }
+    } catch (error) { problem.show(error); }
   };
   cell.append(status, h("div", { class: "actions" },
     ownerInput, h("button", { type: "button", onclick: () => act({ owner: ownerInput.value || null })() }, t("worklist.assign")),
     h("button", { type: "button", onclick: act({ status: "contacted" }) }, t("worklist.contacted")),
-    outcome, h("button", { type: "button", onclick: () => act({ status: outcome.value === "stayed" ? "resolved" : "lost", outcome: t(`worklist.${outcome.value}`) })() }, t("worklist.resolve"))));
+    outcome, h("button", { type: "button", onclick: () => act({ status: outcome.value === "stayed" ? "resolved" : "lost", outcome: t(`worklist.${outcome.value}`) })() }, t("worklist.resolve"))),
+    problem.box);
   return cell;
 }
 
@@ -622,12 +644,20 @@ function correctionWords(correction) {
 function intentControl(feedbackId, detectedKind, correction) {
   const done = h("span", { class: "note intent-fixed", role: "status" }, correction ? correctionWords(correction) : "");
   const box = h("div", { class: "intent-fix", "data-feedback": feedbackId });
+  // A key that cannot correct sees the intents and the corrections in force, no controls.
+  if (!can(ACT)) {
+    if (!correction) return null;
+    box.append(done);
+    return box;
+  }
+  const problem = writeProblem();
   const send = async (verdict) => {
     try {
       const made = await api(`/v1/feedback/${encodeURIComponent(feedbackId)}/intent-corrections`, { method: "POST", body: { intent: "leave", verdict } });
+      problem.clear();
       done.textContent = correctionWords(made);
       say(done.textContent);
-    } catch (error) { box.append(failed(error)); }
+    } catch (error) { problem.show(error); }
   };
   const kinds = state.kinds || KINDS;
   const choice = h("select", { class: "intent-kind", "aria-label": t("intent.kind") }, kinds.map((k) => h("option", { value: k, selected: k === detectedKind ? "selected" : null }, kindName(k))));
@@ -635,7 +665,7 @@ function intentControl(feedbackId, detectedKind, correction) {
   choice.addEventListener("change", () => { mark.textContent = t("intent.mark", { kind: kindName(choice.value) }); });
   mark.addEventListener("click", () => send(choice.value));
   if (detectedKind) box.append(h("button", { type: "button", class: "intent-not", onclick: () => send("not") }, t("intent.not")), " ");
-  box.append(choice, " ", mark, " ", done);
+  box.append(choice, " ", mark, " ", done, problem.box);
   return box;
 }
 
@@ -667,19 +697,24 @@ async function customer(customerId) {
   const channel = h("select", { id: "new-channel", name: "channel" }, ["phone", "email", "chat", "visit", "sms"].map((c) => h("option", { value: c }, c)));
   const note = h("textarea", { id: "new-note", name: "note", rows: 2 });
   const statusSelect = h("select", { id: "new-status", name: "status" }, ["open", "contacted", "resolved", "lost"].map((s) => h("option", { value: s }, t(`status.${s}`))));
+  const problem = writeProblem();
   const form = h("form", { class: "filters", id: "new-follow-up", onsubmit: async (event) => {
     event.preventDefault();
     try {
       const made = await api(`/v1/customers/${encodeURIComponent(customerId)}/follow-ups`, { method: "POST", body: { owner: owner.value || null, channel: channel.value, note: note.value || null, status: statusSelect.value } });
+      problem.clear();
       story.follow_ups.unshift(made);
       renderFollows();
       form.reset();
       say(t("worklist.saved.msg", { customer: customerId }));
-    } catch (error) { form.append(failed(error)); }
+    } catch (error) { problem.show(error); }
   } },
   h("label", { for: "new-owner" }, t("worklist.owner"), owner), h("label", { for: "new-channel" }, t("customer.channel"), channel),
   h("label", { for: "new-status" }, t("worklist.followup"), statusSelect), h("label", { for: "new-note" }, t("customer.note"), note),
-  h("button", { class: "primary", type: "submit" }, t("customer.save")));
+  h("button", { class: "primary", type: "submit" }, t("customer.save")), problem.box);
+  // A key that cannot record follow-ups reads them, and is told why there is no form.
+  const newFollowUp = can(ACT) ? [h("h2", {}, t("customer.newfollowup")), form]
+    : [h("p", { class: "note", id: "follow-up-readonly" }, t("customer.readonly"))];
   const corrections = await customerCorrections(customerId);
   const timeline = h("ul", { class: "timeline", id: "conversation" }, story.timeline.map((event) => {
     const sentiment = event.sentiment_label;
@@ -698,7 +733,7 @@ async function customer(customerId) {
     h("div", { class: "grid-2" },
       h("div", {}, risk,
         h("section", { class: "card", "aria-labelledby": "history-title" }, h("h2", { id: "history-title" }, t("customer.history")), historyBox),
-        h("section", { class: "card", "aria-labelledby": "follow-title" }, h("h2", { id: "follow-title" }, t("customer.followups")), h("h2", {}, t("customer.newfollowup")), form, follows)),
+        h("section", { class: "card", "aria-labelledby": "follow-title" }, h("h2", { id: "follow-title" }, t("customer.followups")), ...newFollowUp, follows)),
       h("section", { class: "card", "aria-labelledby": "conversation-title" }, h("h2", { id: "conversation-title" }, t("customer.conversation")), timeline)));
   const history = [...(story.score_history || [])].reverse();
   if (history.length) {

@@ -26,6 +26,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     keys = {
         "agent": create_key(store, ["read", "act"], now=NOW, name="aiko"),
         "read": create_key(store, ["read"], now=NOW),
+        "admin": create_key(store, ["admin"], now=NOW),
     }
     store.close()
     server = Server(folder, url)
@@ -47,6 +48,27 @@ def test_correcting_needs_the_act_scope(
     with _client(api, key) as client:
         answer = client.post("/v1/feedback/F2/intent-corrections", json={"verdict": "not"})
     assert (answer.status_code, answer.json()["code"]) == (status, code)
+
+
+@pytest.mark.parametrize(("key", "may_write"), [("read", False), ("agent", True), ("admin", True)])
+@pytest.mark.parametrize(
+    ("path", "refused"),
+    [
+        ("/v1/feedback/F3/intent-corrections", {"verdict": "bored"}),
+        ("/v1/customers/C2/follow-ups", {"status": "forgotten"}),
+    ],
+    ids=["intent correction", "follow-up"],
+)
+def test_the_config_lists_act_for_exactly_the_keys_that_may_write(
+    api: dict[str, Any], key: str, may_write: bool, path: str, refused: dict[str, Any]
+) -> None:
+    """The page offers its writes when its key's config lists ``act``: the config says what
+    the routes check, admin's implied scopes included. (The body is refused, so a key that
+    may write gets 422 and nothing is stored.)"""
+    with _client(api, key) as client:
+        scopes = client.get("/v1/config").json()["scopes"]
+        answer = client.post(path, json=refused)
+    assert ("act" in scopes, answer.status_code) == (may_write, 422 if may_write else 403)
 
 
 def test_a_correction_is_recorded_with_the_keys_name_and_listed(api: dict[str, Any]) -> None:
