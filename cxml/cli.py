@@ -294,11 +294,13 @@ def ingest_feedback(ctx: click.Context, path: Path, **options: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
-    """Counts of customers and feedback, by channel and by language."""
+    """Counts of customers and feedback, by channel and by language; without feedback, what
+    to load (in the JSON too, as ``message``)."""
     from cxml.jobs.reads import run_stats
     from cxml.lines import stats_lines
 
-    counts = run_stats(_store(ctx)).as_dict()
+    found = run_stats(_store(ctx))
+    counts = found.as_dict() | ({"message": found.message} if found.message else {})
     if as_json:
         _echo_json(counts)
         return

@@ -10,21 +10,35 @@ import pandas as pd
 
 
 def stats_lines(stats: dict[str, Any]) -> Iterator[str]:
-    """What the store holds: customers, feedback (by channel, by language), rejects."""
-    yield (
+    """What the store holds: customers, feedback (by channel, by language), rejects; without
+    feedback, its ``message`` (what to load) instead of empty feedback lines."""
+    customers = (
         f"customers: {stats['customers']:,} ({stats['customers_active']:,} active, "
         f"{stats['customers_churned']:,} churned)"
     )
+    rejects = (
+        f"rejects:   {stats['rejects']:,} (held for unknown customers: {stats['rejects_held']:,})"
+    )
+    if not stats["feedback"]:
+        from cxml.reporting import no_feedback_message
+
+        yield stats.get("message") or no_feedback_message(stats["customers"], stats["rejects_held"])
+        if stats["customers"]:
+            yield customers
+        if stats["rejects"]:
+            yield rejects
+        return
+    yield customers
     yield (
         f"feedback:  {stats['feedback']:,} ({stats['feedback_with_text']:,} with text), "
-        f"{stats['feedback_first'] or '-'} to {stats['feedback_last'] or '-'}"
+        f"{stats['feedback_first']} to {stats['feedback_last']}"
     )
     for title, key in (
         ("by channel", "feedback_by_channel"),
         ("by language", "feedback_by_language"),
     ):
         yield f"  {title}: " + ", ".join(f"{k} {v:,}" for k, v in stats[key].items())
-    yield f"rejects:   {stats['rejects']:,} (held for unknown customers: {stats['rejects_held']:,})"
+    yield rejects
 
 
 def timeline_lines(customer: dict[str, Any], events: pd.DataFrame) -> Iterator[str]:

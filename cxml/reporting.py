@@ -281,6 +281,26 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 NO_THEMES_YET = (
     "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
 )
+NO_FEEDBACK_YET = "the store holds no feedback yet"
+
+
+def no_feedback_message(customers: int, held: int = 0) -> str:
+    """What to say, and to run, instead of counts or figures when the store holds no feedback:
+    ``customers`` in the store, ``held`` feedback rows waiting for theirs (released when they
+    are ingested)."""
+    if held:
+        waiting = "1 row waits for its customer" if held == 1 else f"{held:,} rows wait for theirs"
+        return (
+            f"{NO_FEEDBACK_YET}: {waiting}; load the customers with `cxml ingest customers FILE` "
+            "and the held rows follow"
+        )
+    if customers:
+        return f"{NO_FEEDBACK_YET}: load some with `cxml ingest feedback FILE`"
+    return (
+        f"{NO_FEEDBACK_YET}: load some with `cxml ingest customers FILE`, then "
+        "`cxml ingest feedback FILE` (or `cxml ingest feedback FILE --anonymous` for survey "
+        "answers without customers)"
+    )
 
 
 def theme_overview(
