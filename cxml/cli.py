@@ -881,15 +881,20 @@ def analyze(
 # --- metrics ---------------------------------------------------------------------------
 
 
+#: Under a table with undefined cells, what their '-' means.
+UNDEFINED = "-: not defined for that row (too few answers or customers to compute it)"
+
+
 def _print_report(report: Report, as_json: bool, csv_path: Path | None) -> None:
-    """A report's rows as a table, JSON rows or a CSV file; for a churn figure on a store
-    without churn data, why there are no rows (rather than 0 % on every row)."""
+    """A report's rows as a table, JSON rows or a CSV file; a report without rows that says
+    why (a churn figure without churn data, a survey metric nobody answered) says that
+    instead. Undefined numbers are '-' in the table (explained under it), null in JSON."""
     from cxml.io import write_frame
 
     frame = report.rows
-    if report.has_no_churn_data:
+    if frame.empty and report.message is not None:
         if as_json:
-            _echo_json({"churn_data": False, "message": report.message, "rows": []})
+            _echo_json({**report.churn_fields(), "message": report.message, "rows": []})
         else:
             click.echo(report.message)
     elif csv_path is not None:
@@ -900,7 +905,9 @@ def _print_report(report: Report, as_json: bool, csv_path: Path | None) -> None:
     elif frame.empty:
         click.echo("(no rows)")
     else:
-        click.echo(frame.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+        click.echo(frame.to_string(index=False, float_format=lambda v: f"{v:,.1f}", na_rep="-"))
+        if frame.isna().any(axis=None):
+            click.echo(UNDEFINED)
 
 
 @cli.command()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -92,7 +92,9 @@ class Report:
 
     ``churn_data`` is None for a figure that is not about churn and True when the store has
     enough churners; False when it has not: then ``rows`` is empty and ``message`` says why,
-    to be shown instead of a 0 % churn rate."""
+    to be shown instead of a 0 % churn rate. A survey metric nobody answered (no feedback in
+    the store, or none with that score in the days asked) has no rows either, and ``message``
+    says which, to be shown instead of a row of undefined numbers."""
 
     rows: pd.DataFrame
     churn_data: bool | None = None
@@ -176,7 +178,12 @@ def metric_report(
                 sums["low_effort"], sums["total"], sums["total_sq"], sums["n"]
             )
         keys = sums.drop(columns=[c for c in sums.columns if c not in by and c != "theme"])
-        return Report(metrics.flag_small(pd.concat([keys.reset_index(drop=True), values], axis=1)))
+        table = metrics.flag_small(pd.concat([keys.reset_index(drop=True), values], axis=1))
+        # Without groups the query answers one row, n = 0, when nobody answered: no figure.
+        answered = table[table["n"] > 0].reset_index(drop=True)
+        if answered.empty:
+            return Report(answered, message=_no_answers(store, metric, by, start, end, level))
+        return Report(answered)
     if metric in ("churn-rate", "retention"):
         unsupported = [d for d in by if d in ("channel", "language", "theme")]
         if unsupported:
@@ -209,6 +216,54 @@ def metric_report(
         out = out.rename(columns={low: "ci_low", high: "ci_high"})
         return Report(metrics.flag_small(out.reset_index(drop=True)), churn_data=True)
     raise ConfigError(f"unknown metric {metric!r}: expected one of {', '.join(METRICS)}")
+
+
+def _no_answers(
+    store: Store,
+    metric: str,
+    by: Sequence[str],
+    start: datetime | None,
+    end: datetime | None,
+    level: str,
+) -> str:
+    """Why a survey metric has no rows: no feedback in the store at all (and what to load),
+    answers but no analysed themes to group them by, or no answer with this score (in the days
+    asked)."""
+    from cxml.store.records import stats
+
+    held = stats(store)
+    if not held["feedback"]:
+        return no_feedback_message(held["customers"], held["rejects_held"])
+    name = metric.upper()
+    if "theme" in by:
+        overall = queries.survey_aggregates(store, metric, start=start, end=end, level=level)
+        answers = int(overall["n"].sum())
+        if answers:
+            counted = f"{name} answer" if answers == 1 else f"{answers:,} {name} answers"
+            return (
+                f"no analysed themes to group the {counted} by: run `cxml train text` then "
+                "`cxml analyze --store`"
+            )
+    if start is None and end is None:
+        rows = "feedback row carries" if held["feedback"] == 1 else "feedback rows carry"
+        return (
+            f"no {name} answers in the store yet: its {held['feedback']:,} {rows} no {metric} "
+            f"score (load survey answers with `cxml ingest feedback FILE`, the score in a "
+            f"{metric} column or mapped to one with --map)"
+        )
+    days = []
+    if start is not None:
+        days.append(f"from {_day(start)}")
+    if end is not None:
+        days.append(f"{'to' if start is not None else 'before'} {_day(end)}")
+    else:
+        days.append("on")
+    return f"no {name} answers {' '.join(days)} (widen --from / --to)"
+
+
+def _day(value: datetime) -> str:
+    """A day as given on the command line (with its time only when it has one)."""
+    return value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ")
 
 
 def driver_table(store: Store, target: str, *, as_of: datetime | None = None) -> pd.DataFrame:

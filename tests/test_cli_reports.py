@@ -40,6 +40,20 @@ def shown_to_a_user(out: str, *, as_json: bool) -> None:
         assert line.strip() and not line.rstrip().endswith(":"), f"an empty line in:\n{out}"
 
 
+def load(
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+    folder: Path,
+    customers: str,
+    feedback: str,
+) -> None:
+    (folder / "customers.csv").write_text(customers, encoding="utf-8")
+    (folder / "feedback.csv").write_text(feedback, encoding="utf-8")
+    for kind in ("customers", "feedback"):
+        code, _ = cxml(capsys, database_url, "ingest", kind, str(folder / f"{kind}.csv"))
+        assert code == 0
+
+
 NO_FEEDBACK = "the store holds no feedback yet"
 CUSTOMERS = "customer_id,signup_date\nc1,2024-01-01\nc2,2024-02-01\n"
 FEEDBACK = (
@@ -76,3 +90,104 @@ def test_stats_of_a_store_without_feedback_say_what_to_load(
     assert message.startswith(NO_FEEDBACK) and said in message
     if not as_json and not loaded:
         assert out.count("\n") == 1  # the sentence alone: no zeros and empty lists under it
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["metrics", "nps"],
+        ["metrics", "csat", "--json"],
+        ["metrics", "ces", "--level", "customer"],
+        ["metrics", "nps", "--period", "month", "--by", "channel"],
+        ["metrics", "nps", "--period", "month", "--json"],
+    ],
+)
+def test_metrics_of_an_empty_store_say_it_holds_no_feedback(
+    capsys: pytest.CaptureFixture[str], database_url: str, args: list[str]
+) -> None:
+    code, out = cxml(capsys, database_url, *args)
+    assert code == 0
+    shown_to_a_user(out, as_json="--json" in args)
+    assert NO_FEEDBACK in out and "`cxml ingest feedback FILE`" in out
+    if "--json" in args:
+        assert json.loads(out)["message"].startswith(NO_FEEDBACK)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["metrics", "nps"], "no NPS answers in the store yet"),
+        (["metrics", "csat", "--json"], "no CSAT answers in the store yet"),
+        (["metrics", "ces", "--by", "channel"], "no CES answers in the store yet"),
+        (
+            ["metrics", "nps", "--from", "2025-01-01", "--to", "2025-02-01"],
+            "no NPS answers from 2025-01-01 to 2025-02-01",
+        ),
+        (["metrics", "nps", "--period", "month", "--json"], "no NPS answers in the store yet"),
+    ],
+)
+def test_feedback_without_survey_scores_says_there_are_no_answers(
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+    tmp_path: Path,
+    args: list[str],
+    said: str,
+) -> None:
+    load(capsys, database_url, tmp_path, CUSTOMERS, FEEDBACK)
+    code, out = cxml(capsys, database_url, *args)
+    assert code == 0
+    shown_to_a_user(out, as_json="--json" in args)
+    assert said in out
+    if "--json" in args:
+        assert json.loads(out)["rows"] == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats"],
+        ["stats", "--json"],
+        ["metrics", "nps"],
+        ["metrics", "csat"],
+        ["metrics", "csat", "--json"],
+        ["metrics", "ces", "--period", "month"],
+        ["metrics", "ces", "--csv", "ces.csv"],
+        ["metrics", "nps", "--by", "language", "--level", "customer"],
+        ["metrics", "churn-rate"],
+        ["metrics", "retention", "--json"],
+        ["metrics", "nps", "--by", "theme"],
+    ],
+)
+def test_one_customer_in_one_language_prints_no_undefined_numbers(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    tmp_path: Path,
+    args: list[str],
+) -> None:
+    """One answer has no interval (CSAT's mean, CES) and a month nobody was a customer at its
+    start has no churn rate: the table shows '-' and says why, the JSON null."""
+    monkeypatch.chdir(tmp_path)
+    load(
+        capsys,
+        database_url,
+        tmp_path,
+        "customer_id,signup_date,churn_date\nc1,2024-01-15,2024-04-10\n",
+        "feedback_id,customer_id,created_at,text,language,nps,csat,ces\n"
+        "f1,c1,2024-03-01,Too slow and too expensive,en,3,2,6\n",
+    )
+    code, out = cxml(capsys, database_url, *args)
+    assert code == 0
+    if "--csv" in args:
+        assert out.startswith("1 rows written to ces.csv")
+        assert NOT_FOR_USERS.search((tmp_path / "ces.csv").read_text(encoding="utf-8")) is None
+        return
+    shown_to_a_user(out, as_json="--json" in args)
+    if args[0] == "stats":
+        assert ("by language: en 1" in out) or json.loads(out)["feedback_by_language"] == {"en": 1}
+    elif "theme" in args:  # its one answer is there, its comment not analysed yet
+        assert out.startswith(
+            "no analysed themes to group the NPS answer by: run `cxml train text`"
+        )
+    elif "--json" not in args and args[1] in ("csat", "ces", "churn-rate"):
+        assert " - " in out and "-: not defined" in out
