@@ -266,6 +266,21 @@ def _day(value: datetime) -> str:
     return value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ")
 
 
+def _no_themes(store: Store) -> str:
+    """Why there are no themes to rank or watch, and what to run: train and analyse, or first
+    load the feedback to analyse."""
+    from cxml.store.records import stats
+
+    held = stats(store)
+    if held["feedback"]:
+        return NO_THEMES_YET
+    load = no_feedback_message(held["customers"], held["rejects_held"])
+    return (
+        f"no analysed themes in the store yet, and {load}; then run `cxml train text` and "
+        "`cxml analyze --store`"
+    )
+
+
 def driver_table(store: Store, target: str, *, as_of: datetime | None = None) -> pd.DataFrame:
     """Themes ranked by their impact on ``target`` ('nps' or 'churn'); for churn without
     enough churners in the store, no rows (``driver_report`` also says why). Active customers'
@@ -282,9 +297,7 @@ def driver_report(store: Store, target: str, *, as_of: datetime | None = None) -
             return _no_churn_data(status)
     responses = queries.response_themes(store)
     if responses["theme"].isna().all():
-        raise ConfigError(
-            "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
-        )
+        raise ConfigError(_no_themes(store))
     if target == "nps":
         return Report(drivers.nps_drivers(responses))
     if target == "churn":
@@ -306,9 +319,7 @@ def alert_table(
     ``only_alerts`` only the themes that raise an alert."""
     counts = queries.theme_period_counts(store, period, segment)
     if counts.empty:
-        raise ConfigError(
-            "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
-        )
+        raise ConfigError(_no_themes(store))
     table = drivers.emerging_themes(counts, baseline_periods=baseline_periods, min_count=min_count)
     if only_alerts and not table.empty:
         table = table[table["alert"]].reset_index(drop=True)
