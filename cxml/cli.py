@@ -816,9 +816,19 @@ def retrain(
 
 
 @cli.command()
-@click.option("--input", "input_path", type=click.Path(path_type=Path), help="A file to analyse.")
 @click.option(
-    "--out", "out_path", type=click.Path(path_type=Path), help="JSON Lines output (with --input)."
+    "--input",
+    "input_path",
+    type=click.Path(path_type=Path),
+    help="A file to analyse (CSV, Parquet or JSON Lines); without --out: CSV on stdout, one "
+    "row per input row (its id, language, sentiment, sentiment_score, themes, intents, "
+    "key_phrases, redacted_text).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path),
+    help="With --input: write JSON Lines here instead, every field with its evidence spans.",
 )
 @click.option(
     "--store",
@@ -853,7 +863,13 @@ def analyze(
     spark_conf: tuple[str, ...] = (),
     parquet_dir: Path | None = None,
 ) -> None:
-    """Analyse every row's text: language, sentiment, themes, key phrases, intents, redacted text."""
+    """Analyse every row's text: language, sentiment, themes, key phrases, intents, redacted text.
+
+    \b
+    cxml analyze --input feedback.csv                      # CSV on stdout
+    cxml analyze --input feedback.csv --out analysed.jsonl
+    cxml analyze --store
+    """
     from cxml.jobs.analyze import AnalyzeRequest, run_analyze
 
     request = AnalyzeRequest(
@@ -866,16 +882,47 @@ def analyze(
         language_column,
         _engine(engine, master, spark_conf, parquet_dir),
     )
-    done = run_analyze(_settings(ctx), lambda: _store(ctx), request, now=_now(), say=_say)
+    to_stdout = input_path is not None and out_path is None and not into_store
+    rows = _csv_rows() if to_stdout else None
+    done = run_analyze(
+        _settings(ctx), lambda: _store(ctx), request, now=_now(), say=_say, rows=rows
+    )
     if done.on == "file":
-        click.echo(
-            f"{done.count:,} rows analysed with {done.model} into {out_path} "
-            f"(theme coverage {done.coverage or 0.0:.1%})"
-        )
+        coverage = f"(theme coverage {done.coverage or 0.0:.1%})"
+        if to_stdout:  # stdout is the rows: the summary goes with the progress, to stderr
+            _say(f"{done.count:,} rows analysed with {done.model} {coverage}")
+        else:
+            click.echo(f"{done.count:,} rows analysed with {done.model} into {out_path} {coverage}")
         return
     where = " and stored" if done.stored else f" and written to {out_path}"
     on = " on Spark" if done.on == "spark" else ""
     click.echo(f"{done.count:,} comments analysed with model {done.model}{on}{where}")
+
+
+def _csv_rows() -> Any:
+    """Prints a file's analysed rows as CSV on stdout, the header before the first batch;
+    text cells spreadsheet-safe (shown, never run)."""
+    import csv
+    import io
+
+    from cxml.io import spreadsheet_safe_row
+    from cxml.lines import ANALYSIS_COLUMNS, analysis_cells
+
+    started = False
+
+    def rows(records: list[dict[str, Any]], id_column: str | None) -> None:
+        nonlocal started
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        if not started:
+            writer.writerow(
+                spreadsheet_safe_row([*([id_column] if id_column else []), *ANALYSIS_COLUMNS])
+            )
+            started = True
+        writer.writerows(spreadsheet_safe_row(analysis_cells(r, id_column)) for r in records)
+        click.echo(buffer.getvalue(), nl=False)
+
+    return rows
 
 
 # --- metrics ---------------------------------------------------------------------------

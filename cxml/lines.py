@@ -41,6 +41,43 @@ def stats_lines(stats: dict[str, Any]) -> Iterator[str]:
     yield rejects
 
 
+#: The columns of an analysed row as CSV (after its id column, when it has one).
+ANALYSIS_COLUMNS = (
+    "language",
+    "sentiment",
+    "sentiment_score",
+    "themes",
+    "intents",
+    "key_phrases",
+    "redacted_text",
+)
+
+
+def analysis_cells(record: dict[str, Any], id_column: str | None) -> list[Any]:
+    """One analysed comment (as `cxml analyze` writes it in JSON Lines) as flat cells in the
+    order of ``ANALYSIS_COLUMNS``, after its id: theme labels, intents (``leave`` with its
+    kind) and key phrases joined by "; ", spans left out; a missing value is an empty cell."""
+    sentiment = record.get("sentiment") or {}
+    intents = [
+        f"{hit['intent']} ({hit['kind']})" if hit.get("kind") else str(hit["intent"])
+        for hit in record.get("intents") or []
+    ]
+    cells = [
+        record.get("language"),
+        sentiment.get("label"),
+        sentiment.get("score"),
+        "; ".join(str(theme["label"]) for theme in record.get("themes") or []),
+        "; ".join(intents),
+        "; ".join(str(phrase) for phrase in record.get("key_phrases") or []),
+        record.get("redacted_text"),
+    ]
+    if id_column is not None:
+        cells.insert(0, record.get(id_column))
+    return [
+        "" if cell is None or (isinstance(cell, float) and cell != cell) else cell for cell in cells
+    ]
+
+
 def timeline_lines(customer: dict[str, Any], events: pd.DataFrame) -> Iterator[str]:
     """A customer's profile line, attributes, and one line per interaction (oldest first)."""
     customer_id = customer["customer_id"]
