@@ -294,11 +294,13 @@ def ingest_feedback(ctx: click.Context, path: Path, **options: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
-    """Counts of customers and feedback, by channel and by language."""
+    """Counts of customers and feedback, by channel and by language; without feedback, what
+    to load (in the JSON too, as ``message``)."""
     from cxml.jobs.reads import run_stats
     from cxml.lines import stats_lines
 
-    counts = run_stats(_store(ctx)).as_dict()
+    found = run_stats(_store(ctx))
+    counts = found.as_dict() | ({"message": found.message} if found.message else {})
     if as_json:
         _echo_json(counts)
         return
@@ -814,9 +816,19 @@ def retrain(
 
 
 @cli.command()
-@click.option("--input", "input_path", type=click.Path(path_type=Path), help="A file to analyse.")
 @click.option(
-    "--out", "out_path", type=click.Path(path_type=Path), help="JSON Lines output (with --input)."
+    "--input",
+    "input_path",
+    type=click.Path(path_type=Path),
+    help="A file to analyse (CSV, Parquet or JSON Lines); without --out: CSV on stdout, one "
+    "row per input row (its id, language, sentiment, sentiment_score, themes, intents, "
+    "key_phrases, redacted_text).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path),
+    help="With --input: write JSON Lines here instead, every field with its evidence spans.",
 )
 @click.option(
     "--store",
@@ -851,7 +863,13 @@ def analyze(
     spark_conf: tuple[str, ...] = (),
     parquet_dir: Path | None = None,
 ) -> None:
-    """Analyse every row's text: language, sentiment, themes, key phrases, intents, redacted text."""
+    """Analyse every row's text: language, sentiment, themes, key phrases, intents, redacted text.
+
+    \b
+    cxml analyze --input feedback.csv                      # CSV on stdout
+    cxml analyze --input feedback.csv --out analysed.jsonl
+    cxml analyze --store
+    """
     from cxml.jobs.analyze import AnalyzeRequest, run_analyze
 
     request = AnalyzeRequest(
@@ -864,30 +882,66 @@ def analyze(
         language_column,
         _engine(engine, master, spark_conf, parquet_dir),
     )
-    done = run_analyze(_settings(ctx), lambda: _store(ctx), request, now=_now(), say=_say)
+    to_stdout = input_path is not None and out_path is None and not into_store
+    rows = _csv_rows() if to_stdout else None
+    done = run_analyze(
+        _settings(ctx), lambda: _store(ctx), request, now=_now(), say=_say, rows=rows
+    )
     if done.on == "file":
-        click.echo(
-            f"{done.count:,} rows analysed with {done.model} into {out_path} "
-            f"(theme coverage {done.coverage or 0.0:.1%})"
-        )
+        coverage = f"(theme coverage {done.coverage or 0.0:.1%})"
+        if to_stdout:  # stdout is the rows: the summary goes with the progress, to stderr
+            _say(f"{done.count:,} rows analysed with {done.model} {coverage}")
+        else:
+            click.echo(f"{done.count:,} rows analysed with {done.model} into {out_path} {coverage}")
         return
     where = " and stored" if done.stored else f" and written to {out_path}"
     on = " on Spark" if done.on == "spark" else ""
     click.echo(f"{done.count:,} comments analysed with model {done.model}{on}{where}")
 
 
+def _csv_rows() -> Any:
+    """Prints a file's analysed rows as CSV on stdout, the header before the first batch;
+    text cells spreadsheet-safe (shown, never run)."""
+    import csv
+    import io
+
+    from cxml.io import spreadsheet_safe_row
+    from cxml.lines import ANALYSIS_COLUMNS, analysis_cells
+
+    started = False
+
+    def rows(records: list[dict[str, Any]], id_column: str | None) -> None:
+        nonlocal started
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        if not started:
+            writer.writerow(
+                spreadsheet_safe_row([*([id_column] if id_column else []), *ANALYSIS_COLUMNS])
+            )
+            started = True
+        writer.writerows(spreadsheet_safe_row(analysis_cells(r, id_column)) for r in records)
+        click.echo(buffer.getvalue(), nl=False)
+
+    return rows
+
+
 # --- metrics ---------------------------------------------------------------------------
 
 
+#: Under a table with undefined cells, what their '-' means.
+UNDEFINED = "-: not defined for that row (too few answers or customers to compute it)"
+
+
 def _print_report(report: Report, as_json: bool, csv_path: Path | None) -> None:
-    """A report's rows as a table, JSON rows or a CSV file; for a churn figure on a store
-    without churn data, why there are no rows (rather than 0 % on every row)."""
+    """A report's rows as a table, JSON rows or a CSV file; a report without rows that says
+    why (a churn figure without churn data, a survey metric nobody answered) says that
+    instead. Undefined numbers are '-' in the table (explained under it), null in JSON."""
     from cxml.io import write_frame
 
     frame = report.rows
-    if report.has_no_churn_data:
+    if frame.empty and report.message is not None:
         if as_json:
-            _echo_json({"churn_data": False, "message": report.message, "rows": []})
+            _echo_json({**report.churn_fields(), "message": report.message, "rows": []})
         else:
             click.echo(report.message)
     elif csv_path is not None:
@@ -898,7 +952,9 @@ def _print_report(report: Report, as_json: bool, csv_path: Path | None) -> None:
     elif frame.empty:
         click.echo("(no rows)")
     else:
-        click.echo(frame.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+        click.echo(frame.to_string(index=False, float_format=lambda v: f"{v:,.1f}", na_rep="-"))
+        if frame.isna().any(axis=None):
+            click.echo(UNDEFINED)
 
 
 @cli.command()

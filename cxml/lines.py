@@ -10,21 +10,72 @@ import pandas as pd
 
 
 def stats_lines(stats: dict[str, Any]) -> Iterator[str]:
-    """What the store holds: customers, feedback (by channel, by language), rejects."""
-    yield (
+    """What the store holds: customers, feedback (by channel, by language), rejects; without
+    feedback, its ``message`` (what to load) instead of empty feedback lines."""
+    customers = (
         f"customers: {stats['customers']:,} ({stats['customers_active']:,} active, "
         f"{stats['customers_churned']:,} churned)"
     )
+    rejects = (
+        f"rejects:   {stats['rejects']:,} (held for unknown customers: {stats['rejects_held']:,})"
+    )
+    if not stats["feedback"]:
+        from cxml.reporting import no_feedback_message
+
+        yield stats.get("message") or no_feedback_message(stats["customers"], stats["rejects_held"])
+        if stats["customers"]:
+            yield customers
+        if stats["rejects"]:
+            yield rejects
+        return
+    yield customers
     yield (
         f"feedback:  {stats['feedback']:,} ({stats['feedback_with_text']:,} with text), "
-        f"{stats['feedback_first'] or '-'} to {stats['feedback_last'] or '-'}"
+        f"{stats['feedback_first']} to {stats['feedback_last']}"
     )
     for title, key in (
         ("by channel", "feedback_by_channel"),
         ("by language", "feedback_by_language"),
     ):
         yield f"  {title}: " + ", ".join(f"{k} {v:,}" for k, v in stats[key].items())
-    yield f"rejects:   {stats['rejects']:,} (held for unknown customers: {stats['rejects_held']:,})"
+    yield rejects
+
+
+#: The columns of an analysed row as CSV (after its id column, when it has one).
+ANALYSIS_COLUMNS = (
+    "language",
+    "sentiment",
+    "sentiment_score",
+    "themes",
+    "intents",
+    "key_phrases",
+    "redacted_text",
+)
+
+
+def analysis_cells(record: dict[str, Any], id_column: str | None) -> list[Any]:
+    """One analysed comment (as `cxml analyze` writes it in JSON Lines) as flat cells in the
+    order of ``ANALYSIS_COLUMNS``, after its id: theme labels, intents (``leave`` with its
+    kind) and key phrases joined by "; ", spans left out; a missing value is an empty cell."""
+    sentiment = record.get("sentiment") or {}
+    intents = [
+        f"{hit['intent']} ({hit['kind']})" if hit.get("kind") else str(hit["intent"])
+        for hit in record.get("intents") or []
+    ]
+    cells = [
+        record.get("language"),
+        sentiment.get("label"),
+        sentiment.get("score"),
+        "; ".join(str(theme["label"]) for theme in record.get("themes") or []),
+        "; ".join(intents),
+        "; ".join(str(phrase) for phrase in record.get("key_phrases") or []),
+        record.get("redacted_text"),
+    ]
+    if id_column is not None:
+        cells.insert(0, record.get(id_column))
+    return [
+        "" if cell is None or (isinstance(cell, float) and cell != cell) else cell for cell in cells
+    ]
 
 
 def timeline_lines(customer: dict[str, Any], events: pd.DataFrame) -> Iterator[str]:

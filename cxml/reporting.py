@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -92,7 +92,9 @@ class Report:
 
     ``churn_data`` is None for a figure that is not about churn and True when the store has
     enough churners; False when it has not: then ``rows`` is empty and ``message`` says why,
-    to be shown instead of a 0 % churn rate."""
+    to be shown instead of a 0 % churn rate. A survey metric nobody answered (no feedback in
+    the store, or none with that score in the days asked) has no rows either, and ``message``
+    says which, to be shown instead of a row of undefined numbers."""
 
     rows: pd.DataFrame
     churn_data: bool | None = None
@@ -176,7 +178,12 @@ def metric_report(
                 sums["low_effort"], sums["total"], sums["total_sq"], sums["n"]
             )
         keys = sums.drop(columns=[c for c in sums.columns if c not in by and c != "theme"])
-        return Report(metrics.flag_small(pd.concat([keys.reset_index(drop=True), values], axis=1)))
+        table = metrics.flag_small(pd.concat([keys.reset_index(drop=True), values], axis=1))
+        # Without groups the query answers one row, n = 0, when nobody answered: no figure.
+        answered = table[table["n"] > 0].reset_index(drop=True)
+        if answered.empty:
+            return Report(answered, message=_no_answers(store, metric, by, start, end, level))
+        return Report(answered)
     if metric in ("churn-rate", "retention"):
         unsupported = [d for d in by if d in ("channel", "language", "theme")]
         if unsupported:
@@ -211,6 +218,69 @@ def metric_report(
     raise ConfigError(f"unknown metric {metric!r}: expected one of {', '.join(METRICS)}")
 
 
+def _no_answers(
+    store: Store,
+    metric: str,
+    by: Sequence[str],
+    start: datetime | None,
+    end: datetime | None,
+    level: str,
+) -> str:
+    """Why a survey metric has no rows: no feedback in the store at all (and what to load),
+    answers but no analysed themes to group them by, or no answer with this score (in the days
+    asked)."""
+    from cxml.store.records import stats
+
+    held = stats(store)
+    if not held["feedback"]:
+        return no_feedback_message(held["customers"], held["rejects_held"])
+    name = metric.upper()
+    if "theme" in by:
+        overall = queries.survey_aggregates(store, metric, start=start, end=end, level=level)
+        answers = int(overall["n"].sum())
+        if answers:
+            counted = f"{name} answer" if answers == 1 else f"{answers:,} {name} answers"
+            return (
+                f"no analysed themes to group the {counted} by: run `cxml train text` then "
+                "`cxml analyze --store`"
+            )
+    if start is None and end is None:
+        rows = "feedback row carries" if held["feedback"] == 1 else "feedback rows carry"
+        return (
+            f"no {name} answers in the store yet: its {held['feedback']:,} {rows} no {metric} "
+            f"score (load survey answers with `cxml ingest feedback FILE`, the score in a "
+            f"{metric} column or mapped to one with --map)"
+        )
+    days = []
+    if start is not None:
+        days.append(f"from {_day(start)}")
+    if end is not None:
+        days.append(f"{'to' if start is not None else 'before'} {_day(end)}")
+    else:
+        days.append("on")
+    return f"no {name} answers {' '.join(days)} (widen --from / --to)"
+
+
+def _day(value: datetime) -> str:
+    """A day as given on the command line (with its time only when it has one)."""
+    return value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ")
+
+
+def _no_themes(store: Store) -> str:
+    """Why there are no themes to rank or watch, and what to run: train and analyse, or first
+    load the feedback to analyse."""
+    from cxml.store.records import stats
+
+    held = stats(store)
+    if held["feedback"]:
+        return NO_THEMES_YET
+    load = no_feedback_message(held["customers"], held["rejects_held"])
+    return (
+        f"no analysed themes in the store yet, and {load}; then run `cxml train text` and "
+        "`cxml analyze --store`"
+    )
+
+
 def driver_table(store: Store, target: str, *, as_of: datetime | None = None) -> pd.DataFrame:
     """Themes ranked by their impact on ``target`` ('nps' or 'churn'); for churn without
     enough churners in the store, no rows (``driver_report`` also says why). Active customers'
@@ -227,9 +297,7 @@ def driver_report(store: Store, target: str, *, as_of: datetime | None = None) -
             return _no_churn_data(status)
     responses = queries.response_themes(store)
     if responses["theme"].isna().all():
-        raise ConfigError(
-            "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
-        )
+        raise ConfigError(_no_themes(store))
     if target == "nps":
         return Report(drivers.nps_drivers(responses))
     if target == "churn":
@@ -251,9 +319,7 @@ def alert_table(
     ``only_alerts`` only the themes that raise an alert."""
     counts = queries.theme_period_counts(store, period, segment)
     if counts.empty:
-        raise ConfigError(
-            "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
-        )
+        raise ConfigError(_no_themes(store))
     table = drivers.emerging_themes(counts, baseline_periods=baseline_periods, min_count=min_count)
     if only_alerts and not table.empty:
         table = table[table["alert"]].reset_index(drop=True)
@@ -281,6 +347,26 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 NO_THEMES_YET = (
     "no analysed themes in the store yet: run `cxml train text` then `cxml analyze --store`"
 )
+NO_FEEDBACK_YET = "the store holds no feedback yet"
+
+
+def no_feedback_message(customers: int, held: int = 0) -> str:
+    """What to say, and to run, instead of counts or figures when the store holds no feedback:
+    ``customers`` in the store, ``held`` feedback rows waiting for theirs (released when they
+    are ingested)."""
+    if held:
+        waiting = "1 row waits for its customer" if held == 1 else f"{held:,} rows wait for theirs"
+        return (
+            f"{NO_FEEDBACK_YET}: {waiting}; load the customers with `cxml ingest customers FILE` "
+            "and the held rows follow"
+        )
+    if customers:
+        return f"{NO_FEEDBACK_YET}: load some with `cxml ingest feedback FILE`"
+    return (
+        f"{NO_FEEDBACK_YET}: load some with `cxml ingest customers FILE`, then "
+        "`cxml ingest feedback FILE` (or `cxml ingest feedback FILE --anonymous` for survey "
+        "answers without customers)"
+    )
 
 
 def theme_overview(

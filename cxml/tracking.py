@@ -74,10 +74,30 @@ def _registry(settings: Settings) -> Iterator[None]:
         ) from exc
 
 
+def _not_made_yet(settings: Settings) -> bool:
+    """True when the tracking URI is a SQLite file that does not exist yet, in a folder that
+    does: nothing is registered there, and opening it would create it (an ``mlflow.db`` left
+    in the working directory by a command that only reads, such as `cxml analyze --input`).
+    A relative path is the working directory's, as MLflow reads it. A folder that is missing
+    is left to MLflow to refuse (RegistryError): that is a wrong path, not a fresh install."""
+    uri = settings.mlflow_tracking_uri
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return False
+    path = uri[len(prefix) :].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return False
+    file = Path(path)
+    return not file.exists() and file.parent.is_dir()
+
+
 def _alias_version(settings: Settings, name: str) -> Any | None:
-    """The model version behind ``name@champion``, or None when there is none yet."""
+    """The model version behind ``name@champion``, or None when there is none yet (also when
+    the registry's SQLite file is not made yet: reading does not make it)."""
     from mlflow.exceptions import MlflowException
 
+    if _not_made_yet(settings):
+        return None
     mlflow = _mlflow(settings)
     with _registry(settings):
         client = mlflow.MlflowClient()

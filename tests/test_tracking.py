@@ -32,6 +32,21 @@ def test_a_fresh_install_has_no_champion_and_says_how_to_get_one(tmp_path: Path)
             promote_churn(settings)
 
 
+@pytest.mark.parametrize("uri", ["sqlite:///mlflow.db", "sqlite:///{folder}/mlflow.db"])
+def test_asking_a_registry_not_made_yet_for_its_champion_makes_none(
+    tmp_path: Path, uri: str
+) -> None:
+    """A command that only reads (`cxml analyze --input`) leaves no mlflow.db behind: a SQLite
+    registry that does not exist yet has nothing registered, MLflow is not asked."""
+    settings = Settings(mlflow_tracking_uri=uri.format(folder=tmp_path))
+    with working_directory(tmp_path):
+        assert load_text_champion(settings) is None
+        assert champion_version(settings, CHURN_MODEL) is None
+        with pytest.raises(ModelNotFoundError, match="cxml train churn"):
+            load_churn_champion(settings)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_registry_out_of_reach_is_an_error_not_a_fresh_install(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     settings = Settings(mlflow_tracking_uri=f"sqlite:///{tmp_path / 'a-file' / 'm.db'}")

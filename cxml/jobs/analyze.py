@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,18 +18,25 @@ from cxml.jobs.serving import text_model
 from cxml.settings import Settings
 from cxml.text.training import analysis_frames, read_table
 
+#: Takes a file's analysed rows a batch at a time, in input order: each row as the JSON Lines
+#: output has it (the id column first when there is one), and the id column's name or None.
+Rows = Callable[[list[dict[str, Any]], str | None], None]
+
 
 def analyze_file(
     settings: Settings,
     input_path: Path,
-    out_path: Path,
+    out_path: Path | None = None,
     *,
     text_column: str = "text",
     id_column: str | None = None,
     language_column: str = "language",
     batch_rows: int = 5000,
+    rows: Rows | None = None,
 ) -> dict[str, Any]:
-    """Analyse every row of a file into JSON Lines, in input order, with the champion or the defaults."""
+    """Analyse every row of a file, in input order, with the champion or the defaults: into
+    JSON Lines at ``out_path`` and/or to ``rows``, a batch at a time. Writes nothing else (the
+    champion is read from the registry; a registry not made yet is not made by reading it)."""
     frame = read_table(input_path)
     if text_column not in frame.columns:
         raise InputFileError(
@@ -45,17 +53,25 @@ def analyze_file(
         if serving.from_registry
         else (serving.model, "the shipped defaults")
     )
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     covered = analysed = 0
-    with open(out_path, "w", encoding="utf-8") as out:
+    with ExitStack() as stack:
+        out = None
+        if out_path is not None:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out = stack.enter_context(open(out_path, "w", encoding="utf-8"))
         for start in range(0, len(frame), batch_rows):
             part = frame.iloc[start : start + batch_rows]
             languages = part[language_column].tolist() if language_column in part.columns else None
             results = pipeline.analyze(part[text_column].tolist(), languages)
             ids = part[id_column].tolist() if id_column else [None] * len(part)
-            for row_id, result in zip(ids, results, strict=True):
-                record = {id_column: row_id} if id_column else {}
-                out.write(json.dumps({**record, **result}, ensure_ascii=False) + "\n")
+            records = [
+                {**({id_column: row_id} if id_column else {}), **result}
+                for row_id, result in zip(ids, results, strict=True)
+            ]
+            if out is not None:
+                out.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+            if rows is not None:
+                rows(records, id_column)
             analysed += sum(1 for r in results if r["themes"])
             covered += sum(1 for r in results if any(t["id"] != "other" for t in r["themes"]))
     return {"rows": len(frame), "model": model, "coverage": covered / analysed if analysed else 0.0}
@@ -113,7 +129,7 @@ def _announce_emerging(store: OpenStore, now: datetime) -> None:
 
 @dataclass(frozen=True)
 class AnalyzeRequest:
-    input_path: Path | None = None  # a file to analyse into out_path (JSON Lines)
+    input_path: Path | None = None  # a file to analyse into out_path (JSON Lines) or to rows
     out_path: Path | None = None
     into_store: bool = False  # the store's feedback, the results kept there
     everything: bool = False  # with into_store: also what this model already read
@@ -142,7 +158,10 @@ def run_analyze(
     *,
     now: datetime,
     say: Callable[[str], None] | None = None,
+    rows: Rows | None = None,
 ) -> Analysed:
+    """Analyse what ``request`` names: the store's feedback (kept there), on Spark or here, or
+    a file, into ``request.out_path`` and/or handed to ``rows`` a batch at a time."""
     engine, out_path = request.engine, request.out_path
     if engine.spark:
         from cxml.spark.jobs import analyze_with_spark
@@ -181,8 +200,8 @@ def run_analyze(
         )
         _announce_emerging(store, now)
         return Analysed("store", done["analysed"], done["model_version"], stored=True)
-    if request.input_path is None or out_path is None:
-        raise ConfigError("give --input FILE --out FILE.jsonl, or --store")
+    if request.input_path is None or (out_path is None and rows is None):
+        raise ConfigError("give --input FILE (and --out FILE.jsonl to write the rows), or --store")
     summary = analyze_file(
         settings,
         request.input_path,
@@ -190,6 +209,7 @@ def run_analyze(
         text_column=request.text_column,
         id_column=request.id_column,
         language_column=request.language_column,
+        rows=rows,
     )
     return Analysed(
         "file",

@@ -21,6 +21,7 @@ from cxml.reporting import (
     dimensions,
     driver_report,
     metric_report,
+    no_feedback_message,
 )
 from cxml.store import Store
 
@@ -47,6 +48,13 @@ class Stats:
     def as_dict(self) -> dict[str, Any]:
         """The counts as one JSON object, in this order."""
         return asdict(self)
+
+    @property
+    def message(self) -> str | None:
+        """Without feedback, what to say instead of empty counts (and what to run); else None."""
+        if self.feedback:
+            return None
+        return no_feedback_message(self.customers, self.rejects_held)
 
 
 def run_stats(store: Store) -> Stats:

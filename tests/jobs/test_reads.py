@@ -201,11 +201,18 @@ def test_churn_drivers_of_the_demo_world_count_tenure_to_the_day_asked(demo: Sto
     assert report.rows["excess_churn_comparable"].is_monotonic_decreasing
 
 
+#: On an empty store the first thing to run is an ingest, not `cxml train text`.
+NO_THEMES_NOR_FEEDBACK = (
+    r"^no analysed themes in the store yet, and the store holds no feedback yet: .*"
+    r"`cxml ingest feedback FILE`.*; then run `cxml train text` and `cxml analyze --store`$"
+)
+
+
 def test_drivers_on_the_first_day_say_what_is_missing(store: Store) -> None:
     churn = run_drivers(store, DriverRequest("churn"), as_of=NOW)
     assert churn.rows.empty and churn.churn_data is False
     assert churn.churn_fields() == {"churn_data": False, "message": churn.message}
-    with pytest.raises(ConfigError, match="no analysed themes"):
+    with pytest.raises(ConfigError, match=NO_THEMES_NOR_FEEDBACK):
         run_drivers(store, DriverRequest("nps"), as_of=NOW)
 
 
@@ -227,7 +234,7 @@ def test_alerts_split_by_a_customer_attribute_name_the_segment(demo: Store) -> N
 
 
 def test_alerts_on_the_first_day_say_nothing_is_analysed_yet(store: Store) -> None:
-    with pytest.raises(ConfigError, match="no analysed themes"):
+    with pytest.raises(ConfigError, match=NO_THEMES_NOR_FEEDBACK):
         run_alerts(store, AlertRequest())
 
 

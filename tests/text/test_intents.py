@@ -3,11 +3,22 @@ switch, never the company the text is addressed to (issue #28 §1)."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxml.text.intents import IntentDetector, competitor_mention
+from cxml.text.intents import (
+    COMPETITOR,
+    DEFAULT_PATTERNS,
+    LEAVE,
+    IntentDetector,
+    competitor_mention,
+)
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.mark.parametrize(
@@ -60,6 +71,26 @@ def test_the_intent_detector_reports_competitor_beside_the_others() -> None:
     start = text.index("use BT")
     assert {"intent": "competitor", "start": start, "end": start + len("use BT")} in found[0]
     assert [hit["intent"] for hit in found[0]][:1] == ["effort"]
+
+
+def _readme_intents() -> str:
+    """What the README says `cxml analyze` reports as ``intents``."""
+    text = README.read_text(encoding="utf-8")
+    return text.split("`intents` (", 1)[1].split(") and `redacted_text`", 1)[0]
+
+
+@pytest.mark.parametrize("intent", [LEAVE, COMPETITOR, *DEFAULT_PATTERNS])
+def test_the_readme_names_every_intent_the_detector_reports(intent: str) -> None:
+    assert f"`{intent}`" in _readme_intents()
+
+
+def test_the_readmes_competitor_examples_are_found() -> None:
+    described = _readme_intents().split(f"`{COMPETITOR}`", 1)[1].split(" —,", 1)[0]
+    examples = re.findall(r'"([^"]+)"', described)
+    assert len(examples) >= 3
+    for example in examples:
+        assert competitor_mention(example, "en") == (0, len(example)), example
+    assert competitor_mention("他社", "ja") == (0, 2)
 
 
 # --- effort and call-back (patterns, held to real text: benchmarks/signals.py) ---------------
