@@ -39,7 +39,8 @@ LANGUAGES = ("en", "ja")
 # Clauses: sentences, further cut at semicolons, dashes between words, line breaks, and
 # "and / but / so" before the customer speaking of themselves.
 _CLAUSE_END = re.compile(
-    r"\s*[-–—]+\s+|(?<=[.!?。！？;；])\s*|\n+|(?<=[!?！？])"
+    # a full stop ends a clause, but not between digits ("$29.99", "v2.1")
+    r"\s*[-–—]+\s+|(?<=[!?。！？;；])\s*|(?<=\.)(?<!\d\.)\s*|(?<=\d\.)(?!\d)\s*|\n+"
     # a new main clause of the customer's own: "…, and I will end my contract"
     r"|,?\s+(?:and|but|so)\s+(?=(?:i|we|i'm|i'll|i've|im|ill)\b)",
     re.IGNORECASE,

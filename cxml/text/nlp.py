@@ -15,7 +15,8 @@ from typing import Any
 
 from cxml.estimator import Estimator
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s*|\n+")
+# A full stop ends a sentence, but not between digits ("$29.99", "v2.1").
+_SENTENCE_END = re.compile(r"(?<=[!?。！？])\s*|(?<=\.)(?<!\d\.)\s*|(?<=\d\.)(?!\d)\s*|\n+")
 _NEGATORS_EN = {
     "not",
     "no",
@@ -89,7 +90,8 @@ class Analysed:
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of ``text`` (on . ! ? 。 ！ ？ and line breaks)."""
+    """Character spans of the sentences of ``text`` (on . ! ? 。 ！ ？ and line breaks; not on
+    a full stop between digits)."""
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):

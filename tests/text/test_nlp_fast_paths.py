@@ -110,3 +110,12 @@ def test_character_ngrams_counted_by_word_are_scikit_learns(comments: list[str])
         assert np.array_equal(fast.data, plain.data)
     words = TfidfVectorizer().fit(comments)  # anything but char_wb: scikit-learn's own path
     assert (_transform(words, comments) != words.transform(comments)).nnz == 0
+
+
+def test_a_full_stop_between_digits_does_not_end_a_sentence() -> None:
+    text = "The bill went up to $29.99 in v2.1. Paid 3. 高い。"
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "The bill went up to $29.99 in v2.1.",
+        "Paid 3.",
+        "高い。",
+    ]
