@@ -16,6 +16,7 @@ from cxml.contract import (
     MAX_TENURE_MONTHS,
     SCORE_RANGES,
 )
+from cxml.corrections import INTENTS
 from cxml.followups import Status
 from cxml.scoring import Band
 from serve.schemas_reports import IngestItem
@@ -480,9 +481,10 @@ class IntentCorrectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     intent: str = Field(
-        default="leave",
         max_length=50,
-        description="the intent corrected: leave (churn intent), competitor, effort, callback",
+        description="the intent corrected (required): leave (churn intent), competitor, "
+        "effort or callback",
+        json_schema_extra={"enum": list(INTENTS)},
         examples=["leave"],
     )
     verdict: str = Field(
