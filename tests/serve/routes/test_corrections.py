@@ -125,6 +125,25 @@ def test_the_openapi_document_says_the_intent_is_required_and_its_values(
     assert body["properties"]["intent"]["enum"] == ["leave", "competitor", "effort", "callback"]
 
 
+@pytest.mark.parametrize("intent", ["zzz", "LEAVE"])
+def test_listing_by_an_unknown_intent_is_a_422_naming_it_and_the_known_ones(
+    api: dict[str, Any], intent: str
+) -> None:
+    with _client(api, "read") as reader:
+        answer = reader.get("/v1/intent-corrections", params={"intent": intent})
+    problem = answer.json()
+    assert (answer.status_code, problem["code"], problem["field"]) == (422, "CX101", "intent")
+    assert problem["detail"] == (
+        f"intent={intent!r} is not one of leave, competitor, effort, callback"
+    )
+
+
+def test_listing_by_a_known_intent_nobody_corrected_is_an_empty_list(api: dict[str, Any]) -> None:
+    with _client(api, "read") as reader:
+        answer = reader.get("/v1/intent-corrections", params={"intent": "callback"})
+    assert answer.status_code == 200 and answer.json()["items"] == []
+
+
 def test_fuzzed_corrections_never_fail_the_server(api: dict[str, Any]) -> None:
     import schemathesis
     from hypothesis import HealthCheck, given, settings
