@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from cxml.at_risk import check_attribute_names, check_themes, model_theme_ids
 from cxml.churn.explain import Language, in_language
 from cxml.errors import ConfigError
 from cxml.followups import StatusFilter
@@ -79,13 +80,19 @@ def at_risk_list(
     ),
     band: list[Band] = Query([], description="repeatable"),
     min_probability: float | None = Query(None, ge=0, le=1),
-    theme: list[str] = Query([], description="raised this theme (id) in the last theme_days"),
+    theme: list[str] = Query(
+        [],
+        description="raised this theme (id, from GET /v1/themes) in the last theme_days, "
+        "repeatable; an id the store does not know is a 422",
+    ),
     theme_days: int = Query(90, ge=1, le=3650),
     follow_up_status: list[StatusFilter] = Query(
         [], description="status of the latest follow-up; none = no follow-up yet"
     ),
     attribute: list[str] = Query(
-        [], description="NAME=VALUE on a customer attribute (a segment), repeatable"
+        [],
+        description="NAME=VALUE on a customer attribute (a segment), repeatable; a NAME no "
+        "customer has is a 422",
     ),
     lang: Language = Query("en", description="language of the reasons' text"),
     key: dict[str, Any] = Depends(require("read")),
@@ -98,6 +105,7 @@ def at_risk_list(
             f"limit={limit:,} is over the maximum of {most:,} per page", field="limit"
         )
     attributes = segments(attribute)
+    check_themes(state.store, theme, served=model_theme_ids(state.models.current.text))
     items = at_risk(
         state.store,
         today=now(),
@@ -112,6 +120,8 @@ def at_risk_list(
         follow_up_status=follow_up_status,
     )
     page, more = items[:limit], len(items) > limit
+    if not page:  # the only time a filter on an attribute nobody has can be behind it
+        check_attribute_names(state.store, attributes)
     for item in page:
         item["reasons"] = in_language(item["reasons"], lang)
     if wants_csv:
