@@ -1,6 +1,9 @@
-"""The at-risk list's filters checked against what can match them: a theme id or an attribute
-name that no customer can ever match is refused, naming what is expected, instead of
-answering an empty list that reads like "nobody is at risk".
+"""The at-risk list's edges: filters checked against what can match them, and why a list is
+empty.
+
+A theme id or an attribute name that no customer can ever match is refused, naming what is
+expected, instead of answering an empty list that reads like "nobody is at risk"; an empty
+list says why it is empty and what to do (``why_empty``).
 
 A theme id is known when a stored comment raised it or the served text model can give it
 (``other`` always is): a known theme nobody at risk raised is an empty list, not an error. An
@@ -11,13 +14,57 @@ value may be the next customer's.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from cxml.errors import ConfigError
 from cxml.store import Store
 from cxml.store.analysis import stored_theme_ids
 from cxml.store.history import attribute_names
+from cxml.store.metrics import churn_counts
+from cxml.store.scores import has_scores
 from cxml.text.themes import OTHER
+
+#: Why an at-risk list is empty, in the order a new installation meets them.
+EmptyReason = Literal["no_customers", "no_churn_model", "no_scores", "no_active_scores", "no_match"]
+#: What each reason tells the reader to do (the commands are `cxml`'s own).
+EMPTY_MESSAGES: dict[EmptyReason, str] = {
+    "no_customers": "no customers in the store yet: ingest them first (`cxml ingest customers "
+    "FILE` and `cxml ingest feedback FILE`, or POST /v1/customers and POST /v1/feedback), then "
+    "score them",
+    "no_churn_model": "no scores yet, and no churn model to score with: run `cxml train churn`, "
+    "then `cxml score`",
+    "no_scores": "no scores yet: run `cxml score` (or POST /v1/score with the customers' ids)",
+    "no_active_scores": "no active customer has a score: every customer scored has left since; "
+    "run `cxml score` to score the active ones",
+    "no_match": "no active customer with a score matches these filters",
+}
+
+
+@dataclass(frozen=True)
+class Empty:
+    """Why an at-risk list is empty: a stable ``reason`` (for a client to translate) and the
+    ``message`` that says what to do."""
+
+    reason: EmptyReason
+    message: str
+
+
+def why_empty(store: Store, *, filtered: bool, has_churn_model: bool) -> Empty:
+    """Why an at-risk list came back empty: no customers in the store; none scored yet (and
+    ``has_churn_model`` False: no churn model to score with either); else, when the list was
+    ``filtered``, nobody matches the filters; else every customer scored has left since. Call
+    it only for an empty list (first page): it reads the store to tell these apart."""
+    customers, _ = churn_counts(store)
+    reason: EmptyReason
+    if not customers:
+        reason = "no_customers"
+    elif not has_scores(store):
+        reason = "no_scores" if has_churn_model else "no_churn_model"
+    else:
+        reason = "no_match" if filtered else "no_active_scores"
+    return Empty(reason, EMPTY_MESSAGES[reason])
+
 
 #: Known values an error lists; beyond, how many more there are.
 SHOWN = 20

@@ -4,14 +4,22 @@ error (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from sqlalchemy import insert
 
-from cxml.at_risk import check_attribute_names, check_themes, unknown_themes
+from cxml.at_risk import (
+    EMPTY_MESSAGES,
+    check_attribute_names,
+    check_themes,
+    unknown_themes,
+    why_empty,
+)
 from cxml.errors import ConfigError
 from cxml.settings import Settings
 from cxml.store import Store
@@ -37,7 +45,6 @@ def scored_store(store: Store, settings: Settings, folder: Path, *, scored: bool
     defaults (theme ``other``; C1's also raised ``billing``), and, when ``scored``, a score
     each (C1 high, C2 low, C3 high)."""
     from cxml.ingest import ingest_file
-    from cxml.store.scores import write_scores
     from cxml.text.training import analyze_feedback, default_pipeline
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -67,24 +74,31 @@ def scored_store(store: Store, settings: Settings, folder: Path, *, scored: bool
             )
         )
     if scored:
-        write_scores(
-            store,
-            pd.DataFrame(
-                {
-                    "customer_id": [c for c, *_ in CUSTOMERS],
-                    "as_of": date(2025, 2, 28),
-                    "model_version": "1",
-                    "probability": [p for *_, p, _ in CUSTOMERS],
-                    "band": [band for *_, band in CUSTOMERS],
-                    "revenue_at_risk": [round(p * 150.0, 2) for *_, p, _ in CUSTOMERS],
-                    "reasons": [[{"feature": "x", "value": 1, "contribution": 0.1, "text": "x"}]]
-                    * len(CUSTOMERS),
-                    "attribution": "exact TreeSHAP",
-                    "scored_at": datetime(2025, 2, 28, 12),
-                    "features_as_of": datetime(2025, 2, 28),
-                }
-            ),
-        )
+        score_them(store)
+
+
+def score_them(store: Store) -> None:
+    """A score each, as `cxml score` would store them (C1 high, C2 low, C3 high)."""
+    from cxml.store.scores import write_scores
+
+    write_scores(
+        store,
+        pd.DataFrame(
+            {
+                "customer_id": [c for c, *_ in CUSTOMERS],
+                "as_of": date(2025, 2, 28),
+                "model_version": "1",
+                "probability": [p for *_, p, _ in CUSTOMERS],
+                "band": [band for *_, band in CUSTOMERS],
+                "revenue_at_risk": [round(p * 150.0, 2) for *_, p, _ in CUSTOMERS],
+                "reasons": [[{"feature": "x", "value": 1, "contribution": 0.1, "text": "x"}]]
+                * len(CUSTOMERS),
+                "attribution": "exact TreeSHAP",
+                "scored_at": datetime(2025, 2, 28, 12),
+                "features_as_of": datetime(2025, 2, 28),
+            }
+        ),
+    )
 
 
 @pytest.mark.parametrize(
@@ -180,3 +194,42 @@ def test_an_attribute_filter_on_a_store_without_attributes_says_so(
 ) -> None:
     with pytest.raises(ConfigError, match=r"the store.s customers have no attributes$"):
         check_attribute_names(store, {"plan": "basic"})
+
+
+@pytest.mark.parametrize(
+    ("filled", "filtered", "has_churn_model", "reason"),
+    [
+        (None, False, True, "no_customers"),
+        (None, True, False, "no_customers"),
+        ("customers", False, False, "no_churn_model"),
+        ("customers", True, True, "no_scores"),
+        ("scores", True, True, "no_match"),
+        ("scores", False, False, "no_active_scores"),  # (called for an empty list only)
+    ],
+)
+def test_an_empty_list_says_why_as_the_store_fills(
+    store: Store,
+    settings: Settings,
+    tmp_path: Path,
+    filled: str | None,
+    filtered: bool,
+    has_churn_model: bool,
+    reason: str,
+) -> None:
+    if filled is not None:
+        scored_store(store, settings, tmp_path, scored=filled == "scores")
+    empty = why_empty(store, filtered=filtered, has_churn_model=has_churn_model)
+    assert (empty.reason, empty.message) == (reason, EMPTY_MESSAGES[reason])  # type: ignore[index]
+
+
+@pytest.mark.parametrize("reason", list(EMPTY_MESSAGES))
+def test_every_empty_message_names_commands_that_exist(reason: str) -> None:
+    from cxml.cli import cli
+
+    commands = re.findall(r"`cxml ([a-z -]+?)(?: [A-Z]+)?`", EMPTY_MESSAGES[reason])  # type: ignore[index]
+    assert commands or reason == "no_match"
+    for words in commands:
+        group: Any = cli
+        for word in words.split():
+            assert word in group.commands, f"{reason}: `cxml {words}` is not a command"
+            group = group.commands[word]

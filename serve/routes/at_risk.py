@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from cxml.at_risk import check_attribute_names, check_themes, model_theme_ids
+from cxml.at_risk import check_attribute_names, check_themes, model_theme_ids, why_empty
 from cxml.churn.explain import Language, in_language
 from cxml.errors import ConfigError
 from cxml.followups import StatusFilter
@@ -66,6 +66,9 @@ def _after(sort: str, cursor: str | None) -> tuple[float, str] | None:
     "/at-risk",
     response_model=AtRiskPage,
     summary="Active customers by their latest score, highest first; Accept: text/csv exports",
+    description="An empty list says why in `empty_reason` and `message` (no customers yet, "
+    "no scores yet, or nobody matches the filters), still with a 200. A filter value nothing "
+    "can match (a theme id or an attribute name the store does not know) is a 422 naming it.",
     responses={
         200: {"content": {"text/csv": {}}},
         422: {"model": Problem},
@@ -120,8 +123,16 @@ def at_risk_list(
         follow_up_status=follow_up_status,
     )
     page, more = items[:limit], len(items) > limit
+    empty = None
     if not page:  # the only time a filter on an attribute nobody has can be behind it
         check_attribute_names(state.store, attributes)
+        if cursor is None:  # past the last page is not news
+            filtered = bool(band or theme or follow_up_status or attributes)
+            empty = why_empty(
+                state.store,
+                filtered=filtered or min_probability is not None,
+                has_churn_model=state.models.current.churn is not None,
+            )
     for item in page:
         item["reasons"] = in_language(item["reasons"], lang)
     if wants_csv:
@@ -132,7 +143,12 @@ def at_risk_list(
         if more:
             headers["X-Next-Cursor"] = _cursor(sort, page[-1])
         return csv_response(page, headers)
-    return {"items": page, "next": _cursor(sort, page[-1]) if more else None}
+    return {
+        "items": page,
+        "next": _cursor(sort, page[-1]) if more else None,
+        "empty_reason": empty.reason if empty else None,
+        "message": empty.message if empty else None,
+    }
 
 
 def segments(attribute: list[str]) -> dict[str, str]:
