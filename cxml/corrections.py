@@ -37,13 +37,17 @@ def allowed_verdicts(intent: str, kinds: Sequence[str] = KINDS) -> tuple[str, ..
     return (NOT, *kinds) if intent == LEAVE else (NOT, YES)
 
 
-def _checked(
-    intent: str, verdict: str, note: str | None, kinds: Sequence[str], intents: Sequence[str]
-) -> None:
+def _check_intent(intent: str, intents: Sequence[str] = INTENTS) -> None:
     if intent not in intents:
         raise ConfigError(
             f"intent={intent!r} is not one of {', '.join(intents)}", field="intent", value=intent
         )
+
+
+def _checked(
+    intent: str, verdict: str, note: str | None, kinds: Sequence[str], intents: Sequence[str]
+) -> None:
+    _check_intent(intent, intents)
     allowed = allowed_verdicts(intent, kinds)
     if verdict not in allowed:
         raise ConfigError(
@@ -131,7 +135,10 @@ def list_corrections(
     limit: int = 500,
 ) -> list[dict[str, Any]]:
     """Corrections, newest first, each with who and when (only those in force unless
-    ``with_superseded``)."""
+    ``with_superseded``). Raises ConfigError for an ``intent`` not in ``INTENTS`` (no
+    correction can have it: an empty list would hide the typing error)."""
+    if intent is not None:
+        _check_intent(intent)
     frame = stored.corrections(
         store,
         intent=intent,

@@ -5,6 +5,7 @@ says nothing of the server's inside. Every error body is ``{"detail", "field", "
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Any
@@ -13,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -98,7 +100,7 @@ def install(app: FastAPI, database: str) -> None:
         errors = [
             {
                 "field": ".".join(str(p) for p in e["loc"]),
-                "reason": e["msg"],
+                "reason": e["msg"] + _expected(request, e),
                 "value": _shown(e.get("input")),
             }
             for e in exc.errors()
@@ -130,6 +132,30 @@ def install(app: FastAPI, database: str) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(500, "internal error: it is logged on the server")
+
+
+def _expected(request: Request, error: Any) -> str:
+    """For a required body field left out, the values it takes when its schema lists them
+    (an enum), so the answer says what to send: ``body.intent: Field required (one of leave,
+    competitor, effort, callback)``; else nothing."""
+    loc = tuple(error["loc"])
+    if error["type"] != "missing" or len(loc) != 2 or loc[0] != "body":
+        return ""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ""
+    schema = _schema(model)
+    named = schema.get("properties", {}).get(str(loc[1]), {})
+    if "$ref" in named:  # an Enum class: its values are in the model's definitions
+        named = schema.get("$defs", {}).get(named["$ref"].rsplit("/", 1)[-1], {})
+    values = named.get("enum")
+    return f" (one of {', '.join(map(str, values))})" if values else ""
+
+
+@functools.cache
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
 
 
 def _shown(value: Any) -> Any:

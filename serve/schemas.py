@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cxml.at_risk import EmptyReason
 from cxml.contract import (
     CHANNELS,
     CUSTOMER_REQUIRED,
@@ -16,6 +17,7 @@ from cxml.contract import (
     MAX_TENURE_MONTHS,
     SCORE_RANGES,
 )
+from cxml.corrections import INTENTS
 from cxml.followups import Status
 from cxml.scoring import Band
 from serve.schemas_reports import IngestItem
@@ -334,6 +336,19 @@ class AtRiskItem(BaseModel):
 class AtRiskPage(BaseModel):
     items: list[AtRiskItem]
     next: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
+    empty_reason: EmptyReason | None = Field(
+        default=None,
+        description="why the list is empty (null when it is not, and on pages after the "
+        "first): no_customers (none in the store yet), no_churn_model (none scored, and no "
+        "churn model to score with), no_scores (none scored yet), no_active_scores (every "
+        "customer scored has left), no_match (nobody scored and active matches the filters)",
+    )
+    message: str | None = Field(
+        default=None,
+        description="the same in words, with what to do (the command to run); null when the "
+        "list is not empty",
+        examples=["no scores yet: run `cxml score` (or POST /v1/score with the customers' ids)"],
+    )
 
 
 class CustomerStory(BaseModel):
@@ -480,9 +495,10 @@ class IntentCorrectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     intent: str = Field(
-        default="leave",
         max_length=50,
-        description="the intent corrected: leave (churn intent), competitor, effort, callback",
+        description="the intent corrected (required): leave (churn intent), competitor, "
+        "effort or callback",
+        json_schema_extra={"enum": list(INTENTS)},
         examples=["leave"],
     )
     verdict: str = Field(

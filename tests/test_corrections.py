@@ -109,3 +109,25 @@ def test_unknown_comments_intents_and_verdicts_are_refused(
     if field is not None:
         assert getattr(raised.value, "field", None) == field
     assert list_corrections(store) == []
+
+
+@pytest.mark.parametrize(("intent", "listed"), [("leave", 1), ("callback", 0)])
+def test_corrections_are_listed_by_a_known_intent_even_when_none_has_it(
+    store: Store, settings: Settings, tmp_path: Path, intent: str, listed: int
+) -> None:
+    small_store(store, settings, tmp_path, analyse=False)
+    record_correction(store, "F1", "leave", "switch", actor="aiko", now=NOW)
+    assert len(list_corrections(store, intent=intent)) == listed
+
+
+@pytest.mark.parametrize("intent", ["zzz", "Leave", ""])
+def test_listing_corrections_by_an_unknown_intent_is_refused_naming_the_known_ones(
+    store: Store, settings: Settings, tmp_path: Path, intent: str
+) -> None:
+    small_store(store, settings, tmp_path, analyse=False)
+    with pytest.raises(ConfigError) as raised:
+        list_corrections(store, intent=intent)
+    assert (raised.value.field, raised.value.value) == ("intent", intent)
+    assert (
+        str(raised.value) == f"intent={intent!r} is not one of leave, competitor, effort, callback"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -217,6 +218,18 @@ def theme_summary(store: Store, *, examples: int = 2) -> pd.DataFrame:
         .sort_values(["comments", "theme_id"], ascending=[False, True])
         .reset_index(drop=True)
     )
+
+
+def stored_theme_ids(store: Store, among: Sequence[str] | None = None) -> list[str]:
+    """The theme ids stored comments raised, sorted; only those ``among`` when given (an
+    indexed lookup, where the whole list reads every theme row's id)."""
+    query = select(feedback_themes.c.theme_id).distinct()
+    if among is not None:
+        if not among:
+            return []
+        query = query.where(feedback_themes.c.theme_id.in_(list(among)))
+    with store.engine.connect() as connection:
+        return sorted(str(t) for t in connection.execute(query).scalars())
 
 
 def theme_comments(

@@ -227,6 +227,12 @@ def _ordering() -> tuple[Any, ...]:
     return (scores.c.as_of.desc(), scores.c.features_as_of.desc(), scores.c.scored_at.desc())
 
 
+def has_scores(store: Store) -> bool:
+    """Whether any customer has a stored score (one row read)."""
+    with store.engine.connect() as connection:
+        return connection.execute(select(latest_scores.c.customer_id).limit(1)).first() is not None
+
+
 def latest_score(store: Store, customer_id: str) -> dict[str, Any] | None:
     """The customer's score with the latest as-of date, or None."""
     query = (

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from cxml.at_risk import check_attribute_names, check_themes, model_theme_ids, why_empty
 from cxml.churn.explain import Language, in_language
 from cxml.errors import ConfigError
 from cxml.followups import StatusFilter
@@ -65,6 +66,9 @@ def _after(sort: str, cursor: str | None) -> tuple[float, str] | None:
     "/at-risk",
     response_model=AtRiskPage,
     summary="Active customers by their latest score, highest first; Accept: text/csv exports",
+    description="An empty list says why in `empty_reason` and `message` (no customers yet, "
+    "no scores yet, or nobody matches the filters), still with a 200. A filter value nothing "
+    "can match (a theme id or an attribute name the store does not know) is a 422 naming it.",
     responses={
         200: {"content": {"text/csv": {}}},
         422: {"model": Problem},
@@ -79,13 +83,19 @@ def at_risk_list(
     ),
     band: list[Band] = Query([], description="repeatable"),
     min_probability: float | None = Query(None, ge=0, le=1),
-    theme: list[str] = Query([], description="raised this theme (id) in the last theme_days"),
+    theme: list[str] = Query(
+        [],
+        description="raised this theme (id, from GET /v1/themes) in the last theme_days, "
+        "repeatable; an id the store does not know is a 422",
+    ),
     theme_days: int = Query(90, ge=1, le=3650),
     follow_up_status: list[StatusFilter] = Query(
         [], description="status of the latest follow-up; none = no follow-up yet"
     ),
     attribute: list[str] = Query(
-        [], description="NAME=VALUE on a customer attribute (a segment), repeatable"
+        [],
+        description="NAME=VALUE on a customer attribute (a segment), repeatable; a NAME no "
+        "customer has is a 422",
     ),
     lang: Language = Query("en", description="language of the reasons' text"),
     key: dict[str, Any] = Depends(require("read")),
@@ -98,6 +108,7 @@ def at_risk_list(
             f"limit={limit:,} is over the maximum of {most:,} per page", field="limit"
         )
     attributes = segments(attribute)
+    check_themes(state.store, theme, served=model_theme_ids(state.models.current.text))
     items = at_risk(
         state.store,
         today=now(),
@@ -112,6 +123,16 @@ def at_risk_list(
         follow_up_status=follow_up_status,
     )
     page, more = items[:limit], len(items) > limit
+    empty = None
+    if not page:  # the only time a filter on an attribute nobody has can be behind it
+        check_attribute_names(state.store, attributes)
+        if cursor is None:  # past the last page is not news
+            filtered = bool(band or theme or follow_up_status or attributes)
+            empty = why_empty(
+                state.store,
+                filtered=filtered or min_probability is not None,
+                has_churn_model=state.models.current.churn is not None,
+            )
     for item in page:
         item["reasons"] = in_language(item["reasons"], lang)
     if wants_csv:
@@ -122,7 +143,12 @@ def at_risk_list(
         if more:
             headers["X-Next-Cursor"] = _cursor(sort, page[-1])
         return csv_response(page, headers)
-    return {"items": page, "next": _cursor(sort, page[-1]) if more else None}
+    return {
+        "items": page,
+        "next": _cursor(sort, page[-1]) if more else None,
+        "empty_reason": empty.reason if empty else None,
+        "message": empty.message if empty else None,
+    }
 
 
 def segments(attribute: list[str]) -> dict[str, str]:

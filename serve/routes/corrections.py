@@ -51,9 +51,15 @@ def correct_intent(
     "/intent-corrections",
     response_model=IntentCorrectionList,
     summary="Intent corrections, newest first, with who made them and when",
+    responses={422: {"model": Problem}},
 )
 def intent_corrections(
-    intent: str | None = Query(None, max_length=50),
+    intent: str | None = Query(
+        None,
+        max_length=50,
+        description="only corrections of this intent: leave, competitor, effort or callback "
+        "(another value is a 422)",
+    ),
     feedback_id: str | None = Query(None, max_length=255),
     customer_id: str | None = Query(None, max_length=255),
     history: bool = Query(False, description="also the verdicts that were superseded"),

@@ -10,7 +10,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from cxml.errors import ConfigError
+from cxml.at_risk import model_theme_ids, unknown_themes
+from cxml.errors import ConfigError, NotFoundError
 from cxml.reporting import NO_THEMES_YET, theme_overview
 from cxml.store.analysis import theme_comments
 from cxml.text.redact import redacted
@@ -64,7 +65,7 @@ def _before(cursor: str | None) -> tuple[datetime, str] | None:
     response_model_exclude_unset=True,
     summary="The comments that raised a theme, newest first, with the evidence span (offsets in "
     "the redacted text) and the customer who wrote each",
-    responses={422: {"model": Problem}},
+    responses={404: {"model": Problem}, 422: {"model": Problem}},
 )
 def comments(
     theme_id: str = ThemePath,
@@ -74,6 +75,10 @@ def comments(
     state: Service = Depends(service),
 ) -> dict[str, Any]:
     rows = theme_comments(state.store, theme_id, limit=limit + 1, before=_before(cursor))
+    if not rows and unknown_themes(
+        state.store, [theme_id], served=model_theme_ids(state.models.current.text)
+    ):
+        raise NotFoundError("theme", theme_id, hint="GET /v1/themes lists the themes")
     page, more = rows[:limit], len(rows) > limit
     if "pii" not in key["scopes"]:
         for row, text in zip(page, redacted([r["text"] for r in page]), strict=True):

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from cxml.at_risk import check_attribute_names, check_themes, model_theme_ids
 from cxml.churn.explain import Language, in_language
 from cxml.errors import ConfigError
 from cxml.followups import ImpactBy, overdue_follow_ups
@@ -96,15 +97,27 @@ async def _uplift(state: Service) -> Any:
 async def the_worklist(
     request: Request,
     capacity: int = Query(25, ge=1, le=5000, description="how many the team can contact"),
-    theme: list[str] = Query([], description="raised this theme (id) in the last 90 days"),
+    theme: list[str] = Query(
+        [],
+        description="raised this theme (id, from GET /v1/themes) in the last 90 days, "
+        "repeatable; an id the store does not know is a 422",
+    ),
     band: list[Band] = Query([], description="default high and medium"),
-    attribute: list[str] = Query([], description="NAME=VALUE on a customer attribute"),
+    attribute: list[str] = Query(
+        [],
+        description="NAME=VALUE on a customer attribute, repeatable; a NAME no customer has "
+        "is a 422",
+    ),
     owner: str | None = Query(None, max_length=200, description="only this owner's and unassigned"),
     handled_days: int = Query(30, ge=0, le=365),
     lang: Language = Query("en", description="language of the reasons' text"),
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> Any:
+    attributes = segments(attribute)
+    await asyncio.to_thread(
+        check_themes, state.store, theme, served=model_theme_ids(state.models.current.text)
+    )
     impact = await _impact(state, (ImpactBy.BAND,))
     uplift = await _uplift(state)
     result = await asyncio.to_thread(
@@ -115,11 +128,13 @@ async def the_worklist(
         impact=impact,
         themes=theme,
         bands=[b.value for b in band],
-        attributes=segments(attribute),
+        attributes=attributes,
         owner=owner,
         handled_days=handled_days,
         uplift=uplift,
     )
+    if not result["items"]:  # the only time a filter on an attribute nobody has can be behind it
+        await asyncio.to_thread(check_attribute_names, state.store, attributes)
     for item in result["items"]:
         item["reasons"] = in_language(item["reasons"], lang)
     if "text/csv" in request.headers.get("accept", ""):

@@ -445,7 +445,7 @@ async function theme(themeId) {
     customers.replaceChildren(list.items.length ? h("table", {}, h("tbody", {}, list.items.map((item) => h("tr", {},
       h("th", { scope: "row" }, h("a", { href: `#/customers/${encodeURIComponent(item.customer_id)}` }, item.customer_id)),
       h("td", {}, percent(item.probability, 1), " ", bandPill(item.band)),
-      h("td", { class: "num" }, money(item.revenue_at_risk)))))) : h("p", { class: "muted" }, t("none")));
+      h("td", { class: "num" }, money(item.revenue_at_risk)))))) : h("p", { class: "muted", id: "theme-customers-empty" }, emptyWords(list)));
   } catch (error) { customers.replaceChildren(failed(error)); }
 }
 
@@ -595,13 +595,20 @@ function pushAwayEvidence(item) {
     ? `${said} ${t("worklist.pushaway.segment", { contact: percent(seg.retained_contact), control: percent(seg.retained_control) })}` : said;
 }
 
-// What is missing when a list is empty, and what to do next: no churn model, no scores yet, or
-// only the filters.
+// Why an at-risk list is empty, in the reader's language, from the list's own empty_reason
+// (the API's words for a reason this page does not know yet); "none" when only the filters are.
+const EMPTY_KEYS = { no_customers: "empty.nocustomers", no_churn_model: "empty.nomodel", no_scores: "empty.noscores", no_active_scores: "empty.noactive" };
+function emptyWords(list) {
+  if (EMPTY_KEYS[list.empty_reason]) return t(EMPTY_KEYS[list.empty_reason]);
+  return list.empty_reason && list.empty_reason !== "no_match" && list.message ? list.message : t("none");
+}
+
+// What is missing when the worklist is empty, and what to do next: no customers, no churn
+// model, no scores yet (the at-risk list says which), or only the filters.
 async function whyEmpty() {
   try {
-    const [models, summary] = await Promise.all([api("/v1/models"), api("/v1/at-risk/summary")]);
-    if (!models.churn) return t("empty.nomodel");
-    if (!summary.bands.some((b) => b.customers > 0)) return t("empty.noscores");
+    const list = await api(`/v1/at-risk?${query({ limit: 1 })}`);
+    if (!list.items.length && list.empty_reason !== "no_match") return emptyWords(list);
   } catch (error) { /* say what the list says */ }
   return t("worklist.empty");
 }

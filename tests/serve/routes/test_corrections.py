@@ -46,7 +46,9 @@ def test_correcting_needs_the_act_scope(
     api: dict[str, Any], key: str | None, status: int, code: str
 ) -> None:
     with _client(api, key) as client:
-        answer = client.post("/v1/feedback/F2/intent-corrections", json={"verdict": "not"})
+        answer = client.post(
+            "/v1/feedback/F2/intent-corrections", json={"intent": "leave", "verdict": "not"}
+        )
     assert (answer.status_code, answer.json()["code"]) == (status, code)
 
 
@@ -94,10 +96,17 @@ def test_a_correction_is_recorded_with_the_keys_name_and_listed(api: dict[str, A
 @pytest.mark.parametrize(
     ("feedback_id", "body", "status", "code", "field", "says"),
     [
-        ("NOPE", {"verdict": "not"}, 404, "CX104", None, "feedback 'NOPE'"),
-        ("F1", {"verdict": "bored"}, 422, "CX101", "verdict", "cancel_account, switch"),
-        ("F1", {"intent": "mood", "verdict": "not"}, 422, "CX101", "intent", "leave"),
-        ("F1", {}, 422, "CX101", "body.verdict", "required"),
+        ("NOPE", {"intent": "leave", "verdict": "not"}, 404, "CX104", None, "feedback 'NOPE'"),
+        ("F1", {"intent": "leave", "verdict": "bored"}, 422, "CX101", "verdict", "switch"),
+        (
+            "F1",
+            {"intent": "mood", "verdict": "not"},
+            422,
+            "CX101",
+            "intent",
+            "intent='mood' is not one of leave, competitor, effort, callback",
+        ),
+        ("F1", {"intent": "leave"}, 422, "CX101", "body.verdict", "required"),
     ],
 )
 def test_unknown_comments_and_verdicts_answer_with_a_code(
@@ -114,6 +123,47 @@ def test_unknown_comments_and_verdicts_answer_with_a_code(
     problem = answer.json()
     assert (answer.status_code, problem["code"]) == (status, code), problem
     assert problem["field"] == field and says in problem["detail"]
+
+
+@pytest.mark.parametrize("body", [{"verdict": "not"}, {}, {"verdict": "not", "note": "x"}])
+def test_a_correction_without_its_intent_is_refused_naming_the_field_and_its_values(
+    api: dict[str, Any], body: dict[str, Any]
+) -> None:
+    with _client(api, "agent") as client:
+        answer = client.post("/v1/feedback/F1/intent-corrections", json=body)
+    problem = answer.json()
+    assert (answer.status_code, problem["code"], problem["field"]) == (422, "CX101", "body.intent")
+    assert problem["detail"] == (
+        "body.intent: Field required (one of leave, competitor, effort, callback)"
+    )
+
+
+def test_the_openapi_document_says_the_intent_is_required_and_its_values(
+    api: dict[str, Any],
+) -> None:
+    spec = httpx.get(f"{api['base']}/openapi.json", timeout=60).json()
+    body = spec["components"]["schemas"]["IntentCorrectionCreate"]
+    assert "intent" in body["required"]
+    assert body["properties"]["intent"]["enum"] == ["leave", "competitor", "effort", "callback"]
+
+
+@pytest.mark.parametrize("intent", ["zzz", "LEAVE"])
+def test_listing_by_an_unknown_intent_is_a_422_naming_it_and_the_known_ones(
+    api: dict[str, Any], intent: str
+) -> None:
+    with _client(api, "read") as reader:
+        answer = reader.get("/v1/intent-corrections", params={"intent": intent})
+    problem = answer.json()
+    assert (answer.status_code, problem["code"], problem["field"]) == (422, "CX101", "intent")
+    assert problem["detail"] == (
+        f"intent={intent!r} is not one of leave, competitor, effort, callback"
+    )
+
+
+def test_listing_by_a_known_intent_nobody_corrected_is_an_empty_list(api: dict[str, Any]) -> None:
+    with _client(api, "read") as reader:
+        answer = reader.get("/v1/intent-corrections", params={"intent": "callback"})
+    assert answer.status_code == 200 and answer.json()["items"] == []
 
 
 def test_fuzzed_corrections_never_fail_the_server(api: dict[str, Any]) -> None:
