@@ -4,7 +4,7 @@ A reason is what scoring keeps: the feature, the customer's value, its contribut
 risk (log-odds; positive raises it), and — for survey scores, themes and intents — the
 evidence (date and the customer's own words). ``reason_text`` turns one into a sentence:
 "gave 2/10 in March 2026", "wrote negatively about “Billing and charges” in May 2026",
-"said they will switch to another provider in May 2026" — never "sentiment min 365d = -0.7". A reason that
+"spoke of switching to another provider in May 2026" — never "sentiment min 365d = -0.7". A reason that
 lowers the risk says so.
 """
 
@@ -33,7 +33,7 @@ _MONTHS = (
 # intent: (said, not said) in English, then in Japanese
 _INTENTS = {
     "leave": (
-        "said they want to leave",
+        "spoke of leaving",
         "has not talked about leaving",
         "離反（解約・乗り換え）の意向を示した",
         "離反の話はしていない",
@@ -59,16 +59,21 @@ _INTENTS = {
 }
 # churn intent by kind (the evidence's ``kind``): said in English, then in Japanese
 _LEAVE_KINDS = {
+    # "spoke of": the kind says what, the quote says how sure ("I'm thinking of switching",
+    # "本気で解約を検討しています" are this kind too, and "said they will" would claim more)
     "cancel_account": (
-        "said they will cancel their account or contract",
-        "解約・退会すると述べた",
+        "spoke of cancelling their account or contract",
+        "解約・退会について述べた",
     ),
-    "switch": ("said they will switch to another provider", "他社に乗り換えると述べた"),
-    "stop_using": ("said they will stop using or buying from us", "利用・購入をやめると述べた"),
-    "never_again": ("said they will never use or buy from us again", "二度と利用しないと述べた"),
+    "switch": ("spoke of switching to another provider", "他社への乗り換えについて述べた"),
+    "stop_using": (
+        "spoke of no longer using or buying from us",
+        "利用・購入をやめることについて述べた",
+    ),
+    "never_again": ("said they would not use or buy from us again", "二度と利用しないと述べた"),
     "threat": (
-        "threatened to cancel or switch if the problem repeats",
-        "問題が続けば解約・乗り換えすると警告した",
+        "threatened to cancel or switch unless things improve",
+        "改善されなければ解約・乗り換えすると警告した",
     ),
     "already_left": (
         "said they have already cancelled or switched",

@@ -166,7 +166,7 @@ def segments(attribute: list[str]) -> dict[str, str]:
 
 def reason_cell(reason: dict[str, Any]) -> str:
     """A reason as the CSV shows it: its words, then the customer's own in quotes when it has
-    them ("said they will switch to another provider in November 2026: “switching to X next
+    them ("spoke of switching to another provider in November 2026: “switching to X next
     month”")."""
     quote = (reason.get("evidence") or {}).get("quote")
     return f"{reason['text']}: “{quote}”" if quote else str(reason["text"])

@@ -32,7 +32,7 @@ MARCH = {"feedback_id": "F1", "date": "2026-03-14", "quote": "The bill was wrong
         ),
         (
             {"feature": "intent_leave_90d", "value": 1, "contribution": 1.1, "evidence": MARCH},
-            "said they want to leave in March 2026",
+            "spoke of leaving in March 2026",
             "2026年3月に離反（解約・乗り換え）の意向を示した",
         ),
         (
@@ -42,8 +42,8 @@ MARCH = {"feedback_id": "F1", "date": "2026-03-14", "quote": "The bill was wrong
                 "contribution": 1.1,
                 "evidence": {**MARCH, "kind": "switch"},
             },
-            "said they will switch to another provider in March 2026",
-            "2026年3月に他社に乗り換えると述べた",
+            "spoke of switching to another provider in March 2026",
+            "2026年3月に他社への乗り換えについて述べた",
         ),
         (
             {
@@ -52,8 +52,8 @@ MARCH = {"feedback_id": "F1", "date": "2026-03-14", "quote": "The bill was wrong
                 "contribution": 1.1,
                 "evidence": {**MARCH, "kind": "threat"},
             },
-            "threatened to cancel or switch if the problem repeats in March 2026",
-            "2026年3月に問題が続けば解約・乗り換えすると警告した",
+            "threatened to cancel or switch unless things improve in March 2026",
+            "2026年3月に改善されなければ解約・乗り換えすると警告した",
         ),
         (
             {
