@@ -28,7 +28,8 @@ from cxml.features import NEGATIVE_SENTIMENT, expressed
 from cxml.store.history import History
 
 TOP_REASONS = 3
-#: Candidates read beyond the top three, to stand in for a reason passed over (``_praised``).
+#: Candidates read beyond the top three, to stand in for a reason passed over (``_praised``,
+#: ``_unreadable``).
 SPARE_REASONS = 2
 EXACT_LIMIT = 2000  # more customers than this in one run: path attributions (≈ 14× faster)
 Attribution = Literal["exact", "path"]
@@ -116,9 +117,15 @@ def score(
     customers = features.index.to_numpy(dtype=object)
     names = list(estimator.columns_)
     passed = _praised(history, customers, top, chosen, names) if history is not None else set()
-    top, chosen = _passing_over(top, chosen, customers, names, passed, TOP_REASONS)
+    drop = _unreadable(matrix, top, chosen, names)
+    top, chosen = _passing_over(top, chosen, customers, names, passed, candidates, drop)
     quotes = _quotes(history, customers, top, names, chosen) if history is not None else {}
-    reasons = _reasons(estimator, matrix, top, chosen, customers, quotes, predictor.theme_labels)
+    reasons = [
+        _distinct(row, TOP_REASONS)
+        for row in _reasons(
+            estimator, matrix, top, chosen, customers, quotes, predictor.theme_labels
+        )
+    ]
     monthly = (
         pd.to_numeric(features["monthly_value"], errors="coerce").to_numpy(dtype=float)
         if "monthly_value" in features
@@ -225,6 +232,72 @@ def _praised(
     return {key for key, value in least.items() if value > PRAISE}
 
 
+#: Features whose values read as good or bad news: (good news when the value is above, bad
+#: news when at or below). A reason that raises the risk on good news, or lowers it on bad
+#: news, gives way (``_unreadable``): "nothing strongly negative in the last 90 days" is no
+#: reason to call a customer, whatever the trees made of it.
+NEWS = {
+    "sentiment_min_90d": (STRONGLY_NEGATIVE, STRONGLY_NEGATIVE),
+    "sentiment_min_365d": (STRONGLY_NEGATIVE, STRONGLY_NEGATIVE),
+    "sentiment_mean_90d": (0.05, -0.05),
+    "sentiment_mean_365d": (0.05, -0.05),
+    "nps_last": (8.5, 6.0),
+    "nps_mean": (8.5, 6.0),
+    "nps_min": (8.5, 6.0),
+    "detractor_last": (1.5, 0.0),  # never good news; bad when 1 (see below)
+    "csat_last": (3.5, 2.0),
+    "csat_mean": (3.5, 2.0),
+}
+_WINDOWED = re.compile(r"(.+)_(\d+)d")
+
+
+def _unreadable(
+    matrix: np.ndarray, top: np.ndarray, chosen: np.ndarray, names: Sequence[str]
+) -> np.ndarray:
+    """Per candidate, True when its sentence would mislead: it raises the risk on good news or
+    lowers it on bad news (``NEWS``), or it says again what a candidate before it in the row
+    said (the same measure over another window with the same value: "wrote something
+    strongly negative in October 2026" twice, from the 90 and the 365 days)."""
+    valid = top >= 0
+    values = np.where(valid, matrix[np.arange(len(top))[:, None], np.maximum(top, 0)], np.nan)
+    drop = np.zeros(top.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for feature, (good, bad) in NEWS.items():
+            if feature not in names:
+                continue
+            here = valid & (top == names.index(feature))
+            if feature == "detractor_last":
+                news_good, news_bad = values == 0, values >= 1
+            else:
+                news_good, news_bad = values > good, values <= bad
+            drop |= here & (((chosen > 0) & news_good) | ((chosen < 0) & news_bad))
+    stems = np.array(
+        [m[1] if (m := _WINDOWED.fullmatch(str(n))) else "" for n in names] + [""], dtype=object
+    )
+    stem = stems[np.where(valid, top, len(names))]
+    for later in range(1, top.shape[1]):
+        for earlier in range(later):
+            drop[:, later] |= (
+                valid[:, later] & ~drop[:, earlier] & (stem[:, later] != "")
+                & (stem[:, later] == stem[:, earlier])
+                & (values[:, later] == values[:, earlier])
+            )  # fmt: skip
+    return drop
+
+
+def _distinct(reasons: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """The first ``k`` reasons whose sentences differ: two comments of one month both
+    "strongly negative" over two windows, or "no comments in the last 365 days" from two
+    measures of those comments, are said once."""
+    seen: set[str] = set()
+    out = []
+    for reason in reasons:
+        if reason["text"] not in seen:
+            seen.add(reason["text"])
+            out.append(reason)
+    return out[:k]
+
+
 def _passing_over(
     top: np.ndarray,
     chosen: np.ndarray,
@@ -232,21 +305,21 @@ def _passing_over(
     names: Sequence[str],
     passed: set[tuple[str, str]],
     k: int,
+    drop: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per row the first ``k`` candidates (by size) that are not in ``passed``; −1 and 0
-    where fewer are left."""
-    if not passed:
-        return top[:, :k].copy(), chosen[:, :k].copy()
-    out_top = np.full((len(top), k), -1, dtype=np.int64)
-    out_value = np.zeros((len(top), k))
-    for i in range(len(top)):
-        kept = [
-            slot
-            for slot in range(top.shape[1])
-            if top[i, slot] >= 0 and (str(customers[i]), names[int(top[i, slot])]) not in passed
-        ][:k]
-        out_top[i, : len(kept)] = top[i, kept]
-        out_value[i, : len(kept)] = chosen[i, kept]
+    """Per row the first ``k`` candidates (by size) that are neither in ``passed`` (customer,
+    feature) nor marked in ``drop``; −1 and 0 where fewer are left."""
+    keep = top >= 0
+    if drop is not None:
+        keep &= ~drop
+    if passed:
+        for i, slot in zip(*np.nonzero(keep), strict=True):
+            if (str(customers[i]), names[int(top[i, slot])]) in passed:
+                keep[i, slot] = False
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+    kept = np.take_along_axis(keep, order, axis=1)
+    out_top = np.where(kept, np.take_along_axis(top, order, axis=1), -1).astype(np.int64)
+    out_value = np.where(kept, np.take_along_axis(chosen, order, axis=1), 0.0)
     return out_top, out_value
 
 

@@ -10,7 +10,15 @@ import pandas as pd
 from sqlalchemy import select
 
 from cxml.demo import World
-from cxml.scoring import PRAISE, QUOTE_CHARS, _passing_over, _praised, _quotes
+from cxml.scoring import (
+    PRAISE,
+    QUOTE_CHARS,
+    _distinct,
+    _passing_over,
+    _praised,
+    _quotes,
+    _unreadable,
+)
 from cxml.store.history import History
 from cxml.store.scores import at_risk, latest_score
 from cxml.store.tables import feedback_themes
@@ -89,6 +97,8 @@ def test_every_theme_reason_of_the_list_quotes_the_sentence_of_its_words(
     for row in listed:
         score = latest_score(store, row["customer_id"])
         assert score is not None
+        texts_said = [reason["text"] for reason in score["reasons"]]
+        assert len(set(texts_said)) == len(texts_said), texts_said  # nothing said twice
         for reason in score["reasons"]:
             evidence = reason.get("evidence") or {}
             if not reason["feature"].startswith("theme_") or "quote" not in evidence:
@@ -186,3 +196,40 @@ def test_strongly_negative_and_last_negative_quote_the_comment_they_read() -> No
     # nothing strongly negative in those days: nothing to quote
     calm = mentions(("C1", "2026-05-10", "It is slow again.", -0.25))
     assert ("C1", "sentiment_min_90d") not in _quotes(calm, customers, np.array([[0]]), names)
+
+
+def test_a_reason_that_would_mislead_gives_way_to_the_next() -> None:
+    names = ["sentiment_min_90d", "sentiment_min_365d", "nps_last", "contacts_30d", "tenure_days"]
+    matrix = np.array(
+        [
+            [-0.8, -0.8, 3.0, 4.0, 100.0],  # the same comment in both windows
+            [-0.1, -0.1, 10.0, 4.0, 100.0],  # good news, said to raise the risk
+            [-0.8, -0.9, 3.0, 4.0, 100.0],  # bad news, said to lower it; two comments
+        ]
+    )
+    top = np.array([[0, 1, 3, 4, -1], [0, 2, 3, 4, -1], [0, 1, 2, 3, 4]])
+    chosen = np.array(
+        [[0.5, 0.4, 0.3, 0.2, 0.0], [0.5, 0.4, 0.3, 0.2, 0.0], [-0.5, 0.4, -0.3, 0.2, 0.1]]
+    )
+    drop = _unreadable(matrix, top, chosen, names)
+    assert drop.tolist() == [
+        [False, True, False, False, False],
+        [True, True, False, False, False],
+        [True, False, True, False, False],
+    ]
+    customers = np.array(["C1", "C2", "C3"], dtype=object)
+    kept, values = _passing_over(top, chosen, customers, names, set(), 3, drop)
+    assert kept.tolist() == [[0, 3, 4], [3, 4, -1], [1, 3, 4]]
+    assert values.tolist() == [[0.5, 0.3, 0.2], [0.3, 0.2, 0.0], [0.4, 0.2, 0.1]]
+
+
+def test_a_sentence_is_said_once() -> None:
+    said = [
+        {"feature": "sentiment_min_90d", "text": "wrote something strongly negative in May 2026"},
+        {"feature": "sentiment_min_365d", "text": "wrote something strongly negative in May 2026"},
+        {"feature": "contacts_30d", "text": "4 contacts in the last 30 days"},
+        {"feature": "tenure_days", "text": "a customer for 3 months"},
+    ]
+    assert [r["feature"] for r in _distinct(said, 3)] == [
+        "sentiment_min_90d", "contacts_30d", "tenure_days"
+    ]  # fmt: skip
