@@ -274,8 +274,8 @@ def one_world(customers: int, seed: int, end: date, horizon: int) -> dict[str, o
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             timing, chosen = survival_backtest(
-                rows, days, dates[0], as_of, horizon, predictions["model"], ranking
-            )
+                rows, days, dates[0], as_of, horizon, predictions["model"]
+            )  # the curve reads the probability shown, as the trained companion does
         out["survival_seconds"] = time.perf_counter() - started
         out["survival_warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
         out["survival"] = timing

@@ -165,15 +165,19 @@ class ClassifierSurvival(Estimator):
     S₀(horizon)^m(x) = 1 − p(x). Proportional hazards, with the level set by the classifier
     and the shape by the data; chosen over the Cox model when it grades better.
 
-    ``score``: which of the classifier's probabilities sets the level — ``"ranking"``, its
-    ranking score (Platt-scaled full score: strictly increasing in the model's score, so
-    customers' expected days differ as their risks do), or ``"probability"``, the calibrated
-    one shown to people (strictly increasing too for models fitted since the centred isotonic
-    curve; older models' isotonic steps give a whole block of customers the same days)."""
+    ``score``: which of the classifier's probabilities sets the level — ``"probability"``, the
+    calibrated one shown to people, so that "still here in 90 days" is 1 − the risk shown
+    beside it (strictly increasing in the model's score since the centred isotonic curve, so
+    expected days differ as risks do, in the list's order), or ``"ranking"``, its ranking
+    score (Platt-scaled full score; within a few points of the probability, not equal to it:
+    the companions fitted from 2026-12-07 until this change, which a new user saw disagree
+    with the risk by up to 5.5 points)."""
 
     _fit_call = "fit(estimator, event, days)"
 
-    def __init__(self, horizon_days: int = 90, max_days: int = 365, score: str = "ranking") -> None:
+    def __init__(
+        self, horizon_days: int = 90, max_days: int = 365, score: str = "probability"
+    ) -> None:
         self.horizon_days = horizon_days
         self.max_days = max_days
         self.score = score

@@ -21,7 +21,6 @@ from cxml.churn.predictor import ChurnDefinition, ChurnPredictor, Mode
 from cxml.churn.training import (
     CANDIDATES,
     MARGIN,
-    RANKING,
     Say,
     TrainingSet,
     backtest,
@@ -167,7 +166,6 @@ def train_churn(
             horizon_days,
             predictions["model"],
             say,
-            classifier_ranking=predictions.get(RANKING),
         )
     say(f"fitting the model on all {len(X):,} rows")
     warnings = leak_warnings(X, pd.Series(y))

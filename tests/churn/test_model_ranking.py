@@ -49,6 +49,9 @@ def test_a_scored_demo_list_has_no_tie_block_at_the_top(
         # the curve that agrees with the risk shown: days follow the list's order exactly
         # (equal only where 0.1 of a day cannot tell two close scores apart)
         assert days == sorted(days)
+        # and "still here in 90 days" is 1 − the risk shown beside it
+        gaps = [abs(1 - r["survival_90"] - r["probability"]) for r in listed]
+        assert max(gaps) < 1e-5, max(gaps)
     else:  # Cox: its own risk, which differs between customers as the scores do
         assert len(set(days)) >= distinct - 5
     staying = [r["survival_90"] for r in listed]
