@@ -112,6 +112,14 @@ def _number(value: Any, digits: int = 0) -> str:
     return f"{_f(value):,.{digits}f}"
 
 
+def _ago(value: Any, language: Language) -> str:
+    """'3 days ago' / '1 day ago' / 'within the last day' (and in Japanese)."""
+    shown = _number(value or 0)
+    if shown == "0":
+        return "within the last day" if language == "en" else "1日以内"
+    return f"{_count(value, 'day', 'days')} ago" if language == "en" else f"{shown}日前"
+
+
 def _count(value: Any, one: str, many: str) -> str:
     """'1 day' / '12 days': the number and the word that goes with it."""
     shown = _number(value or 0)
@@ -253,19 +261,13 @@ def _phrase(reason: dict[str, Any], language: Language) -> str:
     if feature == "days_since_last_negative":
         if _missing(value):
             return "no negative feedback yet" if en else "否定的なフィードバックはない"
-        return (
-            f"last negative feedback {_count(value, 'day', 'days')} ago"
-            if en
-            else f"最後の否定的なフィードバックは{_number(value)}日前"
-        )
+        ago = _ago(value, language)
+        return f"last negative feedback {ago}" if en else f"最後の否定的なフィードバックは{ago}"
     if feature == "days_since_last_contact":
         if _missing(value):
             return "has never been in touch" if en else "これまで接点がない"
-        return (
-            f"last in touch {_count(value, 'day', 'days')} ago"
-            if en
-            else f"最後の接点は{_number(value)}日前"
-        )
+        ago = _ago(value, language)
+        return f"last in touch {ago}" if en else f"最後の接点は{ago}"
     if match := re.fullmatch(r"contacts_(\d+)d", feature):
         n = _number(value or 0)
         return (

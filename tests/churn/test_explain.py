@@ -96,6 +96,11 @@ MARCH = {"feedback_id": "F1", "date": "2026-03-14", "quote": "The bill was wrong
             "最後の接点は1日前",
         ),
         (
+            {"feature": "days_since_last_negative", "value": 0.3, "contribution": 0.2},
+            "last negative feedback within the last day",
+            "最後の否定的なフィードバックは1日以内",
+        ),
+        (
             {"feature": "days_since_last_negative", "value": 1, "contribution": 0.2},
             "last negative feedback 1 day ago",
             "最後の否定的なフィードバックは1日前",
