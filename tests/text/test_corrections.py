@@ -17,7 +17,7 @@ from cxml.text.corrections import (
 )
 from cxml.text.intents import load_default_leave
 
-# The shipped detector reads the first as leaving (a router is not the relationship) and
+# The shipped detector may read the first as leaving (a router is not the relationship) and
 # misses the second (leaving, said without a leaving word).
 NOT_LEAVING = [
     "I'm done with the old router, the new one works.",
@@ -33,7 +33,7 @@ LEAVING = [
     "Time to put our money somewhere that respects us.",
     "It's time to put my money somewhere that respects me.",
     "Time to put my money somewhere that respects its customers.",
-    "Time to put my money somewhere else that respects me.",
+    "Time to spend my money somewhere that respects me.",
 ]
 
 
@@ -60,7 +60,7 @@ def test_corrections_flip_the_reading_of_held_out_clauses() -> None:
     taught = teach_leave(planted())
     assert taught.before is not None and taught.after is not None
     assert taught.before.corrections == 4 and taught.before.leave == 2
-    assert taught.before.recall == 0.0  # shipped: misses both, flags the routers
+    assert taught.before.recall == 0.0  # shipped: misses both
     assert (taught.after.precision, taught.after.recall) == (1.0, 1.0)
     assert "held out" in taught.summary() and "taught P 1.00 / R 1.00" in taught.summary()
     assert taught.metrics()["corrections_leave_recall_taught"] == 1.0
