@@ -18,6 +18,9 @@ only what other tests' additions cannot move.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -45,3 +48,27 @@ def finite_json(response: httpx.Response) -> Any:
         raise AssertionError(f"{constant} in {response.request.url}")
 
     return json.loads(response.text, parse_constant=refuse)
+
+
+@contextmanager
+def small_store_api(folder: Path, *, scored: bool = True) -> Iterator[httpx.Client]:
+    """A read key's client of a real server over the small store of ``tests/test_at_risk.py``
+    (scored, or only analysed), in ``folder``; the server stops on leaving."""
+    from cxml.keys import create_key
+    from cxml.settings import Settings
+    from cxml.store import Store
+    from tests.conftest import NOW, Server
+    from tests.test_at_risk import scored_store
+
+    url = f"sqlite:///{folder}/cxml.db"
+    settings = Settings(database_url=url, mlflow_tracking_uri=f"sqlite:///{folder}/mlflow.db")
+    store = Store.open(settings)
+    scored_store(store, settings, folder / "data", scored=scored)
+    key = create_key(store, ["read"], now=NOW)
+    store.close()
+    server = Server(folder, url)
+    try:
+        with httpx.Client(base_url=server.base, headers={"X-API-Key": key}, timeout=60) as client:
+            yield client
+    finally:
+        server.stop()

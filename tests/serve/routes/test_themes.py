@@ -8,28 +8,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cxml.keys import create_key
-from cxml.settings import Settings
-from cxml.store import Store
-from tests.conftest import NOW, Server
-from tests.test_at_risk import scored_store
+from tests.serve.conftest import small_store_api
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    folder = tmp_path_factory.mktemp("theme-comments")
-    url = f"sqlite:///{folder}/cxml.db"
-    settings = Settings(database_url=url, mlflow_tracking_uri=f"sqlite:///{folder}/mlflow.db")
-    store = Store.open(settings)
-    scored_store(store, settings, folder / "data", scored=False)
-    key = create_key(store, ["read"], now=NOW)
-    store.close()
-    server = Server(folder, url)
-    try:
-        with httpx.Client(base_url=server.base, headers={"X-API-Key": key}, timeout=60) as client:
-            yield client
-    finally:
-        server.stop()
+    with small_store_api(tmp_path_factory.mktemp("theme-comments"), scored=False) as client:
+        yield client
 
 
 @pytest.mark.parametrize(("theme_id", "comments"), [("billing", ["F1"]), ("other", 3)])
