@@ -713,6 +713,13 @@ def score(
         click.echo(line)
     if result.newer:  # a newer version of this mode waits, unpromoted
         click.echo(newer_version_line(result.newer, result.version), err=True)
+    if result.unanalysed:  # their words are not in these scores
+        click.echo(
+            f"note: {result.unanalysed:,} comment(s) in the store have not been analysed, so "
+            "their sentiment, themes and churn intent are not in these scores: run `cxml "
+            "analyze --store`, then score again",
+            err=True,
+        )
 
 
 @cli.command()

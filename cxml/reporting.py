@@ -111,10 +111,10 @@ class Report:
         return self.churn_data is False
 
     def churn_fields(self) -> dict[str, Any]:
-        """``churn_data``, and without churn data the message, as the API answers them;
-        nothing for a figure that is not about churn."""
-        if self.churn_data is None:
-            return {}
+        """``churn_data``, and without churn data the message, as the API answers them; for a
+        figure that is not about churn, the message when nobody answered it."""
+        if self.churn_data is None:  # a survey figure: why it has no rows, if it has none
+            return {"message": self.message} if self.message else {}
         if self.churn_data is False:
             return {"churn_data": False, "message": self.message}
         return {"churn_data": True}

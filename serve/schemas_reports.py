@@ -123,7 +123,8 @@ class MetricRow(Open):
 
 
 class MetricTable(BaseModel):
-    """A metric per group; for churn figures ``churn_data`` and, without data, a message."""
+    """A metric per group; for churn figures ``churn_data`` and, without data, a message; for a
+    survey metric nobody answered (in the days asked), no rows and a message saying why."""
 
     metric: str = Field(examples=["nps"])
     rows: list[MetricRow]

@@ -25,7 +25,7 @@ import pytest
 
 from cxml.errors import CODES
 from tests.conftest import Server, new_key, postgres_schema
-from tests.states import State, build_states, copy_state
+from tests.states import State, build_states, copy_state, must, sql
 
 pytestmark = pytest.mark.slow  # real servers over many small stores
 
@@ -408,6 +408,18 @@ def test_the_scores_export_opens_as_plain_cells(states: dict[str, State], tmp_pa
     assert ran.code == 0, ran.err
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert rows and all(not r["customer_id"].startswith(("=", "+", "-", "@")) for r in rows)
+
+
+def test_scoring_says_when_comments_were_never_analysed(
+    states: dict[str, State], tmp_path: Path
+) -> None:
+    # first day: every comment analysed, nothing to say
+    assert "not been analysed" not in must(states["first_day"].cxml("score")).err
+    # comments loaded after the last analysis: their words are not in the scores, and it says so
+    late = copy_state(states["first_day"], "late_comments", tmp_path)
+    sql(late, "DELETE FROM feedback_themes", "DELETE FROM feedback_analysis")
+    ran = must(late.cxml("score"))
+    assert "have not been analysed" in ran.err and "cxml analyze --store" in ran.err
 
 
 # --- the page, every screen ---------------------------------------------------------------------

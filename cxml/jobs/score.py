@@ -50,6 +50,7 @@ class ScoreResult:
     out_path: Path | None
     serving: Serving
     newer: str | None = None  # a newer version of this mode, not the champion
+    unanalysed: int = 0  # store mode, a model that reads text: comments no text model read
 
 
 def run_score(
@@ -139,6 +140,16 @@ def run_score(
                 progress=progress,
             )
         rows, attribution, count = run.top, run.attribution, run.scored
+    unanalysed = 0
+    if (
+        customers_path is None
+        and not engine.spark
+        and predictor.spec is not None
+        and predictor.spec.with_text
+    ):
+        from cxml.store.analysis import never_analysed
+
+        unanalysed = never_analysed(store())
     return ScoreResult(
         count=count,
         version=version,
@@ -147,6 +158,7 @@ def run_score(
         out_path=out_path,
         serving=serving,
         newer=_newer(settings, version, request.mode),
+        unanalysed=unanalysed,
     )
 
 

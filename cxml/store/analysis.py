@@ -36,6 +36,22 @@ def unanalysed_feedback(
     return frame
 
 
+def never_analysed(store: Store) -> int:
+    """How many comments (feedback with text) no text model has analysed: their sentiment,
+    themes and intents are missing from every feature read from the store."""
+    query = (
+        select(func.count())
+        .select_from(
+            feedback.outerjoin(
+                feedback_analysis, feedback_analysis.c.feedback_id == feedback.c.feedback_id
+            )
+        )
+        .where(feedback.c.text.is_not(None), feedback_analysis.c.feedback_id.is_(None))
+    )
+    with store.engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
+
+
 def unanalysed_query(model_version: str, *, everything: bool = False) -> Any:
     """The statement behind ``unanalysed_feedback`` (Spark reads it over JDBC)."""
     query = (

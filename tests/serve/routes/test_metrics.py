@@ -22,3 +22,11 @@ def test_metrics_drivers_and_alerts(served: Served) -> None:
         assert api.get("/v1/drivers/nps").json()["rows"]
         assert "rows" in api.get("/v1/alerts", params={"all": "true"}).json()
         assert api.get("/v1/metrics/happiness").status_code == 422
+
+
+def test_a_survey_metric_nobody_answered_says_why(served: Served) -> None:
+    with client(served, "read") as api:
+        answer = api.get("/v1/metrics/nps", params={"from": "1990-01-01", "to": "1990-02-01"})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["rows"] == [] and body["message"].startswith("no NPS answers from 1990-01-01")
