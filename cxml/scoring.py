@@ -449,12 +449,16 @@ def _quotes(
         if quote and hit is not None and 0 <= hit["start"] < hit["end"] <= len(quote):
             start, end = hit["start"], hit["end"]
             if hit.get("sentence"):
-                # a theme quotes the sentence its words are in, not the whole comment
+                # a theme quotes the sentence its words are in, not the whole comment (the
+                # sentences, whole, when its words run over into the next)
+                sentences = split_sentences(quote)
                 start, end = next(
-                    ((a, b) for a, b in split_sentences(quote) if a <= hit["start"] < b),
-                    (start, end),
+                    ((a, b) for a, b in sentences if a <= hit["start"] < b), (start, end)
                 )
-                end = max(end, hit["end"])
+                end = max(
+                    end,
+                    next((b for a, b in sentences if a < hit["end"] <= b), hit["end"]),
+                )
                 while start < end and quote[start].isspace():
                     start += 1
                 while end > start and quote[end - 1].isspace():

@@ -63,6 +63,14 @@ def test_a_theme_reason_quotes_the_sentence_its_words_are_in() -> None:
         assert COMMENT[start:end] == evidence["quote"] and start <= at < at + 4 <= end
 
 
+def test_a_theme_whose_words_run_over_quotes_both_sentences_whole() -> None:
+    # words read across a sentence end ("…helped me today. The bill…"): both sentences, not
+    # the first and a broken half of the second
+    at, to = COMMENT.index("today"), COMMENT.index("bill") + 4
+    evidence = quote_of("theme_billing", history((at, to)))
+    assert evidence["quote"] == COMMENT
+
+
 def test_a_theme_read_nowhere_in_particular_quotes_the_comment() -> None:
     # themes stored before spans existed, or the whole comment's theme ("other"): no span
     evidence = quote_of("theme_billing", history(None))
