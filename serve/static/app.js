@@ -180,12 +180,13 @@ function screen(title, ...content) {
 function failed(error) { return h("p", { class: "error", role: "alert" }, t("error.load", { detail: error.detail || String(error) })); }
 // The one message of a write that failed, in its place: the next failure replaces it and a
 // success clears it, so repeated tries never stack messages.
+// Its place is no error until one happens (an empty, hidden "error" would read as one).
 function writeProblem() {
-  const box = h("p", { class: "error write-error", role: "alert", hidden: true });
+  const box = h("p", { class: "write-error", role: "alert", hidden: true });
   return {
     box,
-    show(error) { box.textContent = t("error.save", { detail: error.detail || String(error) }); box.hidden = false; },
-    clear() { box.textContent = ""; box.hidden = true; },
+    show(error) { box.textContent = t("error.save", { detail: error.detail || String(error) }); box.classList.add("error"); box.hidden = false; },
+    clear() { box.textContent = ""; box.classList.remove("error"); box.hidden = true; },
   };
 }
 function loading() { return h("p", { class: "muted" }, t("loading")); }
