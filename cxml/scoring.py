@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from cxml.churn.explain import reason_text
+from cxml.churn.explain import STRONGLY_NEGATIVE, reason_text
 from cxml.churn.model import top_by_size
 from cxml.churn.predictor import ChurnPredictor
 from cxml.contract import AsOf
@@ -46,8 +46,6 @@ QUOTE_CHARS = 200
 #: A theme read with sentiment above this is praise ("thanks to the person who helped me
 #: today"): it never stands as the evidence of a reason that raises the risk.
 PRAISE = -NEGATIVE_SENTIMENT
-#: "wrote something strongly negative" (``sentiment_min_*``) at or below this.
-STRONGLY_NEGATIVE = -0.3
 #: Survey-score features whose reason names the answer behind it: (score column, which answer).
 SURVEY_EVIDENCE = {
     "nps_last": ("nps", "latest"),

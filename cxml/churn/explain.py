@@ -80,6 +80,8 @@ _LEAVE_KINDS = {
         "すでに解約・乗り換えをしたと述べた",
     ),
 }
+#: A comment this negative or more is "something strongly negative" (``sentiment_min_*``).
+STRONGLY_NEGATIVE = -0.3
 _SCORES = {"nps": ("NPS", 10), "csat": ("satisfaction", 5), "ces": ("effort", 7)}
 _SCORES_JA = {"nps": "NPS", "csat": "満足度", "ces": "努力度"}
 _CHANNELS_JA = {
@@ -234,7 +236,7 @@ def _phrase(reason: dict[str, Any], language: Language) -> str:
                 if en
                 else f"直近{days}日のコメントは主に{tone_ja}"
             )
-        if v <= -0.3:
+        if v <= STRONGLY_NEGATIVE:
             if when:  # the comment is quoted: say when it was written
                 return (
                     f"wrote something strongly negative{when}"

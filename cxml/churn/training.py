@@ -278,12 +278,11 @@ def survival_backtest(
     data_end: pd.Timestamp,
     horizon_days: int,
     classifier_probability: np.ndarray,
-    classifier_ranking: np.ndarray | None = None,
 ) -> tuple[dict[str, dict[str, float]], str]:
     """Time to churn graded forward in time, as the classifier is: two candidates fitted on
     the snapshots before ``validation_snapshot`` (their outcomes censored at it) — a Cox model
-    on the features (``cox``) and the Kaplan–Meier curve scaled by the classifier's ranking
-    score (``classifier_km``; its calibrated probability when no ranking score is given) —
+    on the features (``cox``) and the Kaplan–Meier curve scaled by the classifier's calibrated
+    probability, as it serves (``classifier_km``) —
     graded on it (outcomes known by ``data_end``) next to Kaplan–Meier and the classifier's
     calibrated probability read as a constant hazard (``classifier``).
 
@@ -308,7 +307,6 @@ def survival_backtest(
         raise ConfigError("no churn in the training or validation snapshots: nothing to time")
     model = SurvivalModel().fit(rows.X[~latest], *train)
     scaled = ClassifierSurvival(horizon_days=horizon_days).fit(None, *train)
-    ranking = classifier_probability if classifier_ranking is None else classifier_ranking
     low, high = float(test[1].min()), float(test[1].max())
     times = np.unique(
         np.clip(np.linspace(1, horizon_days - 1, 30), np.nextafter(low, np.inf), high - 1e-6)
@@ -316,7 +314,7 @@ def survival_backtest(
     X = rows.X[latest]
     curves = {
         "cox": model.survival(X, times),
-        "classifier_km": scaled.curves(ranking, times),
+        "classifier_km": scaled.curves(classifier_probability, times),
         "kaplan_meier": np.tile(kaplan_meier(*train, times), (int(latest.sum()), 1)),
         "classifier": classifier_curve(classifier_probability, horizon_days, times),
     }
@@ -325,7 +323,7 @@ def survival_backtest(
     daily = np.arange(0.0, high)
     restricted = {
         "cox": model.survival(X, daily),
-        "classifier_km": scaled.curves(ranking, daily),
+        "classifier_km": scaled.curves(classifier_probability, daily),
         "kaplan_meier": np.tile(kaplan_meier(*train, daily), (int(latest.sum()), 1)),
         "classifier": classifier_curve(classifier_probability, horizon_days, daily),
     }
@@ -335,7 +333,7 @@ def survival_backtest(
         curves=curves,
         risks={
             "cox": model.risk(X),
-            "classifier_km": ranking,
+            "classifier_km": classifier_probability,
             "classifier": classifier_probability,
         },
         times=times,

@@ -256,7 +256,6 @@ def _time_to_churn(
     horizon_days: int,
     classifier_probability: np.ndarray,
     say: Say,
-    classifier_ranking: np.ndarray | None = None,
 ) -> tuple[Callable[[ServedModel], Any] | None, dict[str, dict[str, float]], str | None]:
     """The churn model's companion: candidates graded forward in time; returns how to fit the
     winner on every snapshot (outcomes censored when the data ends) once the final classifier
@@ -273,7 +272,6 @@ def _time_to_churn(
             data_end,
             horizon_days,
             classifier_probability,
-            classifier_ranking,
         )
     except ConfigError as error:
         say(f"no time-to-churn model: {error}")
