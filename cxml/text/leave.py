@@ -245,6 +245,27 @@ _CUES: dict[str, dict[str, str]] = {
         r"|almost) (leav|switch|cancel|go)\w*|\bwould (switch|leave|go elsewhere) if\b",
         "switched_to_you": r"\b(switched|moved|came|changed|converted) (over )?(to (\w+ )?(you|@you)"
         r"|from)\b|\bsince (i|we) (switched|moved|joined)\b",
+        # who does the leaving-word: the company, its people or systems ("your engineer
+        # cancelled", "they cut me off", "left me without broadband"), not the customer
+        "company_actor": r"\b(you|u|they|@you|company|engineers?|agents?|advisors?|system|app"
+        r"|courier|someone|staff|he|she|it)\s+((have|has|had|'ve|just|also|then|even|now"
+        r"|again|never|already|simply)\s+){0,2}(cancel+ed|cancel+s|cut|switched|left|closed"
+        r"|ended|dropped|terminated|disconnected|deleted|moved|lost|removed|suspended|stopped"
+        r"|blocked|froze|ported)\b",
+        "object_of_leaving": r"\b(left|leaving|leave|cut|cutting|dropped|switched|moved)"
+        r" (me|us|my|our)\b|\b(been|was|were|got|get|being|gets|is|are) (\w+ )?(left|cut off"
+        r"|disconnected|switched off|dropped|cancel+ed|moved|terminated|closed)\b",
+        "deprived": r"\b(no|without|zero|lost( my| our)?) (working |any |reliable )?(internet"
+        r"|broadband|wi-?fi|service|signal|phone|landline|line|tv|t\.v|power|connection|heating"
+        r"|electricity|gas|water|coverage|access|data)\b",
+        "escalation": r"\b(ombudsman|ofcom|ofgem|regulator|trading standards|bbb|better business"
+        r"|fcc|fca|small claims|solicitors?|lawyers?|attorney|chargeback|consumer (rights|affairs"
+        r"|protection|council)|complain\w* (to|about)|formal complaint|report (you|this|them)"
+        r"|legal action|the ceo|(a|my) review|social media)\b",
+        "not_recommend": r"\b(not|n'?t|never|wouldn'?t|won'?t|cannot|can'?t) (be )?recommend\w*"
+        r"|\brecommend\w* (against|to no ?one)",
+        "no_choice": r"\bno (other )?(choice|option) but\b|\bonly (company|provider|one|supplier"
+        r"|option|choice) (that|who|in|available)\b|\bno (\w+ )?competition\b",
         "modes": r"\bswitch(ing)? (between|modes?|views?|tabs?|boards?|off|on)\b"
         r"|\b(plans?|tiers?|pricing) (page|options?)\b",
     },
@@ -281,6 +302,11 @@ _CUES: dict[str, dict[str, str]] = {
         "other_service": r"(他|別|前|以前|今まで)の?(サービス|製品|メーカー|機種|もの)[^。]{0,12}"
         r"(解約|やめ|乗り?換|手放)",
         "regret": r"ばよかった|じゃなかった|べきだった|れば良かった",
+        # the company as the actor: 勝手に解約された, 回線を止められた, 工事をキャンセルされた
+        "company_actor": r"(解約|停止|キャンセル|解除|打ち切|取り消|変更|削除)(さ|ら)れ|止められ"
+        r"|切られ|勝手に|一方的に",
+        "escalation": r"消費者センター|消費生活センター|国民生活センター|弁護士|訴え|通報|口コミ"
+        r"|レビューに|苦情",
     },
 }
 _COMPILED = {
