@@ -114,9 +114,10 @@ def score(
         top, chosen = walked["top_index"], walked["top_value"]
     customers = features.index.to_numpy(dtype=object)
     names = list(estimator.columns_)
-    passed = _praised(history, customers, top, chosen, names) if history is not None else set()
     drop = _unreadable(matrix, top, chosen, names)
-    top, chosen = _passing_over(top, chosen, customers, names, passed, candidates, drop)
+    if history is not None:
+        drop |= _praised(history, customers, top, chosen, names)
+    top, chosen = _passing_over(top, chosen, drop, candidates)
     quotes = _quotes(history, customers, top, names, chosen) if history is not None else {}
     reasons = [
         _distinct(row, TOP_REASONS)
@@ -208,15 +209,17 @@ def _praised(
     top: np.ndarray,
     chosen: np.ndarray,
     names: Sequence[str],
-) -> set[tuple[str, str]]:
-    """The reasons a retention agent could not trust: a theme mention that raises the risk
-    when every time the customer raised that theme it was praise (本日対応してくださった方に
-    感謝しています under "Customer support"). The model may be right that such customers leave
-    more (they are in touch more), but the words say the opposite of the reason, and the
-    contacts reasons tell it better; such a reason gives way to the next (``_passing_over``)."""
+) -> np.ndarray:
+    """Per candidate, True when a retention agent could not trust it: a theme mention that
+    raises the risk when every time the customer raised that theme it was praise
+    (本日対応してくださった方に感謝しています under "Customer support"). The model may be right
+    that such customers leave more (they are in touch more), but the words say the opposite of
+    the reason, and the contacts reasons tell it better; such a reason gives way to the next
+    (``_passing_over``), as a misleading one does (``_unreadable``)."""
+    drop = np.zeros(top.shape, dtype=bool)
     rising = _rising_mentions(customers, top, chosen, names)
     if not rising:
-        return set()
+        return drop
     themes = history.themes
     themes = themes[themes["customer_id"].isin({customer for customer, _ in rising})]
     mentioned = pd.DataFrame(
@@ -227,7 +230,10 @@ def _praised(
     )
     mentioned = mentioned[mentioned["key"].isin(rising)]
     least = mentioned.groupby("key", sort=False)["sentiment"].min()
-    return {key for key, value in least.items() if value > PRAISE}
+    praised = {key for key, value in least.items() if value > PRAISE}
+    for i, slot in zip(*np.nonzero(top >= 0), strict=True):
+        drop[i, slot] = (str(customers[i]), names[int(top[i, slot])]) in praised
+    return drop
 
 
 #: Features whose values read as good or bad news: (good news when the value is above, bad
@@ -242,10 +248,12 @@ NEWS = {
     "nps_last": (8.5, 6.0),
     "nps_mean": (8.5, 6.0),
     "nps_min": (8.5, 6.0),
-    "detractor_last": (1.5, 0.0),  # never good news; bad when 1 (see below)
+    "detractor_last": (-0.5, -1.0),  # read negated (``WORSE_HIGHER``): 0 good, 1 bad
     "csat_last": (3.5, 2.0),
     "csat_mean": (3.5, 2.0),
 }
+#: Features whose higher values are the worse news: ``NEWS`` reads them negated.
+WORSE_HIGHER = {"detractor_last"}
 _WINDOWED = re.compile(r"(.+)_(\d+)d")
 
 
@@ -264,10 +272,8 @@ def _unreadable(
             if feature not in names:
                 continue
             here = valid & (top == names.index(feature))
-            if feature == "detractor_last":
-                news_good, news_bad = values == 0, values >= 1
-            else:
-                news_good, news_bad = values > good, values <= bad
+            read = -values if feature in WORSE_HIGHER else values
+            news_good, news_bad = read > good, read <= bad
             drop |= here & (((chosen > 0) & news_good) | ((chosen < 0) & news_bad))
     stems = np.array(
         [m[1] if (m := _WINDOWED.fullmatch(str(n))) else "" for n in names] + [""], dtype=object
@@ -297,23 +303,11 @@ def _distinct(reasons: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
 
 
 def _passing_over(
-    top: np.ndarray,
-    chosen: np.ndarray,
-    customers: np.ndarray,
-    names: Sequence[str],
-    passed: set[tuple[str, str]],
-    k: int,
-    drop: np.ndarray | None = None,
+    top: np.ndarray, chosen: np.ndarray, drop: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per row the first ``k`` candidates (by size) that are neither in ``passed`` (customer,
-    feature) nor marked in ``drop``; −1 and 0 where fewer are left."""
-    keep = top >= 0
-    if drop is not None:
-        keep &= ~drop
-    if passed:
-        for i, slot in zip(*np.nonzero(keep), strict=True):
-            if (str(customers[i]), names[int(top[i, slot])]) in passed:
-                keep[i, slot] = False
+    """Per row the first ``k`` candidates (by size) not marked in ``drop`` (``_unreadable``,
+    ``_praised``); −1 and 0 where fewer are left."""
+    keep = (top >= 0) & ~drop
     order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
     kept = np.take_along_axis(keep, order, axis=1)
     out_top = np.where(kept, np.take_along_axis(top, order, axis=1), -1).astype(np.int64)

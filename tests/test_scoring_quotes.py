@@ -177,12 +177,13 @@ def test_a_reason_that_raises_the_risk_never_quotes_praise() -> None:
         _quotes(known, customers, top, names, raises)[("C1", "theme_support")]["quote"] == NO_CALL
     )
     # C2 only ever thanked support: that reason gives way to the next ones
-    assert _praised(known, customers, top, raises, names) == {("C2", "theme_support")}
-    kept, values = _passing_over(top, raises, customers, names, {("C2", "theme_support")}, 2)
+    praised = _praised(known, customers, top, raises, names)
+    assert praised.tolist() == [[False, False, False], [True, False, False]]
+    kept, values = _passing_over(top, raises, praised, 2)
     assert kept.tolist() == [[0, 1], [1, 2]] and values.tolist() == [[0.4, 0.3], [0.3, 0.1]]
     # a mention that lowers the risk quotes the latest mention, praise included
     lowers = -raises
-    assert _praised(known, customers, top, lowers, names) == set()
+    assert not _praised(known, customers, top, lowers, names).any()
     assert _quotes(known, customers, top, names, lowers)[("C1", "theme_support")]["quote"] == THANKS
 
 
@@ -225,8 +226,7 @@ def test_a_reason_that_would_mislead_gives_way_to_the_next() -> None:
         [True, True, False, False, False],
         [True, False, True, False, False],
     ]
-    customers = np.array(["C1", "C2", "C3"], dtype=object)
-    kept, values = _passing_over(top, chosen, customers, names, set(), 3, drop)
+    kept, values = _passing_over(top, chosen, drop, 3)
     assert kept.tolist() == [[0, 3, 4], [3, 4, -1], [1, 3, 4]]
     assert values.tolist() == [[0.5, 0.3, 0.2], [0.3, 0.2, 0.0], [0.4, 0.2, 0.1]]
 
@@ -241,3 +241,12 @@ def test_a_sentence_is_said_once() -> None:
     assert [r["feature"] for r in _distinct(said, 3)] == [
         "sentiment_min_90d", "contacts_30d", "tenure_days"
     ]  # fmt: skip
+
+
+def test_a_detractor_is_bad_news_and_a_promoter_or_passive_good_news() -> None:
+    names = ["detractor_last", "tenure_days"]
+    matrix = np.array([[1.0, 100.0], [0.0, 100.0], [1.0, 100.0], [0.0, 100.0]])
+    top = np.array([[0, 1], [0, 1], [0, 1], [0, 1]])
+    chosen = np.array([[0.5, 0.1], [0.5, 0.1], [-0.5, 0.1], [-0.5, 0.1]])
+    # a detractor raising the risk and a non-detractor lowering it read true; the others mislead
+    assert _unreadable(matrix, top, chosen, names)[:, 0].tolist() == [False, True, True, False]
