@@ -948,7 +948,7 @@ def _print_report(report: Report, as_json: bool, csv_path: Path | None) -> None:
     frame = report.rows
     if frame.empty and report.message is not None:
         if as_json:
-            _echo_json({**report.churn_fields(), "message": report.message, "rows": []})
+            _echo_json({**report.answer_fields(), "message": report.message, "rows": []})
         else:
             click.echo(report.message)
     elif csv_path is not None:

@@ -110,9 +110,9 @@ class Report:
         """A churn figure on a store without (enough) churners: say ``message``, not 0 %."""
         return self.churn_data is False
 
-    def churn_fields(self) -> dict[str, Any]:
-        """``churn_data``, and without churn data the message, as the API answers them; for a
-        figure that is not about churn, the message when nobody answered it."""
+    def answer_fields(self) -> dict[str, Any]:
+        """What the API answers beside the rows: for a churn figure ``churn_data``, and without
+        churn data the message; for a survey figure, the message when nobody answered it."""
         if self.churn_data is None:  # a survey figure: why it has no rows, if it has none
             return {"message": self.message} if self.message else {}
         if self.churn_data is False:

@@ -52,7 +52,7 @@ def metric(
         level=level,
     )
     report = run_metric(state.store, request)
-    return {"metric": metric, "rows": report.records, **report.churn_fields()}
+    return {"metric": metric, "rows": report.records, **report.answer_fields()}
 
 
 @router.get(
@@ -67,7 +67,7 @@ def drivers(
     state: Service = Depends(service),
 ) -> dict[str, Any]:
     report = run_drivers(state.store, DriverRequest(target), as_of=now())
-    return {"target": target, "rows": report.records, **report.churn_fields()}
+    return {"target": target, "rows": report.records, **report.answer_fields()}
 
 
 @router.get(

@@ -191,12 +191,12 @@ def test_nps_drivers_of_the_demo_world_are_ranked_by_impact(demo: Store) -> None
     report = run_drivers(demo, DriverRequest("nps"), as_of=NOW)
     assert len(report.rows) > 0 and report.churn_data is None
     assert report.rows["impact"].is_monotonic_increasing
-    assert report.churn_fields() == {}
+    assert report.answer_fields() == {}
 
 
 def test_churn_drivers_of_the_demo_world_count_tenure_to_the_day_asked(demo: Store) -> None:
     report = run_drivers(demo, DriverRequest("churn"), as_of=NOW)
-    assert report.churn_data is True and report.churn_fields() == {"churn_data": True}
+    assert report.churn_data is True and report.answer_fields() == {"churn_data": True}
     assert len(report.rows) > 0
     assert report.rows["excess_churn_comparable"].is_monotonic_decreasing
 
@@ -211,7 +211,7 @@ NO_THEMES_NOR_FEEDBACK = (
 def test_drivers_on_the_first_day_say_what_is_missing(store: Store) -> None:
     churn = run_drivers(store, DriverRequest("churn"), as_of=NOW)
     assert churn.rows.empty and churn.churn_data is False
-    assert churn.churn_fields() == {"churn_data": False, "message": churn.message}
+    assert churn.answer_fields() == {"churn_data": False, "message": churn.message}
     with pytest.raises(ConfigError, match=NO_THEMES_NOR_FEEDBACK):
         run_drivers(store, DriverRequest("nps"), as_of=NOW)
 
@@ -255,5 +255,5 @@ def test_alerts_on_the_first_day_say_nothing_is_analysed_yet(store: Store) -> No
 def test_a_report_answers_churn_data_only_for_churn_figures(
     report: Report, fields: dict[str, Any]
 ) -> None:
-    assert report.churn_fields() == fields
+    assert report.answer_fields() == fields
     assert report.has_no_churn_data is (fields.get("churn_data") is False)
