@@ -91,7 +91,7 @@ async function api(path, { method = "GET", body, accept, withKey } = {}) {
   try {
     response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (error) {
-    throw new ApiError(0, String(error));
+    throw new ApiError(0, t("error.network")); // no answer at all: said in the reader's language
   }
   if (!response.ok) {
     // The API's own words (its one error shape's detail); the status when a body is not that.
@@ -178,17 +178,23 @@ function screen(title, ...content) {
   return heading;
 }
 function failed(error) { return h("p", { class: "error", role: "alert" }, t("error.load", { detail: error.detail || String(error) })); }
-// The one message of a write that failed, in its place: the next failure replaces it and a
-// success clears it, so repeated tries never stack messages.
-// Its place is no error until one happens (an empty, hidden "error" would read as one).
-function writeProblem() {
-  const box = h("p", { class: "write-error", role: "alert", hidden: true });
+// The one message of a control that failed (a write, "more", the export) or of a part of a
+// screen, in its place: the next failure replaces it and a success clears it, so repeated
+// tries never stack messages. Its place is no error until one happens (an empty, hidden
+// "error" would read as one). `words` is the message's key, the API's words in its {detail};
+// show() also takes a whole message.
+function problemSlot(words, props = {}) {
+  const box = h("p", { role: "alert", hidden: true, ...props });
   return {
     box,
-    show(error) { box.textContent = t("error.save", { detail: error.detail || String(error) }); box.classList.add("error"); box.hidden = false; },
+    show(error) {
+      box.textContent = typeof error === "string" ? error : t(words, { detail: error.detail || String(error) });
+      box.classList.add("error"); box.hidden = false;
+    },
     clear() { box.textContent = ""; box.classList.remove("error"); box.hidden = true; },
   };
 }
+function writeProblem() { return problemSlot("error.save", { class: "write-error" }); }
 function loading() { return h("p", { class: "muted" }, t("loading")); }
 
 // --- charts -------------------------------------------------------------------------------
@@ -439,9 +445,13 @@ async function theme(themeId) {
     cursor = result.next;
     more.hidden = !cursor;
   };
-  more.addEventListener("click", () => page().catch((error) => comments.append(failed(error))));
+  // A page of comments that fails says so once, under them; the next page that comes clears it.
+  const commentsProblem = problemSlot("error.load", { id: "theme-comments-error" });
+  more.after(commentsProblem.box);
+  const load = () => page().then(() => commentsProblem.clear(), (error) => commentsProblem.show(error));
+  more.addEventListener("click", load);
+  await load();
   try {
-    await page();
     const list = await api(`/v1/at-risk?${query({ theme: themeId, band: ["high", "medium"], limit: 15, lang: state.lang })}`);
     customers.replaceChildren(list.items.length ? h("table", {}, h("tbody", {}, list.items.map((item) => h("tr", {},
       h("th", { scope: "row" }, h("a", { href: `#/customers/${encodeURIComponent(item.customer_id)}` }, item.customer_id)),
@@ -515,7 +525,8 @@ async function worklist() {
   const summary = h("div", { class: "card", id: "worklist-summary" });
   const body = h("div", {}, loading());
   const overdue = h("p", { id: "worklist-overdue", role: "status", hidden: true });
-  screen(t("worklist.title"), form, overdue, summary, body);
+  const exportProblem = problemSlot("error.export", { id: "worklist-csv-error" });
+  screen(t("worklist.title"), form, exportProblem.box, overdue, summary, body);
   let themeOptions = [];
   try { themeOptions = (await api("/v1/themes")).themes; } catch (error) { /* the list still works */ }
   form.replaceChildren(
@@ -527,9 +538,13 @@ async function worklist() {
     h("label", {}, t("worklist.owner"), h("input", { name: "owner", value: choice.owner, size: 12 })),
     h("button", { class: "primary", type: "submit" }, t("worklist.show")),
     h("button", { type: "button", id: "worklist-csv", onclick: async () => {
-      const response = await api(`/v1/worklist?${query({ ...params(), lang: state.lang })}`, { accept: "text/csv" });
-      const link = h("a", { href: URL.createObjectURL(await response.blob()), download: "worklist.csv" });
-      document.body.append(link); link.click(); link.remove();
+      // fetched, not followed: a refusal is said here, never opened as a page of JSON
+      try {
+        const response = await api(`/v1/worklist?${query({ ...params(), lang: state.lang })}`, { accept: "text/csv" });
+        const link = h("a", { href: URL.createObjectURL(await response.blob()), download: "worklist.csv" });
+        document.body.append(link); link.click(); link.remove();
+        exportProblem.clear();
+      } catch (error) { exportProblem.show(error); }
     } }, t("worklist.csv")));
   const params = () => {
     const values = Object.fromEntries(new FormData(form));
