@@ -148,23 +148,24 @@ function signOut(message) {
 
 function showSignIn(message) {
   frame();
-  const error = h("p", { class: "error", role: "alert", id: "signin-error" }, message || "");
+  const problem = problemSlot("signin.failed", { id: "signin-error" });
+  if (message) problem.show(message);
   const input = h("input", { id: "signin-key", type: "password", autocomplete: "off", required: true, "aria-describedby": "signin-error" });
   const form = h("form", { class: "stack", onsubmit: async (event) => {
     event.preventDefault();
-    error.textContent = "";
+    problem.clear();
     try {
       state.config = await api("/v1/config", { withKey: input.value.trim() });
       sessionStorage.setItem("cxml-key", input.value.trim());
       if (!location.hash || location.hash === "#/signin") location.hash = "#/overview";
       else route();
     } catch (failure) {
-      error.textContent = failure.status === 401 ? t("signin.bad") : failure.status === 403 ? t("signin.scope") : t("signin.unreachable", { detail: failure.detail });
+      problem.show(failure.status === 401 ? t("signin.bad") : failure.status === 403 ? t("signin.scope") : failure);
       input.focus();
     }
   } },
   h("label", { for: "signin-key" }, t("signin.key")), input, " ", h("button", { class: "primary", type: "submit" }, t("signin.submit")));
-  screen(t("signin.title"), h("section", { class: "card signin" }, h("p", {}, t("signin.intro")), form, error));
+  screen(t("signin.title"), h("section", { class: "card signin" }, h("p", {}, t("signin.intro")), form, problem.box));
   input.focus();
 }
 
@@ -842,7 +843,13 @@ async function route() {
   frame();
   if (!key()) { showSignIn(); return; }
   if (!state.config) {
-    try { state.config = await api("/v1/config"); } catch (error) { if (error.status === 403) { signOut(t("signin.scope")); return; } }
+    try { state.config = await api("/v1/config"); } catch (error) {
+      // 401: api() has signed out already. Without the config the page cannot know what the
+      // key may do, so no screen is drawn on a guess: the failure is said in its place.
+      if (error.status === 403) signOut(t("signin.scope"));
+      else if (error.status !== 401) screen(t("app.title"), failed(error));
+      return;
+    }
   }
   const [name, ...rest] = location.hash.replace(/^#\/?/, "").split("?")[0].split("/");
   const id = decodeURIComponent(rest.join("/"));

@@ -159,3 +159,66 @@ def test_a_failing_control_shows_one_current_message_and_success_clears_it(
     expect(messages).to_have_count(0)
     expect(page.locator(control.place)).to_be_hidden()
     assert errors == []
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_sign_in_and_the_config_say_one_failure_at_a_time(
+    served_sqlite_world: dict[str, Any], chromium: Any, lang: str
+) -> None:
+    from playwright.sync_api import expect
+
+    served = served_sqlite_world
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.add_init_script(f"localStorage.setItem('cxml-lang', '{lang}')")
+    page.goto(served["base"] + "/")
+    page.wait_for_selector("#signin-key")
+    messages = page.locator("main .error")
+    assert messages.count() == 0  # a sign-in nobody has tried yet shows no error
+    said = SIGN_IN[lang]
+
+    def sign_in(key: str) -> None:
+        page.fill("#signin-key", key)
+        page.click(".signin button[type=submit]")
+
+    # no answer, then a key that is not valid: one message each, the latest
+    page.route("**/v1/config", lambda route: route.abort())
+    sign_in(served["keys"]["read"])
+    expect(messages).to_have_text([said["network"]])
+    page.unroute("**/v1/config")
+    sign_in("cxml_nope_nope")
+    expect(messages).to_have_text([said["bad"]])
+    sign_in(served["keys"]["read"])
+    page.wait_for_selector("#kpi-at-risk")
+    expect(messages).to_have_count(0)
+
+    # signed in, the config fails (a 500): said in place of a screen drawn on a guess
+    page.route("**/v1/config", lambda route: route.fulfill(status=500, json=INTERNAL))
+    page.reload()
+    expect(messages).to_have_text([said["config"]])
+    assert page.locator("#kpi-at-risk").count() == 0
+    page.unroute("**/v1/config")
+    page.reload()
+    page.wait_for_selector("#kpi-at-risk")
+    expect(messages).to_have_count(0)
+    assert errors == []
+
+
+#: What sign-in and a failed config say, per language.
+SIGN_IN = {
+    "en": {
+        "network": "Could not sign in: no answer from the server; "
+        "check the connection and try again",
+        "bad": "That key is not valid: check it, or ask an admin for a new one "
+        "(cxml keys create --scope read).",
+        "config": f"Could not load this: {INTERNAL['detail']}",
+    },
+    "ja": {
+        "network": "サインインできませんでした："
+        "サーバーから応答がありません。接続を確認して、もう一度お試しください",
+        "bad": "このキーは無効です。確認するか、管理者に新しいキーを依頼してください"
+        "（cxml keys create --scope read）。",
+        "config": f"読み込めませんでした：{INTERNAL['detail']}",
+    },
+}
