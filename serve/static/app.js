@@ -309,7 +309,8 @@ async function overview() {
   const filters = { period: "month", channel: "", language: "", segment: "", value: "", ...saved };
   const body = h("div", {}, loading());
   const form = h("form", { class: "filters", "aria-label": t("overview.title") });
-  screen(t("overview.title"), form, body);
+  const part = problemSlot("error.part", { id: "overview-part-error" });
+  screen(t("overview.title"), form, part.box, body);
   const customerSegments = (state.config && state.config.segments) || [];
   // a survey's columns kept with each response (journey stage, plan) filter NPS, CSAT and CES
   const segments = [...new Set([...customerSegments, ...((state.config && state.config.response_segments) || [])])].sort();
@@ -319,7 +320,7 @@ async function overview() {
     const split = await api(`/v1/metrics/nps?${query({ by: ["channel", "language"] })}`);
     channels = [...new Set(split.rows.map((r) => r.channel))].sort();
     languages = [...new Set(split.rows.map((r) => r.language).filter(Boolean))].sort();
-  } catch (error) { /* filters stay empty */ }
+  } catch (error) { part.show(error); } // the filters offer what they can, and say so
   form.replaceChildren(
     h("label", {}, t("overview.period"), h("select", { name: "period" }, options([["month", t("overview.month")], ["week", t("overview.week")]], filters.period))),
     h("label", {}, t("overview.channel"), h("select", { name: "channel" }, options([["", t("overview.all")], ...channels.map((c) => [c, c])], filters.channel))),
@@ -392,7 +393,7 @@ async function overview() {
       }));
       lineChart(box, { periods, lines, range, title: t("overview.chart", { metric: t(titleKey), period: periodName }) });
     }
-  } catch (error) { body.replaceChildren(failed(error)); }
+  } catch (error) { part.clear(); body.replaceChildren(failed(error)); } // one message: the screen's
 }
 
 // --- themes -------------------------------------------------------------------------------
@@ -502,12 +503,12 @@ function followUpCell(item, row) {
 }
 
 // Open follow-ups past their due date, by id (their due date): the badge counts them, their
-// rows are marked. A key without the right to read them gets no badge.
-async function overdueFollowUps() {
+// rows are marked. When they cannot be read there is no badge, and `part` says why.
+async function overdueFollowUps(part) {
   try {
     const { items } = await api("/v1/follow-ups?overdue=true");
     return new Map(items.map((item) => [item.follow_up_id, item.due_at]));
-  } catch (error) { return new Map(); }
+  } catch (error) { part.show(error); return new Map(); }
 }
 function overdueMark(follow) {
   const due = follow.status === "open" && state.overdue && state.overdue.get(follow.follow_up_id);
@@ -527,9 +528,10 @@ async function worklist() {
   const body = h("div", {}, loading());
   const overdue = h("p", { id: "worklist-overdue", role: "status", hidden: true });
   const exportProblem = problemSlot("error.export", { id: "worklist-csv-error" });
-  screen(t("worklist.title"), form, exportProblem.box, overdue, summary, body);
+  const part = problemSlot("error.part", { id: "worklist-part-error" });
+  screen(t("worklist.title"), form, exportProblem.box, part.box, overdue, summary, body);
   let themeOptions = [];
-  try { themeOptions = (await api("/v1/themes")).themes; } catch (error) { /* the list still works */ }
+  try { themeOptions = (await api("/v1/themes")).themes; } catch (error) { part.show(error); } // the list still works
   form.replaceChildren(
     h("label", {}, t("worklist.capacity"), h("input", { name: "capacity", type: "number", min: 1, max: 5000, value: choice.capacity, required: true })),
     h("label", {}, t("worklist.theme"), h("select", { name: "theme" }, h("option", { value: "" }, t("worklist.anytheme")),
@@ -557,7 +559,7 @@ async function worklist() {
     worklist();
   });
   try {
-    state.overdue = await overdueFollowUps();
+    state.overdue = await overdueFollowUps(part);
     overdueBadge(overdue);
     const list = await api(`/v1/worklist?${query({ ...params(), lang: state.lang })}`);
     if (list.currency && state.config) state.config.currency = list.currency;
@@ -570,7 +572,7 @@ async function worklist() {
     h("p", { id: "worklist-totals" }, list.expected_saved != null
       ? t("worklist.totals", { count: number(list.items.length), risk: money(list.revenue_at_risk), saved: money(list.expected_saved) })
       : t("worklist.totals.nosaved", { count: number(list.items.length), risk: money(list.revenue_at_risk) })));
-    if (!list.items.length) { body.replaceChildren(h("p", { class: "muted", id: "worklist-empty" }, await whyEmpty())); return; }
+    if (!list.items.length) { body.replaceChildren(h("p", { class: "muted", id: "worklist-empty" }, await whyEmpty(part))); return; }
     const head = h("tr", {}, ["worklist.rank", "worklist.customer", "worklist.risk", "worklist.atrisk", "worklist.saved", "worklist.why", "worklist.followup"]
       .map((k, i) => h("th", { scope: "col", class: i === 0 || i === 3 || i === 4 ? "num" : null }, t(k))));
     const rows = list.items.map((item, n) => {
@@ -587,7 +589,7 @@ async function worklist() {
     });
     body.replaceChildren(h("section", { class: "card" }, h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t("worklist.title") },
       h("table", { id: "worklist-table" }, h("thead", {}, head), h("tbody", {}, rows)))));
-  } catch (error) { body.replaceChildren(failed(error)); }
+  } catch (error) { part.clear(); body.replaceChildren(failed(error)); } // one message: the screen's
 }
 
 // How the worklist is ranked by who a call moves (uplift), or why it is still ranked by risk.
@@ -621,12 +623,13 @@ function emptyWords(list) {
 }
 
 // What is missing when the worklist is empty, and what to do next: no customers, no churn
-// model, no scores yet (the at-risk list says which), or only the filters.
-async function whyEmpty() {
+// model, no scores yet (the at-risk list says which), or only the filters. When the at-risk
+// list cannot be read, what the worklist says, and `part` says why there is no more.
+async function whyEmpty(part) {
   try {
     const list = await api(`/v1/at-risk?${query({ limit: 1 })}`);
     if (!list.items.length && list.empty_reason !== "no_match") return emptyWords(list);
-  } catch (error) { /* say what the list says */ }
+  } catch (error) { part.show(error); }
   return t("worklist.empty");
 }
 
@@ -649,13 +652,14 @@ function intentName(intent) {
   return intent.intent === "leave" && intent.kind ? t("intent.leave", { kind: kindName(intent.kind) }) : intent.intent;
 }
 
-// The corrections in force for a customer's comments, by feedback id (with the kinds allowed).
-async function customerCorrections(customerId) {
+// The corrections in force for a customer's comments, by feedback id (with the kinds allowed);
+// none when they cannot be read, and `part` says so.
+async function customerCorrections(customerId, part) {
   try {
     const answer = await api(`/v1/intent-corrections?${query({ intent: "leave", customer_id: customerId })}`);
     state.kinds = answer.kinds;
     return Object.fromEntries(answer.items.map((c) => [c.feedback_id, c]));
-  } catch (error) { return {}; }
+  } catch (error) { part.show(error); return {}; }
 }
 
 function correctionWords(correction) {
@@ -695,7 +699,8 @@ function intentControl(feedbackId, detectedKind, correction) {
 
 async function customer(customerId) {
   const body = h("div", {}, loading());
-  screen(t("customer.title", { id: customerId }), body);
+  const part = problemSlot("error.part", { id: "customer-part-error" });
+  screen(t("customer.title", { id: customerId }), part.box, body);
   let story;
   try {
     story = await api(`/v1/customers/${encodeURIComponent(customerId)}?${query({ lang: state.lang, timeline_limit: 300 })}`);
@@ -739,7 +744,7 @@ async function customer(customerId) {
   // A key that cannot record follow-ups reads them, and is told why there is no form.
   const newFollowUp = can(ACT) ? [h("h2", {}, t("customer.newfollowup")), form]
     : [h("p", { class: "note", id: "follow-up-readonly" }, t("customer.readonly"))];
-  const corrections = await customerCorrections(customerId);
+  const corrections = await customerCorrections(customerId, part);
   const timeline = h("ul", { class: "timeline", id: "conversation" }, story.timeline.map((event) => {
     const sentiment = event.sentiment_label;
     const scores = [["NPS", event.nps], ["CSAT", event.csat], ["CES", event.ces]].filter(([, v]) => v != null).map(([n, v]) => `${n} ${v}`).join(" · ");

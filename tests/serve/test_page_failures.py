@@ -222,3 +222,68 @@ SIGN_IN = {
         "config": f"読み込めませんでした：{INTERNAL['detail']}",
     },
 }
+
+
+def _a_customer_at_risk(served: dict[str, Any]) -> str:
+    with httpx.Client(
+        base_url=served["base"], headers={"X-API-Key": served["keys"]["read"]}, timeout=60
+    ) as api:
+        return str(api.get("/v1/at-risk", params={"limit": 1}).json()["items"][0]["customer_id"])
+
+
+@pytest.mark.parametrize(
+    ("lang", "screen", "ready", "requested", "fails", "says"),
+    [
+        (
+            "en",
+            "#/",
+            "#kpi-at-risk",
+            lambda url: "/v1/metrics/nps?by=channel&by=language" in url,  # filter choices
+            lambda route: route.fulfill(status=500, json=INTERNAL),
+            "Part of this page could not be loaded (the rest is shown): " + INTERNAL["detail"],
+        ),
+        (
+            "ja",
+            "#/worklist",
+            "#worklist-table tbody tr",
+            lambda url: url.endswith("/v1/themes"),  # the theme filter's choices
+            lambda route: route.abort(),
+            "このページの一部を読み込めませんでした（ほかは表示しています）："
+            "サーバーから応答がありません。接続を確認して、もう一度お試しください",
+        ),
+        (
+            "en",
+            "#/customers/{customer}",
+            "#conversation li",
+            lambda url: "/v1/intent-corrections?" in url,  # the corrections in force
+            lambda route: route.fulfill(status=500, json=INTERNAL),
+            "Part of this page could not be loaded (the rest is shown): " + INTERNAL["detail"],
+        ),
+    ],
+    ids=["overview filters", "worklist themes", "customer corrections"],
+)
+def test_a_screen_says_once_what_it_could_not_load_and_shows_the_rest(
+    served_sqlite_world: dict[str, Any],
+    chromium: Any,
+    lang: str,
+    screen: str,
+    ready: str,
+    requested: Callable[[str], bool],
+    fails: Callable[[Any], None],
+    says: str,
+) -> None:
+    from playwright.sync_api import expect
+
+    served = served_sqlite_world
+    page, errors = _signed_in(chromium, served, lang)
+    screen = screen.format(customer=_a_customer_at_risk(served))
+
+    page.route(requested, fails)
+    page.goto(f"{served['base']}/{screen}")
+    page.wait_for_selector(ready)  # the rest is shown…
+    expect(page.locator("main .error")).to_have_text([says])  # …and what is not, said once
+    page.unroute(requested)
+    page.reload()
+    page.wait_for_selector(ready)
+    expect(page.locator("main .error")).to_have_count(0)
+    assert errors == []
