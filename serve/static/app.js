@@ -91,7 +91,7 @@ async function api(path, { method = "GET", body, accept, withKey } = {}) {
   try {
     response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (error) {
-    throw new ApiError(0, String(error));
+    throw new ApiError(0, t("error.network")); // no answer at all: said in the reader's language
   }
   if (!response.ok) {
     // The API's own words (its one error shape's detail); the status when a body is not that.
@@ -148,23 +148,24 @@ function signOut(message) {
 
 function showSignIn(message) {
   frame();
-  const error = h("p", { class: "error", role: "alert", id: "signin-error" }, message || "");
+  const problem = problemSlot("signin.failed", { id: "signin-error" });
+  if (message) problem.show(message);
   const input = h("input", { id: "signin-key", type: "password", autocomplete: "off", required: true, "aria-describedby": "signin-error" });
   const form = h("form", { class: "stack", onsubmit: async (event) => {
     event.preventDefault();
-    error.textContent = "";
+    problem.clear();
     try {
       state.config = await api("/v1/config", { withKey: input.value.trim() });
       sessionStorage.setItem("cxml-key", input.value.trim());
       if (!location.hash || location.hash === "#/signin") location.hash = "#/overview";
       else route();
     } catch (failure) {
-      error.textContent = failure.status === 401 ? t("signin.bad") : failure.status === 403 ? t("signin.scope") : t("signin.unreachable", { detail: failure.detail });
+      problem.show(failure.status === 401 ? t("signin.bad") : failure.status === 403 ? t("signin.scope") : failure);
       input.focus();
     }
   } },
   h("label", { for: "signin-key" }, t("signin.key")), input, " ", h("button", { class: "primary", type: "submit" }, t("signin.submit")));
-  screen(t("signin.title"), h("section", { class: "card signin" }, h("p", {}, t("signin.intro")), form, error));
+  screen(t("signin.title"), h("section", { class: "card signin" }, h("p", {}, t("signin.intro")), form, problem.box));
   input.focus();
 }
 
@@ -178,17 +179,23 @@ function screen(title, ...content) {
   return heading;
 }
 function failed(error) { return h("p", { class: "error", role: "alert" }, t("error.load", { detail: error.detail || String(error) })); }
-// The one message of a write that failed, in its place: the next failure replaces it and a
-// success clears it, so repeated tries never stack messages.
-// Its place is no error until one happens (an empty, hidden "error" would read as one).
-function writeProblem() {
-  const box = h("p", { class: "write-error", role: "alert", hidden: true });
+// The one message of a control that failed (a write, "more", the export) or of a part of a
+// screen, in its place: the next failure replaces it and a success clears it, so repeated
+// tries never stack messages. Its place is no error until one happens (an empty, hidden
+// "error" would read as one). `words` is the message's key, the API's words in its {detail};
+// show() also takes a whole message.
+function problemSlot(words, props = {}) {
+  const box = h("p", { role: "alert", hidden: true, ...props });
   return {
     box,
-    show(error) { box.textContent = t("error.save", { detail: error.detail || String(error) }); box.classList.add("error"); box.hidden = false; },
+    show(error) {
+      box.textContent = typeof error === "string" ? error : t(words, { detail: error.detail || String(error) });
+      box.classList.add("error"); box.hidden = false;
+    },
     clear() { box.textContent = ""; box.classList.remove("error"); box.hidden = true; },
   };
 }
+function writeProblem() { return problemSlot("error.save", { class: "write-error" }); }
 function loading() { return h("p", { class: "muted" }, t("loading")); }
 
 // --- charts -------------------------------------------------------------------------------
@@ -302,7 +309,8 @@ async function overview() {
   const filters = { period: "month", channel: "", language: "", segment: "", value: "", ...saved };
   const body = h("div", {}, loading());
   const form = h("form", { class: "filters", "aria-label": t("overview.title") });
-  screen(t("overview.title"), form, body);
+  const part = problemSlot("error.part", { id: "overview-part-error" });
+  screen(t("overview.title"), form, part.box, body);
   const customerSegments = (state.config && state.config.segments) || [];
   // a survey's columns kept with each response (journey stage, plan) filter NPS, CSAT and CES
   const segments = [...new Set([...customerSegments, ...((state.config && state.config.response_segments) || [])])].sort();
@@ -312,7 +320,7 @@ async function overview() {
     const split = await api(`/v1/metrics/nps?${query({ by: ["channel", "language"] })}`);
     channels = [...new Set(split.rows.map((r) => r.channel))].sort();
     languages = [...new Set(split.rows.map((r) => r.language).filter(Boolean))].sort();
-  } catch (error) { /* filters stay empty */ }
+  } catch (error) { part.show(error); } // the filters offer what they can, and say so
   form.replaceChildren(
     h("label", {}, t("overview.period"), h("select", { name: "period" }, options([["month", t("overview.month")], ["week", t("overview.week")]], filters.period))),
     h("label", {}, t("overview.channel"), h("select", { name: "channel" }, options([["", t("overview.all")], ...channels.map((c) => [c, c])], filters.channel))),
@@ -385,7 +393,7 @@ async function overview() {
       }));
       lineChart(box, { periods, lines, range, title: t("overview.chart", { metric: t(titleKey), period: periodName }) });
     }
-  } catch (error) { body.replaceChildren(failed(error)); }
+  } catch (error) { part.clear(); body.replaceChildren(failed(error)); } // one message: the screen's
 }
 
 // --- themes -------------------------------------------------------------------------------
@@ -439,9 +447,13 @@ async function theme(themeId) {
     cursor = result.next;
     more.hidden = !cursor;
   };
-  more.addEventListener("click", () => page().catch((error) => comments.append(failed(error))));
+  // A page of comments that fails says so once, under them; the next page that comes clears it.
+  const commentsProblem = problemSlot("error.load", { id: "theme-comments-error" });
+  more.after(commentsProblem.box);
+  const load = () => page().then(() => commentsProblem.clear(), (error) => commentsProblem.show(error));
+  more.addEventListener("click", load);
+  await load();
   try {
-    await page();
     const list = await api(`/v1/at-risk?${query({ theme: themeId, band: ["high", "medium"], limit: 15, lang: state.lang })}`);
     customers.replaceChildren(list.items.length ? h("table", {}, h("tbody", {}, list.items.map((item) => h("tr", {},
       h("th", { scope: "row" }, h("a", { href: `#/customers/${encodeURIComponent(item.customer_id)}` }, item.customer_id)),
@@ -491,12 +503,12 @@ function followUpCell(item, row) {
 }
 
 // Open follow-ups past their due date, by id (their due date): the badge counts them, their
-// rows are marked. A key without the right to read them gets no badge.
-async function overdueFollowUps() {
+// rows are marked. When they cannot be read there is no badge, and `part` says why.
+async function overdueFollowUps(part) {
   try {
     const { items } = await api("/v1/follow-ups?overdue=true");
     return new Map(items.map((item) => [item.follow_up_id, item.due_at]));
-  } catch (error) { return new Map(); }
+  } catch (error) { part.show(error); return new Map(); }
 }
 function overdueMark(follow) {
   const due = follow.status === "open" && state.overdue && state.overdue.get(follow.follow_up_id);
@@ -515,9 +527,11 @@ async function worklist() {
   const summary = h("div", { class: "card", id: "worklist-summary" });
   const body = h("div", {}, loading());
   const overdue = h("p", { id: "worklist-overdue", role: "status", hidden: true });
-  screen(t("worklist.title"), form, overdue, summary, body);
+  const exportProblem = problemSlot("error.export", { id: "worklist-csv-error" });
+  const part = problemSlot("error.part", { id: "worklist-part-error" });
+  screen(t("worklist.title"), form, exportProblem.box, part.box, overdue, summary, body);
   let themeOptions = [];
-  try { themeOptions = (await api("/v1/themes")).themes; } catch (error) { /* the list still works */ }
+  try { themeOptions = (await api("/v1/themes")).themes; } catch (error) { part.show(error); } // the list still works
   form.replaceChildren(
     h("label", {}, t("worklist.capacity"), h("input", { name: "capacity", type: "number", min: 1, max: 5000, value: choice.capacity, required: true })),
     h("label", {}, t("worklist.theme"), h("select", { name: "theme" }, h("option", { value: "" }, t("worklist.anytheme")),
@@ -527,9 +541,13 @@ async function worklist() {
     h("label", {}, t("worklist.owner"), h("input", { name: "owner", value: choice.owner, size: 12 })),
     h("button", { class: "primary", type: "submit" }, t("worklist.show")),
     h("button", { type: "button", id: "worklist-csv", onclick: async () => {
-      const response = await api(`/v1/worklist?${query({ ...params(), lang: state.lang })}`, { accept: "text/csv" });
-      const link = h("a", { href: URL.createObjectURL(await response.blob()), download: "worklist.csv" });
-      document.body.append(link); link.click(); link.remove();
+      // fetched, not followed: a refusal is said here, never opened as a page of JSON
+      try {
+        const response = await api(`/v1/worklist?${query({ ...params(), lang: state.lang })}`, { accept: "text/csv" });
+        const link = h("a", { href: URL.createObjectURL(await response.blob()), download: "worklist.csv" });
+        document.body.append(link); link.click(); link.remove();
+        exportProblem.clear();
+      } catch (error) { exportProblem.show(error); }
     } }, t("worklist.csv")));
   const params = () => {
     const values = Object.fromEntries(new FormData(form));
@@ -541,7 +559,7 @@ async function worklist() {
     worklist();
   });
   try {
-    state.overdue = await overdueFollowUps();
+    state.overdue = await overdueFollowUps(part);
     overdueBadge(overdue);
     const list = await api(`/v1/worklist?${query({ ...params(), lang: state.lang })}`);
     if (list.currency && state.config) state.config.currency = list.currency;
@@ -554,7 +572,7 @@ async function worklist() {
     h("p", { id: "worklist-totals" }, list.expected_saved != null
       ? t("worklist.totals", { count: number(list.items.length), risk: money(list.revenue_at_risk), saved: money(list.expected_saved) })
       : t("worklist.totals.nosaved", { count: number(list.items.length), risk: money(list.revenue_at_risk) })));
-    if (!list.items.length) { body.replaceChildren(h("p", { class: "muted", id: "worklist-empty" }, await whyEmpty())); return; }
+    if (!list.items.length) { body.replaceChildren(h("p", { class: "muted", id: "worklist-empty" }, await whyEmpty(part))); return; }
     const head = h("tr", {}, ["worklist.rank", "worklist.customer", "worklist.risk", "worklist.atrisk", "worklist.saved", "worklist.why", "worklist.followup"]
       .map((k, i) => h("th", { scope: "col", class: i === 0 || i === 3 || i === 4 ? "num" : null }, t(k))));
     const rows = list.items.map((item, n) => {
@@ -571,7 +589,7 @@ async function worklist() {
     });
     body.replaceChildren(h("section", { class: "card" }, h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t("worklist.title") },
       h("table", { id: "worklist-table" }, h("thead", {}, head), h("tbody", {}, rows)))));
-  } catch (error) { body.replaceChildren(failed(error)); }
+  } catch (error) { part.clear(); body.replaceChildren(failed(error)); } // one message: the screen's
 }
 
 // How the worklist is ranked by who a call moves (uplift), or why it is still ranked by risk.
@@ -605,12 +623,13 @@ function emptyWords(list) {
 }
 
 // What is missing when the worklist is empty, and what to do next: no customers, no churn
-// model, no scores yet (the at-risk list says which), or only the filters.
-async function whyEmpty() {
+// model, no scores yet (the at-risk list says which), or only the filters. When the at-risk
+// list cannot be read, what the worklist says, and `part` says why there is no more.
+async function whyEmpty(part) {
   try {
     const list = await api(`/v1/at-risk?${query({ limit: 1 })}`);
     if (!list.items.length && list.empty_reason !== "no_match") return emptyWords(list);
-  } catch (error) { /* say what the list says */ }
+  } catch (error) { part.show(error); }
   return t("worklist.empty");
 }
 
@@ -633,13 +652,14 @@ function intentName(intent) {
   return intent.intent === "leave" && intent.kind ? t("intent.leave", { kind: kindName(intent.kind) }) : intent.intent;
 }
 
-// The corrections in force for a customer's comments, by feedback id (with the kinds allowed).
-async function customerCorrections(customerId) {
+// The corrections in force for a customer's comments, by feedback id (with the kinds allowed);
+// none when they cannot be read, and `part` says so.
+async function customerCorrections(customerId, part) {
   try {
     const answer = await api(`/v1/intent-corrections?${query({ intent: "leave", customer_id: customerId })}`);
     state.kinds = answer.kinds;
     return Object.fromEntries(answer.items.map((c) => [c.feedback_id, c]));
-  } catch (error) { return {}; }
+  } catch (error) { part.show(error); return {}; }
 }
 
 function correctionWords(correction) {
@@ -679,7 +699,8 @@ function intentControl(feedbackId, detectedKind, correction) {
 
 async function customer(customerId) {
   const body = h("div", {}, loading());
-  screen(t("customer.title", { id: customerId }), body);
+  const part = problemSlot("error.part", { id: "customer-part-error" });
+  screen(t("customer.title", { id: customerId }), part.box, body);
   let story;
   try {
     story = await api(`/v1/customers/${encodeURIComponent(customerId)}?${query({ lang: state.lang, timeline_limit: 300 })}`);
@@ -723,7 +744,7 @@ async function customer(customerId) {
   // A key that cannot record follow-ups reads them, and is told why there is no form.
   const newFollowUp = can(ACT) ? [h("h2", {}, t("customer.newfollowup")), form]
     : [h("p", { class: "note", id: "follow-up-readonly" }, t("customer.readonly"))];
-  const corrections = await customerCorrections(customerId);
+  const corrections = await customerCorrections(customerId, part);
   const timeline = h("ul", { class: "timeline", id: "conversation" }, story.timeline.map((event) => {
     const sentiment = event.sentiment_label;
     const scores = [["NPS", event.nps], ["CSAT", event.csat], ["CES", event.ces]].filter(([, v]) => v != null).map(([n, v]) => `${n} ${v}`).join(" · ");
@@ -827,7 +848,13 @@ async function route() {
   frame();
   if (!key()) { showSignIn(); return; }
   if (!state.config) {
-    try { state.config = await api("/v1/config"); } catch (error) { if (error.status === 403) { signOut(t("signin.scope")); return; } }
+    try { state.config = await api("/v1/config"); } catch (error) {
+      // 401: api() has signed out already. Without the config the page cannot know what the
+      // key may do, so no screen is drawn on a guess: the failure is said in its place.
+      if (error.status === 403) signOut(t("signin.scope"));
+      else if (error.status !== 401) screen(t("app.title"), failed(error));
+      return;
+    }
   }
   const [name, ...rest] = location.hash.replace(/^#\/?/, "").split("?")[0].split("/");
   const id = decodeURIComponent(rest.join("/"));
