@@ -33,6 +33,11 @@ def stats_lines(stats: dict[str, Any]) -> Iterator[str]:
         f"feedback:  {stats['feedback']:,} ({stats['feedback_with_text']:,} with text), "
         f"{stats['feedback_first']} to {stats['feedback_last']}"
     )
+    if stats.get("anonymous_responses"):
+        yield (
+            f"  anonymous responses: {stats['anonymous_responses']:,} (no customer id: not "
+            "counted as customers)"
+        )
     for title, key in (
         ("by channel", "feedback_by_channel"),
         ("by language", "feedback_by_language"),

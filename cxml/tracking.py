@@ -74,6 +74,24 @@ def _registry(settings: Settings) -> Iterator[None]:
         ) from exc
 
 
+def registry_location(settings: Settings) -> str:
+    """The registry's URI as a person can find it: a relative SQLite path (the default,
+    ``sqlite:///mlflow.db``, is the working directory's) with its absolute path beside it, and
+    any password hidden."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    uri = settings.mlflow_tracking_uri
+    parts = urlsplit(uri)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        uri = urlunsplit(parts._replace(netloc=netloc))
+    prefix = "sqlite:///"
+    path = uri[len(prefix) :].split("?", 1)[0] if uri.startswith(prefix) else ""
+    if path and path != ":memory:" and not Path(path).is_absolute():
+        return f"{uri} ({Path(path).resolve()})"
+    return uri
+
+
 def _not_made_yet(settings: Settings) -> bool:
     """True when the tracking URI is a SQLite file that does not exist yet, in a folder that
     does: nothing is registered there, and opening it would create it (an ``mlflow.db`` left
@@ -485,10 +503,16 @@ def _load_churn_version(settings: Settings, version: str) -> Any:
 
 
 def load_churn_champion(settings: Settings) -> tuple[Any, str]:
-    """The champion ChurnPredictor and its version; ModelNotFoundError when none is registered."""
+    """The champion ChurnPredictor and its version; ModelNotFoundError when none is registered
+    (its message says where cxml looked and which command trains one)."""
     version = _alias_version(settings, CHURN_MODEL)
     if version is None:
-        raise ModelNotFoundError("no cxml-churn champion yet: run `cxml train churn` first")
+        raise ModelNotFoundError(
+            f"no cxml-churn champion in the MLflow registry at {registry_location(settings)}: "
+            "train one on the store with `cxml train churn` (or on a table of customers with "
+            "`cxml train churn --customers FILE --label-column COLUMN`), or set "
+            "CXML_MLFLOW_TRACKING_URI to the registry that holds yours"
+        )
     return _load_churn_version(settings, str(version.version)), str(version.version)
 
 
@@ -515,6 +539,16 @@ def load_churn_for_mode(settings: Settings, mode: str) -> tuple[Any, str]:
         else "cxml train churn --as-of DATE"
     )
     raise ModelNotFoundError(f"no cxml-churn version was trained in {mode} mode: run `{how}`")
+
+
+def version_params(settings: Settings, name: str, version: str) -> dict[str, str]:
+    """The params logged by the run behind version ``version`` of ``name`` (for a churn model:
+    its mode and, for a store-mode one, the ``store`` it was trained on)."""
+    mlflow = _mlflow(settings)
+    with _registry(settings):
+        client = mlflow.MlflowClient()
+        run_id = client.get_model_version(name, str(version)).run_id
+        return dict(client.get_run(run_id).data.params)
 
 
 def champion_version(settings: Settings, name: str) -> str | None:

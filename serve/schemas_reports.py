@@ -99,16 +99,48 @@ class BandTotals(BaseModel):
     mean_probability: float
 
 
+class UnscoredCustomers(BaseModel):
+    """Active customers without a score, by why (the three add up to ``unscored_customers``)."""
+
+    joined_after_snapshot: int = Field(
+        description="signed up on or after `scored_as_of`: no scoring run saw them yet"
+    )
+    loaded_after_scoring: int = Field(
+        description="signed up before `scored_as_of`, loaded into the store after the latest "
+        "scoring run"
+    )
+    never_scored: int = Field(
+        description="the rest: every active customer before the first score; later, those "
+        "the runs left out (e.g. when only some were scored one by one through the API)"
+    )
+
+
 class AtRiskSummary(BaseModel):
-    """Active customers per band by their latest score; the totals leave the low band out."""
+    """Active customers per band by their latest score; the totals leave the low band out.
+
+    The bands count scored customers only: ``scored_customers`` of ``active_customers`` (the
+    rest, ``unscored_customers``, are in no band; ``unscored`` says why)."""
 
     churn_data: bool = Field(description="false when the store holds no churn yet")
     message: str | None = Field(description="what to do when there is no churn data")
     bands: list[BandTotals]
-    customers: int
+    customers: int = Field(description="active customers with a score: those in the bands")
     at_risk_customers: int = Field(description="customers outside the low band")
     revenue_at_risk: float = Field(description="outside the low band, in `currency`")
     currency: str
+    store_customers: int = Field(
+        description="customers the store holds, churned included (anonymous survey "
+        "respondents are not customers)"
+    )
+    active_customers: int = Field(description="of them, those who have not churned by today")
+    scored_customers: int = Field(
+        description="active customers with a score (the same as `customers`)"
+    )
+    unscored_customers: int = Field(description="active customers without a score yet")
+    unscored: UnscoredCustomers
+    scored_as_of: date | None = Field(
+        description="the latest as-of date of the scores (null: nothing scored yet)"
+    )
 
 
 class MetricRow(Open):

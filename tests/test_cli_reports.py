@@ -93,6 +93,42 @@ def test_stats_of_a_store_without_feedback_say_what_to_load(
 
 
 @pytest.mark.parametrize(
+    ("answered_by", "customers", "anonymous"),
+    [
+        ("", "customers: 0 (0 active, 0 churned)", 3),  # anonymous answers only
+        ("c1", "customers: 2 (2 active, 0 churned)", 2),  # c1 and c2 loaded, c1 answered
+    ],
+)
+def test_stats_count_anonymous_answers_apart_from_customers(
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+    tmp_path: Path,
+    answered_by: str,
+    customers: str,
+    anonymous: int,
+) -> None:
+    (tmp_path / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
+    (tmp_path / "answers.csv").write_text(
+        "feedback_id,customer_id,created_at,nps\n"
+        f"a1,,2025-01-05,9\na2,,2025-01-06,3\na3,{answered_by},2025-01-07,7\n",
+        encoding="utf-8",
+    )
+    if answered_by:
+        code, _ = cxml(capsys, database_url, "ingest", "customers", str(tmp_path / "customers.csv"))
+        assert code == 0
+    answers = str(tmp_path / "answers.csv")
+    assert cxml(capsys, database_url, "ingest", "feedback", answers, "--anonymous")[0] == 0
+    code, out = cxml(capsys, database_url, "stats")
+    assert code == 0
+    shown_to_a_user(out, as_json=False)
+    lines = out.splitlines()
+    assert lines[0] == customers
+    assert f"  anonymous responses: {anonymous} (no customer id: not counted as customers)" in lines
+    stats = json.loads(cxml(capsys, database_url, "stats", "--json")[1])
+    assert stats["anonymous_responses"] == anonymous and stats["feedback"] == 3
+
+
+@pytest.mark.parametrize(
     "args",
     [
         ["metrics", "nps"],

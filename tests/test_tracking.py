@@ -17,6 +17,7 @@ from cxml.tracking import (
     champion_version,
     load_churn_champion,
     load_text_champion,
+    registry_location,
 )
 from tests.conftest import Trained, working_directory
 
@@ -45,6 +46,23 @@ def test_asking_a_registry_not_made_yet_for_its_champion_makes_none(
         with pytest.raises(ModelNotFoundError, match="cxml train churn"):
             load_churn_champion(settings)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("sqlite:///mlflow.db", "sqlite:///mlflow.db ({folder}/mlflow.db)"),  # the default
+        ("sqlite:///{folder}/mlflow.db", "sqlite:///{folder}/mlflow.db"),
+        ("postgresql://cx:secret@db:5432/mlflow", "postgresql://cx:***@db:5432/mlflow"),
+        ("http://mlflow.internal:5000", "http://mlflow.internal:5000"),
+    ],
+)
+def test_the_registry_is_named_where_a_person_can_find_it(
+    tmp_path: Path, uri: str, shown: str
+) -> None:
+    settings = Settings(mlflow_tracking_uri=uri.format(folder=tmp_path))
+    with working_directory(tmp_path):
+        assert registry_location(settings) == shown.format(folder=tmp_path.resolve())
 
 
 def test_a_registry_out_of_reach_is_an_error_not_a_fresh_install(tmp_path: Path) -> None:

@@ -31,13 +31,15 @@ from cxml.store import Store
 @dataclass(frozen=True)
 class Stats:
     """Counts of customers and feedback (by channel, by language) and of rejects; an empty
-    store counts zeros and has no first or last feedback."""
+    store counts zeros and has no first or last feedback. Customers have a known id: anonymous
+    survey respondents are only counted in ``anonymous_responses``."""
 
     customers: int
     customers_active: int
     customers_churned: int
     feedback: int
     feedback_with_text: int
+    anonymous_responses: int  # feedback of anonymous survey respondents: no customers
     feedback_by_channel: dict[str, int]
     feedback_by_language: dict[str, int]
     feedback_first: str | None  # ISO date-time of the oldest feedback

@@ -14,7 +14,7 @@ from typing import Any
 from cxml.contract import AsOf, parse_as_of
 from cxml.errors import ConfigError
 from cxml.jobs.engine import Engine, OpenStore
-from cxml.jobs.serving import Serving, churn_model
+from cxml.jobs.serving import ModelOrigin, Serving, churn_model, churn_origin
 from cxml.settings import Settings
 
 
@@ -41,7 +41,8 @@ class ScoreRequest:
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """How many were scored, with which model (and why that one), the most at risk."""
+    """How many were scored, with which model (and why that one, from where, trained on which
+    store), the most at risk."""
 
     count: int
     version: str
@@ -51,6 +52,7 @@ class ScoreResult:
     serving: Serving
     newer: str | None = None  # a newer version of this mode, not the champion
     unanalysed: int = 0  # store mode, a model that reads text: comments no text model read
+    origin: ModelOrigin | None = None  # where the model came from, the store it learnt from
 
 
 def run_score(
@@ -77,6 +79,11 @@ def run_score(
     )
     serving = churn_model(settings, mode=request.mode, version=request.model_version)
     predictor, version = serving.model, serving.version
+    from_store = customers_path is None and engine.parquet is None
+    origin = churn_origin(settings, serving, scoring=store().url if from_store else None)
+    say(origin.describe())  # before a long run: which model, and whose
+    if origin.warning:
+        say(origin.warning)
     if customers_path is not None:
         if engine.spark:
             raise ConfigError(
@@ -159,6 +166,7 @@ def run_score(
         serving=serving,
         newer=_newer(settings, version, request.mode),
         unanalysed=unanalysed,
+        origin=origin,
     )
 
 

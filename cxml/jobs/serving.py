@@ -164,6 +164,73 @@ def churn_model(
     )
 
 
+@dataclass(frozen=True)
+class ModelOrigin:
+    """Where a churn model that scores came from, and the store it learnt from.
+
+    ``registry`` is the MLflow registry it was loaded from (``registry_location``), or the
+    bundle's source; ``trained_on`` the store its run recorded (None: a table of customers, or
+    a model trained before cxml recorded it); ``scoring`` the store it scores now (None: a file).
+    """
+
+    name: str
+    version: str
+    reason: str  # why this one (``Serving.reason``)
+    registry: str
+    mode: str  # 'store' or 'flat'
+    trained_on: str | None
+    scoring: str | None
+
+    @property
+    def other_store(self) -> bool:
+        """Whether it learnt from a store other than the one it scores."""
+        return None not in (self.trained_on, self.scoring) and self.trained_on != self.scoring
+
+    def describe(self) -> str:
+        """One line: which model, from where, trained on what."""
+        if self.trained_on is not None:
+            learnt = f"trained on the store at {self.trained_on}"
+        elif self.mode == "flat":
+            learnt = "trained on a table of customers"
+        else:
+            learnt = "the store it was trained on is not recorded (trained before cxml kept it)"
+        return f"model: {self.reason}, from {self.registry}; {learnt}"
+
+    @property
+    def warning(self) -> str | None:
+        """What to say when the model learnt from another store; else None."""
+        if not self.other_store:
+            return None
+        return (
+            f"warning: {self.name} version {self.version} was trained on another store "
+            f"({self.trained_on}), not the one it scores ({self.scoring}): its themes, channels "
+            "and churn rate are that store's, so its scores may not fit these customers. Train "
+            "a model on this store with `cxml train churn`, or set CXML_MLFLOW_TRACKING_URI to "
+            "this store's own registry"
+        )
+
+
+def churn_origin(settings: Settings, serving: Serving, *, scoring: str | None) -> ModelOrigin:
+    """Where the churn model of ``serving`` came from (its run's params, read from the
+    registry), scoring the store at ``scoring`` (its URL without password; None: a file)."""
+    from cxml.tracking import registry_location, version_params
+
+    params: dict[str, str] = {}
+    registry = serving.source
+    if serving.from_registry:
+        params = version_params(settings, CHURN_MODEL, serving.version)
+        registry = f"the MLflow registry at {registry_location(settings)}"
+    return ModelOrigin(
+        name=CHURN_MODEL,
+        version=serving.version,
+        reason=serving.reason,
+        registry=registry,
+        mode=params.get("mode") or str(getattr(serving.model, "mode", "")),
+        trained_on=params.get("store") or None,
+        scoring=scoring,
+    )
+
+
 def churn_horizon(settings: Settings) -> int:
     """The churn champion's horizon in days, or 90 when there is none yet."""
     try:

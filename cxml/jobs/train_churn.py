@@ -203,8 +203,10 @@ def train_churn(
             {
                 "as_of": str(as_of.date()),
                 "validation_snapshot": str(dates[0].date()),
+                # which store it learnt from, so scoring elsewhere can say so
+                "store": store.url,
             }
-            if flat is None and as_of is not None
+            if flat is None and as_of is not None and store is not None
             else {}
         ),
         **yardstick.get("params", {}),

@@ -13,9 +13,10 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, DateTime, bindparam, case, func, insert, select, text, update
 
+from cxml.contract import ANONYMOUS_PREFIX
 from cxml.errors import NotFoundError
 from cxml.store.database import Store, date_text, drop_stage, iso, stage, timestamp_text
-from cxml.store.tables import customers, feedback, ingest_runs, rejects
+from cxml.store.tables import customers, feedback, feedback_analysis, ingest_runs, rejects
 
 FEEDBACK_STAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("feedback_id", "TEXT"),
@@ -284,13 +285,25 @@ def timeline(store: Store, customer_id: str) -> pd.DataFrame:
 
 
 def stats(store: Store) -> dict[str, Any]:
-    """Counts of customers and feedback, by channel and by language, and of rejects."""
+    """Counts of customers and feedback, by channel and by language, and of rejects.
+
+    Customers are those with a known id: anonymous survey respondents (``--anonymous``) are
+    counted apart, as ``anonymous_responses``. A comment's language is the one its analysis
+    found (``cxml analyze --store``), else the one its file gave, else ``unknown``.
+    """
+    anonymous = customers.c.customer_id.startswith(ANONYMOUS_PREFIX, autoescape=True)
     with store.engine.connect() as connection:
-        n_customers = connection.execute(select(func.count()).select_from(customers)).scalar_one()
-        churned = connection.execute(
-            select(func.count()).select_from(customers).where(customers.c.churn_date.is_not(None))
-        ).scalar_one()
+        n_customers, churned = connection.execute(
+            select(func.count(), func.count(customers.c.churn_date))
+            .select_from(customers)
+            .where(~anonymous)
+        ).one()
         n_feedback = connection.execute(select(func.count()).select_from(feedback)).scalar_one()
+        n_anonymous = connection.execute(
+            select(func.count())
+            .select_from(feedback)
+            .where(feedback.c.customer_id.startswith(ANONYMOUS_PREFIX, autoescape=True))
+        ).scalar_one()
         by_channel: dict[str, int] = dict(
             connection.execute(
                 select(feedback.c.channel, func.count())
@@ -298,10 +311,18 @@ def stats(store: Store) -> dict[str, Any]:
                 .order_by(feedback.c.channel)
             ).all()
         )
-        language = func.coalesce(feedback.c.language, "unknown")
+        language = func.coalesce(feedback_analysis.c.language, feedback.c.language, "unknown")
         by_language: dict[str, int] = dict(
             connection.execute(
-                select(language, func.count()).group_by(language).order_by(language)
+                select(language, func.count())
+                .select_from(
+                    feedback.outerjoin(
+                        feedback_analysis,
+                        feedback_analysis.c.feedback_id == feedback.c.feedback_id,
+                    )
+                )
+                .group_by(language)
+                .order_by(language)
             ).all()
         )
         first, last = connection.execute(
@@ -322,6 +343,7 @@ def stats(store: Store) -> dict[str, Any]:
         "customers_churned": int(churned),
         "feedback": int(n_feedback),
         "feedback_with_text": int(with_text),
+        "anonymous_responses": int(n_anonymous),
         "feedback_by_channel": {k: int(v) for k, v in by_channel.items()},
         "feedback_by_language": {k: int(v) for k, v in by_language.items()},
         "feedback_first": iso(first),

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     DateTime,
     Float,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     tuple_,
 )
 
+from cxml.contract import ANONYMOUS_PREFIX
 from cxml.store.database import Store, date_text, drop_stage, stage, timestamp_text
 from cxml.store.metrics import attribute_expression
 from cxml.store.tables import (
@@ -631,6 +633,73 @@ def at_risk_summary(store: Store, *, today: datetime) -> list[dict[str, Any]]:
         row["revenue_at_risk"] = round(float(row["revenue_at_risk"] or 0.0), 2)
     order = {"high": 0, "medium": 1, "low": 2}
     return sorted(rows, key=lambda r: order.get(r["band"], 3))
+
+
+def score_coverage(store: Store, *, today: datetime) -> dict[str, Any]:
+    """How much of the customer base the scores cover on ``today``, so that the at-risk totals
+    are not read as the whole base. Anonymous survey respondents are no customers here.
+
+    Returns ``store_customers`` (churned included), ``active_customers`` (not churned by
+    ``today``, as ``at_risk_summary`` counts them), ``scored_customers`` (active, with a score:
+    those ``at_risk_summary`` counts), ``unscored_customers`` (the other active ones),
+    ``scored_as_of`` (the latest as-of date of any score, None before the first) and
+    ``unscored``: the unscored customers by why —
+
+    - ``joined_after_snapshot``: signed up on or after ``scored_as_of``, so no scoring run saw
+      them yet;
+    - ``loaded_after_scoring``: signed up before it, but loaded into the store after the latest
+      scoring run;
+    - ``never_scored``: the rest (every active customer before the first score; later, those
+      left out of the runs, e.g. when only some were scored one by one through the API).
+    """
+    with store.engine.connect() as connection:
+        scored_as_of, scored_at = connection.execute(
+            select(func.max(latest_scores.c.as_of), func.max(latest_scores.c.scored_at))
+        ).one()
+        active = or_(customers.c.churn_date.is_(None), customers.c.churn_date > today.date())
+        unscored = and_(active, latest_scores.c.customer_id.is_(None))
+        joined: ColumnElement[bool]
+        loaded: ColumnElement[bool]
+        if scored_as_of is None:  # nothing scored yet: no snapshot to have joined after
+            joined, loaded = literal(False), literal(False)
+        else:
+            joined = customers.c.signup_date >= scored_as_of
+            loaded = and_(
+                customers.c.signup_date < scored_as_of, customers.c.created_at > scored_at
+            )
+
+        def counted(condition: Any) -> Any:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        row = connection.execute(
+            select(
+                func.count().label("store_customers"),
+                counted(active).label("active_customers"),
+                counted(and_(active, latest_scores.c.customer_id.is_not(None))).label("scored"),
+                counted(and_(unscored, joined)).label("joined_after_snapshot"),
+                counted(and_(unscored, loaded)).label("loaded_after_scoring"),
+            )
+            .select_from(
+                customers.outerjoin(
+                    latest_scores, latest_scores.c.customer_id == customers.c.customer_id
+                )
+            )
+            .where(~customers.c.customer_id.startswith(ANONYMOUS_PREFIX, autoescape=True))
+        ).one()
+    active_customers, scored = int(row.active_customers), int(row.scored)
+    joined_after, loaded_after = int(row.joined_after_snapshot), int(row.loaded_after_scoring)
+    return {
+        "store_customers": int(row.store_customers),
+        "active_customers": active_customers,
+        "scored_customers": scored,
+        "unscored_customers": active_customers - scored,
+        "scored_as_of": None if scored_as_of is None else pd.Timestamp(scored_as_of).date(),
+        "unscored": {
+            "joined_after_snapshot": joined_after,
+            "loaded_after_scoring": loaded_after,
+            "never_scored": active_customers - scored - joined_after - loaded_after,
+        },
+    }
 
 
 def at_risk_by_theme(

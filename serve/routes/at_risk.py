@@ -19,7 +19,7 @@ from cxml.followups import StatusFilter
 from cxml.io import spreadsheet_safe_row
 from cxml.jobs.privacy import audit_read
 from cxml.scoring import Band
-from cxml.store.scores import Sort, at_risk, at_risk_summary
+from cxml.store.scores import Sort, at_risk, at_risk_summary, score_coverage
 from serve.deps import Service, now, require, service
 from serve.schemas import AtRiskPage, Problem
 from serve.schemas_reports import AtRiskSummary
@@ -212,13 +212,18 @@ def csv_response(
     "/at-risk/summary",
     response_model=AtRiskSummary,
     summary="Per band: how many active customers, their revenue at risk and mean probability",
+    description="The bands count scored customers only: `scored_customers` of "
+    "`active_customers` (of `store_customers` in all); `unscored` says why the rest have no "
+    "score yet.",
 )
 def at_risk_totals(
     key: dict[str, Any] = Depends(require("read")), state: Service = Depends(service)
 ) -> dict[str, Any]:
     from cxml.reporting import churn_status
 
-    bands = at_risk_summary(state.store, today=now())
+    today = now()
+    bands = at_risk_summary(state.store, today=today)
+    coverage = score_coverage(state.store, today=today)
     status = churn_status(state.store)
     return {
         "churn_data": status["churn_data"],
@@ -228,4 +233,5 @@ def at_risk_totals(
         "at_risk_customers": sum(b["customers"] for b in bands if b["band"] != "low"),
         "revenue_at_risk": round(sum(b["revenue_at_risk"] for b in bands if b["band"] != "low"), 2),
         "currency": state.settings.currency,
+        **coverage,
     }

@@ -366,7 +366,8 @@ async function overview() {
           : kpi(t("overview.series.churn"), latest(churn.rows), "churn_rate", (v) => percent(v / 100, 1)),
         h("div", { class: "kpi" }, h("div", { class: "label" }, t("overview.atrisk")),
           h("div", { class: "value", id: "kpi-at-risk" }, number(summary.at_risk_customers)),
-          h("div", { class: "sub" }, risky.map((b) => `${t(`overview.band.${b.band}`)} ${number(b.customers)}`).join(" · "))),
+          h("div", { class: "sub" }, risky.map((b) => `${t(`overview.band.${b.band}`)} ${number(b.customers)}`).join(" · ")),
+          h("div", { class: "sub", id: "kpi-scored" }, t("overview.scored", { scored: number(summary.scored_customers), active: number(summary.active_customers) }))),
         h("div", { class: "kpi" }, h("div", { class: "label" }, t("overview.atrisk.value")),
           h("div", { class: "value", id: "kpi-revenue" }, summary.churn_data === false ? "–" : money(summary.revenue_at_risk)),
           summary.churn_data === false ? h("div", { class: "sub" }, t("overview.nochurn")) : null)));

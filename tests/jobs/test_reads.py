@@ -79,6 +79,7 @@ def test_stats_of_an_empty_store_are_zeros_without_dates(store: Store) -> None:
         "customers_churned": 0,
         "feedback": 0,
         "feedback_with_text": 0,
+        "anonymous_responses": 0,
         "feedback_by_channel": {},
         "feedback_by_language": {},
         "feedback_first": None,
@@ -86,6 +87,63 @@ def test_stats_of_an_empty_store_are_zeros_without_dates(store: Store) -> None:
         "rejects": 0,
         "rejects_held": 0,
     }
+
+
+#: Two survey answers naming nobody (one in a file that says it is Japanese), and a comment of
+#: a known customer; none of the three says its language but the one.
+ANSWERS = (
+    "feedback_id,customer_id,created_at,channel,text,language,nps\n"
+    "F1,,2025-03-01,survey,Great value for money and friendly staff at the branch,,9\n"
+    "F2,,2025-03-02,survey,アプリがすぐに落ちて本当に困っています,ja,2\n"
+    "F3,C1,2025-03-03,email,The app keeps crashing and support never answers my emails,,3\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("named", "before", "after"),
+    [
+        # anonymous answers only: no customer at all
+        ("F1,F2", {"ja": 1, "unknown": 1}, {"en": 1, "ja": 1}),
+        # one customer beside them
+        ("F1,F2,F3", {"ja": 1, "unknown": 2}, {"en": 2, "ja": 1}),
+    ],
+)
+def test_stats_count_anonymous_answers_apart_and_languages_as_analysed(
+    store: Store,
+    settings: Settings,
+    tmp_path: Path,
+    named: str,
+    before: dict[str, int],
+    after: dict[str, int],
+) -> None:
+    from cxml.ingest import ingest_file
+    from cxml.text.training import analyze_feedback, default_pipeline
+
+    ids = named.split(",")
+    lines = ANSWERS.splitlines()
+    (tmp_path / "feedback.csv").write_text(
+        "\n".join([lines[0], *(line for line in lines[1:] if line.split(",")[0] in ids)]) + "\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "customers.csv").write_text("customer_id,signup_date\nC1,2024-01-01\n")
+    if "F3" in ids:
+        ingest_file(store, "customers", tmp_path / "customers.csv", settings=settings, now=NOW)
+    ingest_file(
+        store, "feedback", tmp_path / "feedback.csv", settings=settings, now=NOW, anonymous=True
+    )
+    stats = run_stats(store)
+    customers = 1 if "F3" in ids else 0
+    assert (stats.customers, stats.customers_active, stats.anonymous_responses) == (
+        customers,
+        customers,
+        2,
+    )
+    assert stats.feedback == len(ids)
+    assert stats.feedback_by_language == before  # the file's word, where it gave one
+    analyze_feedback(store, default_pipeline(), "defaults", ids, now=NOW)
+    stats = run_stats(store)
+    assert stats.feedback_by_language == after  # what the analysis found
+    assert stats.customers == customers and stats.anonymous_responses == 2
 
 
 # --- timeline -------------------------------------------------------------------------------

@@ -86,6 +86,11 @@ def test_a_retention_lead_works_the_week_in_english_and_japanese(
     overview = page.inner_text("main")
     assert "NPS" in overview and "95 % interval" in overview
     assert int(page.inner_text("#kpi-at-risk").replace(",", "")) > 0
+    scored = re.fullmatch(
+        r"([\d,]+) of ([\d,]+) active customers scored", page.inner_text("#kpi-scored")
+    )
+    assert scored, page.inner_text("#kpi-scored")
+    assert 0 < int(scored[1].replace(",", "")) <= int(scored[2].replace(",", ""))
     assert page.locator(".chart canvas").count() >= 5
     shot(page, "overview")
     no_serious_violations(page, "overview")

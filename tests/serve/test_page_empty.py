@@ -1,6 +1,6 @@
 """The page over a store with nobody to list says why and what to do, in the reader's language,
-from the at-risk list's own ``empty_reason``: on a theme's page and on the worklist (real
-browser, real server)."""
+from the at-risk list's own ``empty_reason``: on a theme's page and on the worklist; its
+overview says how many customers are scored (real browser, real server)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ SAYS = {
     ("empty", "ja"): "顧客がまだいません",
     ("not_scored", "en"): "No churn model yet — run `cxml train churn`, then `cxml score`.",
     ("not_scored", "ja"): "解約予測モデルがまだありません",
+}
+#: What the overview says of how many customers are scored (two active, none scored yet).
+SCORED = {
+    ("empty", "en"): "0 of 0 active customers scored",
+    ("empty", "ja"): "スコア済み：現在の顧客0人中0人",
+    ("not_scored", "en"): "0 of 2 active customers scored",
+    ("not_scored", "ja"): "スコア済み：現在の顧客2人中0人",
 }
 
 
@@ -51,6 +58,8 @@ def test_an_empty_list_on_the_page_says_why(
         page.goto(server.base + "/")
         page.fill("#signin-key", key)
         page.click(".signin button[type=submit]")
+        said = page.wait_for_selector("#kpi-scored").inner_text()
+        assert said == SCORED[filled, lang], said
         page.goto(server.base + "/#/themes/other")
         said = page.wait_for_selector("#theme-customers-empty").inner_text()
         assert said.startswith(SAYS[filled, lang]), said

@@ -15,6 +15,7 @@ from cxml.store.scores import (
     at_risk_query,
     at_risk_summary,
     latest_score,
+    score_coverage,
     score_history,
     write_scores,
 )
@@ -268,3 +269,79 @@ def test_the_summary_sums_revenue_at_risk_in_cents(store: Store) -> None:
     (high,) = at_risk_summary(store, today=datetime(2025, 6, 10))
     assert high["band"] == "high" and high["customers"] == 3
     assert high["revenue_at_risk"] == 0.3
+
+
+def _customer_rows(store: Store, rows: list[tuple[str, date, date | None, datetime]]) -> None:
+    """Customers as (id, signup date, churn date, loaded at)."""
+    from sqlalchemy import insert
+
+    from cxml.store.tables import customers
+
+    if not rows:
+        return
+    with store.begin() as connection:
+        connection.execute(
+            insert(customers),
+            [
+                {"customer_id": c, "signup_date": signup, "churn_date": churn,
+                 "monthly_value": 10.0, "attributes": {}, "content_hash": 0, "source": "t",
+                 "created_at": loaded, "updated_at": loaded}
+                for c, signup, churn, loaded in rows
+            ],
+        )  # fmt: skip
+
+
+#: The day the at-risk summary is read, and the scoring run before it (as of June 1st).
+TODAY = datetime(2025, 6, 10)
+RUN = datetime(2025, 6, 1, 12)
+SIGNED = date(2024, 1, 1)
+LOADED = datetime(2024, 1, 2)
+NO_ONE_UNSCORED = {"joined_after_snapshot": 0, "loaded_after_scoring": 0, "never_scored": 0}
+
+
+@pytest.mark.parametrize(
+    ("rows", "scored", "expected"),
+    [
+        # an empty store: nothing to cover, and no snapshot yet
+        ([], [], (0, 0, 0, None, NO_ONE_UNSCORED)),
+        # anonymous survey respondents only: no customers at all
+        ([("anonymous:F1", SIGNED, None, LOADED), ("anonymous:F2", SIGNED, None, LOADED)], [],
+         (0, 0, 0, None, NO_ONE_UNSCORED)),
+        # one customer, not scored yet
+        ([("A", SIGNED, None, LOADED)], [],
+         (1, 1, 0, None, NO_ONE_UNSCORED | {"never_scored": 1})),
+        # one customer, scored
+        ([("A", SIGNED, None, LOADED)], ["A"], (1, 1, 1, date(2025, 6, 1), NO_ONE_UNSCORED)),
+        # a base with a customer in each case: A scored; B signed up on the snapshot's day and
+        # C after it; D signed up long ago but was loaded after the run; E loaded before the run
+        # and left out of it; F churned (in the store, not active); an anonymous respondent
+        ([("A", SIGNED, None, LOADED), ("B", date(2025, 6, 1), None, datetime(2025, 6, 1)),
+          ("C", date(2025, 6, 5), None, datetime(2025, 6, 5)),
+          ("D", SIGNED, None, datetime(2025, 6, 3)), ("E", SIGNED, None, LOADED),
+          ("F", SIGNED, date(2025, 6, 8), LOADED), ("anonymous:F1", SIGNED, None, LOADED)],
+         ["A", "F"],
+         (6, 5, 1, date(2025, 6, 1),
+          {"joined_after_snapshot": 2, "loaded_after_scoring": 1, "never_scored": 1})),
+    ],
+)  # fmt: skip
+def test_the_score_coverage_counts_the_base_and_why_the_unscored_have_no_score(
+    store: Store,
+    rows: list[tuple[str, date, date | None, datetime]],
+    scored: list[str],
+    expected: tuple[int, int, int, date | None, dict[str, int]],
+) -> None:
+    _customer_rows(store, rows)
+    for customer in scored:
+        write_scores(store, scores_frame(customer, date(2025, 6, 1), "1", 0.9, RUN))
+    coverage = score_coverage(store, today=TODAY)
+    in_store, active, with_score, as_of, unscored = expected
+    assert coverage == {
+        "store_customers": in_store,
+        "active_customers": active,
+        "scored_customers": with_score,
+        "unscored_customers": active - with_score,
+        "scored_as_of": as_of,
+        "unscored": unscored,
+    }
+    # the bands count exactly the scored active customers
+    assert sum(b["customers"] for b in at_risk_summary(store, today=TODAY)) == with_score
