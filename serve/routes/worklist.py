@@ -8,7 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from cxml.at_risk import check_attribute_names, check_themes, model_theme_ids
+from cxml.at_risk import (
+    check_attribute_names,
+    check_themes,
+    model_theme_ids,
+    model_theme_labels,
+)
 from cxml.churn.explain import Language, in_language
 from cxml.errors import ConfigError
 from cxml.followups import ImpactBy, overdue_follow_ups
@@ -135,8 +140,9 @@ async def the_worklist(
     )
     if not result["items"]:  # the only time a filter on an attribute nobody has can be behind it
         await asyncio.to_thread(check_attribute_names, state.store, attributes)
+    labels = model_theme_labels(state.models.current.text, lang)
     for item in result["items"]:
-        item["reasons"] = in_language(item["reasons"], lang)
+        item["reasons"] = in_language(item["reasons"], lang, labels)
     if "text/csv" in request.headers.get("accept", ""):
         audit_read(
             state.store,
@@ -212,8 +218,9 @@ async def create_pull(
         holdout_share=body.holdout_share,
         seed=body.seed,
     )
+    labels = model_theme_labels(state.models.current.text, lang)
     for item in result["items"]:
-        item["reasons"] = in_language(item["reasons"], lang)
+        item["reasons"] = in_language(item["reasons"], lang, labels)
     audit_read(
         state.store, actor=key["key_id"], what="pull", now=now(), customers=len(result["items"])
     )
