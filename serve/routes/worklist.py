@@ -115,7 +115,9 @@ async def the_worklist(
     ),
     owner: str | None = Query(None, max_length=200, description="only this owner's and unassigned"),
     handled_days: int = Query(30, ge=0, le=365),
-    lang: Language = Query("en", description="language of the reasons' text"),
+    lang: Language = Query(
+        "en", description="language of the reasons' text and of the notes on the ranking"
+    ),
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> Any:
@@ -137,6 +139,7 @@ async def the_worklist(
         owner=owner,
         handled_days=handled_days,
         uplift=uplift,
+        language=lang,
     )
     if not result["items"]:  # the only time a filter on an attribute nobody has can be behind it
         await asyncio.to_thread(check_attribute_names, state.store, attributes)
