@@ -83,6 +83,15 @@ def model_theme_ids(pipeline: Any) -> tuple[str, ...]:
     return tuple(str(t) for t in table["id"]) if "id" in table.columns else ()
 
 
+def model_theme_labels(pipeline: Any, language: str) -> dict[str, str]:
+    """Theme id to label in ``language`` from a fitted text pipeline's taxonomy, for reasons in
+    that language (none without a pipeline, and none in English: the labels stored with the
+    reasons are the taxonomy's ``label``)."""
+    if pipeline is None or language == "en":
+        return {}
+    return dict(pipeline.theme_labels(language))
+
+
 def unknown_themes(store: Store, themes: Iterable[str], *, served: Iterable[str] = ()) -> list[str]:
     """The ids among ``themes`` that no stored comment raised and that neither the served
     text model (``served``: its theme ids) nor ``other`` names, in the order given."""

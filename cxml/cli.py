@@ -21,6 +21,7 @@ import click
 import pandas as pd
 
 from cxml import __version__
+from cxml.churn.explain import LANGUAGES, Language
 from cxml.contract import AsOf, parse_as_of
 from cxml.errors import ConfigError, CxmlError
 from cxml.keys import SCOPES
@@ -81,6 +82,18 @@ def _parse_date(value: str | None, option: str) -> datetime | None:
 def _parse_as_of(value: str | None, option: str) -> AsOf | None:
     """An ``--as-of`` option as the library's ``AsOf`` (parsed here, once), or None."""
     return None if value is None else parse_as_of(value, field=option)
+
+
+def _lang_option(func: Any) -> Any:
+    """``--lang en|ja``: the language of the reasons a command prints."""
+    return click.option(
+        "--lang",
+        "language",
+        type=click.Choice(LANGUAGES),
+        default="en",
+        show_default=True,
+        help="Language of the printed reasons (themes as the taxonomy labels them).",
+    )(func)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -675,6 +688,7 @@ def train_churn_command(
     "model_version",
     help="Score with this cxml-churn version (default: the champion of the right mode).",
 )
+@_lang_option
 @_engine_options
 @click.pass_context
 def score(
@@ -689,6 +703,7 @@ def score(
     master: str = "local[*]",
     spark_conf: tuple[str, ...] = (),
     parquet_dir: Path | None = None,
+    language: Language = "en",
 ) -> None:
     """Score churn risk with the champion: probability, band, revenue at risk, reasons."""
     from cxml.jobs.score import ScoreRequest, run_score
@@ -702,6 +717,7 @@ def score(
         top=top,
         model_version=model_version,
         engine=_engine(engine, master, spark_conf, parquet_dir),
+        language=language,
     )
     result = run_score(_settings(ctx), lambda: _store(ctx), request, now=_now(), say=_say)
     click.echo(
@@ -1234,14 +1250,20 @@ def worklist() -> None:
 )
 @click.option("--seed", type=int, help="Seed of the random assignment (default: a new one).")
 @click.option("--json", "as_json", is_flag=True)
+@_lang_option
 @click.pass_context
 def worklist_pull(
-    ctx: click.Context, capacity: int, holdout_share: float | None, seed: int | None, as_json: bool
+    ctx: click.Context,
+    capacity: int,
+    holdout_share: float | None,
+    seed: int | None,
+    as_json: bool,
+    language: Language,
 ) -> None:
     """Pull the top customers to contact now; a random share per band is held out as controls
     (do not contact them) so the pull can later show what contact did."""
     from cxml.jobs.pulls import pull
-    from cxml.jobs.serving import churn_horizon
+    from cxml.jobs.serving import churn_horizon, reasons_in
 
     settings = _settings(ctx)
     result = pull(
@@ -1255,7 +1277,7 @@ def worklist_pull(
         seed=seed,
     )
     if as_json:
-        _echo_json(result)
+        _echo_json({**result, "items": reasons_in(settings, result["items"], language)})
         return
     if result["pull_id"] is None:
         click.echo(result["message"])

@@ -635,50 +635,60 @@ def _scores(
 DEMO_TAXONOMY = """\
 # Themes for the demo world. Edit freely: rename a label, add keywords, merge themes
 # (merge: [other_id]), or drop a theme. Ids stay stable; pinned themes never change id.
+# labels: the label in other languages (reasons asked for in Japanese use labels.ja).
 version: 1
 themes:
   - id: billing
     label: Billing and charges
+    labels: {ja: 請求と料金}
     keywords:
       en: [bill, billing, invoice, charge, charged, overcharge, overcharged, refund, fee]
       ja: [請求, 請求書, 引き落とし, 返金, 手数料, 二重]
   - id: network
     label: Network reliability
+    labels: {ja: 回線の安定性}
     keywords:
       en: [connection, outage, signal, wifi, disconnect, internet]
       ja: [回線, 通信障害, 電波, 切断, つながら, ネット]
   - id: support
     label: Customer support
+    labels: {ja: カスタマーサポート}
     keywords:
       en: [support, agent, hold, customer service, transfer]
       ja: [サポート, 担当者, 窓口, 問い合わせ, たらい回し]
   - id: price
     label: Price and value
+    labels: {ja: 価格と価値}
     keywords:
       en: [price, expensive, cheap, competitor, cheaper, value]
       ja: [料金, 値上げ, 半額, 安い, 高すぎ, 値段]
   - id: app
     label: App and login
+    labels: {ja: アプリとログイン}
     keywords:
       en: [app, login, crash, crashes]
       ja: [アプリ, ログイン, バージョン]
   - id: installation
     label: Installation and delivery
+    labels: {ja: 工事と配送}
     keywords:
       en: [installation, technician, engineer, router, setup]
       ja: [工事, 開通, ルーター, 作業員, 設置]
   - id: staff
     label: Friendly staff
+    labels: {ja: 親切なスタッフ}
     keywords:
       en: [staff, friendly, polite, helpful, lovely]
       ja: [スタッフ, 親切, 丁寧, 店舗]
   - id: speed
     label: Speed
+    labels: {ja: 速度}
     keywords:
       en: [speed, fast, quick, streaming, download]
       ja: [速度, 速く, 動画, 快適]
   - id: account
     label: Account and plan changes
+    labels: {ja: 契約とプランの変更}
     keywords:
       en: [address, plan, contract, line, account]
       ja: [住所, プラン, 契約書, 追加, 変更]

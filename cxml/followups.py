@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxml.churn.explain import Language
 from cxml.errors import ConfigError, HeldOutError, NotFoundError
 from cxml.store import Store
 from cxml.store import followups as stored
@@ -264,8 +265,20 @@ def _nothing_recorded(
     }
 
 
-def impact_sentence(result: dict[str, Any]) -> str:
-    """The effect in words, honest about uncertainty."""
+#: The verdicts of ``follow_up_impact`` in Japanese.
+VERDICTS_JA = {
+    NONE_RECORDED: "まだ記録なし",
+    "too little data": "データ不足",
+    "helps": "効果あり",
+    "hurts": "逆効果",
+    "no measurable effect": "はっきりした効果なし",
+}
+
+
+def impact_sentence(result: dict[str, Any], language: Language = "en") -> str:
+    """The effect in words, honest about uncertainty, in ``language``."""
+    if language == "ja":
+        return _impact_sentence_ja(result)
     n1, n0 = result["contacted"], result["comparable"]
     if result["verdict"] == NONE_RECORDED:
         return (
@@ -292,6 +305,37 @@ def impact_sentence(result: dict[str, Any]) -> str:
     return (
         f"no measurable effect: {result['effect_pts']:+.1f} points ({span}; {n1} contacted, "
         f"{n0} comparable customers)"
+    )
+
+
+def _impact_sentence_ja(result: dict[str, Any]) -> str:
+    """``impact_sentence`` in Japanese (the retention page's words)."""
+    n1, n0 = result["contacted"], result["comparable"]
+    if result["verdict"] == NONE_RECORDED:
+        return (
+            "フォローアップはまだ記録されていません：顧客のページから記録してください。効果は"
+            "解約の判定期間が過ぎてから測定されます"
+        )
+    if result["effect_pts"] is None or result["verdict"] == "too little data":
+        return (
+            f"判断するにはデータが足りません：結果の分かっている連絡済み{n1}人、比較対象{n0}人。"
+            f"それぞれ{MIN_UNITS}人以上必要です"
+        )
+    span = f"95 %区間 {result['ci_low_pts']:+.1f}〜{result['ci_high_pts']:+.1f}ポイント"
+    if result["verdict"] == "helps":
+        return (
+            f"フォローアップで継続率が{result['effect_pts']:.1f}ポイント上がりました（{span}）："
+            f"連絡した{n1}人のうち{result['contacted_retention']:.0%}が継続、比較対象{n0}人では"
+            f"{result['comparable_retention']:.0%}"
+        )
+    if result["verdict"] == "hurts":
+        return (
+            f"連絡した顧客の方が継続率が{-result['effect_pts']:.1f}ポイント低くなりました"
+            f"（{span}、連絡{n1}人、比較{n0}人）"
+        )
+    return (
+        f"はっきりした効果は見られません：{result['effect_pts']:+.1f}ポイント（{span}、"
+        f"連絡{n1}人、比較{n0}人）"
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxml.churn.explain import Language
 from cxml.contract import AsOf
 from cxml.experiments import CONTACT, CONTROL
 from cxml.features import FeatureSpec, customer_features
@@ -38,6 +39,7 @@ BAGS = 10
 HELD_OUT_SHARE = 0.3
 BANDS = {"low": 0.0, "medium": 1.0, "high": 2.0}
 PUSH_AWAY = "a call may push them away"
+PUSH_AWAY_JA = "連絡が離反を招くおそれ"
 
 
 # --- the learner ---------------------------------------------------------------------------
@@ -329,49 +331,75 @@ def status(
         "model_version": version,
         "grades": None if model is None else model.grades,
     }
-    if model is not None and model.good_enough:
-        g = model.grades
-        return {
-            **base,
-            "ranked_by": "uplift",
-            "reason": (
+    ranked_by = "uplift" if model is not None and model.good_enough else "risk"
+    out = {**base, "ranked_by": ranked_by}
+    return {**out, "reason": status_reason(out)}
+
+
+#: Why a graded uplift model does not rank (``grade``'s ``why``), in Japanese.
+_WHY_JA = {
+    "an arm is empty in a part": "は学習用か検証用の一方で片方の群が空のため評価できません",
+    "does not beat random order on the held-out pulls": "は検証用プルでランダム順を上回っていません",
+    "does not beat the risk ranking on the held-out pulls": "は検証用プルでリスク順を上回っていません",
+}
+
+
+def status_reason(status: dict[str, Any], language: Language = "en") -> str:
+    """Why the worklist is ranked by uplift or by risk (``status``'s fields), in ``language``."""
+    contact, control = status["contact"], status["control"]
+    version, g, needed = status["model_version"], status["grades"], status["min_per_arm"]
+    en = language == "en"
+    if status["ranked_by"] == "uplift":
+        if en:
+            return (
                 f"ranked by uplift: expected revenue saved = estimated uplift × value (uplift model "
                 f"version {version}, held-out Qini {g['qini_uplift']:.4f} vs risk ranking "
                 f"{g['qini_risk']:.4f})"
-            ),
-        }
-    if model is not None:
-        g = model.grades
-        return {
-            **base,
-            "ranked_by": "risk",
-            "reason": (
-                f"ranked by risk: the uplift model (version {version}) {g.get('why', 'is not good enough')}"
-                + (
-                    f" (Qini {g['qini_uplift']:.4f} vs risk {g['qini_risk']:.4f})"
-                    if "qini_uplift" in g
-                    else ""
-                )
-            ),
-        }
-    if min(contact, control) < min_per_arm:
-        return {
-            **base,
-            "ranked_by": "risk",
-            "reason": (
+            )
+        return (
+            f"アップリフト順：救える見込みの収益＝連絡で継続確率がどれだけ変わるかの推定 × 価値"
+            f"（アップリフトモデル バージョン {version}、検証用プルでの Qini {g['qini_uplift']:.4f}、"
+            f"リスク順では {g['qini_risk']:.4f}）"
+        )
+    if g is not None:
+        if en:
+            qini = (
+                f" (Qini {g['qini_uplift']:.4f} vs risk {g['qini_risk']:.4f})"
+                if "qini_uplift" in g
+                else ""
+            )
+            return (
+                f"ranked by risk: the uplift model (version {version}) "
+                f"{g.get('why', 'is not good enough')}{qini}"
+            )
+        qini = (
+            f"（Qini {g['qini_uplift']:.4f}、リスク順では {g['qini_risk']:.4f}）"
+            if "qini_uplift" in g
+            else ""
+        )
+        why = _WHY_JA.get(str(g.get("why")), "はまだ十分ではありません")
+        return f"リスク順：アップリフトモデル（バージョン {version}）{why}{qini}"
+    if min(contact, control) < needed:
+        if en:
+            return (
                 f"ranked by risk: {contact + control} randomised outcomes ({contact} contacted, "
-                f"{control} held out), {min_per_arm} per arm needed — pull the worklist with a "
+                f"{control} held out), {needed} per arm needed — pull the worklist with a "
                 "holdout (`cxml worklist pull`) and wait for the horizon"
-            ),
-        }
-    return {
-        **base,
-        "ranked_by": "risk",
-        "reason": (
+            )
+        return (
+            f"リスク順：無作為化した結果は{contact + control}件（連絡{contact}、対照{control}）、"
+            f"各群{needed}件が必要です。対照を取り置いて対応リストをプルし（`cxml worklist pull`）、"
+            "判定期間が過ぎるのを待ってください"
+        )
+    if en:
+        return (
             f"ranked by risk: {contact + control} randomised outcomes are enough, but no uplift "
             "model is trained yet — run `cxml train uplift`"
-        ),
-    }
+        )
+    return (
+        f"リスク順：無作為化した結果{contact + control}件で学習できますが、アップリフトモデルが"
+        "まだ学習されていません。`cxml train uplift` を実行してください"
+    )
 
 
 def segment_evidence(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:

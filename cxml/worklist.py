@@ -13,10 +13,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from cxml.churn.explain import Language
+from cxml.followups import NONE_RECORDED, VERDICTS_JA, impact_sentence
 from cxml.store import Store
 from cxml.store.pulls import open_controls
 from cxml.store.scores import Sort, at_risk
-from cxml.uplift import UpliftRanking, rank_by_uplift
+from cxml.uplift import PUSH_AWAY_JA, UpliftRanking, rank_by_uplift, status_reason
 
 UPLIFT_POOL = 4  # an uplift ranking picks from this many times the capacity of at-risk customers
 
@@ -51,10 +53,13 @@ def worklist(
     owner: str | None = None,
     handled_days: int = 30,
     uplift: UpliftRanking | None = None,
+    language: Language = "en",
 ) -> dict[str, Any]:
     """The ``capacity`` customers to contact first (see the module), with totals and how the
     list was ranked. With an ``uplift`` model good enough to rank, a wider pool of at-risk
-    customers is re-ranked by expected revenue saved = estimated uplift × value."""
+    customers is re-ranked by expected revenue saved = estimated uplift × value. The notes
+    (``ranking_note``, ``uplift.reason``, ``effect.message``, a push-away ``note``) are in
+    ``language``; the reasons are the caller's to put in a language (``in_language``)."""
     by_uplift = uplift is not None and uplift.ranks
     shares = {} if by_uplift else saved_shares(impact)
     controls = open_controls(store, today)  # held out by a running pull: not work
@@ -93,16 +98,19 @@ def worklist(
         if not shares and not by_uplift:
             item["expected_saved"] = None
         item.setdefault("uplift", None)
+        if language == "ja" and (item["uplift"] or {}).get("note"):
+            item["uplift"] = {**item["uplift"], "note": PUSH_AWAY_JA}
     ranked = "uplift" if by_uplift else "expected_saved" if shares else "revenue_at_risk"
+    summary = None if uplift is None else _uplift_summary(uplift, items, language)
     return {
         "capacity": capacity,
         "ranked_by": ranked,
-        "ranking_note": uplift.status["reason"]
-        if by_uplift and uplift is not None
-        else _ranking_note(impact, shares),
-        "uplift": None if uplift is None else _uplift_summary(uplift, items),
+        "ranking_note": summary["reason"]
+        if by_uplift and summary is not None
+        else _ranking_note(impact, shares, language),
+        "uplift": summary,
         "saved_share": shares,
-        "effect": None if impact is None else impact["overall"],
+        "effect": _effect(impact, language),
         "handled_days": handled_days,
         "held_out": len(controls),
         "items": items,
@@ -113,18 +121,38 @@ def worklist(
     }
 
 
-def _uplift_summary(uplift: UpliftRanking, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Whether the list is ranked by uplift or by risk and why, what it rests on, and how many
-    listed customers a call may push away."""
+def _uplift_summary(
+    uplift: UpliftRanking, items: list[dict[str, Any]], language: Language
+) -> dict[str, Any]:
+    """Whether the list is ranked by uplift or by risk and why (in ``language``), what it
+    rests on, and how many listed customers a call may push away."""
     return {
         **uplift.status,
+        "reason": uplift.status["reason"]
+        if language == "en"
+        else status_reason(uplift.status, language),
         "push_away": sum(1 for i in items if (i.get("uplift") or {}).get("push_away")),
         "by_band": uplift.evidence,
     }
 
 
-def _ranking_note(impact: dict[str, Any] | None, shares: dict[str, float]) -> str:
-    """Why the list is ranked as it is, in words for the team."""
+def _effect(impact: dict[str, Any] | None, language: Language) -> dict[str, Any] | None:
+    """The overall effect of past follow-ups, its ``message`` in ``language`` (a copy: the
+    impact may be shared)."""
+    if impact is None:
+        return None
+    overall: dict[str, Any] = impact["overall"]
+    return (
+        overall if language == "en" else {**overall, "message": impact_sentence(overall, language)}
+    )
+
+
+def _ranking_note(
+    impact: dict[str, Any] | None, shares: dict[str, float], language: Language = "en"
+) -> str:
+    """Why the list is ranked as it is, in words for the team, in ``language``."""
+    if language == "ja":
+        return _ranking_note_ja(impact, shares)
     if shares:
         return (
             "ranked by expected revenue saved: revenue at risk × the share of churn your "
@@ -139,4 +167,24 @@ def _ranking_note(impact: dict[str, Any] | None, shares: dict[str, float]) -> st
     return (
         "ranked by revenue at risk: the effect of past follow-ups is not yet measured with "
         f"confidence ({overall.get('verdict', 'too little data')})"
+    )
+
+
+def _ranking_note_ja(impact: dict[str, Any] | None, shares: dict[str, float]) -> str:
+    """``_ranking_note`` in Japanese."""
+    if shares:
+        return (
+            "救える見込みの収益の順：リスク収益 × 過去のフォローアップで各リスク帯の解約を防いだと"
+            "測定された割合"
+        )
+    overall = (impact or {}).get("overall") or {}
+    if not overall or overall.get("verdict") == NONE_RECORDED:
+        return (
+            "リスク収益の順：フォローアップがまだ記録されていないため、連絡で救える収益は分かり"
+            "ません。フォローアップが解約の判定期間を過ぎると測定されます"
+        )
+    verdict = str(overall.get("verdict", "too little data"))
+    return (
+        "リスク収益の順：過去のフォローアップの効果はまだ確かには測れていません"
+        f"（{VERDICTS_JA.get(verdict, verdict)}）"
     )

@@ -26,7 +26,9 @@ class UpliftEstimate(BaseModel):
     low: float
     high: float
     push_away: bool = Field(description="the estimate is negative: a call may push them away")
-    note: str | None = Field(examples=["a call may push them away"])
+    note: str | None = Field(
+        description="in the language asked (lang)", examples=["a call may push them away"]
+    )
     segment: SegmentRetention | None = Field(
         description="the band's observed contact vs control retention in past pulls"
     )
@@ -43,9 +45,10 @@ class UpliftStatus(BaseModel):
 
     ranked_by: Literal["uplift", "risk"]
     reason: str = Field(
+        description="in the language asked (lang)",
         examples=[
             "ranked by risk: 120 randomised outcomes (60 contacted, 60 held out), 200 per arm needed"
-        ]
+        ],
     )
     outcomes: int = Field(description="randomised outcomes: pulled customers past the horizon")
     contact: int
@@ -67,10 +70,12 @@ class Worklist(BaseModel):
         description="uplift: estimated uplift × value; expected_saved: revenue at risk × the "
         "share follow-ups saved; revenue_at_risk: risk"
     )
-    ranking_note: str
+    ranking_note: str = Field(description="how the list is ranked, in the language asked (lang)")
     uplift: UpliftStatus | None
     saved_share: dict[str, float]
-    effect: dict[str, Any] | None
+    effect: dict[str, Any] | None = Field(
+        description="the overall effect of past follow-ups; its message in the language asked"
+    )
     handled_days: int
     held_out: int
     items: list[WorklistItem]

@@ -8,10 +8,11 @@ be reached the PostgreSQL tests fail, they never skip.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -197,6 +198,18 @@ def load_world(
             settings.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{folder}/mlflow.db"}),
             now=NOW,
         )
+
+
+#: Names Japanese text keeps as they are written: a metric's, a survey's, channels'.
+KEPT_IN_JAPANESE = frozenset({"NPS", "Qini", "LINE", "SMS", "WhatsApp"})
+
+
+def english_words(text: str, *, named: Iterable[str] = ()) -> set[str]:
+    """Runs of three or more Latin letters in ``text`` (English left in a Japanese sentence),
+    besides commands in backticks, ``KEPT_IN_JAPANESE`` and ``named`` (ids and values from the
+    data)."""
+    words = set(re.findall(r"[A-Za-z_]{3,}", re.sub(r"`[^`]*`", "", text)))
+    return words - KEPT_IN_JAPANESE - set(named)
 
 
 def run_cxml(

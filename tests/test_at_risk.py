@@ -17,6 +17,7 @@ from cxml.at_risk import (
     EMPTY_MESSAGES,
     check_attribute_names,
     check_themes,
+    model_theme_labels,
     unknown_themes,
     why_empty,
 )
@@ -233,3 +234,14 @@ def test_every_empty_message_names_commands_that_exist(reason: str) -> None:
         for word in words.split():
             assert word in group.commands, f"{reason}: `cxml {words}` is not a command"
             group = group.commands[word]
+
+
+@pytest.mark.parametrize(
+    ("with_pipeline", "language", "billing"),
+    [(True, "ja", "請求と料金"), (True, "en", None), (False, "ja", None)],
+)
+def test_theme_labels_for_reasons_come_from_the_served_taxonomy(
+    demo_text_pipeline: Any, with_pipeline: bool, language: str, billing: str | None
+) -> None:
+    labels = model_theme_labels(demo_text_pipeline if with_pipeline else None, language)
+    assert labels.get("billing") == billing

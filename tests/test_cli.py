@@ -131,3 +131,15 @@ def test_a_bug_is_one_line_for_the_user_and_a_traceback_in_a_file(
     log = Path(said.split(" in ", 1)[1].split(" —", 1)[0])
     assert "Traceback" in log.read_text() and "a planted bug" in log.read_text()
     log.unlink()
+
+
+@pytest.mark.parametrize(
+    "command", [["score"], ["worklist", "pull", "--capacity", "3"]], ids=["score", "pull"]
+)
+def test_an_unknown_language_is_refused_naming_it_and_the_languages(
+    command: list[str], tmp_path: Path
+) -> None:
+    refused = run_cxml([*command, "--lang", "fr"], tmp_path)
+    assert refused.returncode == 2
+    assert "Invalid value for '--lang': 'fr' is not one of 'en', 'ja'." in refused.stderr
+    assert not (tmp_path / "cxml.db").exists()  # refused before anything was opened

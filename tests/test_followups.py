@@ -24,7 +24,7 @@ from cxml.followups import (
 from cxml.settings import Settings
 from cxml.store import Store
 from cxml.worklist import worklist
-from tests.conftest import NOW, load_world
+from tests.conftest import NOW, english_words, load_world
 
 
 def test_changes_are_recorded_only_when_they_change_something(
@@ -120,6 +120,62 @@ def test_few_contacted_customers_say_so_instead_of_claiming_an_effect(
     assert impact_sentence(result).startswith(
         "too little data" if verdict == "too little data" else "no measurable effect"
     )
+
+
+MEASURED = {
+    "contacted": 120, "comparable": 300, "effect_pts": 6.5, "ci_low_pts": 1.2,
+    "ci_high_pts": 11.8, "contacted_retention": 0.8, "comparable_retention": 0.735,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("result", "english", "japanese"),
+    [
+        (
+            {**MEASURED, "verdict": "helps"},
+            "follow-ups raised retention by 6.5 points (95 % interval +1.2 to +11.8 points): 80% "
+            "of 120 contacted customers stayed against 74% of 300 comparable ones",
+            "フォローアップで継続率が6.5ポイント上がりました（95 %区間 +1.2〜+11.8ポイント）：連絡"
+            "した120人のうち80%が継続、比較対象300人では74%",
+        ),
+        (
+            {**MEASURED, "effect_pts": -6.5, "ci_low_pts": -11.8, "ci_high_pts": -1.2,
+             "verdict": "hurts"},
+            "contacted customers stayed less often, by 6.5 points (95 % interval -11.8 to -1.2 "
+            "points; 120 contacted, 300 comparable)",
+            "連絡した顧客の方が継続率が6.5ポイント低くなりました（95 %区間 -11.8〜-1.2ポイント、"
+            "連絡120人、比較300人）",
+        ),
+        (
+            {**MEASURED, "ci_low_pts": -1.0, "verdict": "no measurable effect"},
+            "no measurable effect: +6.5 points (95 % interval -1.0 to +11.8 points; 120 "
+            "contacted, 300 comparable customers)",
+            "はっきりした効果は見られません：+6.5ポイント（95 %区間 -1.0〜+11.8ポイント、連絡120人、"
+            "比較300人）",
+        ),
+        (
+            {**MEASURED, "contacted": 12, "verdict": "too little data"},
+            "too little data to say: 12 contacted and 300 comparable customers with known "
+            "outcomes; at least 30 of each are needed",
+            "判断するにはデータが足りません：結果の分かっている連絡済み12人、比較対象300人。それぞれ"
+            "30人以上必要です",
+        ),
+        (
+            {**MEASURED, "contacted": 0, "comparable": 0, "effect_pts": None,
+             "verdict": "none recorded yet"},
+            "no follow-ups recorded yet: record one from a customer's page, and their effect is "
+            "measured once the churn horizon has passed",
+            "フォローアップはまだ記録されていません：顧客のページから記録してください。効果は解約の"
+            "判定期間が過ぎてから測定されます",
+        ),
+    ],
+)  # fmt: skip
+def test_the_effect_is_said_in_english_or_in_japanese(
+    result: dict[str, Any], english: str, japanese: str
+) -> None:
+    assert impact_sentence(result) == english == impact_sentence(result, "en")
+    assert impact_sentence(result, "ja") == japanese
+    assert not english_words(japanese)
 
 
 def test_the_planted_effect_of_follow_ups_is_recovered_and_ranks_the_worklist(

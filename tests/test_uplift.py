@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import insert, update
 
 from cxml.experiments import CONTROL
@@ -20,9 +21,17 @@ from cxml.pulls import pull_worklist
 from cxml.settings import Settings
 from cxml.store import Store
 from cxml.store.tables import customers, latest_scores, scores
-from cxml.uplift import fit_uplift, planted_world, qini_coefficient
+from cxml.uplift import (
+    Encoding,
+    UpliftModel,
+    fit_uplift,
+    planted_world,
+    qini_coefficient,
+    status,
+    status_reason,
+)
 from cxml.worklist import worklist
-from tests.conftest import Server, new_key, run_cxml
+from tests.conftest import Server, english_words, new_key, run_cxml
 
 TODAY = datetime(2026, 12, 1, 9, 0)
 PULLED = TODAY - timedelta(days=100)
@@ -43,6 +52,65 @@ def test_the_learner_finds_the_group_a_call_pushes_away() -> None:
     assert qini_coefficient(outcomes["true_uplift"].to_numpy(), arms, kept) > qini_coefficient(
         outcomes["pre_contact_score"].to_numpy(), arms, kept
     )
+
+
+def _graded(**grades: object) -> UpliftModel:
+    return UpliftModel(Encoding([]), [], [], grades=grades)
+
+
+QINI = {"qini_uplift": 0.0123, "qini_risk": 0.0045}
+
+
+@pytest.mark.parametrize(
+    ("counts", "model", "english", "japanese"),
+    [
+        (
+            (0, 0), None,
+            "ranked by risk: 0 randomised outcomes (0 contacted, 0 held out), 200 per arm needed "
+            "— pull the worklist with a holdout (`cxml worklist pull`) and wait for the horizon",
+            "リスク順：無作為化した結果は0件（連絡0、対照0）、各群200件が必要です。対照を取り置いて"
+            "対応リストをプルし（`cxml worklist pull`）、判定期間が過ぎるのを待ってください",
+        ),
+        (
+            (250, 260), None,
+            "ranked by risk: 510 randomised outcomes are enough, but no uplift model is trained "
+            "yet — run `cxml train uplift`",
+            "リスク順：無作為化した結果510件で学習できますが、アップリフトモデルがまだ学習されて"
+            "いません。`cxml train uplift` を実行してください",
+        ),
+        (
+            (250, 260),
+            _graded(good_enough=False, why="does not beat the risk ranking on the held-out pulls",
+                    qini_uplift=0.0012, qini_risk=0.0045),
+            "ranked by risk: the uplift model (version 3) does not beat the risk ranking on the "
+            "held-out pulls (Qini 0.0012 vs risk 0.0045)",
+            "リスク順：アップリフトモデル（バージョン 3）は検証用プルでリスク順を上回っていません"
+            "（Qini 0.0012、リスク順では 0.0045）",
+        ),
+        (
+            (250, 260), _graded(good_enough=False, why="an arm is empty in a part"),
+            "ranked by risk: the uplift model (version 3) an arm is empty in a part",
+            "リスク順：アップリフトモデル（バージョン 3）は学習用か検証用の一方で片方の群が空のため"
+            "評価できません",
+        ),
+        (
+            (250, 260), _graded(good_enough=True, **QINI),
+            "ranked by uplift: expected revenue saved = estimated uplift × value (uplift model "
+            "version 3, held-out Qini 0.0123 vs risk ranking 0.0045)",
+            "アップリフト順：救える見込みの収益＝連絡で継続確率がどれだけ変わるかの推定 × 価値"
+            "（アップリフトモデル バージョン 3、検証用プルでの Qini 0.0123、リスク順では 0.0045）",
+        ),
+    ],
+)  # fmt: skip
+def test_why_the_list_is_ranked_so_is_said_in_english_or_in_japanese(
+    counts: tuple[int, int], model: UpliftModel | None, english: str, japanese: str
+) -> None:
+    said = status(
+        {"contact": counts[0], "control": counts[1]}, 200, model, None if model is None else "3"
+    )
+    assert said["reason"] == english == status_reason(said, "en")
+    assert status_reason(said, "ja") == japanese
+    assert not english_words(japanese)
 
 
 def _customers(store: Store, settings: Settings, n: int, pulled: datetime = PULLED) -> list[str]:
@@ -171,6 +239,13 @@ def test_after_training_the_worklist_is_ranked_by_uplift_and_flags_the_pushed_aw
     # the top of the list is the movable, not merely the riskiest
     top = items[: len(items) // 4]
     assert all(i["attributes"].get("plan") == "standard" for i in top)
+    # asked in Japanese: the same list, its notes in Japanese
+    japanese = worklist(store, today=TODAY, capacity=400, uplift=ranking, language="ja")
+    assert [i["customer_id"] for i in japanese["items"]] == [i["customer_id"] for i in items]
+    assert japanese["ranking_note"].startswith("アップリフト順")
+    assert {i["uplift"]["note"] for i in japanese["items"] if i["uplift"]["push_away"]} == {
+        "連絡が離反を招くおそれ"
+    }
 
 
 def test_the_route_and_the_command_say_how_the_list_is_ranked(tmp_path: Path) -> None:
@@ -190,6 +265,12 @@ def test_the_route_and_the_command_say_how_the_list_is_ranked(tmp_path: Path) ->
             assert body["ranked_by"] == "revenue_at_risk" and body["items"] == []
             assert body["uplift"]["ranked_by"] == "risk"
             assert body["uplift"]["reason"].startswith("ranked by risk: 0 randomised outcomes")
+            japanese = api.get(
+                "/v1/worklist", params={"lang": "ja"}, headers={"X-API-Key": key}
+            ).json()
+            assert japanese["uplift"]["reason"].startswith("リスク順：無作為化した結果は0件")
+            assert japanese["ranking_note"].startswith("リスク収益の順")
+            assert not english_words(japanese["effect"]["message"])
             csv = api.get("/v1/worklist", headers={"X-API-Key": key, "Accept": "text/csv"})
             assert csv.status_code == 200 and csv.headers["x-ranked-by"] == "revenue_at_risk"
             assert csv.text.splitlines()[0].endswith("uplift,uplift_low,uplift_high,push_away")

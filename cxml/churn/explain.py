@@ -11,6 +11,7 @@ lowers the risk says so.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 Language = Literal["en", "ja"]
@@ -84,6 +85,7 @@ _LEAVE_KINDS = {
 STRONGLY_NEGATIVE = -0.3
 _SCORES = {"nps": ("NPS", 10), "csat": ("satisfaction", 5), "ces": ("effort", 7)}
 _SCORES_JA = {"nps": "NPS", "csat": "満足度", "ces": "努力度"}
+_THEMES_JA = {"other": "その他"}  # themes every model has, when no label in Japanese is given
 _CHANNELS_JA = {
     "survey": "アンケート",
     "email": "メール",
@@ -136,7 +138,9 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def _phrase(reason: dict[str, Any], language: Language) -> str:
+def _phrase(
+    reason: dict[str, Any], language: Language, theme_labels: Mapping[str, str] | None
+) -> str:
     feature = str(reason["feature"])
     value = reason.get("value")
     evidence = reason.get("evidence")
@@ -145,8 +149,12 @@ def _phrase(reason: dict[str, Any], language: Language) -> str:
     # Themes: the customer wrote about it (negatively).
     if feature.startswith("theme_"):
         negative = feature.endswith("_negative")
-        label = reason.get("theme_label") or feature.removeprefix("theme_").removesuffix(
-            "_negative"
+        theme_id = feature.removeprefix("theme_").removesuffix("_negative")
+        label = (
+            (theme_labels or {}).get(theme_id)
+            or (None if en else _THEMES_JA.get(theme_id))
+            or reason.get("theme_label")
+            or theme_id
         )
         if _missing(value) or _f(value) <= 0:
             return (
@@ -305,16 +313,29 @@ def _phrase(reason: dict[str, Any], language: Language) -> str:
             return "monthly value unknown" if en else "月額不明"
         return f"pays {_number(value, 2)} a month" if en else f"月額{_number(value, 2)}"
     if feature.startswith("attr_"):
+        # the attribute's name as the data has it; in Japanese the words around it are Japanese
         name = feature.removeprefix("attr_").replace("_", " ")
         shown = "(not set)" if _missing(value) else str(value)
-        return f"{name}: {shown}" if en else f"{name}：{'（未設定）' if _missing(value) else value}"
+        return (
+            f"{name}: {shown}"
+            if en
+            else f"属性「{name}」：{'未設定' if _missing(value) else value}"
+        )
+    if not en:
+        return f"項目「{feature}」：{'値なし' if _missing(value) else value}"
     shown = "missing" if _missing(value) else str(value)
     return f"{feature.replace('_', ' ')}: {shown}"
 
 
-def reason_text(reason: dict[str, Any], language: Language = "en") -> str:
-    """One reason as a sentence in ``language``; a reason that lowers the risk says so."""
-    phrase = _phrase(reason, language)
+def reason_text(
+    reason: dict[str, Any],
+    language: Language = "en",
+    theme_labels: Mapping[str, str] | None = None,
+) -> str:
+    """One reason as a sentence in ``language``; a reason that lowers the risk says so.
+    ``theme_labels`` (theme id to label in ``language``, e.g. from the taxonomy) name themes
+    in that language; without one a theme keeps the label stored with the reason."""
+    phrase = _phrase(reason, language, theme_labels)
     if float(reason.get("contribution") or 0) < 0:
         return (
             f"{phrase} (lowers the risk)" if language == "en" else f"{phrase}（リスクを下げる要因）"
@@ -322,7 +343,12 @@ def reason_text(reason: dict[str, Any], language: Language = "en") -> str:
     return phrase
 
 
-def in_language(reasons: list[dict[str, Any]], language: Language) -> list[dict[str, Any]]:
+def in_language(
+    reasons: list[dict[str, Any]],
+    language: Language,
+    theme_labels: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """Reasons with their ``text`` in ``language``, written anew from the stored fields (so
-    reasons stored by an older version read like today's too)."""
-    return [{**r, "text": reason_text(r, language)} for r in reasons]
+    reasons stored by an older version read like today's too); ``theme_labels`` as in
+    ``reason_text``."""
+    return [{**r, "text": reason_text(r, language, theme_labels)} for r in reasons]

@@ -211,6 +211,7 @@ def run_demo(
         ),
         ("cxml drift", "has anything moved since last month"),
         (f"cxml score --out {scores_path}", "every active customer's risk, band and reasons"),
+        ("cxml score --lang ja", "the reasons in Japanese, themes as the taxonomy's labels.ja"),
         (
             f"cxml train text --taxonomy {run.paths['taxonomy']}",
             f"after editing {run.paths['taxonomy']}",

@@ -11,10 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cxml.churn.explain import Language
 from cxml.contract import AsOf, parse_as_of
 from cxml.errors import ConfigError
 from cxml.jobs.engine import Engine, OpenStore
-from cxml.jobs.serving import ModelOrigin, Serving, churn_model, churn_origin
+from cxml.jobs.serving import ModelOrigin, Serving, churn_model, churn_origin, reasons_in
 from cxml.settings import Settings
 
 
@@ -33,6 +34,9 @@ class ScoreRequest:
     top: int = 10
     model_version: str | None = None  # default: the model that serves this mode
     engine: Engine = field(default_factory=Engine)
+    language: Language = (
+        "en"  # of the top rows' reasons (the file and the store keep them as scored)
+    )
 
     @property
     def mode(self) -> str:
@@ -161,7 +165,7 @@ def run_score(
         count=count,
         version=version,
         attribution=attribution,
-        top=rows,
+        top=reasons_in(settings, rows, request.language),
         out_path=out_path,
         serving=serving,
         newer=_newer(settings, version, request.mode),

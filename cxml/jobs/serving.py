@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from cxml.churn.explain import Language
 from cxml.errors import ModelNotFoundError
 from cxml.settings import Settings
 from cxml.tracking import CHURN_MODEL, TEXT_MODEL, champion_version
@@ -98,6 +99,21 @@ def text_model(settings: Settings, *, bundles: Path | None = None) -> Serving:
         DEFAULTS,
         "no cxml-text champion in the registry: the shipped defaults",
     )
+
+
+def reasons_in(
+    settings: Settings, rows: list[dict[str, Any]], language: Language
+) -> list[dict[str, Any]]:
+    """``rows`` (scored customers) with their reasons written in ``language``, themes named as
+    the serving text model's taxonomy labels them in that language (else as stored). English
+    leaves the rows as they are."""
+    if language == "en":
+        return rows
+    from cxml.at_risk import model_theme_labels
+    from cxml.churn.explain import in_language
+
+    labels = model_theme_labels(text_model(settings).model, language)
+    return [{**row, "reasons": in_language(list(row["reasons"]), language, labels)} for row in rows]
 
 
 def churn_model(

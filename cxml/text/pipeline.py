@@ -434,6 +434,11 @@ class TextPipeline(Estimator):
         self._check()
         return pd.DataFrame(self.themes_.table())
 
+    def theme_labels(self, language: str) -> dict[str, str]:
+        """Theme id to label in ``language`` where the taxonomy gives one (``ThemeModel.labels_in``)."""
+        self._check()
+        return self.themes_.labels_in(language)
+
     def coverage(self, results: Sequence[dict[str, Any]]) -> float:
         """Share of analysed texts that got at least one theme other than ``other``."""
         with_text = [r for r in results if r.get("themes")]

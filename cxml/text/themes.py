@@ -7,6 +7,7 @@ Taxonomy YAML (versioned by its ``version`` field)::
     themes:
       - id: billing            # stable forever; pinned themes never change id
         label: Billing
+        labels: {ja: 請求}      # the label in other languages (reasons in Japanese use it)
         pinned: true
         keywords: {en: [bill, invoice, charge, refund], ja: [請求, 料金, 返金]}
         patterns: {en: ['double[- ]charg\\w*']}
@@ -55,6 +56,7 @@ class TaxonomyTheme:
     keywords: dict[str, list[str]] = field(default_factory=dict)
     patterns: dict[str, list[str]] = field(default_factory=dict)
     pinned: bool = True
+    labels: dict[str, str] = field(default_factory=dict)  # language -> label, besides ``label``
 
 
 @dataclass
@@ -109,9 +111,11 @@ class Taxonomy:
                                     f"is not a valid regular expression: {exc}",
                                     code="CX103",
                                 ) from exc
+            labels = _labels(entry, theme_id, source)
             themes[theme_id] = TaxonomyTheme(
                 id=theme_id,
-                label=str(entry.get("label") or theme_id),
+                label=str(entry.get("label") or labels.get("en") or theme_id),
+                labels=labels,
                 keywords={
                     k: [str(x).lower() for x in v] for k, v in (entry.get("keywords") or {}).items()
                 },
@@ -138,6 +142,28 @@ class Taxonomy:
             merged={merged: target for target, sources in merges.items() for merged in sources},
             churn_intent=churn_intent_config(data.get("churn_intent"), source),
         )
+
+
+def _labels(entry: dict[str, Any], theme_id: str, source: str) -> dict[str, str]:
+    """A taxonomy theme's ``labels``: language to label (``{ja: 請求}``); ``labels.en``, when
+    given with ``label``, must say the same."""
+    value = entry.get("labels") or {}
+    if not isinstance(value, dict) or not all(
+        isinstance(label, str | int | float) and str(label).strip() for label in value.values()
+    ):
+        raise ConfigError(
+            f"{source}: theme {theme_id!r}: labels must map a language to a label, "
+            "e.g. {ja: 請求}",
+            code="CX103",
+        )
+    labels = {str(language): str(label).strip() for language, label in value.items()}
+    if entry.get("label") and "en" in labels and labels["en"] != str(entry["label"]):
+        raise ConfigError(
+            f"{source}: theme {theme_id!r}: label {entry['label']!r} and labels.en "
+            f"{labels['en']!r} differ; keep one of them",
+            code="CX103",
+        )
+    return labels
 
 
 @dataclass
@@ -1122,6 +1148,20 @@ class ThemeModel(Estimator):
             }
             for t in self.themes_.values()
         ]
+
+    def labels_in(self, language: str) -> dict[str, str]:
+        """Theme id to its label in ``language``, for the taxonomy themes that give one
+        (``labels`` in the taxonomy YAML); other themes are left out: callers fall back to
+        ``label``."""
+        self._check()
+        taxonomy = self.taxonomy or Taxonomy()
+        out = {}
+        for theme in taxonomy.themes:
+            # taxonomies pickled before ``labels`` existed have none
+            label = (getattr(theme, "labels", None) or {}).get(language)
+            if label and theme.id in self.themes_:
+                out[theme.id] = label
+        return out
 
     def label(self, theme_id: str) -> str:
         """A readable label for a theme id."""

@@ -12,7 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from cxml.at_risk import check_attribute_names, check_themes, model_theme_ids, why_empty
+from cxml.at_risk import (
+    check_attribute_names,
+    check_themes,
+    model_theme_ids,
+    model_theme_labels,
+    why_empty,
+)
 from cxml.churn.explain import Language, in_language
 from cxml.errors import ConfigError
 from cxml.followups import StatusFilter
@@ -133,8 +139,9 @@ def at_risk_list(
                 filtered=filtered or min_probability is not None,
                 has_churn_model=state.models.current.churn is not None,
             )
+    labels = model_theme_labels(state.models.current.text, lang)
     for item in page:
-        item["reasons"] = in_language(item["reasons"], lang)
+        item["reasons"] = in_language(item["reasons"], lang, labels)
     if wants_csv:
         audit_read(
             state.store, actor=key["key_id"], what="at_risk_export", now=now(), customers=len(page)

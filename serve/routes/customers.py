@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from cxml.at_risk import model_theme_labels
 from cxml.churn.explain import Language, in_language
 from cxml.followups import open_follow_up, update_follow_up
 from cxml.jobs.privacy import audit_read
@@ -42,7 +43,8 @@ def customer(
         target=customer_id,
     )
     if story["score"] is not None:
-        story["score"]["reasons"] = in_language(story["score"]["reasons"], lang)
+        labels = model_theme_labels(state.models.current.text, lang)
+        story["score"]["reasons"] = in_language(story["score"]["reasons"], lang, labels)
     return story
 
 

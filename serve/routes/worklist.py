@@ -8,7 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from cxml.at_risk import check_attribute_names, check_themes, model_theme_ids
+from cxml.at_risk import (
+    check_attribute_names,
+    check_themes,
+    model_theme_ids,
+    model_theme_labels,
+)
 from cxml.churn.explain import Language, in_language
 from cxml.errors import ConfigError
 from cxml.followups import ImpactBy, overdue_follow_ups
@@ -110,7 +115,9 @@ async def the_worklist(
     ),
     owner: str | None = Query(None, max_length=200, description="only this owner's and unassigned"),
     handled_days: int = Query(30, ge=0, le=365),
-    lang: Language = Query("en", description="language of the reasons' text"),
+    lang: Language = Query(
+        "en", description="language of the reasons' text and of the notes on the ranking"
+    ),
     key: dict[str, Any] = Depends(require("read")),
     state: Service = Depends(service),
 ) -> Any:
@@ -132,11 +139,13 @@ async def the_worklist(
         owner=owner,
         handled_days=handled_days,
         uplift=uplift,
+        language=lang,
     )
     if not result["items"]:  # the only time a filter on an attribute nobody has can be behind it
         await asyncio.to_thread(check_attribute_names, state.store, attributes)
+    labels = model_theme_labels(state.models.current.text, lang)
     for item in result["items"]:
-        item["reasons"] = in_language(item["reasons"], lang)
+        item["reasons"] = in_language(item["reasons"], lang, labels)
     if "text/csv" in request.headers.get("accept", ""):
         audit_read(
             state.store,
@@ -212,8 +221,9 @@ async def create_pull(
         holdout_share=body.holdout_share,
         seed=body.seed,
     )
+    labels = model_theme_labels(state.models.current.text, lang)
     for item in result["items"]:
-        item["reasons"] = in_language(item["reasons"], lang)
+        item["reasons"] = in_language(item["reasons"], lang, labels)
     audit_read(
         state.store, actor=key["key_id"], what="pull", now=now(), customers=len(result["items"])
     )

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from cxml.churn.explain import in_language, reason_text
+from tests.conftest import english_words
 
 MARCH = {"feedback_id": "F1", "date": "2026-03-14", "quote": "The bill was wrong again."}
 
@@ -133,7 +134,7 @@ MARCH = {"feedback_id": "F1", "date": "2026-03-14", "quote": "The bill was wrong
         (
             {"feature": "attr_contract", "value": "monthly", "contribution": 1.2},
             "contract: monthly",
-            "contract：monthly",
+            "属性「contract」：monthly",
         ),
     ],
 )
@@ -162,3 +163,57 @@ def test_stored_reasons_are_put_in_japanese_on_request() -> None:
     stored = [{"feature": "nps_last", "value": 3, "contribution": 0.5, "text": "nps last = 3"}]
     assert in_language(stored, "en")[0]["text"] == "gave 3/10 in the latest NPS survey"
     assert in_language(stored, "ja")[0]["text"].startswith("直近のNPSで3/10")
+
+
+BILLING = {
+    "feature": "theme_billing_negative",
+    "value": 0.81,
+    "contribution": 0.4,
+    "theme_label": "Billing and charges",
+    "evidence": MARCH,
+}
+
+
+@pytest.mark.parametrize(
+    ("labels", "japanese"),
+    [
+        ({"billing": "請求と料金"}, "2026年3月に「請求と料金」について否定的に書いた"),
+        # the taxonomy gives no Japanese label for it: the label stored with the reason
+        ({"network": "回線の安定性"}, "2026年3月に「Billing and charges」について否定的に書いた"),
+        (None, "2026年3月に「Billing and charges」について否定的に書いた"),
+    ],
+)
+def test_japanese_reasons_name_a_theme_by_its_japanese_label_when_there_is_one(
+    labels: dict[str, str] | None, japanese: str
+) -> None:
+    assert reason_text(BILLING, "ja", labels) == japanese
+    assert in_language([BILLING], "ja", labels)[0]["text"] == japanese
+    assert (
+        reason_text(BILLING, "en") == "wrote negatively about “Billing and charges” in March 2026"
+    )
+
+
+@pytest.mark.parametrize(
+    "feature",
+    [
+        "nps_last", "nps_mean", "nps_min", "nps_trend", "detractor_last", "detractors_365d",
+        "csat_last", "csat_mean", "ces_last", "ces_mean", "sentiment_mean_90d",
+        "sentiment_min_365d", "sentiment_trend", "intent_leave_90d", "intent_effort_90d",
+        "intent_callback_90d", "days_since_last_negative", "days_since_last_contact",
+        "contacts_90d", "channel_app_review_365d", "channel_line_365d", "tenure_days",
+        "monthly_value", "theme_billing", "theme_billing_negative", "theme_other",
+        "attr_plan", "survival_hazard",
+    ],
+)  # fmt: skip
+def test_japanese_reasons_have_no_english_words_but_names_from_the_data(feature: str) -> None:
+    for value in (None, 0, 3.5, -0.4, 400):
+        reason = {
+            "feature": feature,
+            "value": value,
+            "contribution": -0.2,
+            "theme_label": "Billing and charges" if feature != "theme_other" else "other",
+            "evidence": MARCH,
+        }
+        text = reason_text(reason, "ja", {"billing": "請求と料金"})
+        named = {"plan", "survival_hazard"}  # the data's own names: an attribute, a feature
+        assert not english_words(text, named=named), (feature, value, text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -363,6 +364,16 @@ def test_taxonomy_errors_name_the_theme(tmp_path: Path) -> None:
         }
     )
     assert [t.id for t in merged.themes] == ["a"] and merged.themes[0].keywords["en"] == ["x", "y"]
+
+
+def test_the_demo_taxonomys_japanese_labels_reach_the_fitted_pipeline(
+    fitted: TextPipeline, taxonomy: Taxonomy
+) -> None:
+    labels = fitted.theme_labels("ja")
+    assert set(labels) == {t.id for t in taxonomy.themes}
+    assert labels["billing"] == "請求と料金"
+    assert all(re.fullmatch(r"[ぁ-んァ-ヶー一-龥・]+", label) for label in labels.values())
+    assert fitted.theme_labels("en") == {}  # English is ``label``, as stored with the themes
 
 
 def test_unfitted_parts_say_so() -> None:

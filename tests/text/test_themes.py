@@ -7,11 +7,12 @@ from collections import Counter
 
 import pytest
 
+from cxml.errors import ConfigError
 from cxml.text.lexicon import LexiconScorer, plain_requests
 from cxml.text.nlp import Tokenizer
 from cxml.text.pipeline import TextPipeline
 from cxml.text.sentiment import SentimentModel, checked_weak_labels
-from cxml.text.themes import OTHER, ThemeModel, written_in
+from cxml.text.themes import OTHER, Taxonomy, ThemeModel, written_in
 
 # A made-up whiteboard product's NPS survey: each topic written several ways, the product's
 # name and "like" / "great" everywhere, as in a real small survey.
@@ -255,3 +256,62 @@ def test_a_compound_and_its_parts_count_once_in_the_count_searchs_coherence(
     vocabulary = np.array(terms)
     columns = _distinct([np.arange(len(terms))], vocabulary, language)[0]
     assert vocabulary[columns].tolist() == kept
+
+
+@pytest.mark.parametrize(
+    ("entry", "label", "labels"),
+    [
+        ({"id": "price", "label": "Price"}, "Price", {}),  # as before: one label
+        ({"id": "price", "label": "Price", "labels": {"ja": "料金"}}, "Price", {"ja": "料金"}),
+        ({"id": "price", "labels": {"en": "Price", "ja": "料金"}}, "Price", {"en": "Price", "ja": "料金"}),
+        ({"id": "price", "labels": {"ja": "料金"}}, "price", {"ja": "料金"}),
+    ],
+)  # fmt: skip
+def test_a_taxonomy_theme_carries_a_label_per_language(
+    entry: dict[str, object], label: str, labels: dict[str, str]
+) -> None:
+    theme = Taxonomy.from_dict({"themes": [entry]}).themes[0]
+    assert (theme.label, theme.labels) == (label, labels)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"id": "price", "labels": ["料金"]}, "theme 'price': labels must map a language"),
+        ({"id": "price", "labels": {"ja": ""}}, "theme 'price': labels must map a language"),
+        (
+            {"id": "price", "label": "Price", "labels": {"en": "Prices"}},
+            "label 'Price' and labels.en 'Prices' differ",
+        ),
+    ],
+)
+def test_taxonomy_labels_that_cannot_be_read_are_refused(
+    entry: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Taxonomy.from_dict({"themes": [entry]})
+
+
+def _fitted_with(taxonomy: Taxonomy) -> ThemeModel:
+    texts = _survey(120)
+    analysed = Tokenizer().analyse(texts, "en")
+    return ThemeModel(taxonomy=taxonomy, min_texts=20).fit(analysed, ["en"] * len(texts), texts)
+
+
+def test_a_fitted_model_gives_the_taxonomys_labels_in_a_language_and_leaves_out_the_rest() -> None:
+    taxonomy = Taxonomy.from_dict(
+        {
+            "themes": [
+                {"id": "export", "label": "PDF export", "labels": {"ja": "PDF書き出し"},
+                 "keywords": {"en": ["pdf", "export"]}},
+                {"id": "price", "label": "Price", "keywords": {"en": ["expensive"]}},
+            ]
+        }
+    )  # fmt: skip
+    model = _fitted_with(taxonomy)
+    assert model.labels_in("ja") == {"export": "PDF書き出し"}  # price falls back to its label
+    assert model.labels_in("en") == {}
+    assert model.label("price") == "Price"
+    # a taxonomy pickled before labels existed has none, and says so without failing
+    del model.taxonomy.themes[0].__dict__["labels"]
+    assert model.labels_in("ja") == {}

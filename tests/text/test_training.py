@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
+from cxml.demo import DEMO_TAXONOMY
 from tests.conftest import run_cxml
 
 pytestmark = pytest.mark.slow  # the whole CLI flow in subprocesses
@@ -86,6 +89,17 @@ def test_analyze_works_before_any_training_then_uses_the_champion(tmp_path: Path
     assert table["probability"].between(0, 1).all()
     reasons = json.loads(table.sort_values("probability").iloc[-1]["reasons"])
     assert reasons and all({"feature", "contribution", "text"} <= set(r) for r in reasons)
+    # in Japanese: the same customers, the reasons in Japanese with the taxonomy's labels.ja
+    japanese = run(["score", "--as-of", "2025-06-30", "--top", "3", "--lang", "ja"], tmp_path)
+    assert japanese.returncode == 0, japanese.stderr
+    said = [line for line in japanese.stdout.splitlines() if " — " in line]
+    assert [line.split()[0] for line in said] == [
+        line.split()[0] for line in scored.stdout.splitlines() if " — " in line
+    ]
+    written = [r for line in said for r in line.split(" — ", 1)[1].split("; ")]
+    assert written and all(re.search(r"[ぁ-んァ-ヶ一-龥]", r) for r in written), written
+    english = [t["label"] for t in yaml.safe_load(DEMO_TAXONOMY)["themes"]]
+    assert not any(label in japanese.stdout for label in english)
 
     drifted = run(
         ["drift", "--reference", "2025-01..2025-03", "--current", "2025-06", "--fail-on-alert"],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cxml
+from tests.conftest import english_words, run_cxml
 from tests.serve.conftest import Served, client
 
 pytestmark = pytest.mark.slow  # a real uvicorn server over a demo world built by `cxml demo`
@@ -43,6 +43,9 @@ def test_what_the_retention_page_reads_comes_through_the_api(served: Served) -> 
     written = [r["text"] for i in work["items"] for r in i["reasons"]]
     assert any(re.search(r"[ぁ-んァ-ン一-龥]", text) for text in written)
     assert not any("the risk" in text or " = " in text for text in written)
+    notes = [work["ranking_note"], work["effect"]["message"], work["uplift"]["reason"]]
+    assert not any(english_words(note) for note in notes), notes
+    assert not any("Billing and charges" in text for text in written)  # its labels.ja instead
     assert len(list(csv.reader(io.StringIO(exported.text)))) == len(work["items"]) + 1
     # The demo's team pulled with a holdout and a call's effect was planted: the randomised
     # interval holds it; the observational read is second, labelled.
