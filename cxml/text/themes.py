@@ -560,6 +560,21 @@ def _nameable(phrase: str, language: str) -> bool:
     return True
 
 
+# A discovered theme's evidence in a comment is one of its top terms weighing at least this
+# share of its strongest term (a twentieth). Its weakest top terms are other topics' words its
+# comments happen to hold (a staff theme's "router" or 説明書's 書 at a fiftieth of "staff"):
+# read as evidence they put "the router arrived late" under the staff theme, where a risk
+# reason quoted it. Applied when comments are matched; discovery grades counts of themes on the
+# top terms as before.
+_EVIDENCE_SHARE = 0.05
+
+
+def _evidence_terms(weights: dict[str, float]) -> set[str]:
+    """The terms of a theme's top terms (term → weight) that show a comment is about it."""
+    strongest = max(weights.values(), default=0.0)
+    return {t for t, w in weights.items() if w > 0 and w >= _EVIDENCE_SHARE * strongest}
+
+
 _CANDIDATE_K = (4, 6, 8, 10, 12, 15, 18, 22, 26, 30, 35, 40)
 _COHERENCE_TOLERANCE = 0.02
 _SEARCH_MAX_TEXTS = 10_000  # comments the count is searched on; the chosen count fits on all
@@ -767,7 +782,7 @@ class ThemeModel(Estimator):
             themes = self._discover(docs, records, written, language)
             discovered.extend(themes)
             self.component_ids_[language] = themes  # type: ignore[assignment]  # ids resolved below
-            self.component_terms_[language] = [set(t.terms) for t in themes]
+            self.component_terms_[language] = [_evidence_terms(t.terms) for t in themes]
         self.lineage_ = self._assign_ids(discovered, taxonomy)
         self.component_ids_ = {
             lang: [t.id for t in themes]  # type: ignore[attr-defined]
@@ -957,8 +972,9 @@ class ThemeModel(Estimator):
     def _assign(
         self, matrix: Any, components: np.ndarray, presence: Any, top: list[np.ndarray]
     ) -> np.ndarray:
-        """Each comment's strongest theme as ``match`` finds it (the largest share of the
-        projection among themes with one of their top terms written), −1 for none."""
+        """Each comment's strongest theme much as ``match`` finds it (the largest share of the
+        projection among themes with one of their top terms written; ``match`` also asks the
+        term to weigh ``_EVIDENCE_SHARE`` of the theme's strongest), −1 for none."""
         weights = np.asarray(matrix @ components.T)
         totals = weights.sum(axis=1, keepdims=True)
         shares = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
