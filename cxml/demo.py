@@ -675,8 +675,8 @@ themes:
       en: [installation, technician, engineer, router, setup]
       ja: [工事, 開通, ルーター, 作業員, 設置]
   - id: staff
-    label: Friendly staff
-    labels: {ja: 親切なスタッフ}
+    label: Staff
+    labels: {ja: スタッフ}
     keywords:
       en: [staff, friendly, polite, helpful, lovely]
       ja: [スタッフ, 親切, 丁寧, 店舗]

@@ -280,15 +280,109 @@ def _evaluative_words(language: str) -> frozenset[str]:
     return frozenset()
 
 
+# How strongly an English word must be felt to be an opinion whatever else it names ("love",
+# "hate": VADER's valence runs from −4 to 4).
+_STRONGLY_FELT = 2.5
+
+
+@functools.cache
+def _opinion_words(language: str) -> frozenset[str]:
+    """The evaluative words that carry an opinion rather than name a thing: the lexicon's
+    adjectives and adverbs ("friendly", "great", "perfectly"; 丁寧, 良い, 快適), its verbs of
+    liking ("recommend"; 勧める, 助かる) and, in English, the strongly felt ("love", "hate").
+    A lexicon word that names a thing ("problem", "support", "delay", "cancel"; 障害, 解約,
+    エラー) names a topic too, and may name a theme. Parts of speech from the dictionaries the
+    tokenisers already carry: WordNet's index in spaCy's English lookups, SudachiPy's tags."""
+    evaluative = _evaluative_words(language)
+    if language == "en":
+        from spacy.lookups import load_lookups
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        valence = SentimentIntensityAnalyzer().lexicon
+        tables = load_lookups("en", ["lemma_index", "lemma_lookup"])
+        index, lemma = tables.get_table("lemma_index"), tables.get_table("lemma_lookup")
+        nouns = set(index["noun"])
+        describing = set(index["adj"]) | set(index["adv"])
+        function_words = _english_stop_words() | _LEADS  # "no", "not": "no signal" is a topic
+        return frozenset(
+            w
+            for w in evaluative - function_words
+            if abs(valence[w]) >= _STRONGLY_FELT
+            or (base := lemma.get(w, w)) in describing
+            or w in describing
+            or base not in nouns
+        )
+    if language == "ja":
+        from cxml.text.nlp import _blank_pipeline
+
+        nlp = _blank_pipeline("ja")
+        return frozenset(
+            w
+            for w in evaluative
+            if any(
+                t.tag_.startswith(("形容詞", "形状詞", "動詞", "感動詞", "接尾辞-形容詞"))
+                or "形状詞可能" in t.tag_
+                for t in nlp(w)
+            )
+        )
+    return frozenset()
+
+
+# Words that place a comment in time ("today", 本日, 先月): they never open or end a label
+# (本日対応, "today's support", names the support; "helped me today" is about the helping).
+_DEICTIC = {
+    "en": frozenset(
+        {"today", "yesterday", "tomorrow", "tonight", "recently", "lately", "currently", "nowadays"}
+    ),
+    "ja": frozenset(
+        {
+            "本日", "今日", "昨日", "明日", "先日", "後日", "当日", "前日", "翌日", "今朝", "今晩",
+            "今夜", "昨夜", "昨晩", "今週", "先週", "来週", "今月", "先月", "来月", "今年", "昨年",
+            "去年", "来年", "本年", "今回", "前回", "次回", "先程", "先ほど", "最近", "現在", "今後",
+            "以前", "毎日", "毎朝", "毎晩", "毎週", "毎月",
+        }
+    ),
+}  # fmt: skip
+
+
+@functools.cache
+def _longest_first(words: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(words, key=lambda w: (-len(w), w)))
+
+
+def _trim_japanese(phrase: str, drop: frozenset[str]) -> str:
+    """``phrase`` without the words of ``drop`` it opens or ends on (本日対応 → 対応)."""
+    trimmed = True
+    while trimmed:
+        trimmed = False
+        for word in _longest_first(drop):
+            if phrase.startswith(word):
+                phrase, trimmed = phrase[len(word) :], True
+            elif phrase.endswith(word) and len(phrase) > len(word):
+                phrase, trimmed = phrase[: -len(word)], True
+    return phrase
+
+
 def label_candidates(text: str, record: Analysed, language: str) -> set[str]:
     """The phrases of one comment that could name a theme, lower-cased as written: English word
     runs of one to four words that end on a content word and start on one (or on "too", "no",
     "more" …), with stop words only inside ("ease of use", "too expensive", "mind maps");
-    Japanese compound nouns and content words as SudachiPy cuts them ("請求書", "解約手続き")."""
+    Japanese compound nouns and content words as SudachiPy cuts them ("請求書", "解約手続き").
+    Words placing the comment in time never open or end one ("today", 本日: 本日対応 → 対応);
+    a Japanese word whose dictionary form is evaluative (勧め, 勧める) is no candidate."""
+    deictic = _DEICTIC.get(language, frozenset())
     if language == "ja" or not text:
+        evaluative = _evaluative_words(language)
         # a word as written (引っ越し), not its dictionary form (引っ越す), when the text is there
-        written = {text[t.start : t.end] if text else t.norm for t in record.terms}
-        return {p.norm for p in record.phrases} | {w for w in written if len(w) > 1}
+        written = {
+            text[t.start : t.end] if text else t.norm
+            for t in record.terms
+            if t.norm not in evaluative
+        }
+        found = {p.norm for p in record.phrases} | written
+        if deictic:
+            found = {_trim_japanese(p, deictic) for p in found}
+        return {p for p in found if len(p) > 1}
     content = {t.start for t in record.terms}
     stop = _english_stop_words()
     out: set[str] = set()
@@ -296,13 +390,13 @@ def label_candidates(text: str, record: Analysed, language: str) -> set[str]:
         offset = text.find(clause) if clause else -1
         words = [(m.group().lower(), offset + m.start()) for m in _WORD.finditer(clause)]
         for i, (first, first_at) in enumerate(words):
-            if first_at not in content and first not in _LEADS:
+            if (first_at not in content and first not in _LEADS) or first in deictic:
                 continue
             phrase = ""
             for j in range(i, min(i + _MAX_LABEL_WORDS, len(words))):
                 last, last_at = words[j]
                 phrase = f"{phrase} {last}" if phrase else last
-                if last_at in content and (j > i or last not in stop):
+                if last_at in content and (j > i or last not in stop) and last not in deictic:
                     out.add(phrase)
     return out
 
@@ -343,7 +437,13 @@ def _choose_label(
     comments, mostly within the theme rather than across the corpus, holding a word that is
     neither generic nor only evaluative, longer phrases preferred when as frequent; None when
     no phrase qualifies. A phrase's written variants count together ("placed the order",
-    "place an order"), and the variant written most often names the theme."""
+    "place an order"), and the variant written most often names the theme.
+
+    A label names the topic, not what was said of it: a theme's complaints are quoted under
+    it as much as its praise, and "friendly staff" over "the staff were rude" contradicts the
+    quote. So a phrase without an opinion word (``_opinion_words``) written about as often
+    (``_NEUTRAL_SHARE``) names the theme instead ("staff"); when none is, the opinion words
+    its label opens or ends on are dropped ("love this dress" → "dress")."""
     counts: dict[str, int] = {}
     variants: dict[str, int] = {}  # variant key → comments of the theme holding any variant
     for d in members:
@@ -353,18 +453,14 @@ def _choose_label(
             keys.add(_variant_key(phrase, language))
         for key in keys:
             variants[key] = variants.get(key, 0) + 1
-    evaluative = _evaluative_words(language)
-    stop = _english_stop_words() if language != "ja" else frozenset()
     top_words = {w for t in top for w in t.split(" ")}
     scored: dict[str, float] = {}  # variant key → score
+    frequency: dict[str, float] = {}  # variant key → its comments in the theme × precision
     written: dict[str, str] = {}  # variant key → its most written variant
     for phrase, n in counts.items():
-        if n < min_comments or phrase in avoid or not _nameable(phrase, language):
+        if n < min_comments or not _qualifies(phrase, language, avoid, generic):
             continue
         words = phrase.split(" ") if language != "ja" else [phrase]
-        topical = [w for w in words if w not in stop and w not in evaluative and w not in generic]
-        if not topical or phrase in generic:
-            continue
         if language == "ja":
             related = any(t in phrase or phrase in t for t in top)
         else:
@@ -380,18 +476,96 @@ def _choose_label(
         # a phrase says more than a word: "runs small" over "small", "請求書の金額" over "請求"
         length = min(len(words), 3) if language != "ja" else min(len(phrase), 6) / 2
         scored[key] = max(scored.get(key, 0.0), held * precision * length**1.5)
+        frequency[key] = max(frequency.get(key, 0.0), held * precision)
     if not scored:
         return None
+    opinion = {k: _holds_opinion(written[k], language) for k in scored}
     best = max(sorted(scored), key=lambda k: scored[k])
+    if opinion[best]:
+        neutral = [
+            k for k in scored if not opinion[k] and frequency[k] >= _NEUTRAL_SHARE * frequency[best]
+        ]
+        if neutral:
+            best = max(sorted(neutral), key=lambda k: scored[k])
     if language != "ja" and " " not in written[best]:
         # One word names a topic, not what was said of it: a phrase holding the word, written
         # (in any of its variants) in a good share of the word's comments, says it as people
-        # wrote it ("order" → "placed the order").
+        # wrote it ("order" → "placed the order"), when it holds no opinion ("staff", not
+        # "friendly staff").
         enough = max(min_comments, _PHRASE_SHARE * variants[best])
-        longer = [k for k in scored if best in k.split(" ") and k != best and variants[k] >= enough]
+        longer = [
+            k
+            for k in scored
+            if best in k.split(" ") and k != best and variants[k] >= enough and not opinion[k]
+        ]
         if longer:
             best = max(sorted(longer), key=lambda k: scored[k])
-    return written[best]
+    label = written[best]
+    if opinion[best]:
+        topic = _strip_opinion(label, language)
+        if topic != label and _qualifies(topic, language, avoid, generic):
+            return topic
+    return label
+
+
+# An opinion-free phrase names a theme in place of the best phrase holding an opinion when
+# written in at least this share as many of its comments ("about as often": half).
+_NEUTRAL_SHARE = 0.5
+
+
+def _qualifies(phrase: str, language: str, avoid: set[str], generic: set[str]) -> bool:
+    """Whether a phrase may name a theme: nameable, not taken, not generic, and holding a word
+    that is neither a stop word nor evaluative nor generic."""
+    if not phrase or phrase in avoid or phrase in generic or not _nameable(phrase, language):
+        return False
+    if language == "ja":
+        return len(phrase) > 1 and phrase not in _evaluative_words(language)
+    leaning = _leaning_words()
+    evaluative = _evaluative_words(language)
+    return any(
+        w not in leaning and w not in evaluative and w not in generic for w in phrase.split(" ")
+    )
+
+
+@functools.cache
+def _leaning_words() -> frozenset[str]:
+    """English words that lean on others, never a topic: stop words, the leads ("too", "no")
+    and VADER's intensifiers ("very", "highly", "really")."""
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT
+
+    return _english_stop_words() | _LEADS | frozenset(BOOSTER_DICT)
+
+
+def _holds_opinion(phrase: str, language: str) -> bool:
+    """Whether a phrase holds an opinion word ("friendly staff", 快適性)."""
+    opinion = _opinion_words(language)
+    if language == "ja":
+        return any(w in phrase for w in opinion)
+    return any(w in opinion for w in phrase.split(" "))
+
+
+def _strip_opinion(phrase: str, language: str) -> str:
+    """``phrase`` without the opinion it opens or ends on, and the stop words around it ("very
+    helpful staff" → "staff", "love this dress" → "dress", 快適通信 → 通信); unchanged when
+    its opinion words are inside it."""
+    opinion = _opinion_words(language)
+    if language == "ja":
+        return _trim_japanese(phrase, opinion)
+    stop, around = _english_stop_words(), _leaning_words()
+    words = phrase.split(" ")
+    for reverse in (False, True):
+        ordered = words[::-1] if reverse else words
+        run = 0  # the words at this end that are opinion words or lean on one
+        while run < len(ordered) and (ordered[run] in opinion or ordered[run] in around):
+            run += 1
+        if any(w in opinion for w in ordered[:run]):
+            ordered = ordered[run:]
+        words = ordered[::-1] if reverse else ordered
+    while words and words[0] in stop and words[0] not in _LEADS:
+        words.pop(0)
+    while words and words[-1] in stop:
+        words.pop()
+    return " ".join(words)
 
 
 # A phrase holding a theme's best word replaces it when written in this share of the word's
@@ -410,6 +584,21 @@ def _nameable(phrase: str, language: str) -> bool:
     if language == "ja":
         return bool(_CONTENT_JA.search(phrase)) and not _HIRAGANA.match(phrase)
     return True
+
+
+# A discovered theme's evidence in a comment is one of its top terms weighing at least this
+# share of its strongest term (a twentieth). Its weakest top terms are other topics' words its
+# comments happen to hold (a staff theme's "router" or 説明書's 書 at a fiftieth of "staff"):
+# read as evidence they put "the router arrived late" under the staff theme, where a risk
+# reason quoted it. Applied when comments are matched; discovery grades counts of themes on the
+# top terms as before.
+_EVIDENCE_SHARE = 0.05
+
+
+def _evidence_terms(weights: dict[str, float]) -> set[str]:
+    """The terms of a theme's top terms (term → weight) that show a comment is about it."""
+    strongest = max(weights.values(), default=0.0)
+    return {t for t, w in weights.items() if w > 0 and w >= _EVIDENCE_SHARE * strongest}
 
 
 _CANDIDATE_K = (4, 6, 8, 10, 12, 15, 18, 22, 26, 30, 35, 40)
@@ -619,7 +808,7 @@ class ThemeModel(Estimator):
             themes = self._discover(docs, records, written, language)
             discovered.extend(themes)
             self.component_ids_[language] = themes  # type: ignore[assignment]  # ids resolved below
-            self.component_terms_[language] = [set(t.terms) for t in themes]
+            self.component_terms_[language] = [_evidence_terms(t.terms) for t in themes]
         self.lineage_ = self._assign_ids(discovered, taxonomy)
         self.component_ids_ = {
             lang: [t.id for t in themes]  # type: ignore[attr-defined]
@@ -809,8 +998,9 @@ class ThemeModel(Estimator):
     def _assign(
         self, matrix: Any, components: np.ndarray, presence: Any, top: list[np.ndarray]
     ) -> np.ndarray:
-        """Each comment's strongest theme as ``match`` finds it (the largest share of the
-        projection among themes with one of their top terms written), −1 for none."""
+        """Each comment's strongest theme much as ``match`` finds it (the largest share of the
+        projection among themes with one of their top terms written; ``match`` also asks the
+        term to weigh ``_EVIDENCE_SHARE`` of the theme's strongest), −1 for none."""
         weights = np.asarray(matrix @ components.T)
         totals = weights.sum(axis=1, keepdims=True)
         shares = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
