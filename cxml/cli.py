@@ -725,7 +725,7 @@ def score(
         f"(reasons: {result.attribution})"
         + (f"; written to {out_path}" if out_path is not None else "")
     )
-    for line in at_risk_lines(result.top):
+    for line in at_risk_lines(result.top, language):
         click.echo(line)
     if result.newer:  # a newer version of this mode waits, unpromoted
         click.echo(newer_version_line(result.newer, result.version), err=True)

@@ -108,9 +108,14 @@ def timeline_lines(customer: dict[str, Any], events: pd.DataFrame) -> Iterator[s
         )
 
 
-def at_risk_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+_BANDS_JA = {"high": "高", "medium": "中", "low": "低"}
+
+
+def at_risk_lines(rows: Iterable[dict[str, Any]], language: str = "en") -> Iterator[str]:
     """Each scored customer on a line (probability, band, revenue at risk, reasons), with the
-    customer's own words under it when a reason quotes them."""
+    customer's own words under it when a reason quotes them; ``language`` "ja" words the line
+    around the figures in Japanese (the reasons come already worded)."""
+    ja = language == "ja"
     for row in rows:
         reasons = "; ".join(r["text"] for r in row["reasons"])
         quote = next(
@@ -120,14 +125,19 @@ def at_risk_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         revenue = row["revenue_at_risk"]
         at_risk = "-" if revenue is None or revenue != revenue else f"{revenue:,.2f}"
         expected = row.get("expected_days")
-        timing = (
-            ""
-            if expected is None or expected != expected
-            else f"  {row['survival_90']:.0%} still here in 90 days, ~{expected:.0f} days expected"
-        )
+        if expected is None or expected != expected:
+            timing = ""
+        elif ja:
+            timing = f"  90日後も継続 {row['survival_90']:.0%}、解約まで約{expected:.0f}日"
+        else:
+            timing = (
+                f"  {row['survival_90']:.0%} still here in 90 days, ~{expected:.0f} days expected"
+            )
+        band = _BANDS_JA.get(row["band"], row["band"]) if ja else f"{row['band']:<6}"
         yield (
-            f"  {row['customer_id']}  {row['probability']:.1%}  {row['band']:<6} "
-            f"at risk {at_risk}{timing}  — {reasons}"
+            f"  {row['customer_id']}  {row['probability']:.1%}  {band} "
+            + (f"リスク額 {at_risk}" if ja else f"at risk {at_risk}")
+            + f"{timing}  — {reasons}"
         )
         if quote:
             yield f"      «{quote}»"
