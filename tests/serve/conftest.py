@@ -24,8 +24,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 Served = dict[str, Any]
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, launched for one test (the page's browser tests)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.serve.test_page import ARGS, CHROMIUM
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
 
 
 def client(served: Served, scope: str = "admin") -> httpx.Client:

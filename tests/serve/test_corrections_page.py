@@ -17,20 +17,10 @@ from cxml.keys import create_key
 from cxml.settings import Settings
 from cxml.store import Store
 from tests.conftest import NOW, Server
-from tests.serve.test_page import ARGS, CHROMIUM, no_serious_violations
+from tests.serve.test_page import no_serious_violations
 from tests.test_corrections import small_store
 
 pytestmark = pytest.mark.slow  # a real browser against a real server
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,30 +5,18 @@ error at all where nothing failed (real Chromium, real server, the demo world)."
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.serve.test_page import ARGS, CHROMIUM
-
 pytestmark = pytest.mark.slow  # a real browser against a real server
 
 #: The API's own answer to a failure inside it (serve/errors.py), for the one failure the real
 #: server cannot be made to give on purpose.
 INTERNAL = {"detail": "internal error: it is logged on the server", "field": None, "code": "CX100"}
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
 
 
 def _signed_in(chromium: Any, served: dict[str, Any], lang: str) -> tuple[Any, list[str]]:
